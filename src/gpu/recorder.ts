@@ -1,0 +1,161 @@
+// A Recorder collects the kernel dispatches of one step (a prefill or one decode step) and submits them in one
+// command encoder. Dispatches are recorded as plain data first; at submit time the uniforms of every dispatch are
+// written into one uniform buffer, bind groups are made, and the compute passes are encoded. With profiling on,
+// each dispatch gets its own pass with timestamp writes, and submit() returns how long each one took.
+import type { Gpu } from './device.ts';
+import type { Tensor } from './buffers.ts';
+import { assembleShader, type ShaderConstants } from './shaders.ts';
+
+export interface Dispatch {
+  /** Shader file in shaders/, e.g. "matmul.v2.wgsl". */
+  shader: string;
+  constants?: ShaderConstants;
+  /** Uniform struct bytes for @binding(0), or undefined when the shader has none. */
+  uniforms?: ArrayBuffer;
+  /** Storage bindings in @binding order (1, 2, ... when there are uniforms, else 0, 1, ...). */
+  bindings: Tensor[];
+  workgroups: [number, number?, number?];
+  /** For profiles: the kernel's name, the layer, and the shapes it ran on. */
+  label: string;
+  layer?: number;
+  shape?: string;
+}
+
+export interface DispatchTiming {
+  label: string;
+  layer?: number;
+  shape?: string;
+  ms: number;
+}
+
+/** Compiled pipelines, one per (shader, constants), kept for the life of the device. */
+export class PipelineCache {
+  private pipelines = new Map<string, GPUComputePipeline>();
+  constructor(private device: GPUDevice) {}
+
+  get(shader: string, constants: ShaderConstants = {}): GPUComputePipeline {
+    const key = `${shader}|${JSON.stringify(constants, Object.keys(constants).sort())}`;
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      const code = assembleShader(shader, constants);
+      const module = this.device.createShaderModule({ label: shader, code });
+      pipeline = this.device.createComputePipeline({ label: shader, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  get size(): number {
+    return this.pipelines.size;
+  }
+}
+
+const pipelineCaches = new WeakMap<GPUDevice, PipelineCache>();
+export function pipelineCache(device: GPUDevice): PipelineCache {
+  let cache = pipelineCaches.get(device);
+  if (!cache) pipelineCaches.set(device, (cache = new PipelineCache(device)));
+  return cache;
+}
+
+/** A uniform buffer per device, grown when a step needs more; queue order makes reuse across steps safe. */
+const uniformBuffers = new WeakMap<GPUDevice, GPUBuffer>();
+function uniformBuffer(device: GPUDevice, size: number): GPUBuffer {
+  let buffer = uniformBuffers.get(device);
+  if (!buffer || buffer.size < size) {
+    buffer?.destroy();
+    buffer = device.createBuffer({ label: 'uniforms', size: Math.max(size, 64 * 1024), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    uniformBuffers.set(device, buffer);
+  }
+  return buffer;
+}
+
+export class Recorder {
+  readonly dispatches: Dispatch[] = [];
+  readonly device: GPUDevice;
+  private pipelines: PipelineCache;
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly options: { profile?: boolean; label?: string } = {},
+  ) {
+    this.device = gpu.device;
+    this.pipelines = pipelineCache(gpu.device);
+  }
+
+  dispatch(d: Dispatch): void {
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const [x, y = 1, z = 1] = d.workgroups;
+    if (x > max || y > max || z > max) throw new Error(`${d.label}: ${x}x${y}x${z} workgroups exceeds the limit of ${max} per dimension`);
+    if (x === 0 || y === 0 || z === 0) return; // nothing to do (an empty range)
+    this.dispatches.push(d);
+  }
+
+  /** Encode and submit every recorded dispatch; resolves when the GPU accepted them (timings when profiling). */
+  async submit(): Promise<DispatchTiming[]> {
+    const { device } = this;
+    const align = device.limits.minUniformBufferOffsetAlignment;
+    const offsets: number[] = [];
+    let total = 0;
+    for (const d of this.dispatches) {
+      offsets.push(total);
+      total += Math.ceil((d.uniforms?.byteLength ?? 0) / align) * align;
+    }
+    device.pushErrorScope('validation');
+    const uniforms = uniformBuffer(device, Math.max(total, 16));
+    if (total > 0) {
+      const staging = new Uint8Array(total);
+      this.dispatches.forEach((d, i) => d.uniforms && staging.set(new Uint8Array(d.uniforms), offsets[i]));
+      device.queue.writeBuffer(uniforms, 0, staging);
+    }
+
+    const profile = this.options.profile && this.gpu.hasTimestamps && this.dispatches.length > 0;
+    const count = this.dispatches.length;
+    const querySet = profile ? device.createQuerySet({ type: 'timestamp', count: 2 * count }) : undefined;
+    const encoder = device.createCommandEncoder({ label: this.options.label });
+    let pass: GPUComputePassEncoder | undefined;
+    this.dispatches.forEach((d, i) => {
+      const pipeline = this.pipelines.get(d.shader, d.constants);
+      const entries: GPUBindGroupEntry[] = [];
+      if (d.uniforms) entries.push({ binding: 0, resource: { buffer: uniforms, offset: offsets[i]!, size: d.uniforms.byteLength } });
+      const first = d.uniforms ? 1 : 0;
+      d.bindings.forEach((t, j) => entries.push({ binding: first + j, resource: { buffer: t.buffer, offset: t.offset, size: t.byteLength } }));
+      const bindGroup = device.createBindGroup({ label: d.label, layout: pipeline.getBindGroupLayout(0), entries });
+      if (querySet) {
+        pass = encoder.beginComputePass({ label: d.label, timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      } else {
+        pass ??= encoder.beginComputePass({ label: this.options.label });
+      }
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
+      if (querySet) pass.end();
+    });
+    if (pass && !querySet) pass.end();
+
+    let resolved: GPUBuffer | undefined;
+    let readback: GPUBuffer | undefined;
+    if (querySet) {
+      resolved = device.createBuffer({ size: 16 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      readback = device.createBuffer({ size: 16 * count, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+      encoder.resolveQuerySet(querySet, 0, 2 * count, resolved, 0);
+      encoder.copyBufferToBuffer(resolved, 0, readback, 0, 16 * count);
+    }
+    device.queue.submit([encoder.finish()]);
+    const error = await device.popErrorScope();
+    if (error) throw new Error(`GPU validation error in ${this.options.label ?? 'a step'}: ${error.message}`);
+    if (!readback) return [];
+
+    await readback.mapAsync(GPUMapMode.READ);
+    const stamps = new BigUint64Array(readback.getMappedRange().slice(0));
+    readback.unmap();
+    readback.destroy();
+    resolved!.destroy();
+    querySet!.destroy();
+    return this.dispatches.map((d, i) => ({
+      label: d.label,
+      layer: d.layer,
+      shape: d.shape,
+      ms: Number(stamps[2 * i + 1]! - stamps[2 * i]!) / 1e6,
+    }));
+  }
+}
