@@ -21,6 +21,12 @@ export interface Dispatch {
   shape?: string;
 }
 
+/** A buffer-to-buffer copy between dispatches (offsets need only be multiples of 4, unlike bindings). */
+export interface Copy {
+  copy: { src: Tensor; srcByteOffset: number; dst: Tensor; dstByteOffset: number; byteLength: number };
+  label: string;
+}
+
 export interface DispatchTiming {
   label: string;
   layer?: number;
@@ -71,6 +77,8 @@ function uniformBuffer(device: GPUDevice, size: number): GPUBuffer {
 
 export class Recorder {
   readonly dispatches: Dispatch[] = [];
+  /** Copies to run before the dispatch at each index (index === dispatches.length: after the last one). */
+  private copies = new Map<number, Copy[]>();
   readonly device: GPUDevice;
   private pipelines: PipelineCache;
 
@@ -88,6 +96,23 @@ export class Recorder {
     if (x > max || y > max || z > max) throw new Error(`${d.label}: ${x}x${y}x${z} workgroups exceeds the limit of ${max} per dimension`);
     if (x === 0 || y === 0 || z === 0) return; // nothing to do (an empty range)
     this.dispatches.push(d);
+  }
+
+  /** Record a copy of `byteLength` bytes, ordered after the dispatches recorded so far. */
+  copy(src: Tensor, srcByteOffset: number, dst: Tensor, dstByteOffset: number, byteLength: number, label = 'copy'): void {
+    const at = this.dispatches.length;
+    const list = this.copies.get(at) ?? [];
+    list.push({ copy: { src, srcByteOffset, dst, dstByteOffset, byteLength }, label });
+    this.copies.set(at, list);
+  }
+
+  private encodeCopies(encoder: GPUCommandEncoder, at: number): boolean {
+    const list = this.copies.get(at);
+    if (!list) return false;
+    for (const { copy: c } of list) {
+      encoder.copyBufferToBuffer(c.src.buffer, c.src.offset + c.srcByteOffset, c.dst.buffer, c.dst.offset + c.dstByteOffset, c.byteLength);
+    }
+    return true;
   }
 
   /** Encode and submit every recorded dispatch; resolves when the GPU accepted them (timings when profiling). */
@@ -109,6 +134,10 @@ export class Recorder {
     }
 
     const profile = this.options.profile && this.gpu.hasTimestamps && this.dispatches.length > 0;
+    if (this.dispatches.length === 0 && this.copies.size === 0) {
+      await device.popErrorScope();
+      return [];
+    }
     const count = this.dispatches.length;
     const querySet = profile ? device.createQuerySet({ type: 'timestamp', count: 2 * count }) : undefined;
     const encoder = device.createCommandEncoder({ label: this.options.label });
@@ -120,6 +149,12 @@ export class Recorder {
       const first = d.uniforms ? 1 : 0;
       d.bindings.forEach((t, j) => entries.push({ binding: first + j, resource: { buffer: t.buffer, offset: t.offset, size: t.byteLength } }));
       const bindGroup = device.createBindGroup({ label: d.label, layout: pipeline.getBindGroupLayout(0), entries });
+      if (this.copies.has(i)) {
+        // copies cannot happen inside a compute pass: close it, copy, and open a new one below
+        pass?.end();
+        pass = undefined;
+        this.encodeCopies(encoder, i);
+      }
       if (querySet) {
         pass = encoder.beginComputePass({ label: d.label, timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
       } else {
@@ -131,6 +166,7 @@ export class Recorder {
       if (querySet) pass.end();
     });
     if (pass && !querySet) pass.end();
+    this.encodeCopies(encoder, count);
 
     let resolved: GPUBuffer | undefined;
     let readback: GPUBuffer | undefined;

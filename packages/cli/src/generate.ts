@@ -1,0 +1,142 @@
+// `wgpt generate`: stream a continuation of a prompt, with the decoding knobs of HF generate() and llama.cpp.
+import type { CAC } from 'cac';
+import { generate, type GenerateOptions, type GenerationResult } from '../../../src/generate.ts';
+import { openModel } from '../../../src/runtime.ts';
+import type { Tokenizer } from '../../../src/tokenizer/tokenizer.ts';
+import { CliError } from './main.ts';
+import { toList, toNumber } from './options.ts';
+import { readPrompt } from './prompt.ts';
+
+type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
+
+export function registerGenerate(cli: CAC, run: Run): void {
+  cli
+    .command('generate [prompt]', 'Continue a prompt, streaming tokens as they are produced')
+    .option('--model <dir>', 'Model folder (config.json + safetensors); default: the embedded model')
+    .option('--file <path>', 'Read the prompt from a file')
+    .option('--max-new-tokens <n>', 'How many tokens to generate', { default: 64 })
+    .option('--temperature <t>', 'Sampling temperature; 0 means greedy (default: 0.8)')
+    .option('--top-k <k>', 'Keep only the k most likely tokens (0: off)')
+    .option('--top-p <p>', 'Nucleus sampling: keep the smallest set reaching probability p')
+    .option('--min-p <p>', 'Drop tokens below p times the most likely one')
+    .option('--typical-p <p>', 'Locally typical sampling')
+    .option('--repetition-penalty <r>', 'Penalise tokens already in the context (1: off)')
+    // mri reads any --no-X as "X is false", so main() renames this one to --ban-repeat-ngram before parsing
+    .option('--ban-repeat-ngram <n>', 'Never repeat an n-gram of this size (also --no-repeat-ngram)')
+    .option('--seed <n>', 'Random seed: the same seed gives the same text', { default: 0 })
+    .option('--stop <text>', 'Stop when this text appears (repeatable)')
+    .option('--logit-bias <token=value>', 'Add value to a token\'s logit; token is an id or a single-token text (repeatable)')
+    .option('--beams <n>', 'Beam search with n beams (deterministic)')
+    .option('--length-penalty <x>', 'Beam search length penalty exponent', { default: 1 })
+    .option('--no-cache', 'Recompute the whole sequence every step instead of using the KV cache')
+    .option('--weights <format>', 'Weights on the GPU: f32 or f16 (packed)', { default: 'f32' })
+    .option('--top-logprobs <k>', 'Candidates per step in --json output', { default: 5 })
+    .option('--no-eos', 'Keep generating past the end-of-text token')
+    .option('--stats', 'Print timings and throughput to stderr')
+    .option('--json', 'Print one JSON object instead of streaming text')
+    .example('wgpt generate "ROMEO:"')
+    .example('wgpt generate "To be, or not to be" --temperature 0 --max-new-tokens 40')
+    .example('wgpt generate "KING:" --top-k 40 --top-p 0.9 --seed 7 --stats')
+    .example('echo "JULIET:" | wgpt generate --json --max-new-tokens 0')
+    .action(run(async (promptArg: string | undefined, o: Record<string, any>) => {
+      const prompt = await readPrompt(promptArg, o.file);
+      const weights = String(o.weights);
+      if (weights !== 'f32' && weights !== 'f16') throw new CliError(`--weights must be f32 or f16, got "${weights}"`);
+      const options = generateOptions(o);
+      if ((options.beams ?? 1) > 1 && (options.temperature ?? 0) > 0) {
+        throw new CliError('--beams is deterministic and cannot be combined with --temperature above 0: drop one of them');
+      }
+
+      const { model, tokenizer, gpu, name } = await openModel(o.model, { weights });
+      options.logitBias = parseLogitBias(toList(o.logitBias), tokenizer, model.vocabSize);
+
+      // Ctrl-C: stop after the current token, keep what was printed
+      const controller = new AbortController();
+      const onSigint = () => controller.abort();
+      process.once('SIGINT', onSigint);
+      options.signal = controller.signal;
+
+      if (!o.json) process.stdout.write(prompt);
+      const result = await generate(model, tokenizer, prompt, options, o.json ? undefined : (text) => process.stdout.write(text));
+      process.off('SIGINT', onSigint);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(jsonResult(result, name, gpu.info.name))}\n`);
+      } else {
+        process.stdout.write('\n');
+      }
+      if (o.stats) printStats(result, gpu.info.name);
+      model.destroy();
+      return result.finish_reason === 'abort' ? 130 : 0;
+    }));
+}
+
+function generateOptions(o: Record<string, any>): GenerateOptions {
+  const beams = toNumber('beams', o.beams, { min: 1, integer: true });
+  return {
+    maxNewTokens: toNumber('max-new-tokens', o.maxNewTokens, { min: 0, integer: true }),
+    temperature: toNumber('temperature', o.temperature, { min: 0 }) ?? (beams && beams > 1 ? 0 : 0.8),
+    topK: toNumber('top-k', o.topK, { min: 0, integer: true }),
+    topP: toNumber('top-p', o.topP, { min: 0, max: 1, minExclusive: true }),
+    minP: toNumber('min-p', o.minP, { min: 0, max: 1 }),
+    typicalP: toNumber('typical-p', o.typicalP, { min: 0, max: 1, minExclusive: true }),
+    repetitionPenalty: toNumber('repetition-penalty', o.repetitionPenalty, { min: 0, minExclusive: true }),
+    noRepeatNgram: toNumber('no-repeat-ngram', o.banRepeatNgram, { min: 1, integer: true }),
+    seed: toNumber('seed', o.seed, { integer: true }),
+    stop: toList(o.stop),
+    beams,
+    lengthPenalty: toNumber('length-penalty', o.lengthPenalty),
+    useCache: o.cache !== false,
+    topLogprobs: toNumber('top-logprobs', o.topLogprobs, { min: 0, max: 100, integer: true }),
+    stopAtEos: o.eos !== false,
+  };
+}
+
+/** TOKEN=VALUE pairs; TOKEN is a token id or a text that is exactly one token. */
+function parseLogitBias(pairs: string[], tokenizer: Tokenizer, vocabSize: number): Map<number, number> {
+  const bias = new Map<number, number>();
+  for (const pair of pairs) {
+    const eq = pair.lastIndexOf('=');
+    if (eq <= 0) throw new CliError(`--logit-bias needs TOKEN=VALUE, got "${pair}"`);
+    const token = pair.slice(0, eq);
+    const value = Number(pair.slice(eq + 1));
+    if (!Number.isFinite(value)) throw new CliError(`--logit-bias ${pair}: the value after = must be a number`);
+    let id: number;
+    if (/^\d+$/.test(token)) {
+      id = Number(token);
+    } else {
+      const ids = tokenizer.encode(token);
+      if (ids.length !== 1) throw new CliError(`--logit-bias: "${token}" is ${ids.length} tokens (${ids.join(' ')}); give a single token or its id`);
+      id = ids[0]!;
+    }
+    if (id >= vocabSize) throw new CliError(`--logit-bias: token id ${id} is outside the vocabulary of ${vocabSize}`);
+    bias.set(id, (bias.get(id) ?? 0) + value);
+  }
+  return bias;
+}
+
+function jsonResult(r: GenerationResult, model: string, adapter: string) {
+  return {
+    model,
+    adapter,
+    prompt_tokens: r.prompt_tokens,
+    tokens: r.tokens,
+    text: r.text,
+    steps: r.steps,
+    ...(r.next ? { next: r.next } : {}),
+    timings: r.timings,
+    finish_reason: r.finish_reason,
+  };
+}
+
+function printStats(r: GenerationResult, adapter: string): void {
+  const t = r.timings;
+  const lines = [
+    `adapter:        ${adapter}`,
+    `prompt tokens:  ${r.prompt_tokens.length}`,
+    `prefill:        ${t.prefill_ms.toFixed(1)} ms (${t.prefill_tokens_per_s.toFixed(1)} tok/s)`,
+    `time to first:  ${t.time_to_first_token_ms.toFixed(1)} ms`,
+    `decode:         ${r.tokens.length} tokens in ${t.decode_ms.toFixed(1)} ms (${t.tokens_per_s.toFixed(1)} tok/s)`,
+    `finish reason:  ${r.finish_reason}`,
+  ];
+  process.stderr.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,60 @@
+// `wgpt`: argument parsing and output only. Every command calls the public API in src/, which programs can call
+// the same way.
+import { cac } from 'cac';
+import { isUserError } from '../../../src/errors.ts';
+import { registerDoctor } from './doctor.ts';
+import { registerGenerate } from './generate.ts';
+import { registerTokenize } from './tokenize.ts';
+import { version } from './version.ts';
+
+/** Run the CLI on `argv` (without node and the script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const cli = cac('wgpt');
+  const verbose = argv.includes('--verbose');
+  let action: Promise<number | void> | undefined;
+  const run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => {
+    action = fn(...args);
+  };
+
+  registerGenerate(cli, run);
+  registerTokenize(cli, run);
+  registerDoctor(cli, run);
+  cli.option('--verbose', 'Print stack traces of errors');
+  cli.help();
+  cli.version(version());
+  cli.usage('<command> [options]\n\n  Run GPT-style language models on WebGPU, and look inside them.');
+
+  try {
+    const parsed = cli.parse(['node', 'wgpt', ...argv.map(renameNegativeLookalikes)], { run: false });
+    if (parsed.options.help || parsed.options.version) return 0;
+    if (!cli.matchedCommand) {
+      if (cli.args.length > 0) throw new CliError(`unknown command "${cli.args[0]}": run \`wgpt --help\` to see the commands`);
+      cli.outputHelp();
+      return 0;
+    }
+    await cli.runMatchedCommand();
+    return (await action) ?? 0;
+  } catch (e) {
+    return reportError(e, verbose);
+  }
+}
+
+/** A usage mistake on the command line. */
+export class CliError extends Error {
+  override name = 'UserError';
+}
+
+function reportError(e: unknown, verbose: boolean): number {
+  const error = e instanceof Error ? e : new Error(String(e));
+  // cac's own parse errors (unknown option, missing value) are usage errors too
+  const usage = isUserError(error) || error.name === 'CACError';
+  if (verbose) console.error(error.stack ?? error.message);
+  else if (usage) console.error(`wgpt: ${error.message}`);
+  else console.error(`wgpt: internal error: ${error.message} (run with --verbose for the stack trace)`);
+  return usage ? 2 : 1;
+}
+
+/** `--no-repeat-ngram N` is a number, not the negation of --repeat-ngram; give it a name mri will not negate. */
+function renameNegativeLookalikes(arg: string): string {
+  return arg.replace(/^--no-repeat-ngram(?==|$)/, '--ban-repeat-ngram');
+}

@@ -1,0 +1,71 @@
+// Token and position embeddings, the first step of the forward pass:
+//   out[t, c] = wte[ids[t], c] + wpe[pos0 + t, c]
+// ids: [T] token ids; wte: [V, C] token embeddings; wpe: [P, C] learned position embeddings (GPT-2); out: [T, C].
+// Models with rotary position embeddings (Llama) have no wpe: HAS_WPE is false and out is the token part alone.
+//
+// Each table is f32 or packed f16 (WTE_F16, WPE_F16): two halves to a u32, low half first, each row padded to
+// ceil(C / 2) words. One thread per output element, over a flat index.
+
+struct EmbedParams {
+  T: u32,
+  C: u32,
+  pos0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: EmbedParams;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> ids: array<u32>;
+#if ${WTE_F16}
+@group(0) @binding(3) var<storage, read> wte: array<u32>;
+#else
+@group(0) @binding(3) var<storage, read> wte: array<f32>;
+#endif
+#if ${HAS_WPE}
+#if ${WPE_F16}
+@group(0) @binding(4) var<storage, read> wpe: array<u32>;
+#else
+@group(0) @binding(4) var<storage, read> wpe: array<f32>;
+#endif
+#endif
+
+// Half c of a packed row, given the word that holds it (halves c and c + 1 share a word when c is even).
+fn unpackHalf(word: u32, c: u32) -> f32 {
+  let pair = unpack2x16float(word);
+  return select(pair.x, pair.y, (c & 1u) == 1u);
+}
+
+// wte[token, c]
+fn tokenEmbedding(token: u32, c: u32) -> f32 {
+#if ${WTE_F16}
+  return unpackHalf(wte[token * ((params.C + 1u) / 2u) + c / 2u], c);
+#else
+  return wte[token * params.C + c];
+#endif
+}
+
+#if ${HAS_WPE}
+// wpe[position, c]
+fn positionEmbedding(position: u32, c: u32) -> f32 {
+#if ${WPE_F16}
+  return unpackHalf(wpe[position * ((params.C + 1u) / 2u) + c / 2u], c);
+#else
+  return wpe[position * params.C + c];
+#endif
+}
+#endif
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  // Dispatches wider than 65535 workgroups fold into y: the flat index spans both dimensions.
+  let i = gid.x + gid.y * groups.x * ${WORKGROUP};
+  if (i >= params.T * params.C) {
+    return;
+  }
+  let t = i / params.C;
+  let c = i % params.C;
+  var value = tokenEmbedding(ids[t], c);
+#if ${HAS_WPE}
+  value += positionEmbedding(params.pos0 + t, c);
+#endif
+  out[i] = value;
+}

@@ -1,0 +1,226 @@
+// Text generation: prefill the prompt once, then decode one token at a time from the KV cache, sampling each
+// token with the filters of src/sampling. The same function serves the CLI, the web demo and programs.
+import type { LanguageModel } from './model/model.ts';
+import { beamSearch } from './sampling/beam.ts';
+import { logSoftmax, topLogprobs } from './sampling/logprobs.ts';
+import { Sampler, validateSamplingOptions, type SamplingOptions } from './sampling/sampler.ts';
+import type { Tokenizer } from './tokenizer/tokenizer.ts';
+import { StreamDecoder } from './tokenizer/stream.ts';
+
+export interface GenerateOptions extends Partial<SamplingOptions> {
+  maxNewTokens?: number;
+  /** Strings that end generation; the text is cut before the first one. */
+  stop?: string[];
+  /** false: recompute the whole sequence every step instead of reading the KV cache (to show what it saves). */
+  useCache?: boolean;
+  /** How many candidates each step's top_logprobs lists. */
+  topLogprobs?: number;
+  /** Beam search with this many beams (1: off). */
+  beams?: number;
+  lengthPenalty?: number;
+  /** Stop at the model's end-of-text token (default true when the tokenizer has one). */
+  stopAtEos?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface TokenLogprob {
+  id: number;
+  text: string;
+  logprob: number;
+}
+
+export interface GenerationStep extends TokenLogprob {
+  top_logprobs: TokenLogprob[];
+}
+
+export type FinishReason = 'length' | 'stop' | 'eos' | 'abort';
+
+export interface GenerationResult {
+  prompt_tokens: number[];
+  tokens: number[];
+  text: string;
+  steps: GenerationStep[];
+  /** With maxNewTokens 0: the top candidates for the position after the prompt. */
+  next?: TokenLogprob[];
+  timings: { prefill_ms: number; decode_ms: number; tokens_per_s: number; time_to_first_token_ms: number; prefill_tokens_per_s: number };
+  finish_reason: FinishReason;
+}
+
+export class GenerateError extends Error {
+  override name = 'GenerateError';
+}
+
+const now = () => performance.now();
+
+/**
+ * Generate a continuation of `prompt`. `onText` receives text as it becomes final (never text past a stop
+ * string, never half a UTF-8 character).
+ */
+export async function generate(
+  model: LanguageModel,
+  tokenizer: Tokenizer,
+  prompt: string | number[],
+  options: GenerateOptions = {},
+  onText?: (text: string, step: GenerationStep) => void,
+): Promise<GenerationResult> {
+  const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt) : [...prompt];
+  const maxNew = options.maxNewTokens ?? 64;
+  const k = options.topLogprobs ?? 5;
+  validateSamplingOptions(options);
+  if (promptIds.length === 0) throw new GenerateError('the prompt is empty: give some text to continue');
+  if (promptIds.length + Math.max(maxNew, 0) > model.nCtx && promptIds.length >= model.nCtx) {
+    throw new GenerateError(`the prompt is ${promptIds.length} tokens but the model's context holds ${model.nCtx}: shorten the prompt`);
+  }
+  if ((options.beams ?? 1) > 1) return generateBeams(model, tokenizer, promptIds, options);
+
+  const sampler = new Sampler(options);
+  const describe = (id: number, lp: Float32Array): TokenLogprob => ({ id, text: tokenizer.decode([id]), logprob: lp[id]! });
+  const tops = (lp: Float32Array): TokenLogprob[] => topLogprobs(lp, k).map(({ id }) => describe(id, lp));
+  const eos = options.stopAtEos === false ? undefined : tokenizer.eosTokenId;
+  const stops = (options.stop ?? []).filter((s) => s.length > 0);
+
+  const context = [...promptIds];
+  const tokens: number[] = [];
+  const steps: GenerationStep[] = [];
+  const decoder = new StreamDecoder(tokenizer);
+  let text = ''; // all decoded text so far
+  let emitted = 0; // how much of `text` was handed to onText
+  let finish: FinishReason = 'length';
+
+  const t0 = now();
+  let { logits } = await model.forward(promptIds, 0);
+  const prefillMs = now() - t0;
+  let next: TokenLogprob[] | undefined;
+  if (maxNew <= 0) next = tops(logSoftmax(logits));
+
+  const room = model.nCtx - promptIds.length;
+  const t1 = now();
+  for (let i = 0; i < Math.min(maxNew, room); i++) {
+    if (options.signal?.aborted) {
+      finish = 'abort';
+      break;
+    }
+    const lp = logSoftmax(logits);
+    const id = sampler.next(logits, context);
+    const step: GenerationStep = { ...describe(id, lp), top_logprobs: tops(lp) };
+    if (id === eos) {
+      finish = 'eos';
+      break;
+    }
+    tokens.push(id);
+    steps.push(step);
+    context.push(id);
+    text += decoder.push(id);
+
+    // a stop string ends generation; text that could still become one is held back from the stream
+    const hit = firstStop(text, stops);
+    if (hit >= 0) {
+      text = text.slice(0, hit);
+      finish = 'stop';
+    }
+    const safe = finish === 'stop' ? text.length : text.length - heldBack(text, stops);
+    if (safe > emitted) {
+      onText?.(text.slice(emitted, safe), step);
+      emitted = safe;
+    }
+    if (finish === 'stop' || i === Math.min(maxNew, room) - 1) break;
+
+    const useCache = options.useCache !== false;
+    ({ logits } = useCache ? await model.forward([id], context.length - 1) : await model.forward(context, 0));
+  }
+  if (finish !== 'stop') {
+    text += decoder.flush();
+    if (text.length > emitted && steps.length > 0) onText?.(text.slice(emitted), steps.at(-1)!);
+  }
+  const decodeMs = now() - t1;
+  return {
+    prompt_tokens: promptIds,
+    tokens,
+    text,
+    steps,
+    next,
+    timings: timings(promptIds.length, tokens.length, prefillMs, decodeMs),
+    finish_reason: finish,
+  };
+}
+
+function timings(promptTokens: number, newTokens: number, prefillMs: number, decodeMs: number) {
+  // the first new token comes from the prefill's logits; the decode loop produces the rest
+  const decoded = Math.max(newTokens - 1, 0);
+  return {
+    prefill_ms: round(prefillMs),
+    decode_ms: round(decodeMs),
+    tokens_per_s: decoded > 0 && decodeMs > 0 ? round((decoded * 1000) / decodeMs) : 0,
+    time_to_first_token_ms: round(prefillMs),
+    prefill_tokens_per_s: prefillMs > 0 ? round((promptTokens * 1000) / prefillMs) : 0,
+  };
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+/** Index of the earliest stop string in `text`, or -1. */
+function firstStop(text: string, stops: string[]): number {
+  let best = -1;
+  for (const s of stops) {
+    const i = text.indexOf(s);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
+
+/** Length of the longest suffix of `text` that is a proper prefix of a stop string (it may still complete). */
+function heldBack(text: string, stops: string[]): number {
+  let hold = 0;
+  for (const s of stops) {
+    for (let n = Math.min(s.length - 1, text.length); n > hold; n--) {
+      if (text.endsWith(s.slice(0, n))) {
+        hold = n;
+        break;
+      }
+    }
+  }
+  return hold;
+}
+
+/** Beam search: every beam is recomputed from scratch each step (no per-beam KV cache yet). */
+async function generateBeams(model: LanguageModel, tokenizer: Tokenizer, promptIds: number[], options: GenerateOptions): Promise<GenerationResult> {
+  const t0 = now();
+  const maxNew = Math.min(options.maxNewTokens ?? 64, model.nCtx - promptIds.length);
+  const best = await beamSearch(
+    async (sequences) => {
+      const out: Float32Array[] = [];
+      for (const seq of sequences) out.push(logSoftmax((await model.forward(seq, 0)).logits));
+      return out;
+    },
+    {
+      numBeams: options.beams!,
+      maxNewTokens: maxNew,
+      prompt: promptIds,
+      lengthPenalty: options.lengthPenalty ?? 1,
+      eosTokenId: options.stopAtEos === false ? undefined : tokenizer.eosTokenId,
+    },
+  );
+  const decodeMs = now() - t0;
+
+  // one more pass over the winning sequence gives each step's log-probabilities for the report
+  const steps: GenerationStep[] = [];
+  if (best.tokens.length > 0) {
+    const seq = [...promptIds, ...best.tokens];
+    const { logits } = await model.forward(seq.slice(0, -1), 0, { allLogits: true });
+    const V = model.vocabSize;
+    best.tokens.forEach((id, i) => {
+      const row = promptIds.length - 1 + i;
+      const lp = logSoftmax(logits.subarray(row * V, (row + 1) * V));
+      const top = topLogprobs(lp, options.topLogprobs ?? 5).map((c) => ({ id: c.id, text: tokenizer.decode([c.id]), logprob: c.logprob }));
+      steps.push({ id, text: tokenizer.decode([id]), logprob: lp[id]!, top_logprobs: top });
+    });
+  }
+  return {
+    prompt_tokens: promptIds,
+    tokens: best.tokens,
+    text: tokenizer.decode(best.tokens),
+    steps,
+    timings: timings(promptIds.length, best.tokens.length, 0, decodeMs),
+    finish_reason: best.finishedByEos ? 'eos' : 'length',
+  };
+}

@@ -1,0 +1,60 @@
+// Layer normalisation (GPT-2's ln_1, ln_2, ln_f): each row of x is brought to mean 0 and variance 1 over its
+// C channels, then scaled by gamma and shifted by beta, two learned vectors of C values.
+import type { Tensor } from '../gpu/buffers.ts';
+import type { Recorder } from '../gpu/recorder.ts';
+import { defineUniforms } from '../gpu/uniforms.ts';
+import { grid1d } from './dispatch.ts';
+
+const LayerNormParams = defineUniforms('LayerNormParams', { rows: 'u32', C: 'u32', eps: 'f32' });
+/** Threads per row; a power of two, for the tree reduction. */
+const WORKGROUP = 256;
+
+/** out[rows, C] = layernorm(x[rows, C]) * gamma[C] + beta[C], on the GPU. `out` and `x` are distinct tensors. */
+export function layerNorm(
+  rec: Recorder,
+  out: Tensor,
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  rows: number,
+  C: number,
+  eps: number,
+  o: { layer?: number; label?: string } = {},
+): void {
+  rec.dispatch({
+    shader: 'layernorm.wgsl',
+    constants: { WORKGROUP },
+    uniforms: LayerNormParams.pack({ rows, C, eps }),
+    bindings: [out, x, gamma, beta],
+    workgroups: grid1d(rows), // one workgroup per row
+    label: o.label ?? 'layernorm',
+    layer: o.layer,
+    shape: `[${rows}, ${C}]`,
+  });
+}
+
+/** CPU reference: two passes in float64 (mean, then the biased variance). */
+export function layerNormReference(
+  out: Float64Array | Float32Array,
+  x: ArrayLike<number>,
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  rows: number,
+  C: number,
+  eps: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const row = r * C;
+    let mean = 0;
+    for (let c = 0; c < C; c++) mean += x[row + c]!;
+    mean /= C;
+    let variance = 0;
+    for (let c = 0; c < C; c++) {
+      const d = x[row + c]! - mean;
+      variance += d * d;
+    }
+    variance /= C;
+    const rstd = 1 / Math.sqrt(variance + eps);
+    for (let c = 0; c < C; c++) out[row + c] = (x[row + c]! - mean) * rstd * gamma[c]! + beta[c]!;
+  }
+}

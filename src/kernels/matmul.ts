@@ -1,0 +1,142 @@
+// Matrix multiply: the heart of every linear layer (attention's c_attn and c_proj, the MLP's c_fc and c_proj,
+// the LM head).
+//
+//   out[m, n] = sum_k a[m, k] * w[n, k] + bias[n]
+//
+//   M  rows of activations (tokens: B * T in a prefill, 1 in a decode step)
+//   K  input features, N  output features
+//   out [M, N] f32, a [M, K] f32, w [N, K] f32 or f16x2 (nn.Linear layout), bias [N] f32 or none
+//
+// Versions, side by side in shaders/:
+//   v1      matmul.v1.wgsl   naive: one output per invocation
+//   v2      matmul.v2.wgsl   register tiling: a TM x TN block per invocation from vec4 loads (the default for M > 1)
+//   matvec  matvec.v1.wgsl   M == 1: a workgroup per ROWS rows of w, K split across invocations, then reduced
+import type { DType, Tensor } from '../gpu/buffers.ts';
+import { byteSize } from '../gpu/buffers.ts';
+import type { Recorder } from '../gpu/recorder.ts';
+import { defineUniforms } from '../gpu/uniforms.ts';
+import { ceilDiv, grid1d } from './dispatch.ts';
+
+const MatmulParams = defineUniforms('MatmulParams', { M: 'u32', N: 'u32', K: 'u32' });
+
+export type MatmulVersion = 'v1' | 'v2' | 'matvec';
+
+export interface MatmulOptions {
+  /** Which kernel; by default 'matvec' when M == 1, else 'v2'. */
+  version?: MatmulVersion;
+  /** For profiles. */
+  layer?: number;
+  /** For profiles; 'matmul' by default (e.g. 'c_attn', 'lm_head'). */
+  label?: string;
+}
+
+/** v1: one invocation per output, a 16 x 16 workgroup over (n, m). */
+const V1 = { WG_N: 16, WG_M: 16 };
+/** v2: each invocation a block of 4 rows (m) x 8 columns (n) of out, fixed in the shader; 8 x 2 per workgroup. */
+const V2 = { WG_N: 8, WG_M: 2 };
+const V2_BLOCK = { M: 4, N: 8 };
+/** matvec: ROWS rows of w per workgroup of WG invocations (WG a power of two, for the tree reduction). */
+const MATVEC = { WG: 64, ROWS: 4 };
+
+/** out = a @ w^T + bias, on the GPU. See the top of this file for the shapes. */
+export function matmul(
+  rec: Recorder,
+  out: Tensor,
+  a: Tensor,
+  w: Tensor,
+  bias: Tensor | undefined,
+  M: number,
+  N: number,
+  K: number,
+  options: MatmulOptions = {},
+): void {
+  const label = options.label ?? 'matmul';
+  const version = options.version ?? (M === 1 ? 'matvec' : 'v2');
+  checkOperands(label, version, out, a, w, bias, M, N, K);
+
+  // Flags of every version: the weight format and whether there is a bias. v2 and matvec also read vec4
+  // chunks along K when K % 4 == 0 (v1 reads one k at a time whatever K is).
+  const flags = { WEIGHT_F16: w.dtype === 'f16x2', HAS_BIAS: bias !== undefined };
+  const VEC4 = K % 4 === 0;
+  const bindings = bias ? [out, a, w, bias] : [out, a, w];
+  const base = { uniforms: MatmulParams.pack({ M, N, K }), bindings, label, layer: options.layer, shape: `[${M},${K}]x[${N},${K}]` };
+
+  if (version === 'v1') {
+    rec.dispatch({ ...base, shader: 'matmul.v1.wgsl', constants: { ...flags, ...V1 }, workgroups: [ceilDiv(N, V1.WG_N), ceilDiv(M, V1.WG_M)] });
+  } else if (version === 'v2') {
+    rec.dispatch({
+      ...base,
+      shader: 'matmul.v2.wgsl',
+      constants: { ...flags, VEC4, ...V2 },
+      workgroups: [ceilDiv(N, V2_BLOCK.N * V2.WG_N), ceilDiv(M, V2_BLOCK.M * V2.WG_M)],
+    });
+  } else {
+    rec.dispatch({ ...base, shader: 'matvec.v1.wgsl', constants: { ...flags, VEC4, ...MATVEC }, workgroups: grid1d(ceilDiv(N, MATVEC.ROWS)) });
+  }
+}
+
+/** The mistakes a caller can make, each said in one line before anything reaches the GPU. */
+function checkOperands(
+  label: string,
+  version: MatmulVersion,
+  out: Tensor,
+  a: Tensor,
+  w: Tensor,
+  bias: Tensor | undefined,
+  M: number,
+  N: number,
+  K: number,
+): void {
+  for (const [name, size] of [['M', M], ['N', N], ['K', K]] as const) {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`${label}: ${name} must be a positive integer, got ${size}`);
+  }
+  if (version === 'matvec' && M !== 1) throw new Error(`${label}: the matvec kernel computes one row (M = 1), got M = ${M}; use v1 or v2`);
+  if (w.dtype === 'u32') throw new Error(`${label}: weights must be f32 or f16x2, got u32`);
+  const operands: [string, Tensor | undefined, DType, number[]][] = [
+    ['out', out, 'f32', [M, N]],
+    ['a', a, 'f32', [M, K]],
+    ['w', w, w.dtype, [N, K]],
+    ['bias', bias, 'f32', [N]],
+  ];
+  for (const [name, t, dtype, shape] of operands) {
+    if (!t) continue;
+    if (t.dtype !== dtype) throw new Error(`${label}: ${name} must be ${dtype}, got ${t.dtype}`);
+    const need = byteSize(dtype, shape);
+    if (t.byteLength < need) throw new Error(`${label}: ${name} needs ${need} bytes for ${dtype}[${shape}], its tensor has ${t.byteLength}`);
+  }
+}
+
+/**
+ * CPU reference, accumulating in float64. `w` holds plain numbers in [N, K] order (for the f16 path, the
+ * weights already rounded to f16, so only the GPU's f32 arithmetic is being judged).
+ */
+export function matmulReference(
+  out: Float64Array | Float32Array,
+  a: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias: ArrayLike<number> | undefined,
+  M: number,
+  N: number,
+  K: number,
+): void {
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let sum = bias ? bias[n]! : 0;
+      for (let k = 0; k < K; k++) sum += a[m * K + k]! * w[n * K + k]!;
+      out[m * N + n] = sum;
+    }
+  }
+}
+
+/** Floating-point operations of one matmul: a multiply and an add per (m, n, k). The bias is not counted. */
+export function matmulFlops(M: number, N: number, K: number): number {
+  return 2 * M * N * K;
+}
+
+/**
+ * The least memory traffic of one matmul: a and w read once, out written once (the bias, N * 4 bytes, is not
+ * counted). For M == 1 the weights dominate, so GB/s against this says how close a kernel is to memory speed.
+ */
+export function matmulBytes(M: number, N: number, K: number, weightDtype: DType): number {
+  return byteSize('f32', [M, K]) + byteSize(weightDtype, [N, K]) + byteSize('f32', [M, N]);
+}

@@ -1,0 +1,39 @@
+// From a model folder to a model on the GPU: config.json -> typed config -> checkpoint -> architecture.
+import type { Gpu } from '../gpu/device.ts';
+import { openCheckpoint } from '../loading/checkpoint.ts';
+import type { ModelFiles } from '../loading/files.ts';
+import { parseConfig, type ModelConfig } from './config.ts';
+import { GPT2, readGPT2Params } from './gpt2.ts';
+import type { LanguageModel, WeightFormat } from './model.ts';
+
+export interface LoadOptions {
+  weights?: WeightFormat;
+}
+
+export class ModelLoadError extends Error {
+  override name = 'ModelLoadError';
+}
+
+/** Read and validate `config.json` of a model folder. */
+export async function readModelConfig(files: ModelFiles): Promise<ModelConfig> {
+  if (!(await files.exists('config.json'))) {
+    throw new ModelLoadError(`${files.name} has no config.json: point --model at a Hugging Face model folder (config.json + *.safetensors)`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(await files.readText('config.json'));
+  } catch (e) {
+    throw new ModelLoadError(`${files.name}/config.json is not valid JSON (${(e as Error).message}): fix or download it again`);
+  }
+  return parseConfig(json, `${files.name}/config.json`);
+}
+
+/** Load a model folder onto the GPU. */
+export async function loadModel(gpu: Gpu, files: ModelFiles, options: LoadOptions = {}): Promise<LanguageModel> {
+  const config = await readModelConfig(files);
+  const checkpoint = await openCheckpoint(files);
+  switch (config.arch) {
+    case 'gpt2':
+      return new GPT2(gpu, config, readGPT2Params(checkpoint, config), options.weights ?? 'f32');
+  }
+}

@@ -1,0 +1,37 @@
+// What every architecture's forward pass offers the rest of wgpt (generation, the CLI, labs, the web demo).
+import type { Gpu } from '../gpu/device.ts';
+import type { DispatchTiming } from '../gpu/recorder.ts';
+
+/** How weights are stored on the GPU: f32, or f16 packed two to a u32 (half the memory and bandwidth). */
+export type WeightFormat = 'f32' | 'f16';
+
+export interface ForwardOptions {
+  /** Return logits for every position of this step ([T, V] row-major) instead of only the last one. */
+  allLogits?: boolean;
+  /** Time every dispatch with timestamp queries (when the adapter has them). */
+  profile?: boolean;
+}
+
+export interface ForwardResult {
+  /** [V] for the last position, or [T, V] with `allLogits`. */
+  logits: Float32Array;
+  /** Per-dispatch timings when profiling. */
+  profile?: DispatchTiming[];
+}
+
+export interface LanguageModel {
+  readonly gpu: Gpu;
+  readonly arch: string;
+  readonly vocabSize: number;
+  /** Longest sequence the model (and its KV cache) holds. */
+  readonly nCtx: number;
+  readonly weightFormat: WeightFormat;
+  /**
+   * Run `ids` as positions pos0 .. pos0+T-1. The KV cache must already hold positions 0 .. pos0-1 from earlier
+   * calls; this call appends the new ones. pos0 = 0 starts a new sequence.
+   */
+  forward(ids: number[], pos0: number, options?: ForwardOptions): Promise<ForwardResult>;
+  /** Bytes of GPU buffers this model allocated (weights, activations, KV cache). */
+  gpuBytes(): { weights: number; activations: number; kvCache: number };
+  destroy(): void;
+}

@@ -1,0 +1,53 @@
+// Opening a model by name: the embedded default, or a local folder. Shared by the CLI, the bench and labs.
+import { getGpu, type AcquireOptions, type Gpu } from './gpu/device.ts';
+import { nodeModelFiles } from './loading/files.ts';
+import { loadModel, readModelConfig } from './model/load.ts';
+import type { LanguageModel, WeightFormat } from './model/model.ts';
+import { UserError } from './errors.ts';
+import { gpt2Tokenizer } from './tokenizer/gpt2.ts';
+import type { Tokenizer } from './tokenizer/tokenizer.ts';
+
+export interface OpenedModel {
+  gpu: Gpu;
+  model: LanguageModel;
+  tokenizer: Tokenizer;
+  /** What the user would call it: the folder they gave, or "wgpt-shakespeare (embedded)". */
+  name: string;
+}
+
+export interface OpenOptions {
+  weights?: WeightFormat;
+  adapter?: AcquireOptions['adapter'];
+}
+
+/** The folder of the embedded default model (weights/ at the top of the repository). */
+export function defaultModelDir(): string {
+  return new URL('../weights/', import.meta.url).pathname;
+}
+
+/** Open a model folder (default: the embedded model) on the GPU, with its tokenizer. */
+export async function openModel(modelPath: string | undefined, options: OpenOptions = {}): Promise<OpenedModel> {
+  const fs = process.getBuiltinModule('fs') as typeof import('fs');
+  const dir = modelPath ?? defaultModelDir();
+  if (!fs.existsSync(dir)) {
+    throw new UserError(`model folder ${dir} does not exist: give --model a folder holding config.json and *.safetensors`);
+  }
+  if (!fs.statSync(dir).isDirectory()) {
+    throw new UserError(`${dir} is a file: give --model the folder that holds config.json and *.safetensors`);
+  }
+  const files = nodeModelFiles(dir);
+  const config = await readModelConfig(files); // fails fast, before touching the GPU
+  const gpu = await getGpu({ adapter: options.adapter });
+  const model = await loadModel(gpu, files, { weights: options.weights });
+  const tokenizer = tokenizerFor(config.arch);
+  return { gpu, model, tokenizer, name: modelPath ?? 'wgpt-shakespeare (embedded default)' };
+}
+
+function tokenizerFor(arch: string): Tokenizer {
+  switch (arch) {
+    case 'gpt2':
+      return gpt2Tokenizer();
+    default:
+      throw new UserError(`no tokenizer for architecture ${arch}`);
+  }
+}

@@ -1,0 +1,79 @@
+// From logits to probabilities: softmax, log-softmax, the most likely tokens, entropy.
+//
+// Logits are one Float32Array of V values (V = vocabulary size); -Infinity marks a token a filter removed,
+// and gets probability 0. Sums run in float64 so that a 50257-way softmax loses nothing worth reading;
+// softmax keeps float64 (the filters add probabilities up), logSoftmax returns float32 like the logits.
+
+/** Probabilities exp(x_i - max) / sum_j exp(x_j - max), in float64. -Infinity logits get 0. */
+export function softmax(logits: ArrayLike<number>): Float64Array {
+  const V = logits.length;
+  const max = maxLogit(logits);
+  const probs = new Float64Array(V);
+  if (max === -Infinity) throw new Error('softmax: every logit is -Infinity, so no token is left to choose');
+  // subtracting the max keeps exp() from overflowing; the result is the same
+  let sum = 0;
+  for (let i = 0; i < V; i++) {
+    const p = Math.exp(logits[i]! - max);
+    probs[i] = p;
+    sum += p;
+  }
+  for (let i = 0; i < V; i++) probs[i] = probs[i]! / sum;
+  return probs;
+}
+
+/** log(softmax(x)) = x_i - logsumexp(x), summed in float64. -Infinity stays -Infinity. */
+export function logSoftmax(logits: ArrayLike<number>): Float32Array {
+  const V = logits.length;
+  const max = maxLogit(logits);
+  if (max === -Infinity) throw new Error('logSoftmax: every logit is -Infinity, so no token is left to choose');
+  let sum = 0;
+  for (let i = 0; i < V; i++) sum += Math.exp(logits[i]! - max);
+  const logZ = max + Math.log(sum); // log sum_j exp(x_j), without overflow
+  const out = new Float32Array(V);
+  for (let i = 0; i < V; i++) out[i] = logits[i]! - logZ;
+  return out;
+}
+
+/**
+ * The k most likely tokens of the raw logits with their log-probabilities, most likely first (ties: lower id
+ * first). This is the `top_logprobs` of `wgpt generate --json`: taken before any sampling filter.
+ */
+export function topLogprobs(logits: ArrayLike<number>, k: number): { id: number; logprob: number }[] {
+  const logprobs = logSoftmax(logits);
+  return idsByValueDescending(logprobs, k).map((id) => ({ id, logprob: logprobs[id]! }));
+}
+
+/** Entropy -sum p ln p in nats (0 for a certain outcome, ln V for a uniform one). Zero probabilities add 0. */
+export function entropy(probs: ArrayLike<number>): number {
+  let h = 0;
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i]!;
+    if (p > 0) h -= p * Math.log(p);
+  }
+  return h;
+}
+
+/** The largest value (-Infinity when every value is -Infinity or the array is empty). */
+export function maxLogit(logits: ArrayLike<number>): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  return max;
+}
+
+/** The index of the largest value; the lowest index wins a tie (greedy decoding is deterministic). */
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+/**
+ * The ids of the `limit` largest finite values, largest first, lower id first among equal values.
+ * -Infinity entries (removed tokens) are never returned, so there may be fewer than `limit`.
+ */
+export function idsByValueDescending(values: ArrayLike<number>, limit = values.length): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < values.length; i++) if (values[i]! > -Infinity) ids.push(i);
+  ids.sort((a, b) => values[b]! - values[a]! || a - b);
+  return ids.length > limit ? ids.slice(0, limit) : ids;
+}
