@@ -16,6 +16,7 @@ const USER_ERROR_NAMES = new Set([
   'SamplingOptionError',
   'NoAdapterError',
   'ModelFilesError',
+  'HubError',
 ]);
 
 export function isUserError(e: unknown): boolean {

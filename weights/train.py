@@ -36,7 +36,7 @@ HYPERPARAMETERS = dict(
     dropout=0.1,
     # data and schedule
     batch_size=8,  # sequences per step, each n_positions tokens long
-    max_iters=1600,
+    max_iters=1500,
     warmup_iters=100,
     learning_rate=3e-3,  # peak, after a linear warm-up
     min_lr=3e-4,  # cosine decay ends here at max_iters

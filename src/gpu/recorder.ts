@@ -163,7 +163,10 @@ export class Recorder {
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
-      if (querySet) pass.end();
+      if (querySet) {
+        pass.end();
+        pass = undefined;
+      }
     });
     if (pass && !querySet) pass.end();
     this.encodeCopies(encoder, count);

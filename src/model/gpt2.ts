@@ -101,6 +101,8 @@ export function readGPT2Params(checkpoint: Checkpoint, config: GPT2Config): GPT2
     out: outF,
     in: inF,
   });
+  const wte = get(GPT2_NAMES.wte, [V, C]);
+  const wpe = get(GPT2_NAMES.wpe, [P, C]);
   const h: GPT2BlockParams[] = [];
   for (let i = 0; i < L; i++) {
     const n = gpt2BlockNames(i);
@@ -111,7 +113,7 @@ export function readGPT2Params(checkpoint: Checkpoint, config: GPT2Config): GPT2
       mlp: { c_fc: conv1d(n.mlp.c_fc, C, config.nInner), c_proj: conv1d(n.mlp.c_proj, config.nInner, C) },
     });
   }
-  return { config, wte: get(GPT2_NAMES.wte, [V, C]), wpe: get(GPT2_NAMES.wpe, [P, C]), h, ln_f: norm(GPT2_NAMES.ln_f) };
+  return { config, wte, wpe, h, ln_f: norm(GPT2_NAMES.ln_f) };
 }
 
 /** The names Hugging Face gives GPT-2's tanh-approximated GELU, the one the gelu kernel computes. */

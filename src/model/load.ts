@@ -4,10 +4,13 @@ import { openCheckpoint } from '../loading/checkpoint.ts';
 import type { ModelFiles } from '../loading/files.ts';
 import { parseConfig, type ModelConfig } from './config.ts';
 import { GPT2, readGPT2Params } from './gpt2.ts';
+import { Llama, llamaCheckpointSource } from './llama.ts';
 import type { LanguageModel, WeightFormat } from './model.ts';
 
 export interface LoadOptions {
   weights?: WeightFormat;
+  /** Llama-style models: positions the KV cache holds (default min(max_position_embeddings, 4096); see LlamaOptions). */
+  contextLength?: number;
 }
 
 export class ModelLoadError extends Error {
@@ -35,5 +38,7 @@ export async function loadModel(gpu: Gpu, files: ModelFiles, options: LoadOption
   switch (config.arch) {
     case 'gpt2':
       return new GPT2(gpu, config, readGPT2Params(checkpoint, config), options.weights ?? 'f32');
+    case 'llama':
+      return new Llama(gpu, config, llamaCheckpointSource(checkpoint, config), { weights: options.weights, contextLength: options.contextLength });
   }
 }

@@ -122,3 +122,19 @@ function argmax(a: ArrayLike<number>): number {
   for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
   return best;
 }
+
+describe('GPT-2 folders that do not match their config', () => {
+  it('a checkpoint whose shapes disagree with config.json gives a clear ModelShapeError', async () => {
+    const params = randomGPT2Params({ ...config, nEmbd: 24, nInner: 96 }, 5);
+    const dir = await mkdtemp(join(tmpdir(), 'wgpt-gpt2-bad-'));
+    await writeGPT2Folder(dir, params);
+    // claim a wider model than the weights hold
+    const { writeFile } = await import('node:fs/promises');
+    const { gpt2ConfigJson } = await import('../../src/model/random.ts');
+    await writeFile(join(dir, 'config.json'), JSON.stringify(gpt2ConfigJson(config)));
+    await expect(loadModel(await gpu(), nodeModelFiles(dir))).rejects.toMatchObject({
+      name: 'ModelShapeError',
+      message: expect.stringMatching(/transformer\.wte\.weight has shape \[101,24\] but config\.json implies \[101,48\]/),
+    });
+  });
+});

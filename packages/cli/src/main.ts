@@ -4,6 +4,8 @@ import { cac } from 'cac';
 import { isUserError } from '../../../src/errors.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerGenerate } from './generate.ts';
+import { registerModels } from './models.ts';
+import { registerPull } from './pull.ts';
 import { registerTokenize } from './tokenize.ts';
 import { version } from './version.ts';
 
@@ -19,14 +21,20 @@ export async function main(argv: string[]): Promise<number> {
   registerGenerate(cli, run);
   registerTokenize(cli, run);
   registerDoctor(cli, run);
+  registerPull(cli, run);
+  registerModels(cli, run);
+  cli.option('--offline', 'Use only models already in the cache, never download (as HF_HUB_OFFLINE=1)');
   cli.option('--verbose', 'Print stack traces of errors');
-  cli.help();
+  cli.help((sections) => {
+    for (const section of sections) section.body = tidyHelp(section.body);
+  });
   cli.version(version());
   cli.usage('<command> [options]\n\n  Run GPT-style language models on WebGPU, and look inside them.');
 
   try {
     const parsed = cli.parse(['node', 'wgpt', ...argv.map(renameNegativeLookalikes)], { run: false });
     if (parsed.options.help || parsed.options.version) return 0;
+    if (parsed.options.offline) process.env.HF_HUB_OFFLINE = '1'; // read wherever `--model org/name` is resolved
     if (!cli.matchedCommand) {
       if (cli.args.length > 0) throw new CliError(`unknown command "${cli.args[0]}": run \`wgpt --help\` to see the commands`);
       cli.outputHelp();
@@ -57,4 +65,11 @@ function reportError(e: unknown, verbose: boolean): number {
 /** `--no-repeat-ngram N` is a number, not the negation of --repeat-ngram; give it a name mri will not negate. */
 function renameNegativeLookalikes(arg: string): string {
   return arg.replace(/^--no-repeat-ngram(?==|$)/, '--ban-repeat-ngram');
+}
+
+/** cac shows "(default: true)" on --no-X flags and our internal name for --no-repeat-ngram; show what users type. */
+function tidyHelp(body: string): string {
+  return body
+    .replace(/--ban-repeat-ngram <n>(\s*)(.*) \(also --no-repeat-ngram\)/, '--no-repeat-ngram <n> $1$2')
+    .replace(/^(\s*--no-.*?) \(default: true\)/gm, '$1');
 }
