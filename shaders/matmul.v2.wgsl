@@ -6,7 +6,7 @@
 // instead of one element, holding the 32 running sums in registers. At each step along K it loads 4 chunks of
 // a and 8 chunks of w once and uses every one of them in 8 (or 4) dot products: 32 products per 12 loads, where
 // v1 does 2 loads per product. The chunks are vec4 (4 consecutive k of one row, one 16-byte load) when
-// K % 4 == 0. On SwiftShader this runs about 10x faster than v1.
+// K % 4 == 0. Measured: 8x v1 on SwiftShader ([64,128]x[512,128]), 7x on an H100 ([1024,768]x[3072,768]).
 //
 // Why not shared-memory tiling, the classic next step on a GPU: on the software adapter (SwiftShader) it
 // gained nothing over this, and registers are what every adapter has. A later version can add it.

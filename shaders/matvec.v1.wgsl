@@ -3,13 +3,13 @@
 // a is [1, K] f32, w is [N, K] f32 or packed f16, bias [N] f32, out [1, N] f32.
 //
 // With one row of a, every weight is used exactly once: the kernel moves N * K weights for N * K multiply-adds
-// and is bound by memory, not arithmetic. So the work is spread to keep many loads in flight: a workgroup of WG
-// invocations owns ROWS consecutive rows of w; its invocations split K between them (invocation t reads
-// chunks t, t + WG, t + 2 * WG, ... so neighbours read neighbouring memory), each keeps ROWS partial sums,
-// and a tree reduction in workgroup memory adds the WG partial sums of each row.
-// Chunks are vec4 when K % 4 == 0 (VEC4), single values otherwise, as in matmul.v2.
+// and is bound by memory, not arithmetic (matmul.v2 would also compute 3 wasted rows of its 4 x 8 blocks).
+// So the work is spread to keep many loads in flight: a workgroup of WG invocations owns 8 consecutive rows of
+// w; its invocations split K between them (invocation t reads chunks t, t + WG, t + 2 * WG, ... so neighbours
+// read neighbouring memory), each keeps 8 partial sums, and a tree reduction in workgroup memory adds the WG
+// partial sums of each row. Chunks are vec4 when K % 4 == 0 (VEC4), single values otherwise, as in matmul.v2.
 //
-// The LM head has N = vocabulary size (50257 for GPT-2, up to ~150k for newer tokenizers): ceil(N / ROWS) can
+// The LM head has N = vocabulary size (50257 for GPT-2, up to ~150k for newer tokenizers): ceil(N / 8) can
 // pass the 65535 limit on workgroups per dimension, so the grid may be folded into 2-D (see grid1d).
 
 struct MatmulParams {
@@ -22,21 +22,22 @@ struct MatmulParams {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 
 const WG = ${WG}u;
-const ROWS = ${ROWS}u;
 
+// A Chunk is what one step along K reads from a row: 4 consecutive values (VEC4) or 1. block() puts four rows'
+// chunks side by side, so that x * block(...) is the vec4 of their 4 dot products with x.
 #if ${VEC4}
 alias Chunk = vec4<f32>;
 const CHUNK = 4u;
 
-fn dotChunk(x: Chunk, y: Chunk) -> f32 {
-  return dot(x, y);
+fn block(r0: Chunk, r1: Chunk, r2: Chunk, r3: Chunk) -> mat4x4<f32> {
+  return mat4x4<f32>(r0, r1, r2, r3);
 }
 #else
 alias Chunk = f32;
 const CHUNK = 1u;
 
-fn dotChunk(x: Chunk, y: Chunk) -> f32 {
-  return x * y;
+fn block(r0: Chunk, r1: Chunk, r2: Chunk, r3: Chunk) -> vec4<f32> {
+  return vec4<f32>(r0, r1, r2, r3);
 }
 #endif
 
@@ -81,8 +82,9 @@ fn biasAt(n: u32) -> f32 {
 }
 #endif
 
-// partial[t][r]: invocation t's share of the dot product for row n0 + r.
-var<workgroup> partial: array<array<f32, ROWS>, WG>;
+// Invocation t's share of the 8 dot products: rows n0..n0+3 in partialLo[t], n0+4..n0+7 in partialHi[t].
+var<workgroup> partialLo: array<vec4<f32>, WG>;
+var<workgroup> partialHi: array<vec4<f32>, WG>;
 
 @compute @workgroup_size(${WG})
 fn main(
@@ -91,40 +93,47 @@ fn main(
   @builtin(num_workgroups) groups: vec3<u32>,
 ) {
   // A folded grid counts workgroups row by row; the last ones may lie past N and only compute clamped rows.
-  let group = wid.x + wid.y * groups.x;
-  let n0 = group * ROWS;
-  let chunks = params.K / CHUNK;
+  let n0 = (wid.x + wid.y * groups.x) * 8u;
 
-  var rowW: array<u32, ROWS>;
-  for (var r = 0u; r < ROWS; r++) {
-    rowW[r] = min(n0 + r, params.N - 1u);
-  }
+  // The 8 rows of w, clamped to the last row at the edge (loads stay in bounds; those sums are not stored).
+  let lastN = params.N - 1u;
+  let rw0 = min(n0, lastN);
+  let rw1 = min(n0 + 1u, lastN);
+  let rw2 = min(n0 + 2u, lastN);
+  let rw3 = min(n0 + 3u, lastN);
+  let rw4 = min(n0 + 4u, lastN);
+  let rw5 = min(n0 + 5u, lastN);
+  let rw6 = min(n0 + 6u, lastN);
+  let rw7 = min(n0 + 7u, lastN);
 
-  var acc: array<f32, ROWS>;
-  for (var c = t; c < chunks; c += WG) {
+  // Named variables, not an array indexed in a loop: see matmul.v2 for why.
+  var lo = vec4<f32>();
+  var hi = vec4<f32>();
+  for (var c = t; c < params.K / CHUNK; c += WG) {
     let x = a[c];
-    for (var r = 0u; r < ROWS; r++) {
-      acc[r] += dotChunk(x, loadW(rowW[r], c));
-    }
+    lo += x * block(loadW(rw0, c), loadW(rw1, c), loadW(rw2, c), loadW(rw3, c));
+    hi += x * block(loadW(rw4, c), loadW(rw5, c), loadW(rw6, c), loadW(rw7, c));
   }
-  partial[t] = acc;
+  partialLo[t] = lo;
+  partialHi[t] = hi;
 
-  // Tree reduction: halve the number of live partial sums until partial[0] holds the totals.
+  // Tree reduction: halve the number of live partial sums until index 0 holds the totals.
   for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
     workgroupBarrier();
     if (t < stride) {
-      for (var r = 0u; r < ROWS; r++) {
-        partial[t][r] += partial[t + stride][r];
-      }
+      partialLo[t] += partialLo[t + stride];
+      partialHi[t] += partialHi[t + stride];
     }
   }
 
-  // Invocation 0 did the last addition itself, so it can read partial[0] without another barrier.
+  // Invocation 0 did the last addition itself, so it can read index 0 without another barrier.
   if (t == 0u) {
-    for (var r = 0u; r < ROWS; r++) {
-      let n = n0 + r;
-      if (n < params.N) {
-        out[n] = partial[0][r] + biasAt(n);
+    for (var r = 0u; r < 4u; r++) {
+      if (n0 + r < params.N) {
+        out[n0 + r] = partialLo[0][r] + biasAt(n0 + r);
+      }
+      if (n0 + 4u + r < params.N) {
+        out[n0 + 4u + r] = partialHi[0][r] + biasAt(n0 + 4u + r);
       }
     }
   }

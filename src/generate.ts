@@ -1,5 +1,6 @@
 // Text generation: prefill the prompt once, then decode one token at a time from the KV cache, sampling each
 // token with the filters of src/sampling. The same function serves the CLI, the web demo and programs.
+import type { DispatchTiming } from './gpu/recorder.ts';
 import type { LanguageModel } from './model/model.ts';
 import { beamSearch } from './sampling/beam.ts';
 import { logSoftmax, topLogprobs } from './sampling/logprobs.ts';
@@ -21,6 +22,8 @@ export interface GenerateOptions extends Partial<SamplingOptions> {
   /** Stop at the model's end-of-text token (default true when the tokenizer has one). */
   stopAtEos?: boolean;
   signal?: AbortSignal;
+  /** Time every dispatch of the prefill and of the first decode step (timestamp queries, when the adapter has them). */
+  profile?: boolean;
 }
 
 export interface TokenLogprob {
@@ -44,6 +47,8 @@ export interface GenerationResult {
   next?: TokenLogprob[];
   timings: { prefill_ms: number; decode_ms: number; tokens_per_s: number; time_to_first_token_ms: number; prefill_tokens_per_s: number };
   finish_reason: FinishReason;
+  /** With the profile option: per-dispatch GPU timings of the prefill and the first decode step. */
+  profile?: { prefill: DispatchTiming[]; decode?: DispatchTiming[] };
 }
 
 export class GenerateError extends Error {
@@ -88,7 +93,9 @@ export async function generate(
   let finish: FinishReason = 'length';
 
   const t0 = now();
-  let { logits } = await model.forward(promptIds, 0);
+  const prefill = await model.forward(promptIds, 0, { profile: options.profile });
+  let { logits } = prefill;
+  const profile = options.profile ? { prefill: prefill.profile ?? [], decode: undefined as DispatchTiming[] | undefined } : undefined;
   const prefillMs = now() - t0;
   let next: TokenLogprob[] | undefined;
   if (maxNew <= 0) next = tops(logSoftmax(logits));
@@ -126,7 +133,10 @@ export async function generate(
     if (finish === 'stop' || i === Math.min(maxNew, room) - 1) break;
 
     const useCache = options.useCache !== false;
-    ({ logits } = useCache ? await model.forward([id], context.length - 1) : await model.forward(context, 0));
+    const profileThis = profile !== undefined && profile.decode === undefined; // the first decode step only
+    const forward = useCache ? await model.forward([id], context.length - 1, { profile: profileThis }) : await model.forward(context, 0, { profile: profileThis });
+    logits = forward.logits;
+    if (profileThis) profile.decode = forward.profile ?? [];
   }
   if (finish !== 'stop') {
     text += decoder.flush();
@@ -141,6 +151,7 @@ export async function generate(
     next,
     timings: timings(promptIds.length, tokens.length, prefillMs, decodeMs),
     finish_reason: finish,
+    ...(profile ? { profile } : {}),
   };
 }
 

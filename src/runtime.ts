@@ -4,7 +4,11 @@ import { nodeModelFiles } from './loading/files.ts';
 import { loadModel, readModelConfig } from './model/load.ts';
 import type { LanguageModel, WeightFormat } from './model/model.ts';
 import { UserError } from './errors.ts';
+import { resolveModelDir, type PullEvent } from './hub/index.ts';
+import type { ModelFiles } from './loading/files.ts';
+import type { ModelConfig } from './model/config.ts';
 import { gpt2Tokenizer } from './tokenizer/gpt2.ts';
+import { loadHfTokenizer } from './tokenizer/hf.ts';
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
 
 export interface OpenedModel {
@@ -18,6 +22,11 @@ export interface OpenedModel {
 export interface OpenOptions {
   weights?: WeightFormat;
   adapter?: AcquireOptions['adapter'];
+  /** Llama-style models: positions the KV cache holds (default min(max_position_embeddings, 4096)). */
+  contextLength?: number;
+  /** For `org/name` models: never download (default: HF_HUB_OFFLINE), and download progress. */
+  offline?: boolean;
+  onProgress?: (event: PullEvent) => void;
 }
 
 /** The folder of the embedded default model (weights/ at the top of the repository). */
@@ -25,10 +34,12 @@ export function defaultModelDir(): string {
   return new URL('../weights/', import.meta.url).pathname;
 }
 
-/** Open a model folder (default: the embedded model) on the GPU, with its tokenizer. */
+/** Open a model folder or hub model `org/name` (default: the embedded model) on the GPU, with its tokenizer. */
 export async function openModel(modelPath: string | undefined, options: OpenOptions = {}): Promise<OpenedModel> {
   const fs = process.getBuiltinModule('fs') as typeof import('fs');
-  const dir = modelPath ?? defaultModelDir();
+  const dir = modelPath === undefined
+    ? defaultModelDir()
+    : await resolveModelDir(modelPath, { offline: options.offline, onProgress: options.onProgress });
   if (!fs.existsSync(dir)) {
     throw new UserError(`model folder ${dir} does not exist: give --model a folder holding config.json and *.safetensors`);
   }
@@ -37,17 +48,18 @@ export async function openModel(modelPath: string | undefined, options: OpenOpti
   }
   const files = nodeModelFiles(dir);
   const config = await readModelConfig(files); // fails fast, before touching the GPU
+  const tokenizer = await tokenizerFor(config, files);
   const gpu = await getGpu({ adapter: options.adapter });
-  const model = await loadModel(gpu, files, { weights: options.weights });
-  const tokenizer = tokenizerFor(config.arch);
+  const model = await loadModel(gpu, files, { weights: options.weights, contextLength: options.contextLength });
   return { gpu, model, tokenizer, name: modelPath ?? 'wgpt-shakespeare (embedded default)' };
 }
 
-function tokenizerFor(arch: string): Tokenizer {
-  switch (arch) {
+/** GPT-2 models use GPT-2's tokenizer (built in); every other model the tokenizer.json of its folder. */
+async function tokenizerFor(config: ModelConfig, files: ModelFiles): Promise<Tokenizer> {
+  switch (config.arch) {
     case 'gpt2':
       return gpt2Tokenizer();
-    default:
-      throw new UserError(`no tokenizer for architecture ${arch}`);
+    case 'llama':
+      return loadHfTokenizer(files);
   }
 }

@@ -9,8 +9,8 @@
 //
 // Versions, side by side in shaders/:
 //   v1      matmul.v1.wgsl   naive: one output per invocation
-//   v2      matmul.v2.wgsl   register tiling: a TM x TN block per invocation from vec4 loads (the default for M > 1)
-//   matvec  matvec.v1.wgsl   M == 1: a workgroup per ROWS rows of w, K split across invocations, then reduced
+//   v2      matmul.v2.wgsl   register tiling: a 4 x 8 block per invocation from vec4 loads (the default for M > 1)
+//   matvec  matvec.v1.wgsl   M == 1: a workgroup per 8 rows of w, K split across its invocations, then reduced
 import type { DType, Tensor } from '../gpu/buffers.ts';
 import { byteSize } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
@@ -19,7 +19,7 @@ import { ceilDiv, grid1d } from './dispatch.ts';
 
 const MatmulParams = defineUniforms('MatmulParams', { M: 'u32', N: 'u32', K: 'u32' });
 
-export type MatmulVersion = 'v1' | 'v2' | 'matvec';
+export type MatmulVersion = 'v1' | 'v2' | 'matvec' | 'matvec.v2';
 
 export interface MatmulOptions {
   /** Which kernel; by default 'matvec' when M == 1, else 'v2'. */
@@ -35,8 +35,14 @@ const V1 = { WG_N: 16, WG_M: 16 };
 /** v2: each invocation a block of 4 rows (m) x 8 columns (n) of out, fixed in the shader; 8 x 2 per workgroup. */
 const V2 = { WG_N: 8, WG_M: 2 };
 const V2_BLOCK = { M: 4, N: 8 };
-/** matvec: ROWS rows of w per workgroup of WG invocations (WG a power of two, for the tree reduction). */
-const MATVEC = { WG: 64, ROWS: 4 };
+/**
+ * matvec: 8 rows of w per workgroup (fixed in the shader) of WG invocations, a power of two for the tree
+ * reduction. 32 is one warp on NVIDIA; on SwiftShader every extra invocation costs, and 64 ran 2x slower.
+ */
+const MATVEC = { WG: 32 };
+const MATVEC_ROWS = 8;
+/** matvec.v2: WG invocations per workgroup, each owning 8 rows of w. */
+const MATVEC_V2 = { WG: 64 };
 
 /** out = a @ w^T + bias, on the GPU. See the top of this file for the shapes. */
 export function matmul(
@@ -51,7 +57,7 @@ export function matmul(
   options: MatmulOptions = {},
 ): void {
   const label = options.label ?? 'matmul';
-  const version = options.version ?? (M === 1 ? 'matvec' : 'v2');
+  const version = options.version ?? defaultVersion(M, rec);
   checkOperands(label, version, out, a, w, bias, M, N, K);
 
   // Flags of every version: the weight format and whether there is a bias. v2 and matvec also read vec4
@@ -70,9 +76,18 @@ export function matmul(
       constants: { ...flags, VEC4, ...V2 },
       workgroups: [ceilDiv(N, V2_BLOCK.N * V2.WG_N), ceilDiv(M, V2_BLOCK.M * V2.WG_M)],
     });
+  } else if (version === 'matvec') {
+    rec.dispatch({ ...base, shader: 'matvec.v1.wgsl', constants: { ...flags, VEC4, ...MATVEC }, workgroups: grid1d(ceilDiv(N, MATVEC_ROWS)) });
   } else {
-    rec.dispatch({ ...base, shader: 'matvec.v1.wgsl', constants: { ...flags, VEC4, ...MATVEC }, workgroups: grid1d(ceilDiv(N, MATVEC.ROWS)) });
+    const invocations = ceilDiv(N, MATVEC_ROWS);
+    rec.dispatch({ ...base, shader: 'matvec.v2.wgsl', constants: { ...flags, VEC4, ...MATVEC_V2 }, workgroups: grid1d(ceilDiv(invocations, MATVEC_V2.WG)) });
   }
+}
+
+/** v2 for several rows; for one row, the matvec that suits the adapter (see the top of this file). */
+export function defaultVersion(M: number, rec: Recorder): MatmulVersion {
+  if (M > 1) return 'v2';
+  return rec.gpu.info.kind === 'software' ? 'matvec.v2' : 'matvec';
 }
 
 /** The mistakes a caller can make, each said in one line before anything reaches the GPU. */
@@ -90,7 +105,7 @@ function checkOperands(
   for (const [name, size] of [['M', M], ['N', N], ['K', K]] as const) {
     if (!Number.isInteger(size) || size < 1) throw new Error(`${label}: ${name} must be a positive integer, got ${size}`);
   }
-  if (version === 'matvec' && M !== 1) throw new Error(`${label}: the matvec kernel computes one row (M = 1), got M = ${M}; use v1 or v2`);
+  if ((version === 'matvec' || version === 'matvec.v2') && M !== 1) throw new Error(`${label}: the matvec kernel computes one row (M = 1), got M = ${M}; use v1 or v2`);
   if (w.dtype === 'u32') throw new Error(`${label}: weights must be f32 or f16x2, got u32`);
   const operands: [string, Tensor | undefined, DType, number[]][] = [
     ['out', out, 'f32', [M, N]],

@@ -6,7 +6,10 @@ import { defineUniforms } from '../gpu/uniforms.ts';
 import { grid1d } from './dispatch.ts';
 
 const SoftmaxParams = defineUniforms('SoftmaxParams', { rows: 'u32', cols: 'u32' });
-/** Threads per row; a power of two for the tree reduction in softmax.wgsl. */
+/**
+ * Threads per row; a power of two for the tree reduction in softmax.wgsl. An attention row (S up to a few
+ * thousand) gives each thread a handful of entries, a vocabulary row (~50k) a few hundred.
+ */
 const WORKGROUP = 128;
 
 /** x[r, :] = softmax(x[r, :]) for each of `rows` rows of `cols`, on the GPU; -infinity entries become 0. */

@@ -61,8 +61,8 @@ describe('parseConfig', () => {
   });
 
   it('names what is supported when the model is not', () => {
-    const llama = { architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 32000 };
-    expectConfigError(llama, "model_type \"llama\"", 'LlamaForCausalLM', "GPT2LMHeadModel (model_type 'gpt2')");
+    const mamba = { architectures: ['MambaForCausalLM'], model_type: 'mamba', vocab_size: 50280 };
+    expectConfigError(mamba, 'model_type "mamba"', 'MambaForCausalLM', "GPT2LMHeadModel (model_type 'gpt2')", "LlamaForCausalLM (model_type 'llama')");
     expectConfigError({ architectures: ['BertModel'] }, 'no model_type', 'BertModel', 'GPT2LMHeadModel');
     expectConfigError({}, 'no model_type and no architectures');
     expectConfigError([1, 2], 'not a JSON object');

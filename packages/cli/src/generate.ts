@@ -1,10 +1,13 @@
 // `wgpt generate`: stream a continuation of a prompt, with the decoding knobs of HF generate() and llama.cpp.
 import type { CAC } from 'cac';
 import { generate, type GenerateOptions, type GenerationResult } from '../../../src/generate.ts';
+import { formatProfile } from '../../../src/profile.ts';
 import { openModel } from '../../../src/runtime.ts';
+import { chatPrompt } from '../../../src/tokenizer/chat.ts';
 import type { Tokenizer } from '../../../src/tokenizer/tokenizer.ts';
 import { CliError } from './main.ts';
 import { toList, toNumber } from './options.ts';
+import { pullProgress } from './pull.ts';
 import { readPrompt } from './prompt.ts';
 
 type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
@@ -12,7 +15,7 @@ type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) 
 export function registerGenerate(cli: CAC, run: Run): void {
   cli
     .command('generate [prompt]', 'Continue a prompt, streaming tokens as they are produced')
-    .option('--model <dir>', 'Model folder (config.json + safetensors); default: the embedded model')
+    .option('--model <dir|org/name>', 'Model folder (config.json + safetensors) or hub id; default: the embedded model')
     .option('--file <path>', 'Read the prompt from a file')
     .option('--max-new-tokens <n>', 'How many tokens to generate', { default: 64 })
     .option('--temperature <t>', 'Sampling temperature; 0 means greedy (default: 0.8)')
@@ -33,6 +36,8 @@ export function registerGenerate(cli: CAC, run: Run): void {
     .option('--top-logprobs <k>', 'Candidates per step in --json output', { default: 5 })
     .option('--no-eos', 'Keep generating past the end-of-text token')
     .option('--stats', 'Print timings and throughput to stderr')
+    .option('--profile', 'Print the GPU time of every dispatch of the prefill and the first decode step to stderr')
+    .option('--chat', "Send the prompt as a user message through the model's chat template; print only the reply")
     .option('--json', 'Print one JSON object instead of streaming text')
     .example('wgpt generate "ROMEO:"')
     .example('wgpt generate "To be, or not to be" --temperature 0 --max-new-tokens 40')
@@ -47,7 +52,7 @@ export function registerGenerate(cli: CAC, run: Run): void {
         throw new CliError('--beams is deterministic and cannot be combined with --temperature above 0: drop one of them');
       }
 
-      const { model, tokenizer, gpu, name } = await openModel(o.model, { weights });
+      const { model, tokenizer, gpu, name } = await openModel(o.model, { weights, offline: o.offline, onProgress: pullProgress(process.stderr).onProgress });
       options.logitBias = parseLogitBias(toList(o.logitBias), tokenizer, model.vocabSize);
 
       // Ctrl-C: stop after the current token, keep what was printed
@@ -56,8 +61,11 @@ export function registerGenerate(cli: CAC, run: Run): void {
       process.once('SIGINT', onSigint);
       options.signal = controller.signal;
 
-      if (!o.json) process.stdout.write(prompt);
-      const result = await generate(model, tokenizer, prompt, options, o.json ? undefined : (text) => process.stdout.write(text));
+      // --chat: the prompt becomes a user turn, and the reply also stops at the template's end-of-turn tokens
+      const chat = o.chat ? chatPrompt(tokenizer, prompt) : undefined;
+      if (chat) options.stop = [...(options.stop ?? []), ...chat.stop];
+      if (!o.json && !chat) process.stdout.write(prompt);
+      const result = await generate(model, tokenizer, chat?.ids ?? prompt, options, o.json ? undefined : (text) => process.stdout.write(text));
       process.off('SIGINT', onSigint);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(jsonResult(result, name, gpu.info.name))}\n`);
@@ -65,6 +73,7 @@ export function registerGenerate(cli: CAC, run: Run): void {
         process.stdout.write('\n');
       }
       if (o.stats) printStats(result, gpu.info.name);
+      if (o.profile) printProfile(result, gpu.hasTimestamps);
       model.destroy();
       return result.finish_reason === 'abort' ? 130 : 0;
     }));
@@ -88,6 +97,7 @@ function generateOptions(o: Record<string, any>): GenerateOptions {
     useCache: o.cache !== false,
     topLogprobs: toNumber('top-logprobs', o.topLogprobs, { min: 0, max: 100, integer: true }),
     stopAtEos: o.eos !== false,
+    profile: !!o.profile,
   };
 }
 
@@ -139,4 +149,14 @@ function printStats(r: GenerationResult, adapter: string): void {
     `finish reason:  ${r.finish_reason}`,
   ];
   process.stderr.write(`${lines.join('\n')}\n`);
+}
+
+function printProfile(r: GenerationResult, hasTimestamps: boolean): void {
+  if (!hasTimestamps) {
+    process.stderr.write('wgpt: this adapter has no timestamp-query feature, so there is no per-dispatch profile\n');
+    return;
+  }
+  const steps = [formatProfile(`prefill (${r.prompt_tokens.length} tokens)`, r.profile?.prefill ?? [])];
+  if (r.profile?.decode) steps.push(formatProfile('first decode step', r.profile.decode));
+  process.stderr.write(`${steps.join('\n\n')}\n`);
 }

@@ -2,6 +2,7 @@
 // the same way.
 import { cac } from 'cac';
 import { isUserError } from '../../../src/errors.ts';
+import { registerBench } from './bench.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerGenerate } from './generate.ts';
 import { registerModels } from './models.ts';
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<number> {
   registerGenerate(cli, run);
   registerTokenize(cli, run);
   registerDoctor(cli, run);
+  registerBench(cli, run);
   registerPull(cli, run);
   registerModels(cli, run);
   cli.option('--offline', 'Use only models already in the cache, never download (as HF_HUB_OFFLINE=1)');

@@ -1,0 +1,75 @@
+// The Llama-style forward pass on the CPU, in float64, as plain loops: the ground truth the GPU model is tested
+// against. It calls the same per-kernel references the kernel tests use, in the same order as src/model/llama.ts,
+// but processes the whole sequence at once with no KV cache.
+import { residualAddReference } from '../kernels/add.ts';
+import { attentionReference } from '../kernels/attention.ts';
+import { kvAppendReference } from '../kernels/kvcache.ts';
+import { matmulReference } from '../kernels/matmul.ts';
+import { rmsNormReference } from '../kernels/rmsnorm.ts';
+import { ropeInvFreq, ropeReference } from '../kernels/rope.ts';
+import { swigluReference } from '../kernels/swiglu.ts';
+import type { LlamaParams } from '../model/llama.ts';
+
+/** Logits [T, V] for every position of `ids` (positions 0 .. T-1). */
+export function llamaForwardReference(params: LlamaParams, ids: number[]): Float64Array {
+  const { hiddenSize: C, nHead: NH, nKVHead: NKV, headDim: HS, rotaryDim, intermediateSize: I, vocabSize: V, rmsNormEps: eps } = params.config;
+  const T = ids.length;
+  const QKV = (NH + 2 * NKV) * HS;
+  const invFreq = ropeInvFreq(rotaryDim, params.config.ropeTheta, params.config.ropeScaling ?? undefined);
+
+  // token embeddings only: positions enter through RoPE
+  const x = new Float64Array(T * C);
+  for (let t = 0; t < T; t++) {
+    for (let c = 0; c < C; c++) x[t * C + c] = params.embed_tokens[ids[t]! * C + c]!;
+  }
+
+  const h = new Float64Array(T * C);
+  const qkv = new Float64Array(T * QKV);
+  const attnOut = new Float64Array(T * C);
+  const gateUp = new Float64Array(T * 2 * I);
+  const act = new Float64Array(T * I);
+  const mlpOut = new Float64Array(T * C);
+  for (const b of params.layers) {
+    // x = x + o_proj(attention(rope(qkv_proj(input_layernorm(x)))))
+    rmsNormReference(h, x, b.input_layernorm, T, C, eps);
+    matmulReference(qkv, h, b.self_attn.qkv_proj.weight, b.self_attn.qkv_proj.bias, T, QKV, C);
+    ropeReference(qkv, invFreq, { T, pos0: 0, nHeads: NH, headDim: HS, rotaryDim, stride: QKV, offset: 0 });
+    ropeReference(qkv, invFreq, { T, pos0: 0, nHeads: NKV, headDim: HS, rotaryDim, stride: QKV, offset: NH * HS });
+    // the KV cache of a sequence seen whole: [NKV, T, HS]
+    const k = new Float64Array(NKV * T * HS);
+    const v = new Float64Array(NKV * T * HS);
+    kvAppendReference(k, qkv, { T, pos0: 0, nKVHead: NKV, headDim: HS, nCtx: T, srcStride: QKV, srcOffset: NH * HS });
+    kvAppendReference(v, qkv, { T, pos0: 0, nKVHead: NKV, headDim: HS, nCtx: T, srcStride: QKV, srcOffset: (NH + NKV) * HS });
+    const { z } = attentionReference(qkv, k, v, { T, pos0: 0, nHead: NH, nKVHead: NKV, headDim: HS, nCtx: T, qStride: QKV, qOffset: 0, scale: 1 / Math.sqrt(HS) });
+    matmulReference(attnOut, z, b.self_attn.o_proj.weight, b.self_attn.o_proj.bias, T, C, NH * HS);
+    residualAddReference(x, attnOut, T * C);
+
+    // x = x + down_proj(swiglu(gate_up_proj(post_attention_layernorm(x))))
+    rmsNormReference(h, x, b.post_attention_layernorm, T, C, eps);
+    matmulReference(gateUp, h, b.mlp.gate_up_proj.weight, b.mlp.gate_up_proj.bias, T, 2 * I, C);
+    swigluReference(act, gateUp, T, I);
+    matmulReference(mlpOut, act, b.mlp.down_proj.weight, b.mlp.down_proj.bias, T, C, I);
+    residualAddReference(x, mlpOut, T * C);
+  }
+
+  rmsNormReference(h, x, params.norm, T, C, eps);
+  const logits = new Float64Array(T * V);
+  matmulReference(logits, h, params.lm_head ?? params.embed_tokens, undefined, T, V, C);
+  return logits;
+}
+
+/** Greedy decoding on the CPU reference: recompute everything for each new token. */
+export function llamaGreedyReference(params: LlamaParams, prompt: number[], newTokens: number): number[] {
+  const V = params.config.vocabSize;
+  const ids = [...prompt];
+  const out: number[] = [];
+  for (let i = 0; i < newTokens; i++) {
+    const logits = llamaForwardReference(params, ids);
+    const last = logits.subarray((ids.length - 1) * V, ids.length * V);
+    let best = 0;
+    for (let j = 1; j < V; j++) if (last[j]! > last[best]!) best = j;
+    ids.push(best);
+    out.push(best);
+  }
+  return out;
+}
