@@ -7,6 +7,7 @@ import { geluReference } from '../kernels/gelu.ts';
 import { layerNormReference } from '../kernels/layernorm.ts';
 import { matmulReference } from '../kernels/matmul.ts';
 import type { GPT2Params } from '../model/gpt2.ts';
+import { greedyReference } from './greedy.ts';
 
 /** Logits [T, V] for every position of `ids` (positions 0 .. T-1). */
 export function gpt2ForwardReference(params: GPT2Params, ids: number[]): Float64Array {
@@ -66,16 +67,5 @@ function splitHeads(qkv: Float64Array, T: number, C: number, NH: number): { k: F
 
 /** Greedy decoding on the CPU reference: recompute everything for each new token. */
 export function gpt2GreedyReference(params: GPT2Params, prompt: number[], newTokens: number): number[] {
-  const V = params.config.vocabSize;
-  const ids = [...prompt];
-  const out: number[] = [];
-  for (let i = 0; i < newTokens; i++) {
-    const logits = gpt2ForwardReference(params, ids);
-    const last = logits.subarray((ids.length - 1) * V, ids.length * V);
-    let best = 0;
-    for (let j = 1; j < V; j++) if (last[j]! > last[best]!) best = j;
-    ids.push(best);
-    out.push(best);
-  }
-  return out;
+  return greedyReference((ids) => gpt2ForwardReference(params, ids), params.config.vocabSize, prompt, newTokens);
 }

@@ -9,6 +9,7 @@ import { rmsNormReference } from '../kernels/rmsnorm.ts';
 import { ropeInvFreq, ropeReference } from '../kernels/rope.ts';
 import { swigluReference } from '../kernels/swiglu.ts';
 import type { LlamaParams } from '../model/llama.ts';
+import { greedyReference } from './greedy.ts';
 
 /** Logits [T, V] for every position of `ids` (positions 0 .. T-1). */
 export function llamaForwardReference(params: LlamaParams, ids: number[]): Float64Array {
@@ -60,16 +61,5 @@ export function llamaForwardReference(params: LlamaParams, ids: number[]): Float
 
 /** Greedy decoding on the CPU reference: recompute everything for each new token. */
 export function llamaGreedyReference(params: LlamaParams, prompt: number[], newTokens: number): number[] {
-  const V = params.config.vocabSize;
-  const ids = [...prompt];
-  const out: number[] = [];
-  for (let i = 0; i < newTokens; i++) {
-    const logits = llamaForwardReference(params, ids);
-    const last = logits.subarray((ids.length - 1) * V, ids.length * V);
-    let best = 0;
-    for (let j = 1; j < V; j++) if (last[j]! > last[best]!) best = j;
-    ids.push(best);
-    out.push(best);
-  }
-  return out;
+  return greedyReference((ids) => llamaForwardReference(params, ids), params.config.vocabSize, prompt, newTokens);
 }

@@ -7,7 +7,7 @@
 // GPT-2 uses both to start and to end a text.
 import r50kRanks from 'gpt-tokenizer/bpeRanks/r50k_base';
 import { encode as r50kEncode } from 'gpt-tokenizer/encoding/r50k_base';
-import type { Tokenizer } from './tokenizer.ts';
+import { ByteTokenizer, type Tokenizer } from './tokenizer.ts';
 
 const END_OF_TEXT = '<|endoftext|>';
 const END_OF_TEXT_ID = 50256;
@@ -21,7 +21,7 @@ export function gpt2Tokenizer(): Tokenizer {
   return shared;
 }
 
-class Gpt2Tokenizer implements Tokenizer {
+class Gpt2Tokenizer extends ByteTokenizer {
   readonly vocabSize = VOCAB_SIZE;
   readonly eosTokenId = END_OF_TEXT_ID;
   readonly bosTokenId = END_OF_TEXT_ID;
@@ -29,6 +29,7 @@ class Gpt2Tokenizer implements Tokenizer {
   private bytes: Uint8Array[];
 
   constructor() {
+    super();
     const utf8 = new TextEncoder();
     this.bytes = new Array<Uint8Array>(VOCAB_SIZE);
     for (let id = 0; id < r50kRanks.length; id++) {
@@ -52,26 +53,7 @@ class Gpt2Tokenizer implements Tokenizer {
     return ids;
   }
 
-  decode(ids: readonly number[]): string {
-    const pieces = ids.map((id) => this.bytesOf(id));
-    const all = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of pieces) {
-      all.set(p, at);
-      at += p.length;
-    }
-    return new TextDecoder('utf-8').decode(all);
-  }
-
-  tokenBytes(id: number): Uint8Array {
-    return this.bytesOf(id).slice();
-  }
-
-  tokenString(id: number): string {
-    return new TextDecoder('utf-8').decode(this.bytesOf(id));
-  }
-
-  private bytesOf(id: number): Uint8Array {
+  protected bytesOf(id: number): Uint8Array {
     const bytes = Number.isInteger(id) ? this.bytes[id] : undefined;
     if (bytes === undefined) throw new RangeError(`token id ${id} is not in GPT-2's vocabulary (ids 0..${VOCAB_SIZE - 1})`);
     return bytes;

@@ -15,7 +15,7 @@ import { UserError } from '../errors.ts';
 import type { ModelFiles } from '../loading/files.ts';
 import { byteLevelToBytes } from './byte-level.ts';
 import { ChatTemplate, chatTemplateSource, specialTokenStrings, type ChatMessage } from './chat.ts';
-import type { Tokenizer } from './tokenizer.ts';
+import { ByteTokenizer, type Tokenizer } from './tokenizer.ts';
 
 /** What a tokenizer needs from a model folder: tokenizer.json and what tokenizer_config.json adds to it. */
 export interface HfTokenizerFiles {
@@ -33,7 +33,7 @@ export interface HfTokenizerFiles {
 
 type TokenKind = 'byte-level' | 'sentencepiece' | 'other';
 
-export class HfTokenizer implements Tokenizer {
+export class HfTokenizer extends ByteTokenizer {
   readonly vocabSize: number;
   readonly eosTokenId?: number;
   readonly bosTokenId?: number;
@@ -48,6 +48,7 @@ export class HfTokenizer implements Tokenizer {
   private bytesCache = new Map<number, Uint8Array>();
 
   constructor(files: HfTokenizerFiles) {
+    super();
     const source = files.source ?? 'tokenizer.json';
     const config = files.config ?? {};
     try {
@@ -80,30 +81,11 @@ export class HfTokenizer implements Tokenizer {
     return this.encode(this.chatTemplate.render(messages, options), { addSpecialTokens: false });
   }
 
-  decode(ids: readonly number[]): string {
-    const pieces = ids.map((id) => this.bytesOf(id));
-    const all = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of pieces) {
-      all.set(p, at);
-      at += p.length;
-    }
-    return new TextDecoder('utf-8').decode(all);
-  }
-
-  tokenBytes(id: number): Uint8Array {
-    return this.bytesOf(id).slice();
-  }
-
-  tokenString(id: number): string {
-    return new TextDecoder('utf-8').decode(this.bytesOf(id));
-  }
-
   /**
    * The raw bytes of a token. Models often pad their embedding table past the tokenizer's vocabulary (Qwen2.5 has
    * 151936 rows for 151665 tokens): such an id, never trained to be likely, has no text, and gives no bytes.
    */
-  private bytesOf(id: number): Uint8Array {
+  protected bytesOf(id: number): Uint8Array {
     if (!(Number.isInteger(id) && id >= 0)) throw new RangeError(`token id ${id} is not a token id`);
     let bytes = this.bytesCache.get(id);
     if (bytes) return bytes;

@@ -20,3 +20,34 @@ export interface Tokenizer {
   /** The token that starts a text, when the tokenizer has one. */
   readonly bosTokenId?: number;
 }
+
+/**
+ * A tokenizer whose tokens are byte strings: decoding concatenates the tokens' exact bytes and reads them as UTF-8
+ * once, so text streamed token by token and text decoded at the end always agree. Subclasses say what bytes a
+ * token holds.
+ */
+export abstract class ByteTokenizer implements Tokenizer {
+  abstract encode(text: string): number[];
+  abstract readonly vocabSize: number;
+  /** The bytes of token `id` (the same array each time: callers must not change it). */
+  protected abstract bytesOf(id: number): Uint8Array;
+
+  decode(ids: readonly number[]): string {
+    const pieces = ids.map((id) => this.bytesOf(id));
+    const all = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of pieces) {
+      all.set(p, at);
+      at += p.length;
+    }
+    return new TextDecoder('utf-8').decode(all);
+  }
+
+  tokenBytes(id: number): Uint8Array {
+    return this.bytesOf(id).slice();
+  }
+
+  tokenString(id: number): string {
+    return new TextDecoder('utf-8').decode(this.bytesOf(id));
+  }
+}
