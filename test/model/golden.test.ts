@@ -1,0 +1,78 @@
+// The embedded default model on WebGPU against PyTorch: golden logits and greedy continuations that
+// weights/golden.py computed in float64 from the same shipped weights (see test/fixtures/README.md).
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeModelFiles } from '../../src/loading/files.ts';
+import { parseSafetensors } from '../../src/loading/safetensors.ts';
+import { loadModel } from '../../src/model/load.ts';
+import type { LanguageModel } from '../../src/model/model.ts';
+import { defaultModelDir } from '../../src/runtime.ts';
+import { gpt2Tokenizer } from '../../src/tokenizer/gpt2.ts';
+import { gpu } from '../helpers.ts';
+
+interface GoldenPrompt {
+  name: string;
+  text: string;
+  ids: number[];
+  greedy_ids: number[];
+  min_top2_margin: number;
+}
+interface Golden {
+  weights_sha256: string;
+  logits_file: string;
+  greedy_steps: number;
+  prompts: GoldenPrompt[];
+}
+
+const fixtures = new URL('../fixtures/', import.meta.url);
+const golden: Golden = JSON.parse(await readFile(new URL('golden.json', fixtures), 'utf8'));
+const goldenLogits = parseSafetensors(new Uint8Array(await readFile(new URL(golden.logits_file, fixtures))), golden.logits_file);
+
+/**
+ * Relative error of a logit vector: the largest difference over the largest reference logit. Per-element
+ * relative error is meaningless for logits near zero; against the scale of the vector it is what decides
+ * probabilities. f32 arithmetic through 4 layers lands near 1e-6; the allowance is 1e-3.
+ */
+function relativeError(actual: ArrayLike<number>, reference: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < reference.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i]! - reference[i]!));
+    scale = Math.max(scale, Math.abs(reference[i]!));
+  }
+  return Number.isNaN(diff) ? Infinity : diff / scale;
+}
+
+describe('the embedded model matches PyTorch', () => {
+  let model: LanguageModel;
+  beforeAll(async () => {
+    model = await loadModel(await gpu(), nodeModelFiles(defaultModelDir()));
+  });
+  afterAll(() => model?.destroy());
+
+  it('the fixtures were made from the weights that ship', async () => {
+    const bytes = await readFile(new URL('model.safetensors', `file://${defaultModelDir()}`));
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(golden.weights_sha256);
+    expect(golden.prompts.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it.each(golden.prompts.map((p) => [p.name, p] as const))('%s: same token ids, last-position logits within 1e-3', async (_, p) => {
+    expect(gpt2Tokenizer().encode(p.text)).toEqual(p.ids);
+    const { logits } = await model.forward(p.ids, 0);
+    const reference = goldenLogits.getF32(p.name);
+    expect(relativeError(logits, reference)).toBeLessThan(1e-3);
+  });
+
+  it.each(golden.prompts.map((p) => [p.name, p] as const))('%s: identical greedy continuation through the KV cache', async (_, p) => {
+    const tokens: number[] = [];
+    let { logits } = await model.forward(p.ids, 0);
+    for (let i = 0; i < golden.greedy_steps; i++) {
+      let best = 0;
+      for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j;
+      tokens.push(best);
+      if (i < golden.greedy_steps - 1) ({ logits } = await model.forward([best], p.ids.length + i));
+    }
+    expect(tokens).toEqual(p.greedy_ids);
+  });
+});
