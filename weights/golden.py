@@ -14,6 +14,7 @@ the gap between the two largest logits, so a near-tie (where f32 rounding could 
 import hashlib
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -126,9 +127,10 @@ def main():
         "greedy_steps": steps,
         "prompts": records,
     }
+    text = json.dumps(golden, indent=1, ensure_ascii=False)
+    text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)  # number lists on one line
     with open(os.path.join(FIXTURES, "golden.json"), "w", encoding="utf-8") as f:
-        json.dump(golden, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+        f.write(text + "\n")
 
 
 if __name__ == "__main__":

@@ -153,9 +153,10 @@ def to_hf_tensors(model, dtype=np.float32):
     return out
 
 
-def hf_config(config, dropout=None):
-    """config.json as GPT2LMHeadModel.save_pretrained writes it (the fields GPT2Config has)."""
-    pdrop = config.dropout if dropout is None else dropout
+def hf_config(config):
+    """config.json as GPT2LMHeadModel.save_pretrained writes it (the fields GPT2Config has). The dropout
+    rates record training; inference ignores them."""
+    pdrop = config.dropout
     return {
         "activation_function": "gelu_new",
         "architectures": ["GPT2LMHeadModel"],

@@ -20,7 +20,7 @@ function readShader(name: string): string {
     throw new Error(`shader ${name} was not registered: call registerShaderSources() with the bundled shaders/`);
   }
   const fs = process.getBuiltinModule('fs') as typeof import('fs');
-  const text = fs.readFileSync(new URL(`../../shaders/${name}`, import.meta.url), 'utf8');
+  const text = fs.readFileSync(new URL(/* @vite-ignore */ `../../shaders/${name}`, import.meta.url), 'utf8');
   sources.set(name, text);
   return text;
 }

@@ -13,12 +13,13 @@ import { Recorder } from '../gpu/recorder.ts';
 import { packF16, roundToF16 } from '../half.ts';
 import { residualAdd } from '../kernels/add.ts';
 import { attentionScores, attentionValues } from '../kernels/attention.ts';
-import { embed } from '../kernels/embedding.ts';
+import { embed, embedTokens } from '../kernels/embedding.ts';
 import { gelu } from '../kernels/gelu.ts';
 import { kvAppend } from '../kernels/kvcache.ts';
 import { layerNorm } from '../kernels/layernorm.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { softmax } from '../kernels/softmax.ts';
+import { gpuHook, type HookFn, type HookView } from '../hooks/hooks.ts';
 import type { Checkpoint } from '../loading/checkpoint.ts';
 import type { GPT2Config } from './config.ts';
 import type { ForwardOptions, ForwardResult, LanguageModel, WeightFormat } from './model.ts';
@@ -175,6 +176,8 @@ interface Activations {
   last: Tensor; // [1, C] the last position's residual, copied out for the final norm
   lnf: Tensor; // [P, C] ln_f output
   logits: Tensor; // [1, V], or [P, V] once all-position logits were asked for
+  positions: Tensor; // [P] u32 pos0 .. pos0+T-1, and
+  posEmbed: Tensor; // [P, C] wpe rows: the position part apart, only when a hook reads or changes it
 }
 
 export class GPT2 implements LanguageModel {
@@ -238,6 +241,8 @@ export class GPT2 implements LanguageModel {
       last: f32([1, C], 'last'),
       lnf: f32([P, C], 'lnf'),
       logits: f32([1, V], 'logits'),
+      positions: createTensor(device, 'u32', [P], 'positions'),
+      posEmbed: f32([P, C], 'pos_embed'),
     };
   }
 
@@ -258,31 +263,64 @@ export class GPT2 implements LanguageModel {
     const a = this.act;
     const rec = new Recorder(this.gpu, { profile: options.profile, label: T > 1 ? 'prefill' : 'decode' });
 
+    const hook = gpuHook(rec, options.hooks, pos0);
+    const rows = { rows: T, cols: C };
+
     writeTensor(device, a.ids, Uint32Array.from(ids));
-    embed(rec, a.x, a.ids, this.wte, this.wpe, { T, C, pos0 });
+    if (hook.wants('hook_embed') || hook.wants('hook_pos_embed')) {
+      // the token and position parts apart, so a hook can read or change each: x = wte[ids] + wpe[positions]
+      writeTensor(device, a.positions, Uint32Array.from(ids, (_, t) => pos0 + t));
+      embedTokens(rec, a.x, a.ids, this.wte, { T, C });
+      hook('hook_embed', a.x, rows);
+      embedTokens(rec, a.posEmbed, a.positions, this.wpe, { T, C, label: 'embed_positions' });
+      hook('hook_pos_embed', a.posEmbed, rows);
+      residualAdd(rec, a.x, a.posEmbed, T * C);
+    } else {
+      embed(rec, a.x, a.ids, this.wte, this.wpe, { T, C, pos0 });
+    }
     for (let l = 0; l < this.h.length; l++) {
-      this.block(rec, l, T, pos0);
+      this.block(rec, l, T, pos0, hook);
     }
 
     // ln_f, then the LM head (tied to wte): on every row, or on the last row only
     let logits: Tensor;
     if (options.allLogits) {
       layerNorm(rec, a.lnf, a.x, this.ln_f.weight, this.ln_f.bias, T, C, eps, { label: 'ln_f' });
+      hook('ln_final.hook_normalized', a.lnf, rows);
       logits = this.allLogitsBuffer();
       matmul(rec, logits, a.lnf, this.wte, undefined, T, V, C, { label: 'lm_head' });
+      hook('logits', logits, { rows: T, cols: V });
     } else {
+      const lastRow = { rows: 1, firstRow: pos0 + T - 1 };
       rec.copy(a.x, (T - 1) * C * 4, a.last, 0, C * 4, 'last_row');
       layerNorm(rec, a.lnf, a.last, this.ln_f.weight, this.ln_f.bias, 1, C, eps, { label: 'ln_f' });
+      hook('ln_final.hook_normalized', a.lnf, { ...lastRow, cols: C });
       logits = a.logits;
       matmul(rec, logits, a.lnf, this.wte, undefined, 1, V, C, { label: 'lm_head' });
+      hook('logits', logits, { ...lastRow, cols: V });
     }
     const profile = await rec.submit();
     const out = await readF32(device, logits, (options.allLogits ? T : 1) * V);
     return { logits: out, profile: options.profile ? profile : undefined };
   }
 
+  /** The final norm and the LM head on residual-stream rows resid [T, C] of another run: the logit lens. */
+  async unembed(resid: Float32Array): Promise<Float32Array> {
+    const { nEmbd: C, vocabSize: V, layerNormEpsilon: eps } = this.config;
+    const T = resid.length / C;
+    if (!(Number.isInteger(T) && T >= 1 && T <= this.nCtx)) throw new RangeError(`unembed() needs 1..${this.nCtx} rows of ${C} floats`);
+    const a = this.act;
+    const rec = new Recorder(this.gpu, { label: 'unembed' });
+    writeTensor(this.gpu.device, a.x, resid);
+    layerNorm(rec, a.lnf, a.x, this.ln_f.weight, this.ln_f.bias, T, C, eps, { label: 'ln_f' });
+    const logits = this.allLogitsBuffer();
+    matmul(rec, logits, a.lnf, this.wte, undefined, T, V, C, { label: 'lm_head' }); // (T, V)
+    await rec.submit();
+    return readF32(this.gpu.device, logits, T * V);
+  }
+
   /** One transformer block, nanoGPT's Block.forward: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)). */
-  private block(rec: Recorder, l: number, T: number, pos0: number): void {
+  private block(rec: Recorder, l: number, T: number, pos0: number, hook: HookFn<Tensor>): void {
     const { nEmbd: C, nHead: NH, nInner: I, layerNormEpsilon: eps } = this.config;
     const HS = C / NH;
     const P = this.nCtx;
@@ -290,24 +328,42 @@ export class GPT2 implements LanguageModel {
     const a = this.act;
     const b = this.h[l]!;
     const heads = { T, pos0, nHead: NH, nKVHead: NH, headDim: HS, nCtx: P, layer: l };
+    const at = (name: string, t: Tensor, view: HookView) => hook(`blocks.${l}.${name}`, t, view);
+    const rows = { rows: T, cols: C };
+    const qkvPart = (part: number) => ({ rows: T, cols: C, rowStride: 3 * C, offset: part * C, headDim: HS }); // q | k | v of a qkv row
 
     // attention
+    at('hook_resid_pre', a.x, rows);
     layerNorm(rec, a.ln, a.x, b.ln_1.weight, b.ln_1.bias, T, C, eps, { layer: l, label: 'ln_1' });
+    at('ln1.hook_normalized', a.ln, rows);
     matmul(rec, a.qkv, a.ln, b.attn.c_attn.weight, b.attn.c_attn.bias, T, 3 * C, C, { layer: l, label: 'c_attn' }); // (T, 3C)
+    at('attn.hook_q', a.qkv, qkvPart(0));
+    at('attn.hook_k', a.qkv, qkvPart(1));
+    at('attn.hook_v', a.qkv, qkvPart(2));
     kvAppend(rec, this.kCache[l]!, a.qkv, { T, pos0, nKVHead: NH, headDim: HS, nCtx: P, srcStride: 3 * C, srcOffset: C, layer: l });
     kvAppend(rec, this.vCache[l]!, a.qkv, { T, pos0, nKVHead: NH, headDim: HS, nCtx: P, srcStride: 3 * C, srcOffset: 2 * C, layer: l });
     attentionScores(rec, a.scores, a.qkv, this.kCache[l]!, { ...heads, qStride: 3 * C, qOffset: 0, scale: 1 / Math.sqrt(HS) }); // (NH, T, S)
+    at('attn.hook_attn_scores', a.scores, { outer: NH, rows: T, cols: S });
     softmax(rec, a.scores, NH * T, S, { layer: l, label: 'attn_softmax' });
+    at('attn.hook_pattern', a.scores, { outer: NH, rows: T, cols: S });
     attentionValues(rec, a.z, a.scores, this.vCache[l]!, heads); // (T, C)
+    at('attn.hook_z', a.z, { ...rows, headDim: HS });
     matmul(rec, a.attnOut, a.z, b.attn.c_proj.weight, b.attn.c_proj.bias, T, C, C, { layer: l, label: 'attn.c_proj' });
+    at('hook_attn_out', a.attnOut, rows);
     residualAdd(rec, a.x, a.attnOut, T * C, l);
+    at('hook_resid_mid', a.x, rows);
 
     // MLP
     layerNorm(rec, a.ln, a.x, b.ln_2.weight, b.ln_2.bias, T, C, eps, { layer: l, label: 'ln_2' });
+    at('ln2.hook_normalized', a.ln, rows);
     matmul(rec, a.fc, a.ln, b.mlp.c_fc.weight, b.mlp.c_fc.bias, T, I, C, { layer: l, label: 'c_fc' }); // (T, 4C)
+    at('mlp.hook_pre', a.fc, { rows: T, cols: I });
     gelu(rec, a.fc, T * I, { layer: l });
+    at('mlp.hook_post', a.fc, { rows: T, cols: I });
     matmul(rec, a.mlpOut, a.fc, b.mlp.c_proj.weight, b.mlp.c_proj.bias, T, C, I, { layer: l, label: 'mlp.c_proj' });
+    at('hook_mlp_out', a.mlpOut, rows);
     residualAdd(rec, a.x, a.mlpOut, T * C, l);
+    at('hook_resid_post', a.x, rows);
   }
 
   private allLogitsBuffer(): Tensor {

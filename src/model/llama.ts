@@ -25,6 +25,7 @@ import { rmsNorm } from '../kernels/rmsnorm.ts';
 import { rope, ropeInvFreq } from '../kernels/rope.ts';
 import { softmax } from '../kernels/softmax.ts';
 import { swiglu } from '../kernels/swiglu.ts';
+import { gpuHook, type HookFn, type HookView } from '../hooks/hooks.ts';
 import type { Checkpoint } from '../loading/checkpoint.ts';
 import { ConfigError, type LlamaConfig } from './config.ts';
 import { ModelShapeError } from './gpt2.ts';
@@ -335,7 +336,7 @@ export class Llama implements LanguageModel {
     for (let t0 = 0; t0 < T; t0 += Tc) {
       const chunk = ids.slice(t0, t0 + Tc);
       const final = t0 + chunk.length === T;
-      const out = await this.step(chunk, pos0 + t0, all ? 'all' : final ? 'last' : 'none', options.profile);
+      const out = await this.step(chunk, pos0 + t0, all ? 'all' : final ? 'last' : 'none', options);
       if (out.profile) profile.push(...out.profile);
       if (all) all.set(out.logits, t0 * V);
       else if (final) logits = out.logits;
@@ -344,34 +345,55 @@ export class Llama implements LanguageModel {
   }
 
   /** One step of T <= Tc tokens: one Recorder, one submit. `head`: logits of every row, the last row, or none. */
-  private async step(ids: number[], pos0: number, head: 'all' | 'last' | 'none', profile?: boolean): Promise<ForwardResult> {
+  private async step(ids: number[], pos0: number, head: 'all' | 'last' | 'none', options: ForwardOptions): Promise<ForwardResult> {
+    const profile = options.profile;
     const T = ids.length;
     const { hiddenSize: C, vocabSize: V, rmsNormEps: eps } = this.config;
     const { device } = this.gpu;
     const a = this.act;
     const rec = new Recorder(this.gpu, { profile, label: T > 1 ? 'prefill' : 'decode' });
+    const hook = gpuHook(rec, options.hooks, pos0);
 
     writeTensor(device, a.ids, Uint32Array.from(ids));
     splitEmbed(rec, a.x, a.ids, ids, this.embed_tokens, this.gather, { label: 'embed_tokens' }); // (T, C); no position embedding: RoPE does it
+    hook('hook_embed', a.x, { rows: T, cols: C });
     for (let l = 0; l < this.layers.length; l++) {
-      this.block(rec, l, T, pos0);
+      this.block(rec, l, T, pos0, hook);
     }
 
     // the final norm, then the LM head: on every row, or on the last row only
     let rows = 0;
     if (head === 'all') {
       rmsNorm(rec, a.normed, a.x, this.norm, T, C, eps, { label: 'norm' });
+      hook('ln_final.hook_normalized', a.normed, { rows: T, cols: C });
       rows = T;
       splitMatmul(rec, this.allLogitsBuffer(), a.normed, this.lm_head, T, this.scratch, { label: 'lm_head' }); // (T, V)
+      hook('logits', a.logits, { rows: T, cols: V });
     } else if (head === 'last') {
       rec.copy(a.x, (T - 1) * C * 4, a.last, 0, C * 4, 'last_row');
       rmsNorm(rec, a.normed, a.last, this.norm, 1, C, eps, { label: 'norm' });
+      hook('ln_final.hook_normalized', a.normed, { rows: 1, cols: C, firstRow: pos0 + T - 1 });
       rows = 1;
       splitMatmul(rec, a.logits, a.normed, this.lm_head, 1, this.scratch, { label: 'lm_head' }); // (1, V)
+      hook('logits', a.logits, { rows: 1, cols: V, firstRow: pos0 + T - 1 });
     }
     const timings = await rec.submit();
     const logits = rows > 0 ? await readF32(device, a.logits, rows * V) : new Float32Array(0);
     return { logits, profile: profile ? timings : undefined };
+  }
+
+  /** The final norm and the LM head on residual-stream rows resid [T, C] of another run: the logit lens. */
+  async unembed(resid: Float32Array): Promise<Float32Array> {
+    const { hiddenSize: C, vocabSize: V, rmsNormEps: eps } = this.config;
+    const T = resid.length / C;
+    if (!(Number.isInteger(T) && T >= 1 && T <= this.maxStepTokens)) throw new RangeError(`unembed() needs 1..${this.maxStepTokens} rows of ${C} floats`);
+    const a = this.act;
+    const rec = new Recorder(this.gpu, { label: 'unembed' });
+    writeTensor(this.gpu.device, a.x, resid);
+    rmsNorm(rec, a.normed, a.x, this.norm, T, C, eps, { label: 'norm' });
+    splitMatmul(rec, this.allLogitsBuffer(), a.normed, this.lm_head, T, this.scratch, { label: 'lm_head' }); // (T, V)
+    await rec.submit();
+    return readF32(this.gpu.device, a.logits, T * V);
   }
 
   /**
@@ -379,7 +401,7 @@ export class Llama implements LanguageModel {
    *   x = x + o_proj(attention(rope(qkv_proj(input_layernorm(x)))))
    *   x = x + down_proj(swiglu(gate_up_proj(post_attention_layernorm(x))))
    */
-  private block(rec: Recorder, l: number, T: number, pos0: number): void {
+  private block(rec: Recorder, l: number, T: number, pos0: number, hook: HookFn<Tensor>): void {
     const { hiddenSize: C, nHead: NH, nKVHead: NKV, headDim: HS, rotaryDim, intermediateSize: I, rmsNormEps: eps } = this.config;
     const QKV = (NH + 2 * NKV) * HS;
     const P = this.nCtx;
@@ -389,26 +411,48 @@ export class Llama implements LanguageModel {
     const scratch = this.scratch;
     const heads = { T, pos0, nHead: NH, nKVHead: NKV, headDim: HS, nCtx: P, layer: l };
     const cache = { T, pos0, nKVHead: NKV, headDim: HS, nCtx: P, srcStride: QKV, layer: l };
+    const at = (name: string, t: Tensor, view: HookView) => hook(`blocks.${l}.${name}`, t, view);
+    const rows = { rows: T, cols: C };
+    const q = { rows: T, cols: NH * HS, rowStride: QKV, offset: 0, headDim: HS }; // the q | k | v parts of a qkv row
+    const k = { rows: T, cols: NKV * HS, rowStride: QKV, offset: NH * HS, headDim: HS };
+    const v = { rows: T, cols: NKV * HS, rowStride: QKV, offset: (NH + NKV) * HS, headDim: HS };
 
     // attention
+    at('hook_resid_pre', a.x, rows);
     rmsNorm(rec, a.h, a.x, b.input_layernorm, T, C, eps, { layer: l, label: 'input_layernorm' });
+    at('ln1.hook_normalized', a.h, rows);
     splitMatmul(rec, a.qkv, a.h, b.self_attn.qkv_proj, T, scratch, { layer: l, label: 'qkv_proj' }); // (T, QKV)
+    at('attn.hook_q', a.qkv, q);
+    at('attn.hook_k', a.qkv, k);
+    at('attn.hook_v', a.qkv, v);
     rope(rec, a.qkv, this.invFreq, { T, pos0, nHeads: NH, headDim: HS, rotaryDim, stride: QKV, offset: 0, layer: l }); // q
     rope(rec, a.qkv, this.invFreq, { T, pos0, nHeads: NKV, headDim: HS, rotaryDim, stride: QKV, offset: NH * HS, layer: l }); // k
+    at('attn.hook_rot_q', a.qkv, q);
+    at('attn.hook_rot_k', a.qkv, k);
     kvAppend(rec, this.kCache[l]!, a.qkv, { ...cache, srcOffset: NH * HS });
     kvAppend(rec, this.vCache[l]!, a.qkv, { ...cache, srcOffset: (NH + NKV) * HS });
     attentionScores(rec, a.scores, a.qkv, this.kCache[l]!, { ...heads, qStride: QKV, qOffset: 0, scale: 1 / Math.sqrt(HS) }); // (NH, T, S)
+    at('attn.hook_attn_scores', a.scores, { outer: NH, rows: T, cols: S });
     softmax(rec, a.scores, NH * T, S, { layer: l, label: 'attn_softmax' });
+    at('attn.hook_pattern', a.scores, { outer: NH, rows: T, cols: S });
     attentionValues(rec, a.z, a.scores, this.vCache[l]!, heads); // (T, NH*HS)
+    at('attn.hook_z', a.z, { rows: T, cols: NH * HS, headDim: HS });
     splitMatmul(rec, a.attnOut, a.z, b.self_attn.o_proj, T, scratch, { layer: l, label: 'o_proj' }); // (T, C)
+    at('hook_attn_out', a.attnOut, rows);
     residualAdd(rec, a.x, a.attnOut, T * C, l);
+    at('hook_resid_mid', a.x, rows);
 
     // MLP
     rmsNorm(rec, a.h, a.x, b.post_attention_layernorm, T, C, eps, { layer: l, label: 'post_attention_layernorm' });
+    at('ln2.hook_normalized', a.h, rows);
     splitMatmul(rec, a.gateUp, a.h, b.mlp.gate_up_proj, T, scratch, { layer: l, label: 'gate_up_proj' }); // (T, 2I)
+    at('mlp.hook_pre', a.gateUp, { rows: T, cols: I, rowStride: 2 * I }); // the gate half
     swiglu(rec, a.hidden, a.gateUp, T, I, { layer: l }); // (T, I)
+    at('mlp.hook_post', a.hidden, { rows: T, cols: I });
     splitMatmul(rec, a.mlpOut, a.hidden, b.mlp.down_proj, T, scratch, { layer: l, label: 'down_proj' }); // (T, C)
+    at('hook_mlp_out', a.mlpOut, rows);
     residualAdd(rec, a.x, a.mlpOut, T * C, l);
+    at('hook_resid_post', a.x, rows);
   }
 
   private allLogitsBuffer(): Tensor {

@@ -1,6 +1,7 @@
 // What every architecture's forward pass offers the rest of wgpt (generation, the CLI, labs, the web demo).
 import type { Gpu } from '../gpu/device.ts';
 import type { DispatchTiming } from '../gpu/recorder.ts';
+import type { GpuHooks } from '../hooks/hooks.ts';
 
 /** How weights are stored on the GPU: f32, or f16 packed two to a u32 (half the memory and bandwidth). */
 export type WeightFormat = 'f32' | 'f16';
@@ -10,6 +11,8 @@ export interface ForwardOptions {
   allLogits?: boolean;
   /** Time every dispatch with timestamp queries (when the adapter has them). */
   profile?: boolean;
+  /** Activations to copy back and interventions to apply at hook points (src/hooks). */
+  hooks?: GpuHooks;
 }
 
 export interface ForwardResult {
@@ -31,6 +34,8 @@ export interface LanguageModel {
    * calls; this call appends the new ones. pos0 = 0 starts a new sequence.
    */
   forward(ids: number[], pos0: number, options?: ForwardOptions): Promise<ForwardResult>;
+  /** The final norm and the LM head applied to residual-stream rows [T, C] (the logit lens); [T, V]. */
+  unembed?(resid: Float32Array): Promise<Float32Array>;
   /** Bytes of GPU buffers this model allocated (weights, activations, KV cache). */
   gpuBytes(): { weights: number; activations: number; kvCache: number };
   destroy(): void;

@@ -19,7 +19,7 @@ export function registerBench(cli: CAC, run: Run): void {
     .option('--model <name>', 'Model of the profile and end-to-end runs: embedded (default), gpt2-124m (random weights) or a folder')
     .option('--tokens <n>', 'Prompt length of the prefill kernel shapes and the profile (default 128)')
     .option('--context <n>', 'Context length of the decode kernel shapes and the profile (default 256)')
-    .option('--filter <text>', 'Only kernel cases whose id contains this text, e.g. gpt2-124m/decode or /matvec/')
+    .option('--filter <text>', 'Only kernel cases whose id contains this text, e.g. gpt2-124m/decode or /matvec/ (the ceilings always run)')
     .option('--only <parts>', 'Comma-separated parts to run: kernels, profile, e2e')
     .option('--software', 'Skip hardware adapters and use SwiftShader')
     .option('--no-charts', 'Do not render the SVG charts')
@@ -70,12 +70,12 @@ function readReport(path: string): BenchReport {
 /** A few lines for the terminal: the ceilings and the targets. */
 function summary(r: BenchReport): string {
   const lines = [`adapter: ${r.adapter.name}`];
-  if (r.ceilings.copy) lines.push(`copy bandwidth: ${r.ceilings.copy.gbPerS.toFixed(2)} GB/s`);
+  if (r.ceilings.bandwidthGbPerS) lines.push(`copy bandwidth: ${r.ceilings.bandwidthGbPerS.toFixed(2)} GB/s (${r.ceilings.bandwidthFrom})`);
   if (r.ceilings.computeGflopsPerS) lines.push(`best matmul: ${r.ceilings.computeGflopsPerS.toFixed(2)} GFLOP/s (${r.ceilings.computeFrom})`);
   const t = r.targets;
   if (t.tiledOverNaive.min !== undefined) lines.push(`tiled over naive matmul (prefill): min ${t.tiledOverNaive.min.toFixed(1)}x (goal ${t.tiledOverNaive.goal}x)`);
   if (t.kvCacheSpeedup.speedup !== undefined) lines.push(`KV cache speedup at ${t.kvCacheSpeedup.context} tokens: ${t.kvCacheSpeedup.speedup.toFixed(1)}x (goal ${t.kvCacheSpeedup.goal}x)`);
-  if (t.matvecBandwidth.best !== undefined) lines.push(`decode matvec: up to ${(100 * t.matvecBandwidth.best).toFixed(0)}% of the copy bandwidth`);
+  if (t.matvecBandwidth.best !== undefined) lines.push(`decode matvec: up to ${(100 * t.matvecBandwidth.best).toFixed(0)}% of that bandwidth`);
   const valid = r.kernels.filter((k) => k.validation.valid).length;
   if (r.kernels.length) lines.push(`kernel cases: ${valid} of ${r.kernels.length} match their CPU reference`);
   return lines.join('\n');

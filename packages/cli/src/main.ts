@@ -5,6 +5,7 @@ import { isUserError } from '../../../src/errors.ts';
 import { registerBench } from './bench.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerGenerate } from './generate.ts';
+import { registerLab } from './lab.ts';
 import { registerModels } from './models.ts';
 import { registerPull } from './pull.ts';
 import { registerTokenize } from './tokenize.ts';
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<number> {
   registerBench(cli, run);
   registerPull(cli, run);
   registerModels(cli, run);
+  registerLab(cli, run);
   cli.option('--offline', 'Use only models already in the cache, never download (as HF_HUB_OFFLINE=1)');
   cli.option('--verbose', 'Print stack traces of errors');
   cli.help((sections) => {

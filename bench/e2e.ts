@@ -1,0 +1,141 @@
+// Whole forward passes: where the time of one prefill and one decode step goes (timestamps around every dispatch),
+// and what a user sees (wall clock, logits read back included): prefill tok/s by prompt length, time to first
+// token, decode tok/s by context length with and without the KV cache, f32 against packed f16 weights, and the
+// GPU memory the model holds.
+import type { DispatchTiming } from '../src/gpu/recorder.ts';
+import type { LanguageModel, WeightFormat } from '../src/model/model.ts';
+import { profileByKernel, profileRows, type KernelTotal, type ProfileRow } from '../src/profile.ts';
+import { Rng } from '../src/random.ts';
+import { summarize, type Stats } from './timing.ts';
+
+export interface StepProfile {
+  phase: 'prefill' | 'decode';
+  /** Tokens in the step, and the position of the first. */
+  T: number;
+  pos0: number;
+  /** Steps averaged: each dispatch's time is the mean over these runs of the same step. */
+  runs: number;
+  /** Sum of the dispatches' GPU time. */
+  gpuMs: number;
+  /** Wall clock of the step (median over the runs), logits read back included. */
+  wallMs: number;
+  rows: ProfileRow[];
+  byKernel: KernelTotal[];
+  /** True when every timestamp difference was a multiple of Dawn's 65.536 us quantum (see timing.ts). */
+  quantized: boolean;
+}
+
+export interface Throughput extends Stats {
+  /** Prompt tokens, or context tokens before the decoded one. */
+  tokens: number;
+  tokensPerS: number;
+}
+
+export interface FormatResult {
+  weights: WeightFormat;
+  gpuBytes: { weights: number; activations: number; kvCache: number; total: number };
+  /** The first prefill after loading: it compiles every pipeline. */
+  coldPrefillMs: number;
+  /** Prefill of a prompt of `tokens` tokens; its median is the time to first token. */
+  prefill: Throughput[];
+  /** One decode step after `tokens` tokens of context, reading the KV cache. */
+  decode: Throughput[];
+  /** The same step recomputing the whole context (tokens + 1) without the cache, and its cost over the cached one. */
+  noCache: (Throughput & { slowdown: number })[];
+}
+
+export interface E2EOptions {
+  /** Prompt lengths and context lengths to measure. */
+  lengths: number[];
+  /** Samples per measurement (after one warm-up). */
+  runs: number;
+  /** Measure at most this long per length, beyond the first sample. */
+  budgetMs: number;
+}
+
+const QUANTUM_MS = 0.065536;
+
+/** Random token ids: timing does not depend on them. */
+export function randomIds(n: number, vocab: number, seed = 1): number[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => rng.int(0, vocab - 1));
+}
+
+/** Profile one step `runs` times; each dispatch's time is its mean over the runs. */
+export async function profileStep(model: LanguageModel, phase: 'prefill' | 'decode', tokens: number, runs: number): Promise<StepProfile> {
+  const ids = randomIds(tokens + 1, model.vocabSize);
+  const T = phase === 'prefill' ? tokens : 1;
+  const pos0 = phase === 'prefill' ? 0 : tokens;
+  if (phase === 'decode') await model.forward(ids.slice(0, tokens), 0); // the context, into the KV cache
+  const step = () => (phase === 'prefill' ? model.forward(ids.slice(0, tokens), 0, { profile: true }) : model.forward([ids[tokens]!], tokens, { profile: true }));
+  await step(); // warm-up: compiles pipelines
+  const all: DispatchTiming[][] = [];
+  const wall: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    const { profile } = await step();
+    wall.push(performance.now() - t0);
+    all.push(profile ?? []);
+  }
+  const mean: DispatchTiming[] = (all[0] ?? []).map((d, i) => ({ ...d, ms: all.reduce((sum, p) => sum + (p[i]?.ms ?? 0), 0) / all.length }));
+  const quantized = all.flat().every((d) => Math.abs(d.ms / QUANTUM_MS - Math.round(d.ms / QUANTUM_MS)) < 1e-6);
+  return {
+    phase,
+    T,
+    pos0,
+    runs,
+    gpuMs: mean.reduce((sum, d) => sum + d.ms, 0),
+    wallMs: summarize(wall).median,
+    rows: profileRows(mean),
+    byKernel: profileByKernel(mean),
+    quantized: quantized && mean.length > 0,
+  };
+}
+
+/** Wall-clock samples of `fn` (after one warm-up): at least 3, up to `runs`, while within the budget. */
+async function sampleWall(fn: () => Promise<unknown>, o: E2EOptions): Promise<Stats> {
+  await fn();
+  const samples: number[] = [];
+  const start = performance.now();
+  while (samples.length < Math.min(3, o.runs) || (samples.length < o.runs && performance.now() - start < o.budgetMs)) {
+    const t0 = performance.now();
+    await fn();
+    samples.push(performance.now() - t0);
+  }
+  return summarize(samples);
+}
+
+/** Prefill and decode timings of one model in one weight format. `coldPrefillMs` must be taken by the caller first. */
+export async function measureThroughput(model: LanguageModel, coldPrefillMs: number, o: E2EOptions): Promise<FormatResult> {
+  const ids = randomIds(model.nCtx, model.vocabSize, 2);
+  const bytes = model.gpuBytes();
+  const result: FormatResult = {
+    weights: model.weightFormat,
+    gpuBytes: { ...bytes, total: bytes.weights + bytes.activations + bytes.kvCache },
+    coldPrefillMs,
+    prefill: [],
+    decode: [],
+    noCache: [],
+  };
+  for (const n of o.lengths.filter((n) => n <= model.nCtx)) {
+    const stats = await sampleWall(() => model.forward(ids.slice(0, n), 0), o);
+    result.prefill.push({ ...stats, tokens: n, tokensPerS: (1000 * n) / stats.median });
+  }
+  // decoding token number n + 1 needs n positions of context and one more free in the cache
+  for (const n of o.lengths.map((n) => Math.min(n, model.nCtx - 1)).filter((n, i, all) => n >= 1 && all.indexOf(n) === i)) {
+    await model.forward(ids.slice(0, n), 0);
+    const cached = await sampleWall(() => model.forward([ids[n]!], n), o); // rewrites position n each time
+    result.decode.push({ ...cached, tokens: n, tokensPerS: 1000 / cached.median });
+    const full = await sampleWall(() => model.forward(ids.slice(0, n + 1), 0), o);
+    result.noCache.push({ ...full, tokens: n, tokensPerS: 1000 / full.median, slowdown: full.median / cached.median });
+  }
+  return result;
+}
+
+/** Prompt and context lengths: powers of two from 16 up to the context, and the context itself. */
+export function lengthsUpTo(nCtx: number, from = 16): number[] {
+  const out: number[] = [];
+  for (let n = from; n < nCtx; n *= 2) out.push(n);
+  out.push(nCtx);
+  return out;
+}

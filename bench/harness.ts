@@ -1,0 +1,393 @@
+// The bench harness: `npm run bench` and `wgpt bench` both call runBench().
+//
+//   1. ceilings   a large buffer copy (memory) and square matmuls (arithmetic), measured on this adapter now
+//   2. kernels    every kernel and version on the shapes of a prefill and a decode step of each model shape,
+//                 checked against the CPU reference, then timed (median and spread of many samples)
+//   3. profile    timestamps around every dispatch of one prefill and one decode step of a whole model
+//   4. e2e        prefill and decode throughput, time to first token, KV cache on and off, f32 and f16 weights
+//
+// The report (JSON, Markdown, SVG charts) goes to bench/results/<date>-<adapter>/ or --out.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../src/errors.ts';
+import { getGpu, type Gpu } from '../src/gpu/device.ts';
+import { Recorder } from '../src/gpu/recorder.ts';
+import { nodeModelFiles } from '../src/loading/files.ts';
+import type { GPT2Config } from '../src/model/config.ts';
+import { GPT2, type GPT2Params } from '../src/model/gpt2.ts';
+import { loadModel, readModelConfig } from '../src/model/load.ts';
+import type { LanguageModel, WeightFormat } from '../src/model/model.ts';
+import { randomGPT2Params } from '../src/model/random.ts';
+import { defaultModelDir } from '../src/runtime.ts';
+import { measureCopy, measureKernelCopy, type CopyCeiling, type KernelCopyCeiling } from './ceilings.ts';
+import { writeCharts } from './charts.ts';
+import type { Validation } from './check.ts';
+import { lengthsUpTo, measureThroughput, profileStep, randomIds, type FormatResult, type StepProfile } from './e2e.ts';
+import { ceilingCases, modelCases, type KernelCase, type Phase } from './kernels.ts';
+import { GPT2_124M, gpt2Config, shapeOf, SMOLLM2_135M, TINY_GPT2, TINY_LLAMA, type ModelShape } from './models.ts';
+import { toMarkdown } from './report.ts';
+import { timeDispatches, type Timing } from './timing.ts';
+
+export type BenchPart = 'kernels' | 'profile' | 'e2e';
+
+export interface BenchOptions {
+  /** Tiny shapes and few repetitions: well under a minute on a software adapter. */
+  quick?: boolean;
+  /** Folder for the report files; default bench/results/<date>-<adapter>/. */
+  out?: string;
+  /** The model of the profile and end-to-end runs: "embedded" (default), "gpt2-124m" or "tiny-gpt2" (random weights; the default with quick), or a folder. */
+  model?: string;
+  /** Prompt length of the prefill kernel cases and the profile (default 128; clipped to each model's context). */
+  tokens?: number;
+  /** Context length of the decode kernel cases and the profile (default 256). */
+  context?: number;
+  /** Run only the kernel cases whose id contains this text (ids look like gpt2-124m/decode/lm_head/matvec/f16). */
+  filter?: string;
+  /** Which parts to run (default all). */
+  parts?: BenchPart[];
+  adapter?: 'auto' | 'software';
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+  /** Render SVG charts (default true). */
+  charts?: boolean;
+}
+
+export interface KernelResult {
+  id: string;
+  model: string;
+  phase: Phase;
+  kernel: string;
+  version: string;
+  /** The shader file that ran. */
+  shader: string;
+  op: string;
+  shape: string;
+  weights?: WeightFormat;
+  flops: number;
+  bytes: number;
+  validation: Validation;
+  /** Absent when the case failed its check (an invalid kernel is not timed) or threw. */
+  timing?: Timing;
+  error?: string;
+  gflopsPerS?: number;
+  gbPerS?: number;
+  /** Percent of this run's ceilings. */
+  pctCompute?: number;
+  pctBandwidth?: number;
+}
+
+export interface BenchReport {
+  schema: 'wgpt-bench/1';
+  date: string;
+  quick: boolean;
+  options: { tokens: number; context: number; filter?: string; parts: BenchPart[]; model: string };
+  git: { commit: string; dirty: boolean | null };
+  host: { platform: string; node: string; cpus: number; cpuModel: string; loadavg: number[] };
+  adapter: Gpu['info'] & { timestamps: boolean };
+  models: ModelShape[];
+  ceilings: {
+    /** copyBufferToBuffer, and the same copy by a compute kernel. */
+    copy?: CopyCeiling;
+    kernelCopy?: KernelCopyCeiling;
+    /** The memory ceiling the percentages use: the faster of the two copies. */
+    bandwidthGbPerS?: number;
+    bandwidthFrom?: string;
+    computeGflopsPerS?: number;
+    computeFrom?: string;
+  };
+  kernels: KernelResult[];
+  profile?: { model: string; weights: WeightFormat; prefill: StepProfile; decode: StepProfile };
+  e2e?: { model: string; source: string; nCtx: number; formats: FormatResult[] };
+  targets: Targets;
+  durationS: number;
+}
+
+export interface Targets {
+  /** v1 (naive) time over v2 (tiled) time on the prefill matmuls; the goal is at least 3. */
+  tiledOverNaive: { goal: number; cases: { model: string; op: string; weights: string; speedup: number }[]; min?: number; met?: boolean };
+  /** Decode step without the KV cache over with it, at the context nearest 256; the goal is at least 5. */
+  kvCacheSpeedup: { goal: number; context?: number; weights?: string; speedup?: number; met?: boolean };
+  /** The decode matvec's GB/s as a fraction of the memory ceiling (the faster copy). */
+  matvecBandwidth: { cases: { model: string; op: string; weights: string; gbPerS: number; fractionOfCopy: number }[]; best?: number };
+}
+
+interface Settings {
+  models: ModelShape[];
+  tokens: number;
+  context: number;
+  copyBytes: number;
+  copySampleMs: number;
+  squareSize: number;
+  timing: { sampleMs: number; maxBatch: number; minSamples: number; slowSampleMs: number; maxSamples: number; budgetMs: number };
+  referenceBudget: number;
+  profileRuns: { prefill: number; decode: number };
+  e2e: { runs: number; budgetMs: number };
+}
+
+/** Repetition counts and sizes: quick mode for CI, full otherwise (bigger ceilings on hardware adapters). */
+function settings(o: BenchOptions, gpu: Gpu, embedded: ModelShape | undefined): Settings {
+  const hardware = gpu.info.kind !== 'software';
+  const maxBuffer = gpu.device.limits.maxBufferSize;
+  if (o.quick) {
+    return {
+      models: [TINY_GPT2, TINY_LLAMA],
+      tokens: o.tokens ?? 12,
+      context: o.context ?? 20,
+      copyBytes: 4 << 20,
+      copySampleMs: 2,
+      squareSize: 48,
+      timing: { sampleMs: 1, maxBatch: 32, minSamples: 3, slowSampleMs: 1000, maxSamples: 3, budgetMs: 0 },
+      referenceBudget: 1e6,
+      profileRuns: { prefill: 1, decode: 2 },
+      e2e: { runs: 2, budgetMs: 0 },
+    };
+  }
+  return {
+    models: [...(embedded ? [embedded] : []), GPT2_124M, SMOLLM2_135M],
+    tokens: o.tokens ?? 128,
+    context: o.context ?? 256,
+    copyBytes: Math.min(hardware ? 256 << 20 : 64 << 20, maxBuffer),
+    copySampleMs: hardware ? 20 : 200,
+    squareSize: hardware ? 2048 : 512,
+    timing: { sampleMs: hardware ? 10 : 5, maxBatch: hardware ? 4096 : 256, minSamples: 5, slowSampleMs: 1000, maxSamples: 100, budgetMs: hardware ? 150 : 250 },
+    referenceBudget: 2e7,
+    profileRuns: { prefill: hardware ? 20 : 3, decode: hardware ? 50 : 10 },
+    e2e: { runs: 10, budgetMs: hardware ? 500 : 1500 },
+  };
+}
+
+export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchReport; dir: string; files: string[] }> {
+  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const started = performance.now();
+  const parts = o.parts ?? ['kernels', 'profile', 'e2e'];
+  const modelName = o.model ?? (o.quick ? 'tiny-gpt2' : 'embedded');
+  const embedded = await embeddedShape();
+  // fail before any timing when the end-to-end model cannot be had
+  const e2eModel = parts.some((p) => p !== 'kernels') ? await resolveModel(modelName) : undefined;
+
+  const gpu = await getGpu({ adapter: o.adapter });
+  const s = settings(o, gpu, o.quick ? undefined : embedded);
+  log(`wgpt bench${o.quick ? ' --quick' : ''}: ${gpu.info.name} (${gpu.info.kind}); timing by ${gpu.hasTimestamps ? 'timestamp-query' : 'wall clock'}`);
+  if (!o.quick && !embedded) log('  the embedded model (weights/config.json) is not there: its kernel shapes are skipped');
+
+  const report: BenchReport = {
+    schema: 'wgpt-bench/1',
+    date: new Date().toISOString(),
+    quick: !!o.quick,
+    options: { tokens: s.tokens, context: s.context, filter: o.filter, parts, model: modelName },
+    git: gitInfo(),
+    host: { platform: `${process.platform} ${process.arch}`, node: process.versions.node, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', loadavg: loadavg() },
+    adapter: { ...gpu.info, timestamps: gpu.hasTimestamps },
+    models: s.models,
+    ceilings: {},
+    kernels: [],
+    targets: { tiledOverNaive: { goal: 3, cases: [] }, kvCacheSpeedup: { goal: 5 }, matvecBandwidth: { cases: [] } },
+    durationS: 0,
+  };
+
+  if (parts.includes('kernels')) {
+    log(`copy bandwidth: ${(s.copyBytes / (1 << 20)).toFixed(0)} MiB buffer`);
+    const copy = await measureCopy(gpu, { bytes: s.copyBytes, sampleMs: s.copySampleMs, samples: o.quick ? 3 : 10 });
+    const kernelCopy = await measureKernelCopy(gpu, s.copyBytes, s.timing);
+    const best = kernelCopy.gbPerS > copy.gbPerS ? kernelCopy : copy;
+    Object.assign(report.ceilings, { copy, kernelCopy, bandwidthGbPerS: best.gbPerS, bandwidthFrom: best === copy ? 'copyBufferToBuffer' : 'copy kernel' });
+    log(`  copyBufferToBuffer ${copy.gbPerS.toFixed(2)} GB/s, copy kernel ${kernelCopy.gbPerS.toFixed(2)} GB/s (read + write)`);
+
+    const caseOptions = { referenceBudget: s.referenceBudget };
+    const cases = [...ceilingCases(s.squareSize, caseOptions), ...s.models.flatMap((m) => modelCases(m, s.tokens, s.context, caseOptions))].filter(
+      (c) => !o.filter || c.id.includes(o.filter) || c.phase === 'ceiling',
+    );
+    for (const [i, c] of cases.entries()) {
+      const r = await runCase(gpu, c, s);
+      report.kernels.push(r);
+      const timing = r.timing ? `${r.timing.median.toFixed(4)} ms (${r.timing.n} x ${r.timing.batch})` : 'not timed';
+      log(`[${i + 1}/${cases.length}] ${c.id} ${r.shape}: ${r.validation.valid ? 'valid' : 'INVALID'}, ${timing}${r.error ? ` (${r.error})` : ''}`);
+    }
+    applyCeilings(report);
+  }
+
+  if (e2eModel) {
+    const formats: FormatResult[] = [];
+    let nCtx = 0;
+    for (const weights of ['f32', 'f16'] as const) {
+      log(`${e2eModel.name} with ${weights} weights`);
+      const model = await e2eModel.load(gpu, weights);
+      try {
+        nCtx = model.nCtx;
+        const prefillTokens = Math.min(s.tokens, nCtx);
+        const t0 = performance.now();
+        await model.forward(randomIds(prefillTokens, model.vocabSize), 0);
+        const coldPrefillMs = performance.now() - t0;
+        if (parts.includes('profile') && weights === 'f32') {
+          const prefill = await profileStep(model, 'prefill', prefillTokens, s.profileRuns.prefill);
+          const decode = await profileStep(model, 'decode', Math.min(s.context, nCtx - 1), s.profileRuns.decode);
+          report.profile = { model: e2eModel.name, weights, prefill, decode };
+          log(`  profile: prefill ${prefill.gpuMs.toFixed(3)} ms of GPU time, decode ${decode.gpuMs.toFixed(3)} ms`);
+        }
+        if (parts.includes('e2e')) {
+          const f = await measureThroughput(model, coldPrefillMs, { lengths: lengthsUpTo(nCtx), ...s.e2e });
+          formats.push(f);
+          log(`  prefill ${f.prefill.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(0)}`).join(', ')} tok/s`);
+          log(`  decode ${f.decode.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(1)}`).join(', ')} tok/s`);
+        }
+      } finally {
+        model.destroy();
+      }
+    }
+    if (formats.length) report.e2e = { model: e2eModel.name, source: e2eModel.source, nCtx, formats };
+  }
+
+  report.targets = targets(report);
+  report.durationS = (performance.now() - started) / 1000;
+  const dir = o.out ?? defaultOutDir(report);
+  const files = await writeReport(report, dir, o.charts !== false);
+  log(`wrote ${files.map((f) => join(dir, f)).join(', ')}`);
+  return { report, dir, files };
+}
+
+/** Check a case against its CPU reference, then time it. */
+async function runCase(gpu: Gpu, c: KernelCase, s: Settings): Promise<KernelResult> {
+  const { prepare, ...fields } = c;
+  let prepared;
+  try {
+    prepared = prepare(gpu);
+    const rec = new Recorder(gpu, { label: c.id });
+    prepared.record(rec);
+    const shader = rec.dispatches.map((d) => d.shader).join(' + ');
+    await rec.submit();
+    const validation = await prepared.check();
+    const result: KernelResult = { ...fields, shader, validation };
+    if (!validation.valid) return result;
+    const timing = await timeDispatches(gpu, rec.dispatches, { ...s.timing, reset: prepared.reset });
+    const seconds = timing.median / 1000;
+    return { ...result, timing, gflopsPerS: c.flops / seconds / 1e9, gbPerS: c.bytes / seconds / 1e9 };
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    const validation: Validation = { valid: false, maxAbsError: Number.NaN, maxRelError: Number.NaN, tolerance: { rtol: 0, atol: 0 }, checked: 0, scope: 'none', mismatches: [] };
+    return { ...fields, shader: '', validation, error: message };
+  } finally {
+    prepared?.destroy();
+  }
+}
+
+/** The arithmetic ceiling is the best matmul; then every case gets its percentages of both ceilings. */
+function applyCeilings(report: BenchReport): void {
+  const matmuls = report.kernels.filter((k) => k.kernel === 'matmul' && k.gflopsPerS !== undefined);
+  const best = matmuls.reduce<KernelResult | undefined>((a, k) => (!a || k.gflopsPerS! > a.gflopsPerS! ? k : a), undefined);
+  if (best) {
+    report.ceilings.computeGflopsPerS = best.gflopsPerS;
+    report.ceilings.computeFrom = `${best.id} ${best.shape}`;
+  }
+  const copy = report.ceilings.bandwidthGbPerS;
+  for (const k of report.kernels) {
+    if (k.gflopsPerS !== undefined && best && k.flops > 0) k.pctCompute = (100 * k.gflopsPerS) / best.gflopsPerS!;
+    if (k.gbPerS !== undefined && copy) k.pctBandwidth = (100 * k.gbPerS) / copy;
+  }
+}
+
+function targets(r: BenchReport): Targets {
+  const t: Targets = { tiledOverNaive: { goal: 3, cases: [] }, kvCacheSpeedup: { goal: 5 }, matvecBandwidth: { cases: [] } };
+  const median = (id: string) => r.kernels.find((k) => k.id === id)?.timing?.median;
+  for (const k of r.kernels) {
+    if (k.kernel !== 'matmul' || k.phase !== 'prefill' || k.version !== 'v2') continue;
+    const naive = median(k.id.replace('/v2/', '/v1/'));
+    if (naive !== undefined && k.timing) t.tiledOverNaive.cases.push({ model: k.model, op: k.op, weights: k.weights ?? '-', speedup: naive / k.timing.median });
+  }
+  if (t.tiledOverNaive.cases.length) {
+    t.tiledOverNaive.min = Math.min(...t.tiledOverNaive.cases.map((c) => c.speedup));
+    t.tiledOverNaive.met = t.tiledOverNaive.min >= t.tiledOverNaive.goal;
+  }
+  const f32 = r.e2e?.formats.find((f) => f.weights === 'f32');
+  if (f32 && f32.noCache.length) {
+    const nearest = f32.noCache.reduce((a, b) => (Math.abs(b.tokens - 256) < Math.abs(a.tokens - 256) ? b : a));
+    Object.assign(t.kvCacheSpeedup, { context: nearest.tokens, weights: 'f32', speedup: nearest.slowdown, met: nearest.slowdown >= 5 });
+  }
+  const copy = r.ceilings.bandwidthGbPerS;
+  for (const k of r.kernels) {
+    if (!k.version.startsWith('matvec') || k.gbPerS === undefined || !copy) continue;
+    t.matvecBandwidth.cases.push({ model: k.model, op: k.op, weights: k.weights ?? '-', gbPerS: k.gbPerS, fractionOfCopy: k.gbPerS / copy });
+  }
+  if (t.matvecBandwidth.cases.length) t.matvecBandwidth.best = Math.max(...t.matvecBandwidth.cases.map((c) => c.fractionOfCopy));
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Models
+
+interface E2EModel {
+  name: string;
+  source: string;
+  load(gpu: Gpu, weights: WeightFormat): Promise<LanguageModel>;
+}
+
+/** The embedded model's shape, when weights/config.json is there. */
+async function embeddedShape(): Promise<ModelShape | undefined> {
+  const dir = defaultModelDir();
+  if (!existsSync(join(dir, 'config.json'))) return undefined;
+  const config = await readModelConfig(nodeModelFiles(dir));
+  return shapeOf('embedded', config, `the embedded model (${dir}config.json)`);
+}
+
+/** The model of the profile and end-to-end runs, by name or folder. */
+async function resolveModel(name: string): Promise<E2EModel> {
+  const random = (shape: ModelShape): E2EModel => {
+    const config: GPT2Config = gpt2Config(shape);
+    let params: GPT2Params | undefined;
+    return {
+      name: shape.name,
+      source: shape.source,
+      async load(gpu, weights) {
+        params ??= randomGPT2Params(config, 1, 0.02); // GPT-2's initialisation scale
+        return new GPT2(gpu, config, params, weights);
+      },
+    };
+  };
+  if (name === 'tiny-gpt2') return random(TINY_GPT2);
+  if (name === 'gpt2-124m') return random(GPT2_124M);
+  const dir = name === 'embedded' ? defaultModelDir() : name;
+  const hasWeights = existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json'));
+  if (!existsSync(join(dir, 'config.json')) || !hasWeights) {
+    const what = name === 'embedded' ? `the embedded model is not in ${dir} yet` : `${dir} holds no config.json and model.safetensors`;
+    throw new UserError(`${what}: give --model gpt2-124m (random weights) or a model folder, or --only kernels`);
+  }
+  const files = nodeModelFiles(dir);
+  await readModelConfig(files); // a config wgpt cannot run fails here, before any timing
+  return {
+    name: name === 'embedded' ? 'embedded' : dir,
+    source: `${dir} (trained weights)`,
+    load: (gpu, weights) => loadModel(gpu, files, { weights }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Output
+
+function gitInfo(): BenchReport['git'] {
+  const cwd = new URL('..', import.meta.url).pathname;
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return { commit, dirty: status.trim().length > 0 };
+  } catch {
+    // a copy of the tree without .git (a CI artifact, a remote machine): the commit may be given by the caller
+    return { commit: process.env.WGPT_GIT_COMMIT ?? 'unknown', dirty: null };
+  }
+}
+
+function defaultOutDir(r: BenchReport): string {
+  const stamp = r.date.replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const adapter = r.adapter.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+  return new URL(`./results/${stamp}-${adapter}${r.quick ? '-quick' : ''}`, import.meta.url).pathname;
+}
+
+/** bench.json, bench.md and the charts; returns the file names written. */
+export async function writeReport(report: BenchReport, dir: string, charts = true): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'bench.json'), `${JSON.stringify(report, null, 1)}\n`);
+  writeFileSync(join(dir, 'bench.md'), toMarkdown(report));
+  const files = ['bench.json', 'bench.md'];
+  if (charts) files.push(...(await writeCharts(report, dir)));
+  return files;
+}

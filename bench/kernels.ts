@@ -1,0 +1,620 @@
+// The kernel microbenchmark cases: every kernel of src/kernels, every version of it, on the shapes one prefill and
+// one decode step of a model run. Each case uploads random operands, records the dispatch, and knows how to check
+// the GPU's result against the kernel's CPU reference; the harness checks first, then times.
+//
+// Geometry of a step (the letters of ARCHITECTURE.md): T tokens at positions pos0 .. pos0 + T - 1, S = pos0 + T keys.
+//   prefill: T = the prompt, pos0 = 0, S = T          decode: T = 1, pos0 = S - 1 (the context so far, plus one)
+//
+// flops and bytes are what the operation needs at least, the numbers GFLOP/s and GB/s are computed from: a
+// multiply-add counts 2 flops; bytes count every input read once and every output written once. For the
+// elementwise kernels, flops are a convention stated at each case (exp and tanh count 1); their GB/s is what matters.
+import { createTensor, poison, readF32, uploadTensor, type Tensor } from '../src/gpu/buffers.ts';
+import type { Gpu } from '../src/gpu/device.ts';
+import type { Recorder } from '../src/gpu/recorder.ts';
+import { packF16, unpackF16 } from '../src/half.ts';
+import { residualAdd, residualAddReference } from '../src/kernels/add.ts';
+import { attentionScores, attentionScoresReference, attentionValues, attentionValuesReference, type ScoresOptions } from '../src/kernels/attention.ts';
+import { embed, embedReference } from '../src/kernels/embedding.ts';
+import { gelu, geluReference } from '../src/kernels/gelu.ts';
+import { kvAppend, kvAppendReference, type KvAppendOptions } from '../src/kernels/kvcache.ts';
+import { layerNorm, layerNormReference } from '../src/kernels/layernorm.ts';
+import { matmul, matmulBytes, matmulFlops, matmulReference, type MatmulVersion } from '../src/kernels/matmul.ts';
+import { rmsNorm, rmsNormReference } from '../src/kernels/rmsnorm.ts';
+import { rope, ropeInvFreq, ropeReference, type RopeOptions } from '../src/kernels/rope.ts';
+import { softmax, softmaxReference } from '../src/kernels/softmax.ts';
+import { swiglu, swigluReference } from '../src/kernels/swiglu.ts';
+import { Rng } from '../src/random.ts';
+import { Checker, describeRows, rowsToCheck, type Validation } from './check.ts';
+import type { ModelShape } from './models.ts';
+
+export type Phase = 'prefill' | 'decode' | 'ceiling';
+export type WeightFormat = 'f32' | 'f16';
+
+export interface KernelCase {
+  /** Unique within a run and stable across runs, so --compare can pair cases: model/phase/op/version/weights. */
+  id: string;
+  model: string;
+  phase: Phase;
+  /** The kernel function of src/kernels. */
+  kernel: string;
+  /** matmul's version (v1, v2, matvec, ...); "-" for kernels with one version. */
+  version: string;
+  /** The layer of the model this shape is ("c_fc", "attn_scores", ...). */
+  op: string;
+  shape: string;
+  weights?: WeightFormat;
+  flops: number;
+  bytes: number;
+  prepare(gpu: Gpu): Prepared;
+}
+
+export interface Prepared {
+  /** Record the dispatch being measured. */
+  record(rec: Recorder): void;
+  /** After one run of record(): compare the output with the CPU reference. */
+  check(): Promise<Validation>;
+  /** Restore the input of a kernel that works in place (before every timing sample). */
+  reset?(): void;
+  destroy(): void;
+}
+
+/**
+ * Every matmul version and the rows it computes. A Record, so that a version added to MatmulVersion does not
+ * compile here until the bench runs it too.
+ */
+export const MATMUL_VERSIONS: Record<MatmulVersion, 'any rows' | 'one row'> = { v1: 'any rows', v2: 'any rows', matvec: 'one row', 'matvec.v2': 'one row' };
+
+export interface CaseOptions {
+  /** Multiply-adds the CPU reference may spend on one case before it checks a sample of rows instead of all. */
+  referenceBudget: number;
+}
+
+/** A step of a model: the sizes its kernels run on. */
+interface Step {
+  model: ModelShape;
+  phase: 'prefill' | 'decode';
+  T: number;
+  pos0: number;
+  S: number;
+  options: CaseOptions;
+}
+
+/** Every kernel case of one prefill step (T tokens) and one decode step (at context S) of `model`. */
+export function modelCases(model: ModelShape, prefillTokens: number, decodeContext: number, options: CaseOptions): KernelCase[] {
+  const T = Math.min(prefillTokens, model.positions);
+  const S = Math.min(decodeContext, model.positions);
+  const prefill: Step = { model, phase: 'prefill', T, pos0: 0, S: T, options };
+  const decode: Step = { model, phase: 'decode', T: 1, pos0: S - 1, S, options };
+  return [...stepCases(prefill), ...stepCases(decode)];
+}
+
+/** The kernels of one block in forward-pass order, then the LM head (a decode step computes it on one row). */
+function stepCases(step: Step): KernelCase[] {
+  const { model: m, T, phase } = step;
+  const C = m.hidden;
+  const qkvWidth = (m.nHead + 2 * m.nKVHead) * m.headDim;
+  const versions = (Object.keys(MATMUL_VERSIONS) as MatmulVersion[]).filter((v) => T === 1 || MATMUL_VERSIONS[v] === 'any rows');
+  const linear = (op: string, N: number, K: number, bias: boolean): KernelCase[] =>
+    (['f32', 'f16'] as const).flatMap((w) => versions.map((v) => matmulCase(step, op, T, N, K, v, w, bias)));
+  const lmHead = phase === 'decode' ? linear('lm_head', m.vocab, C, false) : [];
+
+  if (m.arch === 'gpt2') {
+    return [
+      embeddingCase(step, 'wte+wpe', 'f32'),
+      embeddingCase(step, 'wte+wpe', 'f16'),
+      layerNormCase(step, 'ln_1'),
+      ...linear('c_attn', qkvWidth, C, true),
+      kvAppendCase(step, 'k_cache'),
+      scoresCase(step),
+      softmaxCase(step),
+      valuesCase(step),
+      ...linear('attn.c_proj', C, C, true),
+      residualCase(step),
+      ...linear('c_fc', m.intermediate, C, true),
+      geluCase(step),
+      ...linear('mlp.c_proj', C, m.intermediate, true),
+      ...lmHead,
+    ];
+  }
+  return [
+    embeddingCase(step, 'embed_tokens', 'f32'),
+    embeddingCase(step, 'embed_tokens', 'f16'),
+    rmsNormCase(step, 'input_layernorm'),
+    ...linear('qkv_proj', qkvWidth, C, false),
+    ropeCase(step, 'rope_q'),
+    kvAppendCase(step, 'k_cache'),
+    scoresCase(step),
+    softmaxCase(step),
+    valuesCase(step),
+    ...linear('o_proj', C, m.nHead * m.headDim, false),
+    residualCase(step),
+    ...linear('gate_up_proj', 2 * m.intermediate, C, false),
+    swigluCase(step),
+    ...linear('down_proj', C, m.intermediate, false),
+    ...lmHead,
+  ];
+}
+
+/** Square matmuls for the arithmetic ceiling: the best GFLOP/s any matmul version reaches on this adapter. */
+export function ceilingCases(size: number, options: CaseOptions): KernelCase[] {
+  const model: ModelShape = { name: 'square', arch: 'gpt2', hidden: size, nHead: 1, nKVHead: 1, headDim: size, intermediate: size, vocab: size, layers: 1, positions: size, source: 'ceiling' };
+  const step: Step = { model, phase: 'prefill', T: size, pos0: 0, S: size, options };
+  const cases = [matmulCase(step, 'square', size, size, size, 'v1', 'f32', false), matmulCase(step, 'square', size, size, size, 'v2', 'f32', false), matmulCase(step, 'square', size, size, size, 'v2', 'f16', false)];
+  return cases.map((c) => ({ ...c, phase: 'ceiling', id: c.id.replace('/prefill/', '/ceiling/') }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Operands
+
+/** Tensors of one case, destroyed together. */
+class Operands {
+  private tensors: Tensor[] = [];
+  constructor(readonly gpu: Gpu) {}
+
+  f32(data: Float32Array, shape: number[], label: string): Tensor {
+    return this.keep(uploadTensor(this.gpu.device, 'f32', shape, data, label));
+  }
+
+  u32(data: Uint32Array, label: string): Tensor {
+    return this.keep(uploadTensor(this.gpu.device, 'u32', [data.length], data, label));
+  }
+
+  /** A weight matrix [rows, cols] in the bench's format, and the values the reference must use for it. */
+  weight(data: Float32Array, rows: number, cols: number, format: WeightFormat, label: string): { tensor: Tensor; values: Float32Array } {
+    if (format === 'f32') return { tensor: this.f32(data, [rows, cols], label), values: data };
+    let half = halves.get(data);
+    if (half?.cols !== cols) {
+      const packed = packF16(data, cols);
+      half = { cols, packed, values: unpackF16(packed, rows, cols) }; // values: the f16-rounded weights the GPU reads
+      halves.set(data, half);
+    }
+    return { tensor: this.keep(uploadTensor(this.gpu.device, 'f16x2', [rows, cols], half.packed, label)), values: half.values };
+  }
+
+  /** An output, poisoned with NaN so an element the kernel never writes is caught. */
+  output(shape: number[], label: string): Tensor {
+    const t = this.keep(createTensor(this.gpu.device, 'f32', shape, label));
+    poison(this.gpu.device, t);
+    return t;
+  }
+
+  read(t: Tensor, count: number): Promise<Float32Array> {
+    return readF32(this.gpu.device, t, count);
+  }
+
+  /** Write `data` over `t` again (the pristine input of an in-place kernel). */
+  restore(t: Tensor, data: Float32Array): void {
+    this.gpu.device.queue.writeBuffer(t.buffer, t.offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  destroy(): void {
+    for (const t of this.tensors) t.buffer.destroy();
+  }
+
+  private keep(t: Tensor): Tensor {
+    this.tensors.push(t);
+    return t;
+  }
+}
+
+/**
+ * Values uniform in [lo, hi), never exactly 0. The arrays are shared, so callers copy one before changing it.
+ * Large ones (an LM head is 38M values) are kept for the next cases, which mostly run the same layer again.
+ */
+function random(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const key = `${n}:${seed}:${lo}:${hi}`;
+  const known = memo.get(key);
+  if (known) return known;
+  const rng = new Rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.range(lo, hi) || (hi - lo) / 7;
+  if (n >= 1 << 20) {
+    memo.set(key, out);
+    if (memo.size > 3) memo.delete(memo.keys().next().value!);
+  }
+  return out;
+}
+const memo = new Map<string, Float32Array>();
+/** The f16 form of the weight arrays above, packed once for all the cases that read it. */
+const halves = new WeakMap<Float32Array, { cols: number; packed: Uint32Array; values: Float32Array }>();
+
+function caseId(step: Step, op: string, version: string, weights?: WeightFormat): string {
+  return [step.model.name, step.phase, op, version, weights ?? '-'].join('/');
+}
+
+function base(step: Step, kernel: string, op: string, shape: string, flops: number, bytes: number, version = '-', weights?: WeightFormat) {
+  return { id: caseId(step, op, version, weights), model: step.model.name, phase: step.phase, kernel, version, op, shape, weights, flops, bytes };
+}
+
+/** Causal (query, key) pairs of a step: query t sees keys 0 .. pos0 + t. */
+function causalPairs(T: number, pos0: number): number {
+  return T * pos0 + (T * (T + 1)) / 2;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The cases, one function per kernel
+
+function matmulCase(step: Step, op: string, M: number, N: number, K: number, version: MatmulVersion, weights: WeightFormat, bias: boolean): KernelCase {
+  const flops = matmulFlops(M, N, K);
+  const bytes = matmulBytes(M, N, K, weights === 'f16' ? 'f16x2' : 'f32');
+  return {
+    ...base(step, 'matmul', op, `[${M},${K}]x[${N},${K}]`, flops, bytes, version, weights),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const a = random(M * K, 1);
+      const w = ops.weight(random(N * K, 2), N, K, weights, 'w');
+      const b = bias ? random(N, 3) : undefined;
+      const at = ops.f32(a, [M, K], 'a');
+      const bt = b && ops.f32(b, [N], 'bias');
+      const out = ops.output([M, N], 'out');
+      return {
+        record: (rec) => matmul(rec, out, at, w.tensor, bt, M, N, K, { version, label: op }),
+        async check() {
+          const got = await ops.read(out, M * N);
+          const rows = rowsToCheck(M, N * K, step.options.referenceBudget);
+          // Sums of K products of values in [-1, 1) round by about K * 2e-8 in f32 (a random walk of ulps of
+          // partial sums near sqrt(K) / 3); atol 1e-7 * K covers sums that cancel to near zero.
+          const c = new Checker({ rtol: 1e-4, atol: 1e-7 * K }, describeRows(rows, M));
+          c.expectNoNaN(got);
+          const ref = new Float64Array(N);
+          for (const m of rows) {
+            matmulReference(ref, a.subarray(m * K, (m + 1) * K), w.values, b, 1, N, K);
+            for (let n = 0; n < N; n++) c.add(got[m * N + n]!, ref[n]!, () => `out[${m}, ${n}]`);
+          }
+          return c.result();
+        },
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function embeddingCase(step: Step, op: string, weights: WeightFormat): KernelCase {
+  const { T, pos0, model: m } = step;
+  const C = m.hidden;
+  const hasWpe = m.arch === 'gpt2';
+  const tableBytes = (T * C * (weights === 'f16' ? 2 : 4)) * (hasWpe ? 2 : 1);
+  // flops: the add of the position row (none without wpe)
+  return {
+    ...base(step, 'embed', op, `[${T}, ${C}] of [${m.vocab}, ${C}]`, hasWpe ? T * C : 0, T * 4 + tableBytes + T * C * 4, '-', weights),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const rng = new Rng(4);
+      const ids = Uint32Array.from({ length: T }, () => rng.int(0, m.vocab - 1));
+      const wte = ops.weight(random(m.vocab * C, 5), m.vocab, C, weights, 'wte');
+      const wpe = hasWpe ? ops.weight(random(m.positions * C, 6, -0.1, 0.1), m.positions, C, weights, 'wpe') : undefined;
+      const idsT = ops.u32(ids, 'ids');
+      const out = ops.output([T, C], 'out');
+      return {
+        record: (rec) => embed(rec, out, idsT, wte.tensor, wpe?.tensor, { T, C, pos0 }),
+        async check() {
+          const got = await ops.read(out, T * C);
+          const ref = new Float64Array(T * C);
+          embedReference(ref, ids, wte.values, wpe?.values, { T, C, pos0 });
+          // one f32 rounding of the sum of two f32 values: within 2^-24 of the result
+          const c = new Checker({ rtol: 1e-6, atol: 0 });
+          c.addAll(got, ref);
+          return c.result();
+        },
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function layerNormCase(step: Step, op: string): KernelCase {
+  const { T, model: m } = step;
+  const C = m.hidden;
+  // flops: mean (1), variance (3), normalise, scale and shift (4) per element
+  return {
+    ...base(step, 'layerNorm', op, `[${T}, ${C}]`, 8 * T * C, (2 * T * C + 2 * C) * 4),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const x = random(T * C, 7, -1.5, 2.5); // a mean away from 0, as residual streams have
+      const gamma = random(C, 8, 0.8, 1.2);
+      const beta = random(C, 9, -0.1, 0.1);
+      const [xt, gt, bt] = [ops.f32(x, [T, C], 'x'), ops.f32(gamma, [C], 'gamma'), ops.f32(beta, [C], 'beta')];
+      const out = ops.output([T, C], 'out');
+      return {
+        record: (rec) => layerNorm(rec, out, xt, gt, bt, T, C, 1e-5, { label: op }),
+        async check() {
+          const got = await ops.read(out, T * C);
+          const ref = new Float64Array(T * C);
+          layerNormReference(ref, x, gamma, beta, T, C, 1e-5);
+          // outputs of order 1 keep a few f32 ulps of 1 in absolute terms
+          const c = new Checker({ rtol: 1e-4, atol: 1e-6 });
+          c.addAll(got, ref);
+          return c.result();
+        },
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function rmsNormCase(step: Step, op: string): KernelCase {
+  const { T, model: m } = step;
+  const C = m.hidden;
+  // flops: squares and their sum (2), scale by 1/rms and gamma (2) per element
+  return {
+    ...base(step, 'rmsNorm', op, `[${T}, ${C}]`, 4 * T * C, (2 * T * C + C) * 4),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const x = random(T * C, 10, -2, 2);
+      const gamma = random(C, 11, 0.8, 1.2);
+      const [xt, gt] = [ops.f32(x, [T, C], 'x'), ops.f32(gamma, [C], 'gamma')];
+      const out = ops.output([T, C], 'out');
+      return {
+        record: (rec) => rmsNorm(rec, out, xt, gt, T, C, 1e-5, { label: op }),
+        async check() {
+          const got = await ops.read(out, T * C);
+          const ref = new Float64Array(T * C);
+          rmsNormReference(ref, x, gamma, T, C, 1e-5);
+          const c = new Checker({ rtol: 1e-4, atol: 1e-6 });
+          c.addAll(got, ref);
+          return c.result();
+        },
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+/** The q | k | v row layout of a fused projection: nHead query heads, then nKVHead key heads, then value heads. */
+function qkvLayout(m: ModelShape) {
+  return { stride: (m.nHead + 2 * m.nKVHead) * m.headDim, keys: m.nHead * m.headDim };
+}
+
+function kvAppendCase(step: Step, op: string): KernelCase {
+  const { T, pos0, S, model: m } = step;
+  const { stride, keys } = qkvLayout(m);
+  const o: KvAppendOptions = { T, pos0, nKVHead: m.nKVHead, headDim: m.headDim, nCtx: S, srcStride: stride, srcOffset: keys };
+  const n = T * m.nKVHead * m.headDim;
+  return {
+    ...base(step, 'kvAppend', op, `[${m.nKVHead}, ${pos0}+${T}, ${m.headDim}]`, 0, 2 * n * 4),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const src = random(T * stride, 12);
+      const srcT = ops.f32(src, [T, stride], 'qkv');
+      const cache = ops.output([m.nKVHead, S, m.headDim], 'k_cache');
+      return {
+        record: (rec) => kvAppend(rec, cache, srcT, o),
+        async check() {
+          const got = await ops.read(cache, m.nKVHead * S * m.headDim);
+          const ref = new Float32Array(got.length);
+          kvAppendReference(ref, src, o);
+          const c = new Checker({ rtol: 0, atol: 0 }); // a copy: exact
+          for (let j = 0; j < m.nKVHead; j++) {
+            for (let t = 0; t < T; t++) {
+              const at = (j * S + pos0 + t) * m.headDim;
+              for (let d = 0; d < m.headDim; d++) c.add(got[at + d]!, ref[at + d]!, () => `cache[${j}, ${pos0 + t}, ${d}]`);
+            }
+          }
+          return c.result();
+        },
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function scoresOptions(step: Step): ScoresOptions {
+  const { T, pos0, S, model: m } = step;
+  return { T, pos0, nHead: m.nHead, nKVHead: m.nKVHead, headDim: m.headDim, nCtx: S, qStride: qkvLayout(m).stride, qOffset: 0, scale: 1 / Math.sqrt(m.headDim) };
+}
+
+function scoresCase(step: Step): KernelCase {
+  const { T, pos0, S, model: m } = step;
+  const { nHead: NH, nKVHead: KVH, headDim: HS } = m;
+  const o = scoresOptions(step);
+  const pairs = causalPairs(T, pos0);
+  return {
+    ...base(step, 'attentionScores', 'attn_scores', `[${NH}, ${T}, ${S}] x ${HS}`, 2 * NH * HS * pairs, (T * NH * HS + KVH * S * HS + NH * T * S) * 4),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const q = random(T * o.qStride, 13);
+      const k = random(KVH * S * HS, 14);
+      const [qt, kt] = [ops.f32(q, [T, o.qStride], 'q'), ops.f32(k, [KVH, S, HS], 'k_cache')];
+      const scores = ops.output([NH, T, S], 'scores');
+      return {
+        record: (rec) => attentionScores(rec, scores, qt, kt, o),
+        async check() {
+          const got = await ops.read(scores, NH * T * S);
+          const rows = rowsToCheck(T, NH * S * HS, step.options.referenceBudget);
+          // a dot product of HS terms below 1 in size keeps a few f32 ulps of its partial sums (at most HS * scale)
+          const c = new Checker({ rtol: 1e-4, atol: 1e-6 * HS * o.scale }, describeRows(rows, T, 'query rows'));
+          c.expectNoNaN(got);
+          for (const t of rows) {
+            const ref = attentionScoresReference(q.subarray(t * o.qStride), k, { ...o, T: 1, pos0: pos0 + t }); // [NH, 1, pos0 + t + 1]
+            const seen = pos0 + t + 1;
+            for (let h = 0; h < NH; h++) {
+              for (let s = 0; s < S; s++) {
+                const want = s < seen ? ref[h * seen + s]! : -Infinity; // the causal mask
+                c.add(got[(h * T + t) * S + s]!, want, () => `scores[${h}, ${t}, ${s}]`);
+              }
+            }
+          }
+          return c.result();
+        },
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function softmaxCase(step: Step): KernelCase {
+  const { T, pos0, S, model: m } = step;
+  const rows = m.nHead * T;
+  // flops: max, subtract, exp, sum, divide per element; bytes: the row read once and written once
+  return {
+    ...base(step, 'softmax', 'attn_softmax', `[${rows}, ${S}]`, 5 * rows * S, 2 * rows * S * 4),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      // masked attention scores: -infinity past each query's position, as attentionScores leaves them
+      const x = Float32Array.from(random(rows * S, 15, -8, 8));
+      for (let r = 0; r < rows; r++) x.fill(-Infinity, r * S + pos0 + (r % T) + 1, (r + 1) * S);
+      const xt = ops.f32(x, [rows, S], 'scores');
+      return {
+        record: (rec) => softmax(rec, xt, rows, S, { label: 'attn_softmax' }),
+        async check() {
+          const got = await ops.read(xt, rows * S);
+          const ref = Float64Array.from(x);
+          softmaxReference(ref, rows, S);
+          // probabilities below 1e-7 are held to 1e-7: f32 keeps about 7 digits of a row that sums to 1
+          const c = new Checker({ rtol: 1e-4, atol: 1e-7 });
+          c.addAll(got, ref, 'pattern');
+          return c.result();
+        },
+        reset: () => ops.restore(xt, x),
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function valuesCase(step: Step): KernelCase {
+  const { T, pos0, S, model: m } = step;
+  const { nHead: NH, nKVHead: KVH, headDim: HS } = m;
+  const o = { T, pos0, nHead: NH, nKVHead: KVH, headDim: HS, nCtx: S };
+  const pairs = causalPairs(T, pos0);
+  return {
+    ...base(step, 'attentionValues', 'attn_values', `[${NH}, ${T}, ${S}] x ${HS}`, 2 * NH * HS * pairs, (NH * pairs + KVH * S * HS + T * NH * HS) * 4),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const pattern = Float32Array.from(random(NH * T * S, 16, 0, 1));
+      for (let r = 0; r < NH * T; r++) pattern.fill(0, r * S + pos0 + (r % T) + 1, (r + 1) * S);
+      const v = random(KVH * S * HS, 17);
+      const [pt, vt] = [ops.f32(pattern, [NH, T, S], 'pattern'), ops.f32(v, [KVH, S, HS], 'v_cache')];
+      const z = ops.output([T, NH * HS], 'z');
+      return {
+        record: (rec) => attentionValues(rec, z, pt, vt, o),
+        async check() {
+          const got = await ops.read(z, T * NH * HS);
+          const rows = rowsToCheck(T, NH * S * HS, step.options.referenceBudget);
+          // sums of up to S products below 1 in size: atol 1e-7 * S, as for a matmul with K = S
+          const c = new Checker({ rtol: 1e-4, atol: 1e-7 * S }, describeRows(rows, T, 'query rows'));
+          c.expectNoNaN(got);
+          for (const t of rows) {
+            const seen = pos0 + t + 1;
+            const row = new Float64Array(NH * seen); // this query's pattern as a one-row [NH, 1, seen]
+            for (let h = 0; h < NH; h++) for (let s = 0; s < seen; s++) row[h * seen + s] = pattern[(h * T + t) * S + s]!;
+            const ref = attentionValuesReference(row, v, { ...o, T: 1, pos0: pos0 + t });
+            for (let i = 0; i < NH * HS; i++) c.add(got[t * NH * HS + i]!, ref[i]!, () => `z[${t}, ${i}]`);
+          }
+          return c.result();
+        },
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function residualCase(step: Step): KernelCase {
+  const n = step.T * step.model.hidden;
+  return {
+    ...base(step, 'residualAdd', 'residual', `[${n}]`, n, 3 * n * 4),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const x = random(n, 18);
+      const y = random(n, 19);
+      const [xt, yt] = [ops.f32(x, [n], 'x'), ops.f32(y, [n], 'y')];
+      return {
+        record: (rec) => residualAdd(rec, xt, yt, n),
+        async check() {
+          const got = await ops.read(xt, n);
+          const ref = Float64Array.from(x);
+          residualAddReference(ref, y, n);
+          const c = new Checker({ rtol: 1e-6, atol: 0 }); // one f32 rounding
+          c.addAll(got, ref, 'x');
+          return c.result();
+        },
+        reset: () => ops.restore(xt, x),
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function geluCase(step: Step): KernelCase {
+  const n = step.T * step.model.intermediate;
+  // flops: a polynomial (4), exp (1), add, divide and multiply (3) per element
+  return {
+    ...base(step, 'gelu', 'gelu', `[${n}]`, 8 * n, 2 * n * 4),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const x = random(n, 20, -4, 4);
+      const xt = ops.f32(x, [n], 'x');
+      return {
+        record: (rec) => gelu(rec, xt, n),
+        async check() {
+          const got = await ops.read(xt, n);
+          const ref = Float64Array.from(x);
+          geluReference(ref, n);
+          const c = new Checker({ rtol: 1e-4, atol: 1e-6 });
+          c.addAll(got, ref, 'x');
+          return c.result();
+        },
+        reset: () => ops.restore(xt, x),
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function swigluCase(step: Step): KernelCase {
+  const { T, model: m } = step;
+  const I = m.intermediate;
+  // flops: exp, add, divide, multiply per output
+  return {
+    ...base(step, 'swiglu', 'swiglu', `[${T}, ${I}]`, 4 * T * I, 3 * T * I * 4),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const gateUp = random(T * 2 * I, 21, -4, 4);
+      const gt = ops.f32(gateUp, [T, 2 * I], 'gate_up');
+      const out = ops.output([T, I], 'out');
+      return {
+        record: (rec) => swiglu(rec, out, gt, T, I),
+        async check() {
+          const got = await ops.read(out, T * I);
+          const ref = new Float64Array(T * I);
+          swigluReference(ref, gateUp, T, I);
+          const c = new Checker({ rtol: 1e-4, atol: 1e-6 });
+          c.addAll(got, ref);
+          return c.result();
+        },
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function ropeCase(step: Step, op: string): KernelCase {
+  const { T, pos0, model: m } = step;
+  const { stride } = qkvLayout(m);
+  const o: RopeOptions = { T, pos0, nHeads: m.nHead, headDim: m.headDim, rotaryDim: m.headDim, stride, offset: 0 };
+  const pairs = T * m.nHead * (m.headDim / 2);
+  // flops: 4 multiplies and 2 adds per rotated pair (its sine and cosine not counted)
+  return {
+    ...base(step, 'rope', op, `[${T}, ${m.nHead}, ${m.headDim}]`, 6 * pairs, (4 * pairs + m.headDim / 2) * 4),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const x = random(T * stride, 22);
+      const invFreq = ropeInvFreq(m.headDim, m.ropeTheta ?? 10000);
+      const [xt, ft] = [ops.f32(x, [T, stride], 'qkv'), ops.f32(invFreq, [invFreq.length], 'inv_freq')];
+      return {
+        record: (rec) => rope(rec, xt, ft, o),
+        async check() {
+          const got = await ops.read(xt, T * stride);
+          const ref = Float64Array.from(x);
+          ropeReference(ref, invFreq, o);
+          // rotated values of order 1 keep a few f32 ulps of 1 (the angle's reduction included)
+          const c = new Checker({ rtol: 1e-4, atol: 1e-6 });
+          c.addAll(got, ref, 'x');
+          return c.result();
+        },
+        reset: () => ops.restore(xt, x),
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}

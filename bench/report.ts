@@ -1,0 +1,171 @@
+// The bench report as Markdown, and the comparison of two reports (`wgpt bench --compare A.json B.json`).
+import type { BenchReport, KernelResult } from './harness.ts';
+import type { StepProfile } from './e2e.ts';
+
+/** Milliseconds with about four significant digits. */
+function ms(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return '-';
+  return x >= 100 ? x.toFixed(1) : x >= 1 ? x.toFixed(3) : x.toPrecision(3);
+}
+
+function num(x: number | undefined, digits = 3): string {
+  if (x === undefined || !Number.isFinite(x)) return '-';
+  return x >= 10 ** digits ? x.toFixed(0) : x.toPrecision(digits);
+}
+
+function pct(x: number | undefined): string {
+  return x === undefined || !Number.isFinite(x) ? '-' : `${x.toFixed(x < 10 ? 1 : 0)}%`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+export function toMarkdown(r: BenchReport): string {
+  const out: string[] = [];
+  out.push(`# wgpt bench: ${r.adapter.name}`, '');
+  out.push(
+    `- adapter: ${r.adapter.name} (${r.adapter.kind}; ${r.adapter.reason}); timing: ${r.adapter.timestamps ? 'timestamp-query' : 'wall clock'}`,
+    `- features: ${r.adapter.features.join(', ') || '-'}`,
+    `- commit: ${r.git.commit}${r.git.dirty ? ' (with uncommitted changes)' : ''}; ${r.date}; ${r.quick ? 'quick mode; ' : ''}took ${r.durationS.toFixed(0)} s`,
+    `- host: ${r.host.platform}, Node ${r.host.node}, ${r.host.cpus} CPUs (${r.host.cpuModel}), load average ${r.host.loadavg.map((l) => l.toFixed(2)).join(' ')}`,
+    `- kernel shapes: prefill ${r.options.tokens} tokens, decode at context ${r.options.context} (each clipped to the model's context); models: ${r.models.map((m) => `${m.name} (${m.source})`).join('; ')}`,
+    '',
+  );
+
+  out.push('## Ceilings', '');
+  const copy = r.ceilings.copy;
+  const kernelCopy = r.ceilings.kernelCopy;
+  if (r.ceilings.bandwidthGbPerS) out.push(`- memory: **${num(r.ceilings.bandwidthGbPerS)} GB/s** (read + write), the faster of two copies of ${mib(copy?.bytes ?? 0)}:`);
+  if (copy) out.push(`  - copyBufferToBuffer: ${num(copy.gbPerS)} GB/s (${copy.method}; p10-p90 ${ms(copy.p10)}-${ms(copy.p90)} ms per copy)`);
+  if (kernelCopy) out.push(`  - copy kernel: ${num(kernelCopy.gbPerS)} GB/s (${kernelCopy.method}; p10-p90 ${ms(kernelCopy.p10)}-${ms(kernelCopy.p90)} ms per copy)`);
+  if (r.ceilings.computeGflopsPerS) out.push(`- arithmetic: **${num(r.ceilings.computeGflopsPerS)} GFLOP/s**, the best matmul (${r.ceilings.computeFrom})`);
+  out.push('');
+
+  out.push('## Targets (reported, not asserted)', '');
+  const t = r.targets;
+  if (t.tiledOverNaive.min !== undefined) {
+    const list = t.tiledOverNaive.cases.map((c) => `${c.model} ${c.op} ${c.weights} ${c.speedup.toFixed(1)}x`).join(', ');
+    out.push(`- tiled (v2) over naive (v1) matmul on prefill shapes, goal >= ${t.tiledOverNaive.goal}x: min **${t.tiledOverNaive.min.toFixed(1)}x** (${t.tiledOverNaive.met ? 'met' : 'not met'}): ${list}`);
+  }
+  if (t.kvCacheSpeedup.speedup !== undefined) {
+    out.push(`- KV-cache decode speedup at ${t.kvCacheSpeedup.context} tokens of context, goal >= ${t.kvCacheSpeedup.goal}x: **${t.kvCacheSpeedup.speedup.toFixed(1)}x** (${t.kvCacheSpeedup.met ? 'met' : 'not met'})`);
+  }
+  if (t.matvecBandwidth.best !== undefined) {
+    const list = t.matvecBandwidth.cases.map((c) => `${c.model} ${c.op} ${c.weights} ${pct(100 * c.fractionOfCopy)}`).join(', ');
+    out.push(`- decode matvec bandwidth as a fraction of the memory ceiling: best **${pct(100 * t.matvecBandwidth.best)}**: ${list}`);
+  }
+  out.push('');
+
+  if (r.kernels.length) {
+    out.push('## Kernels', '');
+    out.push(
+      'Each case was checked against its CPU reference before it was timed. Times are medians (p10-p90) of many samples; % of the ceilings above.',
+      'A sample repeats the dispatch back to back, so operands that fit in the GPU\'s caches are read warm: such cases can pass 100% of the copy bandwidth.',
+      '',
+    );
+    const groups = new Map<string, KernelResult[]>();
+    for (const k of r.kernels) groups.set(`${k.model} ${k.phase}`, [...(groups.get(`${k.model} ${k.phase}`) ?? []), k]);
+    for (const [name, ks] of groups) {
+      out.push(`### ${name}`, '');
+      const rows = ks.map((k) => [
+        k.op,
+        k.version === '-' ? k.kernel : `${k.kernel} ${k.version}`,
+        k.weights ?? '',
+        k.shape,
+        k.validation.valid ? 'yes' : `**NO**${k.error ? ` (${k.error})` : ''}`,
+        ms(k.timing?.median),
+        k.timing ? `${ms(k.timing.p10)}-${ms(k.timing.p90)}` : '-',
+        k.flops > 0 ? num(k.gflopsPerS) : '-',
+        num(k.gbPerS),
+        k.flops > 0 ? pct(k.pctCompute) : '-',
+        pct(k.pctBandwidth),
+      ]);
+      out.push(...table(['op', 'kernel', 'weights', 'shape', 'valid', 'ms', 'p10-p90', 'GFLOP/s', 'GB/s', '% compute', '% bandwidth'], rows), '');
+    }
+  }
+
+  if (r.profile) {
+    out.push(`## Forward-pass profile: ${r.profile.model}, ${r.profile.weights} weights`, '');
+    for (const step of [r.profile.prefill, r.profile.decode]) out.push(...profileSection(step), '');
+  }
+
+  if (r.e2e) {
+    const e = r.e2e;
+    out.push(`## End to end: ${e.model} (${e.source}), context ${e.nCtx}`, '');
+    out.push('Wall clock of model.forward() with the logits read back; the prefill time is the time to first token.', '');
+    const [a, b] = [e.formats[0], e.formats[1]];
+    const formats = e.formats;
+    out.push(...table(['', ...formats.map((f) => `${f.weights} weights`)], [
+      ['GPU memory (weights + activations + KV cache)', ...formats.map((f) => `${mib(f.gpuBytes.total)} (${mib(f.gpuBytes.weights)} + ${mib(f.gpuBytes.activations)} + ${mib(f.gpuBytes.kvCache)})`)],
+      ['first prefill after loading (compiles pipelines)', ...formats.map((f) => `${ms(f.coldPrefillMs)} ms`)],
+    ]), '');
+    if (a) {
+      const prefillRows = a.prefill.map((p, i) => [String(p.tokens), ...formats.flatMap((f) => [ms(f.prefill[i]?.median), num(f.prefill[i]?.tokensPerS)])]);
+      out.push(...table(['prompt tokens', ...formats.flatMap((f) => [`TTFT ms (${f.weights})`, `prefill tok/s (${f.weights})`])], prefillRows), '');
+      const decodeRows = a.decode.map((d, i) => [
+        String(d.tokens),
+        ...formats.flatMap((f) => [ms(f.decode[i]?.median), num(f.decode[i]?.tokensPerS)]),
+        ms(a.noCache[i]?.median),
+        `${num(a.noCache[i]?.slowdown)}x`,
+      ]);
+      out.push(
+        ...table(['context', ...formats.flatMap((f) => [`decode ms (${f.weights})`, `tok/s (${f.weights})`]), `no KV cache ms (${a.weights})`, 'cache speedup'], decodeRows),
+        '',
+      );
+      if (b) {
+        const ratio = (x?: number, y?: number) => (x && y ? `${(x / y).toFixed(2)}x` : '-');
+        out.push(`f16 over f32: prefill ${b.prefill.map((p, i) => ratio(a.prefill[i]?.median, p.median)).join(' ')}; decode ${b.decode.map((d, i) => ratio(a.decode[i]?.median, d.median)).join(' ')} (speedups by length, as listed above)`, '');
+      }
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function profileSection(p: StepProfile): string[] {
+  const title = `### ${p.phase}: T = ${p.T} at pos0 = ${p.pos0}; ${ms(p.gpuMs)} ms of GPU time in ${p.rows.length} dispatches (wall ${ms(p.wallMs)} ms), mean of ${p.runs} runs`;
+  const lines = [title, ''];
+  if (p.quantized) lines.push('Timestamps on this adapter are rounded to 65.536 us (Dawn timestamp_quantization); per-dispatch means over the runs remain unbiased but noisy.', '');
+  lines.push(...table(['kernel', 'calls', 'ms', 'share'], p.byKernel.map((k) => [k.label, String(k.calls), ms(k.ms), pct(100 * k.share)])), '');
+  const top = [...p.rows].sort((a, b) => b.ms - a.ms).slice(0, 12);
+  lines.push(`Slowest dispatches (every row is in bench.json):`, '');
+  lines.push(...table(['kernel', 'layer', 'shape', 'ms', 'share'], top.map((d) => [d.label, d.layer === undefined ? '-' : String(d.layer), d.shape ?? '', ms(d.ms), pct(100 * d.share)])));
+  return lines;
+}
+
+/** Per kernel case (and end-to-end point) in both reports: B's time over A's, and A's over B's as a speedup. */
+export function compareReports(a: BenchReport, b: BenchReport, names = ['A', 'B']): string {
+  const [na, nb] = names;
+  const out = [
+    `A = ${na}: ${a.adapter.name}, ${a.git.commit.slice(0, 12)}, ${a.date}`,
+    `B = ${nb}: ${b.adapter.name}, ${b.git.commit.slice(0, 12)}, ${b.date}`,
+    '',
+  ];
+  const bById = new Map(b.kernels.map((k) => [k.id, k]));
+  const rows: string[][] = [];
+  for (const k of a.kernels) {
+    const other = bById.get(k.id);
+    if (!other?.timing || !k.timing) continue;
+    rows.push([k.id, k.shape, ms(k.timing.median), ms(other.timing.median), `${(k.timing.median / other.timing.median).toFixed(2)}x`]);
+  }
+  if (rows.length) out.push(...table(['kernel case', 'shape', 'A ms', 'B ms', 'A/B (B faster when > 1)'], rows), '');
+  else out.push('no kernel case was timed in both reports', '');
+
+  const e2eRows: string[][] = [];
+  for (const fa of a.e2e?.formats ?? []) {
+    const fb = b.e2e?.formats.find((f) => f.weights === fa.weights);
+    if (!fb) continue;
+    for (const [what, la, lb] of [['prefill', fa.prefill, fb.prefill], ['decode', fa.decode, fb.decode]] as const) {
+      for (const p of la) {
+        const q = lb.find((x) => x.tokens === p.tokens);
+        if (q) e2eRows.push([`${what} ${fa.weights} ${p.tokens} tokens`, ms(p.median), ms(q.median), `${(p.median / q.median).toFixed(2)}x`]);
+      }
+    }
+  }
+  if (e2eRows.length) out.push(...table(['end to end', 'A ms', 'B ms', 'A/B'], e2eRows), '');
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,141 @@
+// `wgpt lab <name>`: the interpretability labs (src/labs), each printing BASE vs TWEAK or a table and writing
+// its figures as SVG and PNG. Parsing and printing only.
+import type { CAC } from 'cac';
+import { defaultModelDir, openModel } from '../../../src/runtime.ts';
+import { resolveModelDir } from '../../../src/hub/index.ts';
+import * as labs from '../../../src/labs/index.ts';
+import type { LabContext, LabResult } from '../../../src/labs/index.ts';
+import { CliError } from './main.ts';
+import { pullProgress } from './pull.ts';
+
+type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
+
+const LABS: Record<string, { args: string; help: string }> = {
+  weights: { args: '', help: 'heatmap of a weight matrix (--layer, --matrix q|k|v|o|up|down)' },
+  'ablate-head': { args: 'L H', help: 'zero one attention head' },
+  'scale-head': { args: 'L H factor', help: "scale one head's output" },
+  'nudge-neuron': { args: 'L N delta', help: 'add delta to one MLP neuron' },
+  'zero-embedding-slice': { args: 'a..b', help: 'zero dimensions a..b-1 of the token embeddings' },
+  'residual-noise': { args: 'sigma', help: 'Gaussian noise into the residual stream of every block' },
+  'boost-positions': { args: 'factor', help: 'scale the learned position embeddings' },
+  'style-bias': { args: 'TOKEN=VALUE', help: "add VALUE to a token's logit" },
+  temperature: { args: '', help: 'T=0 vs T=1.2 with top-k, entropy per step' },
+  'logit-lens': { args: '', help: 'what each layer predicts' },
+  patch: { args: '', help: 'activation patching, clean vs corrupt (--clean, --corrupt, --answer, --wrong)' },
+  attention: { args: '', help: 'attention patterns (--layer, --head)' },
+  'hidden-states': { args: '', help: 'activations of two sentences (--a, --b, --layer)' },
+  embeddings: { args: '', help: 'PCA of word embeddings (--words)' },
+  'kv-cache': { args: '', help: 'generation time with and without the KV cache (--lengths)' },
+  run: { args: 'experiment.yaml', help: 'replay a saved experiment' },
+};
+
+export function registerLab(cli: CAC, run: Run): void {
+  cli
+    .command('lab <name> [...args]', `Interpretability labs with figures: ${Object.keys(LABS).join(', ')}`)
+    .option('--model <dir|org/name>', 'Model folder or hub id; default: the embedded model')
+    .option('--prompt <text>', 'Prompt', { default: labs.DEFAULT_PROMPT })
+    .option('--max-new-tokens <n>', 'Tokens to generate for BASE and TWEAK', { default: 20 })
+    .option('--seed <n>', 'Random seed (noise, sampling)', { default: 0 })
+    .option('--layer <n>', 'Layer (weights, attention, hidden-states)', { default: 0 })
+    .option('--head <n>', 'Head (attention)', { default: 0 })
+    .option('--matrix <name>', 'Weight matrix: q, k, v, o, up, down', { default: 'q' })
+    .option('--temperature <t>', 'Sampling temperature of the hot run (temperature)', { default: 1.2 })
+    .option('--top-k <k>', 'Top-k of the hot run (temperature)', { default: 40 })
+    .option('--clean <text>', 'Clean prompt (patch)', { default: labs.PATCH_DEFAULTS.clean })
+    .option('--corrupt <text>', 'Corrupted prompt, same token count (patch)', { default: labs.PATCH_DEFAULTS.corrupt })
+    .option('--answer <token>', 'Answer token of the clean prompt (patch)', { default: labs.PATCH_DEFAULTS.answer })
+    .option('--wrong <token>', 'Answer token of the corrupt prompt (patch)', { default: labs.PATCH_DEFAULTS.wrong })
+    .option('--a <text>', 'First sentence (hidden-states)', { default: 'I love this movie' })
+    .option('--b <text>', 'Second sentence (hidden-states)', { default: 'I hate this movie' })
+    .option('--words <list>', 'Comma-separated words (embeddings)', { default: labs.DEFAULT_WORDS.join(',') })
+    .option('--lengths <list>', 'Comma-separated token counts (kv-cache)', { default: '4,8,16,32' })
+    .option('--out <dir>', 'Folder for the SVG and PNG figures', { default: './wgpt-out' })
+    .option('--json', 'Print the results and the numbers behind every figure as one JSON object')
+    .example('wgpt lab ablate-head 1 2 --prompt "ROMEO:"')
+    .example('wgpt lab attention --layer 2 --head 1')
+    .example('wgpt lab style-bias ,=4')
+    .example('wgpt lab run experiment.yaml')
+    .action(run(async (name: string, args: string[], o: Record<string, any>) => {
+      const lab = LABS[name];
+      if (!lab) throw new CliError(`unknown lab "${name}": choose one of ${Object.keys(LABS).join(', ')}`);
+      const want = lab.args ? lab.args.split(' ').length : 0;
+      if (args.length !== want) throw new CliError(`wgpt lab ${name} takes ${want ? lab.args : 'no arguments'}; got ${args.length ? args.join(' ') : 'none'}`);
+      const experiment = name === 'run' ? await readExperiment(args[0]!) : undefined;
+      const modelArg: string | undefined = o.model ?? experiment?.model;
+      const { model, tokenizer } = await openModel(modelArg, { offline: o.offline, onProgress: pullProgress(process.stderr).onProgress });
+      const modelDir = modelArg === undefined ? defaultModelDir() : await resolveModelDir(modelArg, { offline: o.offline });
+      const ctx: LabContext = { model, tokenizer, modelDir };
+      try {
+        const result = await runLab(ctx, name, args, o, experiment);
+        const files = await labs.writeFigures(result.figures, String(o.out));
+        if (o.json) process.stdout.write(`${JSON.stringify(jsonOf(result, files))}\n`);
+        else printResult(result, files);
+      } finally {
+        model.destroy();
+      }
+    }));
+}
+
+function runLab(ctx: LabContext, name: string, args: string[], o: Record<string, any>, experiment?: labs.Experiment): Promise<LabResult> {
+  const compare = { prompt: String(o.prompt), maxNewTokens: int(o.maxNewTokens, '--max-new-tokens'), seed: int(o.seed, '--seed') };
+  const layer = int(o.layer, '--layer');
+  switch (name) {
+    case 'weights': return labs.weightsLab(ctx, layer, String(o.matrix) as labs.WeightMatrix);
+    case 'ablate-head': return labs.ablateHead(ctx, int(args[0], 'L'), int(args[1], 'H'), compare);
+    case 'scale-head': return labs.scaleHead(ctx, int(args[0], 'L'), int(args[1], 'H'), num(args[2], 'factor'), compare);
+    case 'nudge-neuron': return labs.nudgeNeuron(ctx, int(args[0], 'L'), int(args[1], 'N'), num(args[2], 'delta'), compare);
+    case 'zero-embedding-slice': return labs.zeroEmbeddingSlice(ctx, args[0]!, compare);
+    case 'residual-noise': return labs.residualNoise(ctx, num(args[0], 'sigma'), compare);
+    case 'boost-positions': return labs.boostPositions(ctx, num(args[0], 'factor'), compare);
+    case 'style-bias': return labs.styleBias(ctx, args[0]!, compare);
+    case 'temperature': return labs.temperatureLab(ctx, compare.prompt, { ...compare, temperature: num(o.temperature, '--temperature'), topK: int(o.topK, '--top-k') });
+    case 'logit-lens': return labs.logitLensLab(ctx, compare.prompt);
+    case 'patch': return labs.patchLab(ctx, { clean: String(o.clean), corrupt: String(o.corrupt), answer: String(o.answer), wrong: String(o.wrong) });
+    case 'attention': return labs.attentionLab(ctx, compare.prompt, layer, int(o.head, '--head'));
+    case 'hidden-states': return labs.hiddenStatesLab(ctx, String(o.a), String(o.b), layer);
+    case 'embeddings': return labs.embeddingsLab(ctx, String(o.words).split(',').map((w) => w.trim()).filter(Boolean));
+    case 'kv-cache': return labs.kvCacheLab(ctx, compare.prompt, String(o.lengths).split(',').map((x) => int(x, '--lengths')));
+    default: return labs.runExperiment(ctx, experiment!);
+  }
+}
+
+async function readExperiment(file: string): Promise<labs.Experiment> {
+  const fs = process.getBuiltinModule('fs') as typeof import('fs');
+  if (!fs.existsSync(file)) throw new CliError(`experiment file ${file} does not exist: give the path of a .yaml file`);
+  return labs.parseExperiment(fs.readFileSync(file, 'utf8'), file);
+}
+
+function int(x: unknown, what: string): number {
+  const n = Number(x);
+  if (!Number.isInteger(n)) throw new CliError(`${what} must be an integer, got "${x}"`);
+  return n;
+}
+
+function num(x: unknown, what: string): number {
+  const n = Number(x);
+  if (x === undefined || x === '' || !Number.isFinite(n)) throw new CliError(`${what} must be a number, got "${x}"`);
+  return n;
+}
+
+const colour = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number, text: string) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
+
+function printResult(r: LabResult, files: string[]): void {
+  const out = process.stdout;
+  if (r.base !== undefined) out.write(`${paint(36, 'BASE ')} ${r.base}\n`);
+  if (r.tweak !== undefined) out.write(`${paint(35, 'TWEAK')} ${r.tweak}\n`);
+  for (const line of r.lines) out.write(`${line}\n`);
+  out.write(paint(2, `figures: ${files.join(', ')}\n`));
+}
+
+function jsonOf(r: LabResult, files: string[]) {
+  return {
+    lab: r.lab,
+    base: r.base,
+    tweak: r.tweak,
+    lines: r.lines,
+    figures: r.figures.map((f) => ({ name: f.name, title: f.title, data: f.data })),
+    files,
+    ...r.numbers,
+  };
+}

@@ -1,0 +1,80 @@
+// Opening a model in the browser: the embedded one (served at model/), a Hugging Face id (downloaded once, then
+// read from the Cache API), or files the user chose. The browser's counterpart of src/runtime.ts, which is Node-only.
+import type { Gpu } from '../../../src/gpu/device.ts';
+import { fetchModelFiles, localModelFiles, type DownloadProgress } from '../../../src/loading/browser-files.ts';
+import type { ModelFiles } from '../../../src/loading/files.ts';
+import type { ModelConfig } from '../../../src/model/config.ts';
+import { loadModel, readModelConfig } from '../../../src/model/load.ts';
+import type { LanguageModel, WeightFormat } from '../../../src/model/model.ts';
+import { gpt2Tokenizer } from '../../../src/tokenizer/gpt2.ts';
+import { loadHfTokenizer } from '../../../src/tokenizer/hf.ts';
+import type { Tokenizer } from '../../../src/tokenizer/tokenizer.ts';
+
+export type ModelSource = { kind: 'embedded' } | { kind: 'hub'; id: string } | { kind: 'local'; files: File[] };
+
+export interface BrowserModel {
+  model: LanguageModel;
+  tokenizer: Tokenizer;
+  config: ModelConfig;
+  name: string;
+}
+
+/** The model does not fit the adapter: the message says which limit and what to try. */
+export class ModelTooLargeError extends Error {
+  override name = 'ModelTooLargeError';
+}
+
+export const CACHE_NAME = 'wgpt-models';
+const HUB_ID = /^[\w.-]+\/[\w.-]+$/;
+
+export function filesOf(source: ModelSource, onProgress: (p: DownloadProgress) => void): { files: ModelFiles; name: string } {
+  switch (source.kind) {
+    case 'embedded':
+      return { files: fetchModelFiles('./model/', { onProgress }), name: 'wgpt-shakespeare (embedded)' };
+    case 'hub': {
+      const id = source.id.trim();
+      if (!HUB_ID.test(id)) throw new Error(`"${id}" is not a Hugging Face model id: write it as owner/name, e.g. openai-community/gpt2`);
+      return { files: fetchModelFiles(`https://huggingface.co/${id}/resolve/main/`, { cacheName: CACHE_NAME, onProgress }), name: id };
+    }
+    case 'local':
+      if (source.files.length === 0) throw new Error('no files chosen: pick config.json and the *.safetensors file(s) together');
+      return { files: localModelFiles(source.files), name: source.files.map((f) => f.name).join(', ') };
+  }
+}
+
+export async function openBrowserModel(gpu: Gpu, source: ModelSource, weights: WeightFormat, onProgress: (p: DownloadProgress) => void): Promise<BrowserModel> {
+  const { files, name } = filesOf(source, onProgress);
+  const config = await readModelConfig(files);
+  checkLimits(gpu, config, weights);
+  const tokenizer = config.arch === 'gpt2' ? gpt2Tokenizer() : await loadHfTokenizer(files);
+  // Buffer creation past the adapter's memory or limits fails asynchronously: catch it in error scopes.
+  const { device } = gpu;
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let model: LanguageModel;
+  try {
+    model = await loadModel(gpu, files, { weights });
+  } finally {
+    const validation = await device.popErrorScope();
+    const memory = await device.popErrorScope();
+    const failure = memory ?? validation;
+    if (failure) {
+      throw new ModelTooLargeError(`${name} does not fit this GPU (${failure.message.split('\n')[0]}): try f16 weights or a smaller model`);
+    }
+  }
+  return { model, tokenizer, config, name };
+}
+
+/** The largest single tensor must fit one storage binding; refuse before downloading gigabytes onto the GPU. */
+function checkLimits(gpu: Gpu, config: ModelConfig, weights: WeightFormat): void {
+  if (config.arch !== 'gpt2') return; // Llama splits its LM head across bindings by itself (split-weights.ts)
+  const bytesPer = weights === 'f16' ? 2 : 4;
+  const largest = Math.max(config.vocabSize * config.nEmbd, config.nEmbd * config.nInner, 3 * config.nEmbd * config.nEmbd) * bytesPer;
+  const limit = Math.min(gpu.device.limits.maxStorageBufferBindingSize, gpu.device.limits.maxBufferSize);
+  if (largest > limit) {
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+    throw new ModelTooLargeError(
+      `the model's largest weight is ${mib(largest)} but this adapter binds at most ${mib(limit)}: ${weights === 'f32' ? 'try f16 weights or ' : ''}a smaller model`,
+    );
+  }
+}

@@ -1,0 +1,66 @@
+// Next-token: the model's distribution over the token after the chosen one, and what each sampling filter does to
+// it. The filters are the runtime's own (src/sampling/processors.ts), in the order the sampler applies them:
+// temperature, then top-k, top-p, min-p, each on what the previous one left.
+import { entropy, idsByValueDescending, softmax } from '../../../../src/sampling/logprobs.ts';
+import { applyTemperature, minPFilter, topKFilter, topPFilter } from '../../../../src/sampling/processors.ts';
+import { el, showToken } from '../dom.ts';
+import { memo, type InsideState, type View } from '../state.ts';
+import { tokenStrip } from './tokens.ts';
+
+const SHOWN = 24;
+
+/** Logits of every position of the sequence, [T, V]. */
+export function allLogits(state: InsideState): Promise<Float32Array> {
+  return memo(state, 'logits', async () => (await state.loaded.model.forward(state.ids, 0, { allLogits: true })).logits);
+}
+
+export const nextTokenView: View = {
+  name: 'Next token',
+  followsSliders: true,
+  async render(root, state) {
+    const V = state.loaded.model.vocabSize;
+    const all = await allLogits(state);
+    const logits = all.subarray(state.selected * V, (state.selected + 1) * V);
+    const s = state.sampling();
+
+    // each stage's survivors; a token's "removed by" is the first stage that set it to -Infinity
+    const stages: [string, Float32Array][] = [];
+    let x: Float32Array = s.temperature > 0 ? applyTemperature(logits, s.temperature) : logits.slice();
+    const scaled = x;
+    if (s.temperature === 0) x = topKFilter(x, 1); // greedy: only the argmax survives
+    else {
+      if (s.topK > 0) stages.push(['top-k', (x = topKFilter(x, s.topK))]);
+      if (s.topP < 1) stages.push(['top-p', (x = topPFilter(x, s.topP))]);
+      if (s.minP > 0) stages.push(['min-p', (x = minPFilter(x, s.minP))]);
+    }
+    const before = softmax(scaled);
+    const after = softmax(x);
+    const kept = after.reduce((n, p) => n + (p > 0 ? 1 : 0), 0);
+    const nats = (p: ArrayLike<number>) => entropy(p).toFixed(3);
+
+    root.append(
+      tokenStrip(state),
+      el(
+        'p',
+        '',
+        `After position ${state.selected}: temperature ${s.temperature}${s.temperature === 0 ? ' (greedy)' : ''}, entropy ${nats(before)} nats before the filters, ${nats(after)} after; ${kept} of ${V} tokens can be drawn.`,
+      ),
+    );
+    const bars = el('div', 'bars');
+    bars.append(el('b', '', 'token'), el('b', '', 'probability (after temperature)'), el('b', '', 'p'), el('b', '', 'filter / p drawn'));
+    const top = idsByValueDescending(scaled, SHOWN);
+    const maxP = before[top[0]!]!;
+    for (const id of top) {
+      const removedBy = s.temperature === 0 ? (x[id] === -Infinity ? 'greedy' : undefined) : stages.find(([, out]) => out[id] === -Infinity)?.[0];
+      const bar = el('div', `bar${removedBy ? ' removed' : ''}`);
+      bar.style.width = `${(100 * before[id]!) / maxP}%`;
+      bars.append(
+        el('span', '', showToken(state.loaded.tokenizer.tokenString(id))),
+        bar,
+        el('span', '', before[id]!.toFixed(4)),
+        el('span', removedBy ? 'removed-by' : '', removedBy ? `removed by ${removedBy}` : `kept, ${after[id]!.toFixed(4)}`),
+      );
+    }
+    root.append(bars);
+  },
+};

@@ -1,0 +1,53 @@
+// Profile: the GPU time of every dispatch of one decode step (the last token of the sequence, reading the others from
+// the KV cache), from timestamp queries around each dispatch. Summed per kernel below.
+import { profileByKernel, profileRows } from '../../../../src/profile.ts';
+import { el } from '../dom.ts';
+import { memo, type View } from '../state.ts';
+
+export const profileView: View = {
+  name: 'Profile',
+  async render(root, state) {
+    if (!state.gpu.hasTimestamps) {
+      root.append(el('p', 'unavailable', 'This adapter has no timestamp queries (feature "timestamp-query"), so kernels cannot be timed here. In Chrome, start it with --enable-dawn-features=allow_unsafe_apis or try another GPU.'));
+      return;
+    }
+    const { model } = state.loaded;
+    const timings = await memo(state, 'profile', async () => {
+      const T = state.ids.length;
+      if (T > 1) await model.forward(state.ids.slice(0, -1), 0); // fill the KV cache
+      return (await model.forward(state.ids.slice(-1), T - 1, { profile: true })).profile ?? [];
+    });
+    const total = timings.reduce((n, t) => n + t.ms, 0);
+    root.append(el('p', '', `Decode step at position ${state.ids.length - 1}: ${timings.length} dispatches, ${total.toFixed(3)} ms of GPU time on ${state.gpu.info.name}.`));
+    const side = el('div', 'side');
+    side.append(table('every dispatch', ['kernel', 'layer', 'shape', 'ms', 'share'], profileRows(timings).map((r) => [r.label, r.layer ?? '-', r.shape ?? '', r.ms.toFixed(4), r.share])));
+    side.append(table('by kernel', ['kernel', 'calls', 'ms', 'share'], profileByKernel(timings).map((k) => [k.label, k.calls, k.ms.toFixed(4), k.share])));
+    root.append(side);
+  },
+};
+
+/** A table whose last column is a share (0..1), drawn as a bar. */
+function table(title: string, head: string[], rows: (string | number)[][]): HTMLElement {
+  const box = el('div');
+  box.append(el('h3', '', title));
+  const t = el('table', 'grid');
+  const hr = el('tr');
+  for (const h of head) hr.append(el('th', '', h));
+  t.append(hr);
+  for (const row of rows) {
+    const tr = el('tr');
+    row.forEach((cell, i) => {
+      if (i === row.length - 1) {
+        const td = el('td');
+        const bar = el('div', 'bar');
+        bar.style.width = `${Math.round(100 * Number(cell))}px`;
+        bar.title = `${(100 * Number(cell)).toFixed(1)}%`;
+        td.append(bar);
+        tr.append(td);
+      } else tr.append(el('td', '', String(cell)));
+    });
+    t.append(tr);
+  }
+  box.append(t);
+  return box;
+}

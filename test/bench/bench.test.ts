@@ -1,0 +1,65 @@
+// The bench harness in quick mode, as CI runs it: every part runs, the report is well-formed JSON, and every kernel
+// case matched its CPU reference before it was timed.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runBench, type BenchReport } from '../../bench/harness.ts';
+import { MATMUL_VERSIONS } from '../../bench/kernels.ts';
+import { compareReports } from '../../bench/report.ts';
+
+describe('wgpt bench --quick', () => {
+  it('writes a well-formed report whose kernel cases all match their CPU reference', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'wgpt-bench-'));
+    const { files } = await runBench({ quick: true, out, log: () => {} });
+    expect(files).toEqual(['bench.json', 'bench.md', 'roofline.svg', 'profile.svg', 'prefill.svg', 'decode.svg']);
+
+    const report = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as BenchReport;
+    expect(report.schema).toBe('wgpt-bench/1');
+    expect(report.quick).toBe(true);
+    expect(report.adapter.name).not.toBe('');
+    expect(report.git.commit).toMatch(/^([0-9a-f]{40}|unknown)$/);
+
+    // every kernel of src/kernels and every matmul version, on both model architectures
+    const kernels = new Set(report.kernels.map((k) => (k.kernel === 'matmul' ? `matmul ${k.version}` : k.kernel)));
+    const versions = Object.keys(MATMUL_VERSIONS).map((v) => `matmul ${v}`);
+    for (const name of ['embed', 'layerNorm', 'rmsNorm', ...versions, 'kvAppend', 'attentionScores', 'softmax', 'attentionValues', 'residualAdd', 'gelu', 'swiglu', 'rope']) {
+      expect(kernels, name).toContain(name);
+    }
+    for (const k of report.kernels) {
+      expect(k.validation.valid, `${k.id}: ${k.error ?? k.validation.mismatches.join('; ')}`).toBe(true);
+      expect(k.validation.checked, k.id).toBeGreaterThan(0);
+      expect(k.timing!.median, k.id).toBeGreaterThanOrEqual(0);
+      expect(k.timing!.p10, k.id).toBeLessThanOrEqual(k.timing!.p90);
+      expect(Number.isFinite(k.gbPerS), k.id).toBe(true);
+    }
+    expect(report.ceilings.copy!.gbPerS).toBeGreaterThan(0);
+    expect(report.ceilings.kernelCopy!.gbPerS).toBeGreaterThan(0);
+    expect(report.ceilings.bandwidthGbPerS).toBe(Math.max(report.ceilings.copy!.gbPerS, report.ceilings.kernelCopy!.gbPerS));
+    expect(report.ceilings.computeGflopsPerS).toBeGreaterThan(0);
+
+    // one prefill and one decode step, every dispatch with its share
+    for (const step of [report.profile!.prefill, report.profile!.decode]) {
+      expect(step.rows.length).toBeGreaterThan(10);
+      expect(step.rows.reduce((sum, r) => sum + r.share, 0)).toBeCloseTo(1, 6);
+    }
+    // end to end in both weight formats, with and without the KV cache
+    expect(report.e2e!.formats.map((f) => f.weights)).toEqual(['f32', 'f16']);
+    for (const f of report.e2e!.formats) {
+      expect(f.prefill.map((p) => p.tokens)).toEqual([16, 32]);
+      expect(f.decode.length).toBeGreaterThan(0);
+      expect(f.noCache.length).toBe(f.decode.length);
+      for (const p of [...f.prefill, ...f.decode]) expect(p.tokensPerS).toBeGreaterThan(0);
+      expect(f.gpuBytes.total).toBe(f.gpuBytes.weights + f.gpuBytes.activations + f.gpuBytes.kvCache);
+    }
+    expect(report.targets.tiledOverNaive.cases.length).toBeGreaterThan(0);
+    expect(report.targets.kvCacheSpeedup.speedup).toBeGreaterThan(0);
+
+    expect(readFileSync(join(out, 'bench.md'), 'utf8')).toContain('## Kernels');
+    for (const svg of files.filter((f) => f.endsWith('.svg'))) expect(readFileSync(join(out, svg), 'utf8').startsWith('<svg')).toBe(true);
+    // a report compared with itself: every kernel case at 1.00x
+    const comparison = compareReports(report, report);
+    expect(comparison.split('\n').filter((l) => l.includes(' | ') && l.endsWith('1.00x |')).length).toBeGreaterThanOrEqual(report.kernels.length);
+    expect(existsSync(join(out, 'bench.md'))).toBe(true);
+  }, 300_000);
+});

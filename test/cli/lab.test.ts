@@ -1,0 +1,68 @@
+// Every `wgpt lab` command, run as a subprocess on the embedded model with short prompts and few tokens: each
+// exits 0 and writes an SVG and a PNG whose signature and IHDR header are valid, and --json carries the numbers.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BIN = new URL('../../packages/cli/bin/wgpt.js', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'wgpt-lab-'));
+const experiment = join(dir, 'experiment.yaml');
+writeFileSync(experiment, 'prompt: "ROMEO:"\nseed: 1\ndecoding: { max_new_tokens: 3, temperature: 0 }\ninterventions:\n  - { hook: blocks.1.attn.hook_z, op: zero, head: 2 }\n');
+
+const short = ['--prompt', 'ROMEO:', '--max-new-tokens', '3'];
+const LABS: [string, string[]][] = [
+  ['weights', ['--layer', '1', '--matrix', 'o']],
+  ['ablate-head', ['1', '2', ...short]],
+  ['scale-head', ['0', '1', '3', ...short]],
+  ['nudge-neuron', ['1', '5', '8', ...short]],
+  ['zero-embedding-slice', ['0..32', ...short]],
+  ['residual-noise', ['1.5', ...short]],
+  ['boost-positions', ['3', ...short]],
+  ['style-bias', [',=4', ...short]],
+  ['temperature', short],
+  ['logit-lens', short],
+  ['patch', ['--clean', 'What says the king', '--corrupt', 'What says the queen']],
+  ['attention', ['--layer', '1', '--head', '2', ...short]],
+  ['hidden-states', ['--layer', '2']],
+  ['embeddings', ['--words', 'man,woman,king,queen']],
+  ['kv-cache', ['--lengths', '1,2', ...short]],
+  ['run', [experiment]],
+];
+
+function checkPng(bytes: Buffer, file: string): void {
+  expect([...bytes.subarray(0, 8)], `${file} signature`).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  expect(bytes.subarray(12, 16).toString('ascii'), `${file} first chunk`).toBe('IHDR');
+  const width = bytes.readUInt32BE(16);
+  const height = bytes.readUInt32BE(20);
+  expect(width > 100 && height > 100, `${file} is ${width}x${height}`).toBe(true);
+  expect(bytes.subarray(bytes.length - 8, bytes.length - 4).toString('ascii'), `${file} ends with IEND`).toBe('IEND');
+}
+
+describe('wgpt lab', () => {
+  it.each(LABS)('%s writes a valid SVG and PNG and its numbers as JSON', (name, args) => {
+    const out = join(dir, name);
+    const run = spawnSync(process.execPath, [BIN, 'lab', name, ...args, '--out', out, '--json'], { encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const json = JSON.parse(run.stdout);
+    expect(json.lab).toBe(name);
+    expect(json.figures.length).toBeGreaterThan(0);
+    for (const f of json.figures) expect(f.data.length, f.name).toBeGreaterThan(0);
+    const files = readdirSync(out);
+    const svgs = files.filter((f) => f.endsWith('.svg'));
+    expect(svgs.length).toBe(json.figures.length);
+    for (const svg of svgs) {
+      const text = readFileSync(join(out, svg), 'utf8');
+      expect(text.startsWith('<svg'), svg).toBe(true);
+      expect(text.trimEnd().endsWith('</svg>'), svg).toBe(true);
+      checkPng(readFileSync(join(out, svg.replace(/\.svg$/, '.png'))), svg);
+    }
+  }, 180_000);
+
+  it('an unknown lab is a usage error that lists the labs', () => {
+    const run = spawnSync(process.execPath, [BIN, 'lab', 'nope'], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/unknown lab "nope": choose one of weights, ablate-head/);
+  });
+});
