@@ -35,9 +35,10 @@ export async function runWithHooks(model: LanguageModel, ids: number[], interven
 
 /**
  * The model with interventions applied at every step (prefill and each decode step), for generate(): a
- * position-targeted intervention reaches that position whichever step runs it.
+ * position-targeted intervention reaches that position whichever step runs it. `fixed` options (a RoPE angle
+ * scale) are passed to every step too.
  */
-export function hookedModel(model: LanguageModel, interventions: readonly Intervention[]): LanguageModel {
+export function hookedModel(model: LanguageModel, interventions: readonly Intervention[], fixed: Pick<ForwardOptions, 'ropeAngleScale'> = {}): LanguageModel {
   return {
     gpu: model.gpu,
     arch: model.arch,
@@ -47,7 +48,7 @@ export function hookedModel(model: LanguageModel, interventions: readonly Interv
     async forward(ids: number[], pos0: number, options: ForwardOptions = {}): Promise<ForwardResult> {
       const hooks = new GpuHooks(model.gpu, new Set(), interventions);
       try {
-        return await model.forward(ids, pos0, { ...options, hooks });
+        return await model.forward(ids, pos0, { ...options, ...fixed, hooks });
       } finally {
         hooks.release();
       }

@@ -1,9 +1,9 @@
 // What every lab shares: the model it runs on, what it returns (BASE and TWEAK text, a table, figures and the
 // numbers behind them), and the BASE-vs-TWEAK comparison the intervention labs are made of.
 import { generate } from '../generate.ts';
-import { hookedModel, modelDims, runWithHooks, type Intervention } from '../hooks/index.ts';
+import { hookedModel, modelDims, type Intervention } from '../hooks/index.ts';
 import type { ModelDims } from '../hooks/points.ts';
-import type { LanguageModel } from '../model/model.ts';
+import type { ForwardOptions, LanguageModel } from '../model/model.ts';
 import { softmax } from '../sampling/logprobs.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { UserError } from '../errors.ts';
@@ -64,18 +64,26 @@ export function checkHead(ctx: LabContext, head: number): void {
 
 /**
  * BASE vs TWEAK: the continuation of the prompt and the next-token distribution after it, without and with the
- * interventions (applied at every step of generation).
+ * interventions (applied at every step of generation), and with `fixed` forward options (a RoPE angle scale) in
+ * TWEAK. Every run starts a new sequence at position 0, so TWEAK's KV cache never mixes with BASE's.
  */
-export async function compare(ctx: LabContext, lab: string, interventions: Intervention[], o: CompareOptions, what: string): Promise<LabResult> {
+export async function compare(
+  ctx: LabContext,
+  lab: string,
+  interventions: Intervention[],
+  o: CompareOptions,
+  what: string,
+  fixed: Pick<ForwardOptions, 'ropeAngleScale'> = {},
+): Promise<LabResult> {
   const ids = encodePrompt(ctx, o.prompt);
   const decode = { maxNewTokens: o.maxNewTokens ?? 20, temperature: o.temperature ?? 0, topK: o.topK ?? 0, seed: o.seed ?? 0, stopAtEos: false };
+  const tweakModel = hookedModel(ctx.model, interventions, fixed);
   const base = await generate(ctx.model, ctx.tokenizer, ids, decode);
-  const tweak = await generate(hookedModel(ctx.model, interventions), ctx.tokenizer, ids, decode);
+  const tweak = await generate(tweakModel, ctx.tokenizer, ids, decode);
 
-  const V = ctx.model.vocabSize;
-  const last = (logits: Float32Array) => softmax(logits.subarray((ids.length - 1) * V, ids.length * V));
-  const pBase = last((await runWithHooks(ctx.model, ids, [])).logits);
-  const pTweak = last((await runWithHooks(ctx.model, ids, interventions)).logits);
+  // the last position's logits [V] of the prompt alone
+  const pBase = softmax((await ctx.model.forward(ids, 0)).logits);
+  const pTweak = softmax((await tweakModel.forward(ids, 0)).logits);
   const top = o.top ?? 10;
   const union = [...new Set([...topIds(pBase, top), ...topIds(pTweak, top)])];
   const rows = union.flatMap((id) => [
@@ -98,7 +106,14 @@ export async function compare(ctx: LabContext, lab: string, interventions: Inter
         data: rows,
       },
     ],
-    numbers: { prompt: o.prompt, prompt_tokens: ids, interventions: interventions.map(describeIntervention), base_tokens: base.tokens, tweak_tokens: tweak.tokens },
+    numbers: {
+      prompt: o.prompt,
+      prompt_tokens: ids,
+      interventions: interventions.map(describeIntervention),
+      ...(fixed.ropeAngleScale !== undefined ? { rope_angle_scale: fixed.ropeAngleScale } : {}),
+      base_tokens: base.tokens,
+      tweak_tokens: tweak.tokens,
+    },
   };
 }
 

@@ -4,7 +4,7 @@
 //   nudge-neuron L N d         add d to neuron N of block L's MLP hidden layer
 //   zero-embedding-slice a..b  zero dimensions a..b-1 of the token embeddings
 //   residual-noise sigma       Gaussian noise into the residual stream entering every block
-//   boost-positions f          scale the learned position embeddings (GPT-2 only)
+//   boost-positions f          scale the learned position embeddings (GPT-2) or every RoPE angle (Llama-style)
 //   style-bias TOKEN=VALUE     add VALUE to one token's logit: an output bias
 import type { Intervention } from '../hooks/index.ts';
 import { UserError } from '../errors.ts';
@@ -47,10 +47,12 @@ export function residualNoise(ctx: LabContext, sigma: number, o: CompareOptions)
 
 export function boostPositions(ctx: LabContext, factor: number, o: CompareOptions): Promise<LabResult> {
   finite(factor, 'factor');
-  if (dims(ctx).arch !== 'gpt2') {
-    throw new UserError('boost-positions scales learned position embeddings, which this model does not have (RoPE): run it on a GPT-2 model');
+  if (dims(ctx).arch === 'gpt2') {
+    return compare(ctx, 'boost-positions', [{ hook: 'hook_pos_embed', op: 'scale', factor }], o, `position embeddings x ${factor}`);
   }
-  return compare(ctx, 'boost-positions', [{ hook: 'hook_pos_embed', op: 'scale', factor }], o, `position embeddings x ${factor}`);
+  // RoPE has no position vector to scale: positions enter as rotations of q and k by position x frequency, so
+  // the boost multiplies every angle, as if the tokens stood `factor` times further apart
+  return compare(ctx, 'boost-positions', [], o, `RoPE angles x ${factor}`, { ropeAngleScale: factor });
 }
 
 export function styleBias(ctx: LabContext, spec: string, o: CompareOptions): Promise<LabResult> {

@@ -259,6 +259,7 @@ export class GPT2 implements LanguageModel {
       throw new RangeError(`positions ${pos0}..${pos0 + T - 1} do not fit the context of ${this.nCtx} tokens`);
     }
     for (const id of ids) if (!(id >= 0 && id < V && Number.isInteger(id))) throw new RangeError(`token id ${id} is outside the vocabulary of ${V}`);
+    if ((options.ropeAngleScale ?? 1) !== 1) throw new RangeError('ropeAngleScale needs RoPE, and GPT-2 has learned position embeddings: scale hook_pos_embed instead');
     const { device } = this.gpu;
     const a = this.act;
     const rec = new Recorder(this.gpu, { profile: options.profile, label: T > 1 ? 'prefill' : 'decode' });

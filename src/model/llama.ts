@@ -234,6 +234,8 @@ export class Llama implements LanguageModel {
   private norm: Tensor;
   private lm_head: SplitMatrix; // embed_tokens itself when tied
   private invFreq: Tensor; // [rotaryDim / 2] RoPE frequencies, scaling applied
+  /** [rotaryDim / 2] invFreq times ForwardOptions.ropeAngleScale, made on first use, rewritten when the scale changes. */
+  private scaledInvFreq?: { scale: number; tensor: Tensor };
   private kCache: Tensor[]; // per layer [NKV, P, HS]
   private vCache: Tensor[];
   private act: Activations;
@@ -328,6 +330,8 @@ export class Llama implements LanguageModel {
       throw new RangeError(`positions ${pos0}..${pos0 + T - 1} do not fit the context of ${this.nCtx} tokens`);
     }
     for (const id of ids) if (!(id >= 0 && id < V && Number.isInteger(id))) throw new RangeError(`token id ${id} is outside the vocabulary of ${V}`);
+    const scale = options.ropeAngleScale ?? 1;
+    if (!Number.isFinite(scale)) throw new RangeError(`ropeAngleScale must be a finite number, got ${scale}`);
 
     const Tc = this.maxStepTokens;
     const all = options.allLogits ? new Float32Array(T * V) : undefined;
@@ -353,12 +357,13 @@ export class Llama implements LanguageModel {
     const a = this.act;
     const rec = new Recorder(this.gpu, { profile, label: T > 1 ? 'prefill' : 'decode' });
     const hook = gpuHook(rec, options.hooks, pos0);
+    const invFreq = this.ropeFrequencies(options.ropeAngleScale ?? 1);
 
     writeTensor(device, a.ids, Uint32Array.from(ids));
     splitEmbed(rec, a.x, a.ids, ids, this.embed_tokens, this.gather, { label: 'embed_tokens' }); // (T, C); no position embedding: RoPE does it
     hook('hook_embed', a.x, { rows: T, cols: C });
     for (let l = 0; l < this.layers.length; l++) {
-      this.block(rec, l, T, pos0, hook);
+      this.block(rec, l, T, pos0, invFreq, hook);
     }
 
     // the final norm, then the LM head: on every row, or on the last row only
@@ -382,6 +387,21 @@ export class Llama implements LanguageModel {
     return { logits, profile: profile ? timings : undefined };
   }
 
+  /**
+   * The RoPE frequencies of a step: the model's own, or for ropeAngleScale != 1 a second buffer holding each of them
+   * times the scale (rounded to f32, as the CPU reference rounds them), so the model's own are never overwritten.
+   */
+  private ropeFrequencies(scale: number): Tensor {
+    if (scale === 1) return this.invFreq;
+    const { rotaryDim, ropeTheta, ropeScaling } = this.config;
+    if (this.scaledInvFreq?.scale !== scale) {
+      this.scaledInvFreq ??= { scale, tensor: createTensor(this.gpu.device, 'f32', [rotaryDim / 2], 'rope.inv_freq_scaled') };
+      this.scaledInvFreq.scale = scale;
+      writeTensor(this.gpu.device, this.scaledInvFreq.tensor, ropeInvFreq(rotaryDim, ropeTheta, ropeScaling ?? undefined).map((f) => f * scale));
+    }
+    return this.scaledInvFreq.tensor;
+  }
+
   /** The final norm and the LM head on residual-stream rows resid [T, C] of another run: the logit lens. */
   async unembed(resid: Float32Array): Promise<Float32Array> {
     const { hiddenSize: C, vocabSize: V, rmsNormEps: eps } = this.config;
@@ -401,7 +421,7 @@ export class Llama implements LanguageModel {
    *   x = x + o_proj(attention(rope(qkv_proj(input_layernorm(x)))))
    *   x = x + down_proj(swiglu(gate_up_proj(post_attention_layernorm(x))))
    */
-  private block(rec: Recorder, l: number, T: number, pos0: number, hook: HookFn<Tensor>): void {
+  private block(rec: Recorder, l: number, T: number, pos0: number, invFreq: Tensor, hook: HookFn<Tensor>): void {
     const { hiddenSize: C, nHead: NH, nKVHead: NKV, headDim: HS, rotaryDim, intermediateSize: I, rmsNormEps: eps } = this.config;
     const QKV = (NH + 2 * NKV) * HS;
     const P = this.nCtx;
@@ -425,8 +445,8 @@ export class Llama implements LanguageModel {
     at('attn.hook_q', a.qkv, q);
     at('attn.hook_k', a.qkv, k);
     at('attn.hook_v', a.qkv, v);
-    rope(rec, a.qkv, this.invFreq, { T, pos0, nHeads: NH, headDim: HS, rotaryDim, stride: QKV, offset: 0, layer: l }); // q
-    rope(rec, a.qkv, this.invFreq, { T, pos0, nHeads: NKV, headDim: HS, rotaryDim, stride: QKV, offset: NH * HS, layer: l }); // k
+    rope(rec, a.qkv, invFreq, { T, pos0, nHeads: NH, headDim: HS, rotaryDim, stride: QKV, offset: 0, layer: l }); // q
+    rope(rec, a.qkv, invFreq, { T, pos0, nHeads: NKV, headDim: HS, rotaryDim, stride: QKV, offset: NH * HS, layer: l }); // k
     at('attn.hook_rot_q', a.qkv, q);
     at('attn.hook_rot_k', a.qkv, k);
     kvAppend(rec, this.kCache[l]!, a.qkv, { ...cache, srcOffset: NH * HS });
@@ -470,7 +490,7 @@ export class Llama implements LanguageModel {
   }
 
   private activationTensors(): Tensor[] {
-    const extra = [this.invFreq, ...(this.scratch ? [this.scratch] : []), ...(this.gather ? [this.gather.rows, this.gather.iota] : [])];
+    const extra = [this.invFreq, ...(this.scaledInvFreq ? [this.scaledInvFreq.tensor] : []), ...(this.scratch ? [this.scratch] : []), ...(this.gather ? [this.gather.rows, this.gather.iota] : [])];
     return [...Object.values(this.act), ...extra];
   }
 

@@ -13,6 +13,12 @@ export interface ForwardOptions {
   profile?: boolean;
   /** Activations to copy back and interventions to apply at hook points (src/hooks). */
   hooks?: GpuHooks;
+  /**
+   * RoPE models only: multiply every rotation angle (position x inverse frequency) by this factor for this call, as
+   * if positions were `factor` times further apart (the boost-positions lab). Default 1. The KV cache keeps keys as
+   * they were rotated, so every call of one sequence, from pos0 = 0 on, must pass the same factor.
+   */
+  ropeAngleScale?: number;
 }
 
 export interface ForwardResult {

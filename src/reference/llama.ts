@@ -13,12 +13,18 @@ import { swigluReference } from '../kernels/swiglu.ts';
 import type { LlamaParams } from '../model/llama.ts';
 import { greedyReference } from './greedy.ts';
 
-/** Logits [T, V] for every position of `ids` (positions 0 .. T-1), with `hook` called at each hook point. */
-export function llamaForwardReference(params: LlamaParams, ids: number[], hook: HookFn<Float64Array> = noHooks()): Float64Array {
+/**
+ * Logits [T, V] for every position of `ids` (positions 0 .. T-1), with `hook` called at each hook point.
+ * `ropeAngleScale` multiplies every RoPE angle, as ForwardOptions.ropeAngleScale does on the GPU.
+ */
+export function llamaForwardReference(params: LlamaParams, ids: number[], hook: HookFn<Float64Array> = noHooks(), options: { ropeAngleScale?: number } = {}): Float64Array {
   const { hiddenSize: C, nHead: NH, nKVHead: NKV, headDim: HS, rotaryDim, intermediateSize: I, vocabSize: V, rmsNormEps: eps } = params.config;
   const T = ids.length;
   const QKV = (NH + 2 * NKV) * HS;
-  const invFreq = ropeInvFreq(rotaryDim, params.config.ropeTheta, params.config.ropeScaling ?? undefined);
+  // angle = position * (invFreq * scale): scaling the frequencies (rounded to f32, as the GPU model uploads them)
+  // scales every angle
+  const scale = options.ropeAngleScale ?? 1;
+  const invFreq = ropeInvFreq(rotaryDim, params.config.ropeTheta, params.config.ropeScaling ?? undefined).map((f) => f * scale);
 
   // token embeddings only: positions enter through RoPE
   const x = new Float64Array(T * C);

@@ -18,6 +18,7 @@ import { llamaConfigJson, randomLlamaParams, writeLlamaFolder } from '../../src/
 import { splitEmbed, splitMatmul, uploadSplitMatrix, createGatherBuffers } from '../../src/model/split-weights.ts';
 import { Rng } from '../../src/random.ts';
 import { generate } from '../../src/generate.ts';
+import { hookedModel } from '../../src/hooks/index.ts';
 import { openModel } from '../../src/runtime.ts';
 import { chatPrompt } from '../../src/tokenizer/chat.ts';
 import { HfTokenizer } from '../../src/tokenizer/hf.ts';
@@ -198,6 +199,37 @@ describe('Llama generation', () => {
     const model = new Llama(await gpu(), config, llamaParamSource(randomLlamaParams(config, 4)));
     await expect(model.forward([1, 2], 39)).rejects.toThrow(/context of 40/);
     await expect(model.forward([97], 0)).rejects.toThrow(/vocabulary/);
+    model.destroy();
+  });
+});
+
+describe('the RoPE angle scale (ForwardOptions.ropeAngleScale, the boost-positions lab)', () => {
+  // the llama config: llama3-scaled frequencies, then every angle scaled on top
+  const config = CONFIGS.llama!;
+  const V = config.vocabSize;
+  it('matches the CPU reference with the same scale, through the KV cache too; scale 1 is the plain run', async () => {
+    const params = randomLlamaParams(config, 19);
+    const model = new Llama(await gpu(), config, llamaParamSource(params));
+    const ids = randomIds(new Rng(21), 14, V);
+    const plain = (await model.forward(ids, 0, { allLogits: true })).logits;
+    for (const scale of [2.5, -0.75]) {
+      const reference = llamaForwardReference(params, ids, undefined, { ropeAngleScale: scale });
+      const { logits } = await model.forward(ids, 0, { allLogits: true, ropeAngleScale: scale });
+      expectClose(logits, reference, F32_TOL, `logits x${scale}`);
+      expect(logits.some((x, i) => Math.abs(x - plain[i]!) > 1e-2), `scale ${scale} changes the logits`).toBe(true);
+      // the cache holds keys rotated by the scaled angles: a hooked model passes the scale to the prefill and to
+      // every decode step, as generation in the lab runs it
+      const scaled = hookedModel(model, [], { ropeAngleScale: scale });
+      expectClose((await scaled.forward(ids.slice(0, 9), 0)).logits, lastRow(reference, 9, V), F32_TOL, `prefill x${scale}`);
+      for (let t = 9; t < 14; t++) {
+        expectClose((await scaled.forward([ids[t]!], t)).logits, lastRow(reference, t + 1, V), F32_TOL, `decode at ${t} x${scale}`);
+      }
+    }
+    // the model's own frequencies are untouched: scale 1, or no scale, after scaled runs is the plain run, bit for bit
+    expect((await model.forward(ids, 0, { allLogits: true, ropeAngleScale: 1 })).logits).toEqual(plain);
+    expect((await model.forward(ids, 0, { allLogits: true })).logits).toEqual(plain);
+    expectClose(plain, llamaForwardReference(params, ids, undefined, { ropeAngleScale: 1 }), F32_TOL, 'scale 1');
+    await expect(model.forward(ids, 0, { ropeAngleScale: NaN })).rejects.toThrow(/finite/);
     model.destroy();
   });
 });

@@ -32,6 +32,9 @@ const LABS: Record<string, { args: string; help: string }> = {
 export function registerLab(cli: CAC, run: Run): void {
   cli
     .command('lab <name> [...args]', `Interpretability labs with figures: ${Object.keys(LABS).join(', ')}`)
+    .usage(`lab <name> [...args]\n\n  Labs:\n${Object.entries(LABS)
+      .map(([name, lab]) => `    ${`${name} ${lab.args}`.padEnd(30)}${lab.help}`)
+      .join('\n')}`)
     .option('--model <dir|org/name>', 'Model folder or hub id; default: the embedded model')
     .option('--prompt <text>', 'Prompt', { default: labs.DEFAULT_PROMPT })
     .option('--max-new-tokens <n>', 'Tokens to generate for BASE and TWEAK', { default: 20 })
