@@ -17,14 +17,14 @@ const LABS: Record<string, { args: string; help: string }> = {
   'nudge-neuron': { args: 'L N delta', help: 'add delta to one MLP neuron' },
   'zero-embedding-slice': { args: 'a..b', help: 'zero dimensions a..b-1 of the token embeddings' },
   'residual-noise': { args: 'sigma', help: 'Gaussian noise into the residual stream of every block' },
-  'boost-positions': { args: 'factor', help: 'scale the learned position embeddings' },
+  'boost-positions': { args: 'factor', help: 'scale the position embeddings (GPT-2) or the RoPE angles (Llama)' },
   'style-bias': { args: 'TOKEN=VALUE', help: "add VALUE to a token's logit" },
   temperature: { args: '', help: 'T=0 vs T=1.2 with top-k, entropy per step' },
   'logit-lens': { args: '', help: 'what each layer predicts' },
   patch: { args: '', help: 'activation patching, clean vs corrupt (--clean, --corrupt, --answer, --wrong)' },
   attention: { args: '', help: 'attention patterns (--layer, --head)' },
   'hidden-states': { args: '', help: 'activations of two sentences (--a, --b, --layer)' },
-  embeddings: { args: '', help: 'PCA of word embeddings (--words)' },
+  embeddings: { args: '', help: 'PCA and t-SNE of word embeddings (--words)' },
   'kv-cache': { args: '', help: 'generation time with and without the KV cache (--lengths)' },
   run: { args: 'experiment.yaml', help: 'replay a saved experiment' },
 };
@@ -96,7 +96,7 @@ function runLab(ctx: LabContext, name: string, args: string[], o: Record<string,
     case 'patch': return labs.patchLab(ctx, { clean: String(o.clean), corrupt: String(o.corrupt), answer: String(o.answer), wrong: String(o.wrong) });
     case 'attention': return labs.attentionLab(ctx, compare.prompt, layer, int(o.head, '--head'));
     case 'hidden-states': return labs.hiddenStatesLab(ctx, String(o.a), String(o.b), layer);
-    case 'embeddings': return labs.embeddingsLab(ctx, String(o.words).split(',').map((w) => w.trim()).filter(Boolean));
+    case 'embeddings': return labs.embeddingsLab(ctx, String(o.words).split(',').map((w) => w.trim()).filter(Boolean), compare.seed);
     case 'kv-cache': return labs.kvCacheLab(ctx, compare.prompt, String(o.lengths).split(',').map((x) => int(x, '--lengths')));
     default: return labs.runExperiment(ctx, experiment!);
   }
