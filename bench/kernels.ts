@@ -13,15 +13,15 @@ import type { Gpu } from '../src/gpu/device.ts';
 import type { Recorder } from '../src/gpu/recorder.ts';
 import { packF16, unpackF16 } from '../src/half.ts';
 import { residualAdd, residualAddReference } from '../src/kernels/add.ts';
-import { attentionScores, attentionScoresReference, attentionValues, attentionValuesReference, type ScoresOptions } from '../src/kernels/attention.ts';
+import { attentionScores, attentionScoresReference, attentionValues, attentionValuesReference, type ScoresOptions, type ValuesVersion } from '../src/kernels/attention.ts';
 import { embed, embedReference } from '../src/kernels/embedding.ts';
 import { gelu, geluReference } from '../src/kernels/gelu.ts';
 import { kvAppend, kvAppendReference, type KvAppendOptions } from '../src/kernels/kvcache.ts';
-import { layerNorm, layerNormReference } from '../src/kernels/layernorm.ts';
+import { layerNorm, layerNormReference, type LayerNormVersion } from '../src/kernels/layernorm.ts';
 import { matmul, matmulBytes, matmulFlops, matmulReference, type MatmulVersion } from '../src/kernels/matmul.ts';
-import { rmsNorm, rmsNormReference } from '../src/kernels/rmsnorm.ts';
+import { rmsNorm, rmsNormReference, type RmsNormVersion } from '../src/kernels/rmsnorm.ts';
 import { rope, ropeInvFreq, ropeReference, type RopeOptions } from '../src/kernels/rope.ts';
-import { softmax, softmaxReference } from '../src/kernels/softmax.ts';
+import { softmax, softmaxReference, type SoftmaxVersion } from '../src/kernels/softmax.ts';
 import { swiglu, swigluReference } from '../src/kernels/swiglu.ts';
 import { Rng } from '../src/random.ts';
 import { Checker, describeRows, rowsToCheck, type Validation } from './check.ts';
@@ -37,7 +37,7 @@ export interface KernelCase {
   phase: Phase;
   /** The kernel function of src/kernels. */
   kernel: string;
-  /** matmul's version (v1, v2, matvec, ...); "-" for kernels with one version. */
+  /** The kernel's version (matmul's v1, v2, matvec, ...; layerNorm's v1, v2); "-" for kernels with one version. */
   version: string;
   /** The layer of the model this shape is ("c_fc", "attn_scores", ...). */
   op: string;
@@ -59,10 +59,35 @@ export interface Prepared {
 }
 
 /**
- * Every matmul version and the rows it computes. A Record, so that a version added to MatmulVersion does not
- * compile here until the bench runs it too.
+ * The versions of the kernels that have several. Records, so that a version added to a kernel's version type does
+ * not compile here until the bench runs it too. A matmul version says which rows it computes.
  */
 export const MATMUL_VERSIONS: Record<MatmulVersion, 'any rows' | 'one row'> = { v1: 'any rows', v2: 'any rows', matvec: 'one row', 'matvec.v2': 'one row' };
+const LAYERNORM_VERSIONS: Record<LayerNormVersion, true> = { v1: true, v2: true };
+const RMSNORM_VERSIONS: Record<RmsNormVersion, true> = { v1: true, v2: true };
+const SOFTMAX_VERSIONS: Record<SoftmaxVersion, true> = { v1: true, v2: true };
+const VALUES_VERSIONS: Record<ValuesVersion, true> = { v1: true, v2: true };
+
+/** Every version of every kernel, by the kernel's function name ("-" for a kernel with one version). */
+export const KERNEL_VERSIONS: Record<string, string[]> = {
+  embed: ['-'],
+  layerNorm: Object.keys(LAYERNORM_VERSIONS),
+  rmsNorm: Object.keys(RMSNORM_VERSIONS),
+  matmul: Object.keys(MATMUL_VERSIONS),
+  kvAppend: ['-'],
+  rope: ['-'],
+  attentionScores: ['-'],
+  softmax: Object.keys(SOFTMAX_VERSIONS),
+  attentionValues: Object.keys(VALUES_VERSIONS),
+  residualAdd: ['-'],
+  gelu: ['-'],
+  swiglu: ['-'],
+};
+
+/** The keys of a version Record, typed. */
+function versionsOf<V extends string>(all: Record<V, unknown>): V[] {
+  return Object.keys(all) as V[];
+}
 
 export interface CaseOptions {
   /** Multiply-adds the CPU reference may spend on one case before it checks a sample of rows instead of all. */
@@ -93,21 +118,24 @@ function stepCases(step: Step): KernelCase[] {
   const { model: m, T, phase } = step;
   const C = m.hidden;
   const qkvWidth = (m.nHead + 2 * m.nKVHead) * m.headDim;
-  const versions = (Object.keys(MATMUL_VERSIONS) as MatmulVersion[]).filter((v) => T === 1 || MATMUL_VERSIONS[v] === 'any rows');
+  const versions = versionsOf(MATMUL_VERSIONS).filter((v) => T === 1 || MATMUL_VERSIONS[v] === 'any rows');
   const linear = (op: string, N: number, K: number, bias: boolean): KernelCase[] =>
     (['f32', 'f16'] as const).flatMap((w) => versions.map((v) => matmulCase(step, op, T, N, K, v, w, bias)));
   const lmHead = phase === 'decode' ? linear('lm_head', m.vocab, C, false) : [];
+  const attention = [
+    ...versionsOf(SOFTMAX_VERSIONS).map((v) => softmaxCase(step, v)),
+    ...versionsOf(VALUES_VERSIONS).map((v) => valuesCase(step, v)),
+  ];
 
   if (m.arch === 'gpt2') {
     return [
       embeddingCase(step, 'wte+wpe', 'f32'),
       embeddingCase(step, 'wte+wpe', 'f16'),
-      layerNormCase(step, 'ln_1'),
+      ...versionsOf(LAYERNORM_VERSIONS).map((v) => layerNormCase(step, 'ln_1', v)),
       ...linear('c_attn', qkvWidth, C, true),
       kvAppendCase(step, 'k_cache'),
       scoresCase(step),
-      softmaxCase(step),
-      valuesCase(step),
+      ...attention,
       ...linear('attn.c_proj', C, C, true),
       residualCase(step),
       ...linear('c_fc', m.intermediate, C, true),
@@ -119,13 +147,12 @@ function stepCases(step: Step): KernelCase[] {
   return [
     embeddingCase(step, 'embed_tokens', 'f32'),
     embeddingCase(step, 'embed_tokens', 'f16'),
-    rmsNormCase(step, 'input_layernorm'),
+    ...versionsOf(RMSNORM_VERSIONS).map((v) => rmsNormCase(step, 'input_layernorm', v)),
     ...linear('qkv_proj', qkvWidth, C, false),
     ropeCase(step, 'rope_q'),
     kvAppendCase(step, 'k_cache'),
     scoresCase(step),
-    softmaxCase(step),
-    valuesCase(step),
+    ...attention,
     ...linear('o_proj', C, m.nHead * m.headDim, false),
     residualCase(step),
     ...linear('gate_up_proj', 2 * m.intermediate, C, false),
@@ -137,7 +164,7 @@ function stepCases(step: Step): KernelCase[] {
 
 /** Square matmuls for the arithmetic ceiling: the best GFLOP/s any matmul version reaches on this adapter. */
 export function ceilingCases(size: number, options: CaseOptions): KernelCase[] {
-  const model: ModelShape = { name: 'square', arch: 'gpt2', hidden: size, nHead: 1, nKVHead: 1, headDim: size, intermediate: size, vocab: size, layers: 1, positions: size, source: 'ceiling' };
+  const model: ModelShape = { name: `square-${size}`, arch: 'gpt2', hidden: size, nHead: 1, nKVHead: 1, headDim: size, intermediate: size, vocab: size, layers: 1, positions: size, source: 'ceiling' };
   const step: Step = { model, phase: 'prefill', T: size, pos0: 0, S: size, options };
   const cases = [matmulCase(step, 'square', size, size, size, 'v1', 'f32', false), matmulCase(step, 'square', size, size, size, 'v2', 'f32', false), matmulCase(step, 'square', size, size, size, 'v2', 'f16', false)];
   return cases.map((c) => ({ ...c, phase: 'ceiling', id: c.id.replace('/prefill/', '/ceiling/') }));
@@ -302,12 +329,12 @@ function embeddingCase(step: Step, op: string, weights: WeightFormat): KernelCas
   };
 }
 
-function layerNormCase(step: Step, op: string): KernelCase {
+function layerNormCase(step: Step, op: string, version: LayerNormVersion): KernelCase {
   const { T, model: m } = step;
   const C = m.hidden;
   // flops: mean (1), variance (3), normalise, scale and shift (4) per element
   return {
-    ...base(step, 'layerNorm', op, `[${T}, ${C}]`, 8 * T * C, (2 * T * C + 2 * C) * 4),
+    ...base(step, 'layerNorm', op, `[${T}, ${C}]`, 8 * T * C, (2 * T * C + 2 * C) * 4, version),
     prepare(gpu) {
       const ops = new Operands(gpu);
       const x = random(T * C, 7, -1.5, 2.5); // a mean away from 0, as residual streams have
@@ -316,7 +343,7 @@ function layerNormCase(step: Step, op: string): KernelCase {
       const [xt, gt, bt] = [ops.f32(x, [T, C], 'x'), ops.f32(gamma, [C], 'gamma'), ops.f32(beta, [C], 'beta')];
       const out = ops.output([T, C], 'out');
       return {
-        record: (rec) => layerNorm(rec, out, xt, gt, bt, T, C, 1e-5, { label: op }),
+        record: (rec) => layerNorm(rec, out, xt, gt, bt, T, C, 1e-5, { label: op, version }),
         async check() {
           const got = await ops.read(out, T * C);
           const ref = new Float64Array(T * C);
@@ -332,12 +359,12 @@ function layerNormCase(step: Step, op: string): KernelCase {
   };
 }
 
-function rmsNormCase(step: Step, op: string): KernelCase {
+function rmsNormCase(step: Step, op: string, version: RmsNormVersion): KernelCase {
   const { T, model: m } = step;
   const C = m.hidden;
   // flops: squares and their sum (2), scale by 1/rms and gamma (2) per element
   return {
-    ...base(step, 'rmsNorm', op, `[${T}, ${C}]`, 4 * T * C, (2 * T * C + C) * 4),
+    ...base(step, 'rmsNorm', op, `[${T}, ${C}]`, 4 * T * C, (2 * T * C + C) * 4, version),
     prepare(gpu) {
       const ops = new Operands(gpu);
       const x = random(T * C, 10, -2, 2);
@@ -345,7 +372,7 @@ function rmsNormCase(step: Step, op: string): KernelCase {
       const [xt, gt] = [ops.f32(x, [T, C], 'x'), ops.f32(gamma, [C], 'gamma')];
       const out = ops.output([T, C], 'out');
       return {
-        record: (rec) => rmsNorm(rec, out, xt, gt, T, C, 1e-5, { label: op }),
+        record: (rec) => rmsNorm(rec, out, xt, gt, T, C, 1e-5, { label: op, version }),
         async check() {
           const got = await ops.read(out, T * C);
           const ref = new Float64Array(T * C);
@@ -442,12 +469,12 @@ function scoresCase(step: Step): KernelCase {
   };
 }
 
-function softmaxCase(step: Step): KernelCase {
+function softmaxCase(step: Step, version: SoftmaxVersion): KernelCase {
   const { T, pos0, S, model: m } = step;
   const rows = m.nHead * T;
   // flops: max, subtract, exp, sum, divide per element; bytes: the row read once and written once
   return {
-    ...base(step, 'softmax', 'attn_softmax', `[${rows}, ${S}]`, 5 * rows * S, 2 * rows * S * 4),
+    ...base(step, 'softmax', 'attn_softmax', `[${rows}, ${S}]`, 5 * rows * S, 2 * rows * S * 4, version),
     prepare(gpu) {
       const ops = new Operands(gpu);
       // masked attention scores: -infinity past each query's position, as attentionScores leaves them
@@ -455,7 +482,7 @@ function softmaxCase(step: Step): KernelCase {
       for (let r = 0; r < rows; r++) x.fill(-Infinity, r * S + pos0 + (r % T) + 1, (r + 1) * S);
       const xt = ops.f32(x, [rows, S], 'scores');
       return {
-        record: (rec) => softmax(rec, xt, rows, S, { label: 'attn_softmax' }),
+        record: (rec) => softmax(rec, xt, rows, S, { label: 'attn_softmax', version }),
         async check() {
           const got = await ops.read(xt, rows * S);
           const ref = Float64Array.from(x);
@@ -472,13 +499,13 @@ function softmaxCase(step: Step): KernelCase {
   };
 }
 
-function valuesCase(step: Step): KernelCase {
+function valuesCase(step: Step, version: ValuesVersion): KernelCase {
   const { T, pos0, S, model: m } = step;
   const { nHead: NH, nKVHead: KVH, headDim: HS } = m;
   const o = { T, pos0, nHead: NH, nKVHead: KVH, headDim: HS, nCtx: S };
   const pairs = causalPairs(T, pos0);
   return {
-    ...base(step, 'attentionValues', 'attn_values', `[${NH}, ${T}, ${S}] x ${HS}`, 2 * NH * HS * pairs, (NH * pairs + KVH * S * HS + T * NH * HS) * 4),
+    ...base(step, 'attentionValues', 'attn_values', `[${NH}, ${T}, ${S}] x ${HS}`, 2 * NH * HS * pairs, (NH * pairs + KVH * S * HS + T * NH * HS) * 4, version),
     prepare(gpu) {
       const ops = new Operands(gpu);
       const pattern = Float32Array.from(random(NH * T * S, 16, 0, 1));
@@ -487,7 +514,7 @@ function valuesCase(step: Step): KernelCase {
       const [pt, vt] = [ops.f32(pattern, [NH, T, S], 'pattern'), ops.f32(v, [KVH, S, HS], 'v_cache')];
       const z = ops.output([T, NH * HS], 'z');
       return {
-        record: (rec) => attentionValues(rec, z, pt, vt, o),
+        record: (rec) => attentionValues(rec, z, pt, vt, { ...o, version }),
         async check() {
           const got = await ops.read(z, T * NH * HS);
           const rows = rowsToCheck(T, NH * S * HS, step.options.referenceBudget);

@@ -147,13 +147,16 @@ export function compareReports(a: BenchReport, b: BenchReport, names = ['A', 'B'
   ];
   const bById = new Map(b.kernels.map((k) => [k.id, k]));
   const rows: string[][] = [];
+  const reshaped: string[] = [];
   for (const k of a.kernels) {
     const other = bById.get(k.id);
     if (!other?.timing || !k.timing) continue;
-    rows.push([k.id, k.shape, ms(k.timing.median), ms(other.timing.median), `${(k.timing.median / other.timing.median).toFixed(2)}x`]);
+    if (other.shape !== k.shape) reshaped.push(`${k.id} (${k.shape} against ${other.shape})`);
+    else rows.push([k.id, k.shape, ms(k.timing.median), ms(other.timing.median), `${(k.timing.median / other.timing.median).toFixed(2)}x`]);
   }
   if (rows.length) out.push(...table(['kernel case', 'shape', 'A ms', 'B ms', 'A/B (B faster when > 1)'], rows), '');
-  else out.push('no kernel case was timed in both reports', '');
+  else out.push('no kernel case was timed in both reports on the same shape', '');
+  if (reshaped.length) out.push(`not compared, the shapes differ (run both with the same --tokens and --context): ${reshaped.join(', ')}`, '');
 
   const e2eRows: string[][] = [];
   for (const fa of a.e2e?.formats ?? []) {

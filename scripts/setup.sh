@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 [ -e /usr/lib/chromium/vk_swiftshader_icd.json ] || need+=(chromium)
-ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
+compgen -G '/usr/lib/*/libvulkan.so.1' >/dev/null || [ -e /usr/lib/libvulkan.so.1 ] || need+=(libvulkan1)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     sudo=""

@@ -3,7 +3,8 @@
 // with the biased variance (divide by C), as torch.nn.LayerNorm computes it.
 //
 // x, out: [rows, C]; gamma, beta: [C]. One workgroup per row: each thread strides over the row, then the
-// workgroup adds up the threads' partial sums in shared memory (a tree reduction).
+// workgroup adds up the threads' partial sums in shared memory (a tree reduction). This is version 1, for hardware
+// adapters; layernorm.v2.wgsl runs one invocation per row, for software ones.
 //
 // Numerics. The variance is computed in a second pass as the mean of squared deviations; the one-pass formula
 // E[x^2] - E[x]^2 subtracts two nearly equal numbers when |mean| is much larger than the spread, and loses every

@@ -4,7 +4,8 @@
 //
 // x, out: [rows, C]; gamma: [C]. One workgroup per row: each thread strides over the row adding squares, then the
 // workgroup adds up the threads' partial sums in shared memory (a tree reduction). A sum of squares has no
-// cancellation, so one pass is accurate.
+// cancellation, so one pass is accurate. This is version 1, for hardware adapters; rmsnorm.v2.wgsl runs one
+// invocation per row, for software ones.
 
 struct RmsNormParams {
   rows: u32,

@@ -10,6 +10,7 @@
 // One workgroup per row, in three passes over it: row max, sum of exponentials, normalise. Each thread strides
 // through the row; the partial maxima and sums of the WORKGROUP threads are combined by a tree reduction in
 // workgroup memory. More than 65535 rows fold into a 2-D grid: row = workgroup x + y * (workgroups in x).
+// This is version 1, for hardware adapters; softmax.v2.wgsl runs one invocation per row, for software ones.
 
 struct SoftmaxParams {
   rows: u32,

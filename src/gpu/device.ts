@@ -178,9 +178,13 @@ function dawnInstance(dawn: typeof import('webgpu')): GPU {
   return instance;
 }
 
-/** On Linux only Vulkan gives a full WebGPU; skipping the GL probe also keeps EGL's warnings off stderr. */
+/**
+ * On Linux only Vulkan gives a full WebGPU; skipping the GL probe also keeps EGL's warnings off stderr. Dawn rounds
+ * timestamps to 65.536 µs by default (a browser's fingerprinting defence); a profiler wants them exact.
+ */
 function dawnFlags(): string[] {
-  return process.platform === 'linux' ? ['backend=vulkan'] : [];
+  const flags = ['disable-dawn-features=timestamp_quantization'];
+  return process.platform === 'linux' ? ['backend=vulkan', ...flags] : flags;
 }
 
 /**

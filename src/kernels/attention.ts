@@ -14,6 +14,10 @@
 //   kCache, vCache: [nKVHead, nCtx, headDim] (see kvcache.ts)
 //   scores:         [nHead, T, S], -infinity where s > pos0 + t
 //   z:              [T, nHead * headDim]
+//
+// attentionValues has two versions, side by side in shaders/:
+//   v1  attn_values.wgsl     a workgroup per (t, h, 16 dims), the sum over s split 16 ways and reduced (hardware)
+//   v2  attn_values.v2.wgsl  one invocation per (t, h, 4 dims), the whole sum over s, no barriers (software)
 import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
@@ -29,6 +33,13 @@ export interface AttentionShape {
   headDim: number;
   nCtx: number;
   layer?: number;
+}
+
+export type ValuesVersion = 'v1' | 'v2';
+
+export interface ValuesOptions extends AttentionShape {
+  /** Which attention-values kernel; by default the one that suits the adapter (see defaultValuesVersion). */
+  version?: ValuesVersion;
 }
 
 export interface ScoresOptions extends AttentionShape {
@@ -64,9 +75,22 @@ const ValuesParams = defineUniforms('ValuesParams', {
   nCtx: 'u32',
   tiles: 'u32',
 });
-/** attn_values.wgsl: LANES dims per workgroup, each summed over s by PARTS threads. */
+/** attn_values.v2.wgsl's struct: the same fields, the last one counting chunks of dims (vec4s, or single floats). */
+const ValuesV2Params = defineUniforms('ValuesParams', {
+  T: 'u32',
+  pos0: 'u32',
+  S: 'u32',
+  nHead: 'u32',
+  group: 'u32',
+  headDim: 'u32',
+  nCtx: 'u32',
+  chunks: 'u32',
+});
+/** attn_values.wgsl (v1): LANES dims per workgroup, each summed over s by PARTS threads. */
 const LANES = 16;
 const PARTS = 16;
+/** attn_values.v2.wgsl: WG invocations per workgroup, each owning one (t, h, chunk of dims). */
+const VALUES_V2 = { WG: 64 };
 
 /** Query heads per KV head; checks the shape on the way. */
 function groupSize(o: AttentionShape, kernel: string): number {
@@ -101,24 +125,40 @@ export function attentionScores(rec: Recorder, scores: Tensor, q: Tensor, kCache
 }
 
 /** z[t, h * headDim + d] = sum over s <= pos0 + t of pattern[h, t, s] * v[h / group, s, d], on the GPU. */
-export function attentionValues(rec: Recorder, z: Tensor, pattern: Tensor, vCache: Tensor, o: AttentionShape): void {
+export function attentionValues(rec: Recorder, z: Tensor, pattern: Tensor, vCache: Tensor, o: ValuesOptions): void {
   const { T, pos0, nHead, headDim, nCtx } = o;
   const group = groupSize(o, 'attn_values');
   const S = pos0 + T;
-  const tiles = ceilDiv(headDim, LANES);
   if (z.byteLength < T * nHead * headDim * 4) throw new Error(`attn_values: z needs ${T}x${nHead * headDim} floats`);
   if (pattern.byteLength < nHead * T * S * 4) throw new Error(`attn_values: pattern needs ${nHead}x${T}x${S} floats`);
   checkCache(vCache, o, 'attn_values');
-  rec.dispatch({
-    shader: 'attn_values.wgsl',
-    constants: { LANES, PARTS },
-    uniforms: ValuesParams.pack({ T, pos0, S, nHead, group, headDim, nCtx, tiles }),
-    bindings: [z, pattern, vCache],
-    workgroups: grid1d(nHead * T * tiles),
-    label: 'attn_values',
-    layer: o.layer,
-    shape: `[${nHead}, ${T}, ${S}] x ${headDim}`,
-  });
+  const base = { bindings: [z, pattern, vCache], label: 'attn_values', layer: o.layer, shape: `[${nHead}, ${T}, ${S}] x ${headDim}` };
+  if ((o.version ?? defaultValuesVersion(rec)) === 'v1') {
+    const tiles = ceilDiv(headDim, LANES);
+    rec.dispatch({
+      ...base,
+      shader: 'attn_values.wgsl',
+      constants: { LANES, PARTS },
+      uniforms: ValuesParams.pack({ T, pos0, S, nHead, group, headDim, nCtx, tiles }),
+      workgroups: grid1d(nHead * T * tiles),
+    });
+  } else {
+    // A vec4 of dims per invocation when the heads split into them evenly, else one dim.
+    const VEC4 = headDim % 4 === 0;
+    const chunks = VEC4 ? headDim / 4 : headDim;
+    rec.dispatch({
+      ...base,
+      shader: 'attn_values.v2.wgsl',
+      constants: { VEC4, ...VALUES_V2 },
+      uniforms: ValuesV2Params.pack({ T, pos0, S, nHead, group, headDim, nCtx, chunks }),
+      workgroups: grid1d(ceilDiv(T * nHead * chunks, VALUES_V2.WG)),
+    });
+  }
+}
+
+/** v2 on software adapters, where barriers are dear; v1 on hardware ones. */
+export function defaultValuesVersion(rec: Recorder): ValuesVersion {
+  return rec.gpu.info.kind === 'software' ? 'v2' : 'v1';
 }
 
 /** CPU reference of attentionScores: [nHead, T, S] in float64, -Infinity past the mask. */

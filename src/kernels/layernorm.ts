@@ -1,13 +1,29 @@
 // Layer normalisation (GPT-2's ln_1, ln_2, ln_f): each row of x is brought to mean 0 and variance 1 over its
 // C channels, then scaled by gamma and shifted by beta, two learned vectors of C values.
+//
+// Versions, side by side in shaders/:
+//   v1  layernorm.wgsl     a workgroup per row, its partial sums added by a tree reduction (hardware adapters)
+//   v2  layernorm.v2.wgsl  one invocation per row, no barriers (software adapters such as SwiftShader)
 import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
-import { grid1d } from './dispatch.ts';
+import { ceilDiv, grid1d } from './dispatch.ts';
 
 const LayerNormParams = defineUniforms('LayerNormParams', { rows: 'u32', C: 'u32', eps: 'f32' });
-/** Threads per row; a power of two, for the tree reduction. */
+/** v1: threads per row; a power of two, for the tree reduction. */
 const WORKGROUP = 256;
+/** v2: rows per workgroup, one per invocation. */
+const V2 = { WG: 64 };
+
+export type LayerNormVersion = 'v1' | 'v2';
+
+export interface LayerNormOptions {
+  /** Which kernel; by default the one that suits the adapter (see defaultVersion). */
+  version?: LayerNormVersion;
+  /** For profiles. */
+  layer?: number;
+  label?: string;
+}
 
 /** out[rows, C] = layernorm(x[rows, C]) * gamma[C] + beta[C], on the GPU. `out` and `x` are distinct tensors. */
 export function layerNorm(
@@ -19,18 +35,19 @@ export function layerNorm(
   rows: number,
   C: number,
   eps: number,
-  o: { layer?: number; label?: string } = {},
+  o: LayerNormOptions = {},
 ): void {
-  rec.dispatch({
-    shader: 'layernorm.wgsl',
-    constants: { WORKGROUP },
-    uniforms: LayerNormParams.pack({ rows, C, eps }),
-    bindings: [out, x, gamma, beta],
-    workgroups: grid1d(rows), // one workgroup per row
-    label: o.label ?? 'layernorm',
-    layer: o.layer,
-    shape: `[${rows}, ${C}]`,
-  });
+  const base = { uniforms: LayerNormParams.pack({ rows, C, eps }), bindings: [out, x, gamma, beta], label: o.label ?? 'layernorm', layer: o.layer, shape: `[${rows}, ${C}]` };
+  if ((o.version ?? defaultVersion(rec)) === 'v1') {
+    rec.dispatch({ ...base, shader: 'layernorm.wgsl', constants: { WORKGROUP }, workgroups: grid1d(rows) }); // one workgroup per row
+  } else {
+    rec.dispatch({ ...base, shader: 'layernorm.v2.wgsl', constants: V2, workgroups: grid1d(ceilDiv(rows, V2.WG)) }); // one invocation per row
+  }
+}
+
+/** v2 on software adapters, where barriers are dear; v1 on hardware ones. */
+export function defaultVersion(rec: Recorder): LayerNormVersion {
+  return rec.gpu.info.kind === 'software' ? 'v2' : 'v1';
 }
 
 /** CPU reference: two passes in float64 (mean, then the biased variance). */

@@ -1,13 +1,29 @@
 // RMS normalisation (Llama-style models): each row of x is divided by its root mean square over the C channels,
 // then scaled by gamma, a learned vector of C values. Unlike layernorm, no mean is removed and there is no beta.
+//
+// Versions, side by side in shaders/:
+//   v1  rmsnorm.wgsl     a workgroup per row, its partial sums added by a tree reduction (hardware adapters)
+//   v2  rmsnorm.v2.wgsl  one invocation per row, no barriers (software adapters such as SwiftShader)
 import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
-import { grid1d } from './dispatch.ts';
+import { ceilDiv, grid1d } from './dispatch.ts';
 
 const RmsNormParams = defineUniforms('RmsNormParams', { rows: 'u32', C: 'u32', eps: 'f32' });
-/** Threads per row; a power of two, for the tree reduction. */
+/** v1: threads per row; a power of two, for the tree reduction. */
 const WORKGROUP = 256;
+/** v2: rows per workgroup, one per invocation. */
+const V2 = { WG: 64 };
+
+export type RmsNormVersion = 'v1' | 'v2';
+
+export interface RmsNormOptions {
+  /** Which kernel; by default the one that suits the adapter (see defaultVersion). */
+  version?: RmsNormVersion;
+  /** For profiles. */
+  layer?: number;
+  label?: string;
+}
 
 /** out[rows, C] = x / sqrt(mean(x^2) + eps) * gamma[C], row by row, on the GPU. `out` and `x` are distinct. */
 export function rmsNorm(
@@ -18,18 +34,19 @@ export function rmsNorm(
   rows: number,
   C: number,
   eps: number,
-  o: { layer?: number; label?: string } = {},
+  o: RmsNormOptions = {},
 ): void {
-  rec.dispatch({
-    shader: 'rmsnorm.wgsl',
-    constants: { WORKGROUP },
-    uniforms: RmsNormParams.pack({ rows, C, eps }),
-    bindings: [out, x, gamma],
-    workgroups: grid1d(rows), // one workgroup per row
-    label: o.label ?? 'rmsnorm',
-    layer: o.layer,
-    shape: `[${rows}, ${C}]`,
-  });
+  const base = { uniforms: RmsNormParams.pack({ rows, C, eps }), bindings: [out, x, gamma], label: o.label ?? 'rmsnorm', layer: o.layer, shape: `[${rows}, ${C}]` };
+  if ((o.version ?? defaultVersion(rec)) === 'v1') {
+    rec.dispatch({ ...base, shader: 'rmsnorm.wgsl', constants: { WORKGROUP }, workgroups: grid1d(rows) }); // one workgroup per row
+  } else {
+    rec.dispatch({ ...base, shader: 'rmsnorm.v2.wgsl', constants: V2, workgroups: grid1d(ceilDiv(rows, V2.WG)) }); // one invocation per row
+  }
+}
+
+/** v2 on software adapters, where barriers are dear; v1 on hardware ones. */
+export function defaultVersion(rec: Recorder): RmsNormVersion {
+  return rec.gpu.info.kind === 'software' ? 'v2' : 'v1';
 }
 
 /** CPU reference, in float64. */

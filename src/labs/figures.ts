@@ -17,7 +17,7 @@ const FONT = 'DejaVu Sans';
 
 /** SVG text and PNG bytes of a figure. */
 export async function renderFigure(figure: Figure): Promise<{ svg: string; png: Uint8Array }> {
-  const spec = { ...figure.spec, data: { values: figure.data }, config: { font: FONT, background: 'white' } } as TopLevelSpec;
+  const spec = { ...figure.spec, data: { values: figure.data }, config: { font: FONT, background: 'white', legend: { labelLimit: 400 } } } as TopLevelSpec;
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();

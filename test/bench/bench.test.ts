@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runBench, type BenchReport } from '../../bench/harness.ts';
-import { MATMUL_VERSIONS } from '../../bench/kernels.ts';
+import { KERNEL_VERSIONS } from '../../bench/kernels.ts';
 import { compareReports } from '../../bench/report.ts';
 
 describe('wgpt bench --quick', () => {
@@ -20,11 +20,10 @@ describe('wgpt bench --quick', () => {
     expect(report.adapter.name).not.toBe('');
     expect(report.git.commit).toMatch(/^([0-9a-f]{40}|unknown)$/);
 
-    // every kernel of src/kernels and every matmul version, on both model architectures
-    const kernels = new Set(report.kernels.map((k) => (k.kernel === 'matmul' ? `matmul ${k.version}` : k.kernel)));
-    const versions = Object.keys(MATMUL_VERSIONS).map((v) => `matmul ${v}`);
-    for (const name of ['embed', 'layerNorm', 'rmsNorm', ...versions, 'kvAppend', 'attentionScores', 'softmax', 'attentionValues', 'residualAdd', 'gelu', 'swiglu', 'rope']) {
-      expect(kernels, name).toContain(name);
+    // every kernel of src/kernels and every version of it, on both model architectures
+    const ran = new Set(report.kernels.map((k) => `${k.kernel} ${k.version}`));
+    for (const [kernel, versions] of Object.entries(KERNEL_VERSIONS)) {
+      for (const v of versions) expect(ran, `${kernel} ${v}`).toContain(`${kernel} ${v}`);
     }
     for (const k of report.kernels) {
       expect(k.validation.valid, `${k.id}: ${k.error ?? k.validation.mismatches.join('; ')}`).toBe(true);

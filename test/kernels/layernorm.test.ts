@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTensor, poison, readF32, uploadTensor } from '../../src/gpu/buffers.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
-import { layerNorm, layerNormReference } from '../../src/kernels/layernorm.ts';
+import { defaultVersion, layerNorm, layerNormReference, type LayerNormVersion } from '../../src/kernels/layernorm.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
 
@@ -21,7 +21,9 @@ function makeRows(rng: Rng, rows: number, C: number): Float32Array {
   return x;
 }
 
-async function run(rows: number, C: number, x: Float32Array, seed: number): Promise<{ out: Float32Array; ref: Float64Array }> {
+const VERSIONS: LayerNormVersion[] = ['v1', 'v2'];
+
+async function run(version: LayerNormVersion, rows: number, C: number, x: Float32Array, seed: number): Promise<{ out: Float32Array; ref: Float64Array }> {
   const g = await gpu();
   const rng = new Rng(seed);
   const gamma = randomArray(rng, C, 1.5);
@@ -40,6 +42,7 @@ async function run(rows: number, C: number, x: Float32Array, seed: number): Prom
     rows,
     C,
     eps,
+    { version },
   );
   await rec.submit();
   const out = await readF32(g.device, outT);
@@ -49,16 +52,17 @@ async function run(rows: number, C: number, x: Float32Array, seed: number): Prom
   return { out: out.subarray(0, rows * C), ref };
 }
 
-describe('layernorm', () => {
+describe.each(VERSIONS)('layernorm %s', (version) => {
   it.each([
     [1, 257],
     [7, 5],
     [7, 48],
     [33, 130],
     [4, 700],
+    [130, 37], // more rows than v2's 64 invocations per workgroup, not a multiple of them
   ])('matches the CPU reference for rows=%i, C=%i', async (rows, C) => {
     const rng = new Rng(rows * 1000 + C);
-    const { out, ref } = await run(rows, C, makeRows(rng, rows, C), rows + C);
+    const { out, ref } = await run(version, rows, C, makeRows(rng, rows, C), rows + C);
     expectClose(out, ref, TOL);
   });
 
@@ -70,7 +74,20 @@ describe('layernorm', () => {
       x[c] = 1000 + rng.range(-0.01, 0.01);
       x[C + c] = -5000 + rng.range(-0.01, 0.01) * (c % 2 ? 1 : -1) - 0.001;
     }
-    const { out, ref } = await run(2, C, x, 7);
+    const { out, ref } = await run(version, 2, C, x, 7);
     expectClose(out, ref, TOL);
+  });
+});
+
+describe('layernorm versions', () => {
+  it('picks v2 (one invocation per row) on a software adapter and v1 on a hardware one', async () => {
+    const g = await gpu();
+    const rec = new Recorder(g);
+    const t = createTensor(g.device, 'f32', [6], 't');
+    layerNorm(rec, t, t, t, t, 2, 3, 1e-5);
+    expect(rec.dispatches[0]!.shader).toBe(g.info.kind === 'software' ? 'layernorm.v2.wgsl' : 'layernorm.wgsl');
+    const soft = new Recorder({ ...g, info: { ...g.info, kind: 'software' } });
+    const hard = new Recorder({ ...g, info: { ...g.info, kind: 'hardware' } });
+    expect([defaultVersion(soft), defaultVersion(hard)]).toEqual(['v2', 'v1']);
   });
 });

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { createTensor, poison, readF32, writeTensor } from '../../src/gpu/buffers.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
-import { softmax, softmaxReference } from '../../src/kernels/softmax.ts';
+import { defaultVersion, softmax, softmaxReference, type SoftmaxVersion } from '../../src/kernels/softmax.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
 
 // Probabilities are compared relative to themselves (rtol 1e-4). f32 holds ~7 digits of a row summing to 1, and
 // GPUs may flush the tiniest exponentials (below 1e-38) to zero, so probabilities under 1e-7 are held to 1e-7.
 const TOL = { rtol: 1e-4, atol: 1e-7 };
+
+const VERSIONS: SoftmaxVersion[] = ['v1', 'v2'];
 
 /**
  * Rows of values in [-5, 5) with, in turn: an outlier of 1000 (exp(1000) overflows f32: only a max-subtracting
@@ -27,14 +29,14 @@ function makeRows(rng: Rng, rows: number, cols: number): Float32Array {
   return x;
 }
 
-describe('softmax', () => {
+describe.each(VERSIONS)('softmax %s', (version) => {
   it.each([
     [1, 1],
     [7, 5],
     [3, 257],
     [9, 1000],
     [2, 50_257],
-    [300, 33],
+    [300, 33], // more rows than v2's 64 invocations per workgroup, not a multiple of them
   ])('matches the CPU reference for rows=%i, cols=%i', async (rows, cols) => {
     const g = await gpu();
     const rng = new Rng(rows * 7 + cols);
@@ -44,7 +46,7 @@ describe('softmax', () => {
     poison(g.device, t);
     writeTensor(g.device, t, x);
     const rec = new Recorder(g);
-    softmax(rec, t, rows, cols);
+    softmax(rec, t, rows, cols, { version });
     await rec.submit();
     const out = await readF32(g.device, t);
     expect(Number.isNaN(out[rows * cols])).toBe(true);
@@ -57,3 +59,15 @@ describe('softmax', () => {
   });
 });
 
+
+describe('softmax versions', () => {
+  it('picks v2 (one invocation per row) on a software adapter and v1 on a hardware one', async () => {
+    const g = await gpu();
+    const rec = new Recorder(g);
+    softmax(rec, createTensor(g.device, 'f32', [6], 't'), 2, 3);
+    expect(rec.dispatches[0]!.shader).toBe(g.info.kind === 'software' ? 'softmax.v2.wgsl' : 'softmax.wgsl');
+    const soft = new Recorder({ ...g, info: { ...g.info, kind: 'software' } });
+    const hard = new Recorder({ ...g, info: { ...g.info, kind: 'hardware' } });
+    expect([defaultVersion(soft), defaultVersion(hard)]).toEqual(['v2', 'v1']);
+  });
+});

@@ -1,0 +1,13 @@
+import { getGpu } from './src/gpu/device.ts';
+import { loadModel } from './src/model/load.ts';
+import { nodeModelFiles } from './src/loading/files.ts';
+const gpu = await getGpu();
+const model = await loadModel(gpu, nodeModelFiles('weights'));
+const ids = Array.from({length: 224}, (_, i) => 100 + i);
+await model.forward(ids.slice(0, 8), 0);
+const t = performance.now();
+const r = await model.forward(ids, 0, { profile: true });
+console.log('prefill wall', (performance.now()-t).toFixed(1));
+const agg = new Map<string, number>();
+for (const p of r.profile!) agg.set(p.label, (agg.get(p.label) ?? 0) + p.ms);
+for (const [k, v] of [...agg].sort((a,b)=>b[1]-a[1])) console.log(k.padEnd(16), v.toFixed(1));
