@@ -24,6 +24,11 @@ struct LayerNormParams {
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
 
+// Four consecutive values of x (rows need not start on a multiple of 4, so no vec4 binding).
+fn load4(i: u32) -> vec4<f32> {
+  return vec4<f32>(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
+}
+
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let row = gid.x + gid.y * groups.x * ${WG}u;
@@ -34,14 +39,31 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let base = row * C;
   let shift = x[base];
 
-  var sum = 0.0;
-  for (var c = 0u; c < C; c++) {
+  // Eight interleaved partial sums (two vec4) instead of one running sum: each adds C / 8 values, so rounding
+  // error grows with sqrt(C / 8) rather than sqrt(C), close to v1's tree reduction (C = 768 needs it).
+  let wide = C / 8u * 8u;
+  var sumLo = vec4<f32>();
+  var sumHi = vec4<f32>();
+  for (var c = 0u; c < wide; c += 8u) {
+    sumLo += load4(base + c) - shift;
+    sumHi += load4(base + c + 4u) - shift;
+  }
+  var sum = dot(sumLo + sumHi, vec4<f32>(1.0));
+  for (var c = wide; c < C; c++) {
     sum += x[base + c] - shift;
   }
   let mean = sum / f32(C); // the mean of x - shift
 
-  var squares = 0.0;
-  for (var c = 0u; c < C; c++) {
+  var squaresLo = vec4<f32>();
+  var squaresHi = vec4<f32>();
+  for (var c = 0u; c < wide; c += 8u) {
+    let lo = load4(base + c) - shift - mean;
+    let hi = load4(base + c + 4u) - shift - mean;
+    squaresLo += lo * lo;
+    squaresHi += hi * hi;
+  }
+  var squares = dot(squaresLo + squaresHi, vec4<f32>(1.0));
+  for (var c = wide; c < C; c++) {
     let d = x[base + c] - shift - mean;
     squares += d * d;
   }
