@@ -157,7 +157,10 @@ function describe(adapter: GPUAdapter, reason: string, software: boolean): GpuIn
   const architecture = ai?.architecture ?? '';
   const description = ai?.description ?? '';
   const swiftshader = /swiftshader/i.test(`${vendor} ${description} ${architecture}`) || reason.includes('SwiftShader');
-  let name = description || [vendor, architecture].filter(Boolean).join(' ') || 'unknown adapter';
+  // Some drivers describe themselves by version ("NVIDIA: 580.159.04 ..."); the device name ("nvidia-h200") says more.
+  const device = (ai as GPUAdapterInfo & { device?: string })?.device ?? '';
+  const versionOnly = /^[\w ]+: [\d.]+/.test(description);
+  let name = (versionOnly && device ? `${device} (driver ${description.replace(/^[\w ]+: /, '')})` : description) || [vendor, architecture].filter(Boolean).join(' ') || 'unknown adapter';
   if (swiftshader && !/swiftshader/i.test(name)) name = `SwiftShader (${name})`;
   if (software && !/software/i.test(name)) name += ' (software)';
   return {

@@ -21,7 +21,7 @@
 import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
-import { ceilDiv, grid1d } from './dispatch.ts';
+import { ceilDiv, grid1d, prefersBarrierFree } from './dispatch.ts';
 import { softmaxReference } from './softmax.ts';
 
 /** The sizes every attention step shares. */
@@ -158,7 +158,7 @@ export function attentionValues(rec: Recorder, z: Tensor, pattern: Tensor, vCach
 
 /** v2 on software adapters, where barriers are dear; v1 on hardware ones. */
 export function defaultValuesVersion(rec: Recorder): ValuesVersion {
-  return rec.gpu.info.kind === 'software' ? 'v2' : 'v1';
+  return prefersBarrierFree(rec.gpu) ? 'v2' : 'v1';
 }
 
 /** CPU reference of attentionScores: [nHead, T, S] in float64, -Infinity past the mask. */

@@ -15,7 +15,7 @@ import type { DType, Tensor } from '../gpu/buffers.ts';
 import { byteSize } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
-import { ceilDiv, grid1d } from './dispatch.ts';
+import { ceilDiv, grid1d, prefersBarrierFree } from './dispatch.ts';
 
 const MatmulParams = defineUniforms('MatmulParams', { M: 'u32', N: 'u32', K: 'u32' });
 
@@ -87,7 +87,7 @@ export function matmul(
 /** v2 for several rows; for one row, the matvec that suits the adapter (see the top of this file). */
 export function defaultVersion(M: number, rec: Recorder): MatmulVersion {
   if (M > 1) return 'v2';
-  return rec.gpu.info.kind === 'software' ? 'matvec.v2' : 'matvec';
+  return prefersBarrierFree(rec.gpu) ? 'matvec.v2' : 'matvec';
 }
 
 /** The mistakes a caller can make, each said in one line before anything reaches the GPU. */

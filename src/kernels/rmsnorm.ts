@@ -7,7 +7,7 @@
 import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
-import { ceilDiv, grid1d } from './dispatch.ts';
+import { ceilDiv, grid1d, prefersBarrierFree } from './dispatch.ts';
 
 const RmsNormParams = defineUniforms('RmsNormParams', { rows: 'u32', C: 'u32', eps: 'f32' });
 /** v1: threads per row; a power of two, for the tree reduction. */
@@ -46,7 +46,7 @@ export function rmsNorm(
 
 /** v2 on software adapters, where barriers are dear; v1 on hardware ones. */
 export function defaultVersion(rec: Recorder): RmsNormVersion {
-  return rec.gpu.info.kind === 'software' ? 'v2' : 'v1';
+  return prefersBarrierFree(rec.gpu) ? 'v2' : 'v1';
 }
 
 /** CPU reference, in float64. */

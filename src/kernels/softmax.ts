@@ -7,7 +7,7 @@
 import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
-import { ceilDiv, grid1d } from './dispatch.ts';
+import { ceilDiv, grid1d, prefersBarrierFree } from './dispatch.ts';
 
 const SoftmaxParams = defineUniforms('SoftmaxParams', { rows: 'u32', cols: 'u32' });
 /**
@@ -41,7 +41,7 @@ export function softmax(rec: Recorder, x: Tensor, rows: number, cols: number, o:
 
 /** v2 on software adapters, where barriers are dear; v1 on hardware ones. */
 export function defaultVersion(rec: Recorder): SoftmaxVersion {
-  return rec.gpu.info.kind === 'software' ? 'v2' : 'v1';
+  return prefersBarrierFree(rec.gpu) ? 'v2' : 'v1';
 }
 
 /** CPU reference, in place: each row minus its max, exponentiated, divided by the row's sum; -Infinity gives 0. */
