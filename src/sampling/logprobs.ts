@@ -72,8 +72,30 @@ export function argmax(values: ArrayLike<number>): number {
  * -Infinity entries (removed tokens) are never returned, so there may be fewer than `limit`.
  */
 export function idsByValueDescending(values: ArrayLike<number>, limit = values.length): number[] {
+  if (limit < 64) return topIds(values, limit);
   const ids: number[] = [];
   for (let i = 0; i < values.length; i++) if (values[i]! > -Infinity) ids.push(i);
   ids.sort((a, b) => values[b]! - values[a]! || a - b);
   return ids.length > limit ? ids.slice(0, limit) : ids;
+}
+
+/**
+ * idsByValueDescending for a small `limit`: one pass keeping the best `limit` ids in order, by insertion. Sorting
+ * a whole vocabulary (50k-150k ids) for 5 candidates would cost more than a decode step on a fast GPU.
+ */
+function topIds(values: ArrayLike<number>, limit: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!(v > -Infinity)) continue;
+    // ids arrive in increasing order, so an equal value never displaces an earlier (lower) id
+    if (best.length === limit && !(v > values[best[limit - 1]!]!)) continue;
+    let at = best.length === limit ? limit - 1 : best.length;
+    while (at > 0 && v > values[best[at - 1]!]!) {
+      best[at] = best[at - 1]!;
+      at--;
+    }
+    best[at] = i;
+  }
+  return best;
 }
