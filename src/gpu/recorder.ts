@@ -54,6 +54,40 @@ export class PipelineCache {
   get size(): number {
     return this.pipelines.size;
   }
+
+  /**
+   * The bind group of `pipeline` over `entries`, made once and reused. A decode step records the same dispatches
+   * over the same buffers (and, dispatch by dispatch, the same uniform offsets) as the step before, so after the
+   * first step every bind group is found here: creating ~170 of them per token was most of a step's CPU time.
+   */
+  bindGroup(pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[], label: string): GPUBindGroup {
+    let key = String(this.idOf(pipeline));
+    for (const e of entries) {
+      const r = e.resource as GPUBufferBinding;
+      key += `|${e.binding}:${this.idOf(r.buffer)}:${r.offset}:${r.size}`;
+    }
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      // bound the cache: buffers come and go (readbacks, a grown uniform buffer), and keys of dead ones never match
+      if (this.bindGroups.size >= 20_000) this.bindGroups.clear();
+      let layout = this.layouts.get(pipeline);
+      if (!layout) this.layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
+      group = this.device.createBindGroup({ label, layout, entries });
+      this.bindGroups.set(key, group);
+    }
+    return group;
+  }
+
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
+  private ids = new WeakMap<object, number>();
+  private nextId = 1;
+
+  private idOf(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) this.ids.set(o, (id = this.nextId++));
+    return id;
+  }
 }
 
 const pipelineCaches = new WeakMap<GPUDevice, PipelineCache>();
@@ -148,7 +182,7 @@ export class Recorder {
       if (d.uniforms) entries.push({ binding: 0, resource: { buffer: uniforms, offset: offsets[i]!, size: d.uniforms.byteLength } });
       const first = d.uniforms ? 1 : 0;
       d.bindings.forEach((t, j) => entries.push({ binding: first + j, resource: { buffer: t.buffer, offset: t.offset, size: t.byteLength } }));
-      const bindGroup = device.createBindGroup({ label: d.label, layout: pipeline.getBindGroupLayout(0), entries });
+      const bindGroup = this.pipelines.bindGroup(pipeline, entries, d.label);
       if (this.copies.has(i)) {
         // copies cannot happen inside a compute pass: close it, copy, and open a new one below
         pass?.end();
