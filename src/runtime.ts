@@ -34,8 +34,17 @@ export function defaultModelDir(): string {
   return new URL('../weights/', import.meta.url).pathname;
 }
 
-/** Open a model folder or hub model `org/name` (default: the embedded model) on the GPU, with its tokenizer. */
-export async function openModel(modelPath: string | undefined, options: OpenOptions = {}): Promise<OpenedModel> {
+/** A model folder found and checked, with its config and tokenizer: everything but the GPU. */
+export interface ModelFolder {
+  files: ModelFiles;
+  config: ModelConfig;
+  tokenizer: Tokenizer;
+  /** What the user would call it: the folder or hub id they gave, or the embedded model's name. */
+  name: string;
+}
+
+/** Find a model folder or hub model `org/name` (default: the embedded model) and read its config and tokenizer. */
+export async function openModelFolder(modelPath: string | undefined, options: OpenOptions = {}): Promise<ModelFolder> {
   const fs = process.getBuiltinModule('fs') as typeof import('fs');
   const dir = modelPath === undefined
     ? defaultModelDir()
@@ -47,11 +56,17 @@ export async function openModel(modelPath: string | undefined, options: OpenOpti
     throw new UserError(`${dir} is a file: give --model the folder that holds config.json and *.safetensors`);
   }
   const files = nodeModelFiles(dir);
-  const config = await readModelConfig(files); // fails fast, before touching the GPU
+  const config = await readModelConfig(files);
   const tokenizer = await tokenizerFor(config, files);
+  return { files, config, tokenizer, name: modelPath ?? 'wgpt-shakespeare (embedded default)' };
+}
+
+/** Open a model folder or hub model `org/name` (default: the embedded model) on the GPU, with its tokenizer. */
+export async function openModel(modelPath: string | undefined, options: OpenOptions = {}): Promise<OpenedModel> {
+  const { files, tokenizer, name } = await openModelFolder(modelPath, options); // fails fast, before touching the GPU
   const gpu = await getGpu({ adapter: options.adapter });
   const model = await loadModel(gpu, files, { weights: options.weights, contextLength: options.contextLength });
-  return { gpu, model, tokenizer, name: modelPath ?? 'wgpt-shakespeare (embedded default)' };
+  return { gpu, model, tokenizer, name };
 }
 
 /** GPT-2 models use GPT-2's tokenizer (built in); every other model the tokenizer.json of its folder. */

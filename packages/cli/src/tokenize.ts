@@ -1,6 +1,6 @@
 // `wgpt tokenize`: the first lesson of every tutorial -- text becomes a list of integer ids.
 import type { CAC } from 'cac';
-import { gpt2Tokenizer } from '../../../src/tokenizer/gpt2.ts';
+import { openModelFolder } from '../../../src/runtime.ts';
 import { readPrompt } from './prompt.ts';
 
 type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
@@ -8,17 +8,18 @@ type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) 
 export function registerTokenize(cli: CAC, run: Run): void {
   cli
     .command('tokenize [text]', 'Show how text splits into tokens: ids and the bytes of each token')
+    .option('--model <dir|org/name>', "Use this model's tokenizer; default: the embedded model's (GPT-2's BPE)")
     .option('--file <path>', 'Read the text from a file')
     .option('--json', 'Print the tokens as JSON')
     .example('wgpt tokenize "Hello, world!"')
     .example('wgpt tokenize "naïve café" --json')
     .action(run(async (textArg: string | undefined, o: Record<string, any>) => {
       const text = await readPrompt(textArg, o.file);
-      const tokenizer = gpt2Tokenizer();
+      const { tokenizer, config } = await openModelFolder(o.model, { offline: o.offline });
       const ids = tokenizer.encode(text);
       const tokens = ids.map((id) => ({ id, text: tokenizer.tokenString(id), bytes: [...tokenizer.tokenBytes(id)] }));
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ tokenizer: 'gpt2', count: ids.length, tokens })}\n`);
+        process.stdout.write(`${JSON.stringify({ tokenizer: config.arch === 'gpt2' ? 'gpt2' : 'tokenizer.json', count: ids.length, tokens })}\n`);
         return;
       }
       const rows = tokens.map((t, i) => [String(i), String(t.id), JSON.stringify(t.text), t.bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ')]);
