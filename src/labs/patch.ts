@@ -15,11 +15,17 @@ export interface PatchOptions {
   wrong: string;
 }
 
+/**
+ * The default pair differs only in the first speaker's name (RICHARD III vs HENRY VI, the same number of tokens);
+ * both end on "KING RICHARD", and the metric asks whether the model completes " III" rather than " VI". On the
+ * embedded model the clean run prefers " III" by 9.6 logits and the corrupt one by 7.9, and the figure shows the
+ * name's information sitting at its own position in the early blocks and reaching the last position by block 3.
+ */
 export const PATCH_DEFAULTS: PatchOptions = {
-  clean: 'ROMEO:\nWhat says the king',
-  corrupt: 'ROMEO:\nWhat says the queen',
-  answer: '?',
-  wrong: ',',
+  clean: 'KING RICHARD III:\nWhat says the king?\n\nKING RICHARD',
+  corrupt: 'KING HENRY VI:\nWhat says the king?\n\nKING RICHARD',
+  answer: ' III',
+  wrong: ' VI',
 };
 
 export async function patchLab(ctx: LabContext, o: PatchOptions): Promise<LabResult> {

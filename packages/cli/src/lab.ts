@@ -36,7 +36,8 @@ export function registerLab(cli: CAC, run: Run): void {
       .map(([name, lab]) => `    ${`${name} ${lab.args}`.padEnd(30)}${lab.help}`)
       .join('\n')}`)
     .option('--model <dir|org/name>', 'Model folder or hub id; default: the embedded model')
-    .option('--prompt <text>', 'Prompt', { default: labs.DEFAULT_PROMPT })
+    // defaults with line breaks are shown JSON-quoted and applied in the action, so the help stays one line each
+    .option('--prompt <text>', `Prompt (default: ${JSON.stringify(labs.DEFAULT_PROMPT)})`)
     .option('--max-new-tokens <n>', 'Tokens to generate for BASE and TWEAK', { default: 20 })
     .option('--seed <n>', 'Random seed (noise, sampling)', { default: 0 })
     .option('--layer <n>', 'Layer (weights, attention, hidden-states)', { default: 0 })
@@ -44,10 +45,10 @@ export function registerLab(cli: CAC, run: Run): void {
     .option('--matrix <name>', 'Weight matrix: q, k, v, o, up, down', { default: 'q' })
     .option('--temperature <t>', 'Sampling temperature of the hot run (temperature)', { default: 1.2 })
     .option('--top-k <k>', 'Top-k of the hot run (temperature)', { default: 40 })
-    .option('--clean <text>', 'Clean prompt (patch)', { default: labs.PATCH_DEFAULTS.clean })
-    .option('--corrupt <text>', 'Corrupted prompt, same token count (patch)', { default: labs.PATCH_DEFAULTS.corrupt })
-    .option('--answer <token>', 'Answer token of the clean prompt (patch)', { default: labs.PATCH_DEFAULTS.answer })
-    .option('--wrong <token>', 'Answer token of the corrupt prompt (patch)', { default: labs.PATCH_DEFAULTS.wrong })
+    .option('--clean <text>', `Clean prompt (patch) (default: ${JSON.stringify(labs.PATCH_DEFAULTS.clean)})`)
+    .option('--corrupt <text>', `Corrupted prompt, same token count (patch) (default: ${JSON.stringify(labs.PATCH_DEFAULTS.corrupt)})`)
+    .option('--answer <token>', `Answer token of the clean prompt (patch) (default: ${JSON.stringify(labs.PATCH_DEFAULTS.answer)})`)
+    .option('--wrong <token>', `Answer token of the corrupt prompt (patch) (default: ${JSON.stringify(labs.PATCH_DEFAULTS.wrong)})`)
     .option('--a <text>', 'First sentence (hidden-states)', { default: 'I love this movie' })
     .option('--b <text>', 'Second sentence (hidden-states)', { default: 'I hate this movie' })
     .option('--words <list>', 'Comma-separated words (embeddings)', { default: labs.DEFAULT_WORDS.join(',') })
@@ -80,7 +81,7 @@ export function registerLab(cli: CAC, run: Run): void {
 }
 
 function runLab(ctx: LabContext, name: string, args: string[], o: Record<string, any>, experiment?: labs.Experiment): Promise<LabResult> {
-  const compare = { prompt: String(o.prompt), maxNewTokens: int(o.maxNewTokens, '--max-new-tokens'), seed: int(o.seed, '--seed') };
+  const compare = { prompt: String(o.prompt ?? labs.DEFAULT_PROMPT), maxNewTokens: int(o.maxNewTokens, '--max-new-tokens'), seed: int(o.seed, '--seed') };
   const layer = int(o.layer, '--layer');
   switch (name) {
     case 'weights': return labs.weightsLab(ctx, layer, String(o.matrix) as labs.WeightMatrix);
@@ -93,7 +94,7 @@ function runLab(ctx: LabContext, name: string, args: string[], o: Record<string,
     case 'style-bias': return labs.styleBias(ctx, args[0]!, compare);
     case 'temperature': return labs.temperatureLab(ctx, compare.prompt, { ...compare, temperature: num(o.temperature, '--temperature'), topK: int(o.topK, '--top-k') });
     case 'logit-lens': return labs.logitLensLab(ctx, compare.prompt);
-    case 'patch': return labs.patchLab(ctx, { clean: String(o.clean), corrupt: String(o.corrupt), answer: String(o.answer), wrong: String(o.wrong) });
+    case 'patch': return labs.patchLab(ctx, { ...labs.PATCH_DEFAULTS, ...definedStrings({ clean: o.clean, corrupt: o.corrupt, answer: o.answer, wrong: o.wrong }) });
     case 'attention': return labs.attentionLab(ctx, compare.prompt, layer, int(o.head, '--head'));
     case 'hidden-states': return labs.hiddenStatesLab(ctx, String(o.a), String(o.b), layer);
     case 'embeddings': return labs.embeddingsLab(ctx, String(o.words).split(',').map((w) => w.trim()).filter(Boolean), compare.seed);
@@ -141,4 +142,9 @@ function jsonOf(r: LabResult, files: string[]) {
     files,
     ...r.numbers,
   };
+}
+
+/** The options the user gave, as strings (cac leaves the others undefined). */
+function definedStrings(o: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
 }
