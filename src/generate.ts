@@ -73,7 +73,8 @@ export async function generate(
   const k = options.topLogprobs ?? 5;
   validateSamplingOptions(options);
   if (promptIds.length === 0) throw new GenerateError('the prompt is empty: give some text to continue');
-  if (promptIds.length + Math.max(maxNew, 0) > model.nCtx && promptIds.length >= model.nCtx) {
+  // a prompt that fills the context still runs (its logits say what comes next); one past it cannot
+  if (promptIds.length > model.nCtx) {
     throw new GenerateError(`the prompt is ${promptIds.length} tokens but the model's context holds ${model.nCtx}: shorten the prompt`);
   }
   if ((options.beams ?? 1) > 1) return generateBeams(model, tokenizer, promptIds, options);

@@ -5,6 +5,7 @@
 //                                                  LFS files: 302 to /cdn/{sha256}, X-Linked-Etag, X-Linked-Size
 //   HEAD|GET /cdn/{sha256}                          the bytes, with Range support
 //   errors carry X-Error-Code: RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo
+//   every answer allows CORS, as the hub's do, so a page on another origin (the web demo's test) can read it
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -41,6 +42,12 @@ export interface FakeHub {
   close(): Promise<void>;
 }
 
+/** The hub's CORS headers: any origin may read, and see the headers a download checks. */
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Repo-Commit, X-Linked-Etag, X-Linked-Size, X-Error-Code',
+};
+
 /** Files larger than this, and every .safetensors file, are served as LFS files (through the CDN redirect). */
 const LFS_THRESHOLD = 1000;
 
@@ -68,6 +75,7 @@ export async function startHub(repos: Record<string, FakeRepo>, misbehave: Misbe
   const server = createServer((req, res) => {
     const log: LoggedRequest = { method: req.method!, url: req.url!, range: req.headers.range, authorization: req.headers.authorization, status: 0 };
     requests.push(log);
+    for (const [name, value] of Object.entries(CORS)) res.setHeader(name, value);
     const send = (status: number, headers: Record<string, string | number> = {}, body?: Uint8Array | string) => {
       log.status = status;
       res.writeHead(status, headers);

@@ -5,7 +5,7 @@ import type { DownloadProgress } from '../../../src/loading/browser-files.ts';
 import { generate, type GenerateOptions } from '../../../src/generate.ts';
 import type { WeightFormat } from '../../../src/model/model.ts';
 import { $, el, input } from './dom.ts';
-import { openBrowserModel, type BrowserModel, type ModelSource } from './model-source.ts';
+import { hubEndpoint, openBrowserModel, type BrowserModel, type ModelSource } from './model-source.ts';
 import { registerBundledShaders } from './shaders.ts';
 import type { InsideState, SamplingView, View } from './state.ts';
 import { insideViews } from './views/index.ts';
@@ -76,7 +76,7 @@ function exclusive<T>(work: () => Promise<T>): Promise<T> {
 
 function chosenSource(): ModelSource {
   const kind = (document.querySelector('input[name=source]:checked') as HTMLInputElement).value;
-  if (kind === 'hub') return { kind: 'hub', id: input('hub-id').value };
+  if (kind === 'hub') return { kind: 'hub', id: input('hub-id').value, endpoint: hubEndpoint(location.search) };
   if (kind === 'local') return { kind: 'local', files: localFiles };
   return { kind: 'embedded' };
 }

@@ -1,6 +1,8 @@
-// Opening a model in the browser: the embedded one (served at model/), a Hugging Face id (downloaded once, then
-// read from the Cache API), or files the user chose. The browser's counterpart of src/runtime.ts, which is Node-only.
+// Opening a model in the browser: the embedded one (served at model/), a Hugging Face id (downloaded once from the
+// hub, or from the mirror that ?hf-endpoint= names, then read from the Cache API), or files the user chose. The
+// browser's counterpart of src/runtime.ts, which is Node-only.
 import type { Gpu } from '../../../src/gpu/device.ts';
+import { DEFAULT_ENDPOINT } from '../../../src/hub/settings.ts';
 import { fetchModelFiles, localModelFiles, type DownloadProgress } from '../../../src/loading/browser-files.ts';
 import type { ModelFiles } from '../../../src/loading/files.ts';
 import type { ModelConfig } from '../../../src/model/config.ts';
@@ -10,7 +12,8 @@ import { gpt2Tokenizer } from '../../../src/tokenizer/gpt2.ts';
 import { loadHfTokenizer } from '../../../src/tokenizer/hf.ts';
 import type { Tokenizer } from '../../../src/tokenizer/tokenizer.ts';
 
-export type ModelSource = { kind: 'embedded' } | { kind: 'hub'; id: string } | { kind: 'local'; files: File[] };
+/** `endpoint` is the hub's base URL without a trailing slash (see hubEndpoint). */
+export type ModelSource = { kind: 'embedded' } | { kind: 'hub'; id: string; endpoint: string } | { kind: 'local'; files: File[] };
 
 export interface BrowserModel {
   model: LanguageModel;
@@ -27,6 +30,25 @@ export class ModelTooLargeError extends Error {
 export const CACHE_NAME = 'wgpt-models';
 const HUB_ID = /^[\w.-]+\/[\w.-]+$/;
 
+/**
+ * The hub to download from: https://huggingface.co, or the one the page's address names with ?hf-endpoint=URL
+ * (a mirror, or a local hub in the tests), the role HF_ENDPOINT plays for the CLI. The hub must allow CORS.
+ */
+export function hubEndpoint(search: string): string {
+  const endpoint = new URLSearchParams(search).get('hf-endpoint');
+  if (!endpoint) return DEFAULT_ENDPOINT;
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new Error(`?hf-endpoint=${endpoint} is not a URL: write the hub's base URL, e.g. ?hf-endpoint=https://huggingface.co`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`?hf-endpoint=${endpoint} is not an http(s) URL: write the hub's base URL, e.g. ?hf-endpoint=https://huggingface.co`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
 export function filesOf(source: ModelSource, onProgress: (p: DownloadProgress) => void): { files: ModelFiles; name: string } {
   switch (source.kind) {
     case 'embedded':
@@ -34,7 +56,7 @@ export function filesOf(source: ModelSource, onProgress: (p: DownloadProgress) =
     case 'hub': {
       const id = source.id.trim();
       if (!HUB_ID.test(id)) throw new Error(`"${id}" is not a Hugging Face model id: write it as owner/name, e.g. openai-community/gpt2`);
-      return { files: fetchModelFiles(`https://huggingface.co/${id}/resolve/main/`, { cacheName: CACHE_NAME, onProgress }), name: id };
+      return { files: fetchModelFiles(`${source.endpoint}/${id}/resolve/main/`, { cacheName: CACHE_NAME, onProgress }), name: id };
     }
     case 'local':
       if (source.files.length === 0) throw new Error('no files chosen: pick config.json and the *.safetensors file(s) together');
