@@ -55,6 +55,7 @@ async function ensureGpu(): Promise<Gpu> {
     gpu = undefined;
     loaded = undefined;
     inside = undefined;
+    void renderView();
     setReady(false);
     $('model-status').textContent = 'no model loaded';
     if (info.reason !== 'destroyed') showError(`The GPU device was lost (${info.message || 'no reason given'}): load the model again; if it keeps happening, try f16 weights or a smaller model.`);
@@ -100,6 +101,7 @@ async function load(): Promise<void> {
       loaded?.model.destroy();
       loaded = undefined;
       inside = undefined;
+      void renderView(); // the previous model's views go away while the next one loads
       $('model-status').textContent = 'loading…';
       const t0 = performance.now();
       loaded = await openBrowserModel(g, chosenSource(), ($('weights') as HTMLSelectElement).value as WeightFormat, progress);
