@@ -45,6 +45,15 @@ export function bf16BitsToF32(h: number): number {
   return f32[0]!;
 }
 
+/** The bf16 nearest to `value` (round to nearest even): the top 16 bits of the f32, rounded. */
+export function f32ToBf16Bits(value: number): number {
+  f32[0] = value;
+  const x = u32[0]!;
+  if ((x & 0x7fffffff) > 0x7f800000) return (x >>> 16) | 0x40; // NaN stays a (quiet) NaN
+  // below NaN the sum stays under 2^32, so no wrap; a carry out of the mantissa correctly bumps the exponent
+  return (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+}
+
 /** `value` rounded to the nearest f16, as a number: what a packed-f16 weight holds. */
 export function roundToF16(value: number): number {
   return f16BitsToF32(f32ToF16Bits(value));

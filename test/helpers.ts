@@ -48,12 +48,3 @@ export function expectClose(actual: ArrayLike<number>, reference: ArrayLike<numb
   expect(bad.length, `${what}: ${bad.length} mismatches (worst ${worst.toFixed(2)}x the allowance)\n${shown.join('\n')}`).toBe(0);
 }
 
-/** The largest |a - r| / max(|r|, floor) over the elements: the "max relative error" of a comparison. */
-export function maxRelativeError(actual: ArrayLike<number>, reference: ArrayLike<number>, floor = 1e-6): number {
-  let worst = 0;
-  for (let i = 0; i < reference.length; i++) {
-    const err = Math.abs(actual[i]! - reference[i]!) / Math.max(Math.abs(reference[i]!), floor);
-    worst = Math.max(worst, Number.isNaN(err) ? Infinity : err);
-  }
-  return worst;
-}

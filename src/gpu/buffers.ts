@@ -58,14 +58,6 @@ export function uploadTensor(
   return tensor;
 }
 
-/** A sub-range of a tensor's buffer, e.g. one layer of a KV cache. `byteOffset` must be 256-aligned. */
-export function viewTensor(t: Tensor, byteOffset: number, dtype: DType, shape: number[]): Tensor {
-  const byteLength = byteSize(dtype, shape);
-  if (byteOffset % 256 !== 0) throw new Error(`tensor views must start on 256 bytes, not ${byteOffset}`);
-  if (byteOffset + byteLength > t.byteLength) throw new Error('tensor view runs past its buffer');
-  return { buffer: t.buffer, offset: t.offset + byteOffset, byteLength, dtype, shape };
-}
-
 /** Copy a tensor (or its first `byteLength` bytes) back to the CPU. */
 export async function readTensor(device: GPUDevice, t: Tensor, byteLength = t.byteLength): Promise<ArrayBuffer> {
   const size = align(byteLength, 4);

@@ -11,7 +11,7 @@
 // tile the data section exactly (sorted by offset, each starting where the previous ended, the last ending at the
 // end of the file); parseSafetensors checks the same, so a cut or corrupt file is caught when it is opened and a
 // read never returns garbage.
-import { f16BitsToF32, f32ToF16Bits } from '../half.ts';
+import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../half.ts';
 
 /** Element types of the format, with their sizes in bytes. */
 export const DTYPE_BYTES = {
@@ -296,18 +296,6 @@ export interface TensorToWrite {
   shape: number[];
   /** The values, row-major; F16 and BF16 are rounded to nearest even when written. */
   data: Float32Array;
-}
-
-const bf16Scratch = new Float32Array(1);
-const bf16ScratchBits = new Uint32Array(bf16Scratch.buffer);
-
-/** The bf16 nearest to `value` (round to nearest even): the top 16 bits of the f32, rounded. */
-export function f32ToBf16Bits(value: number): number {
-  bf16Scratch[0] = value;
-  const x = bf16ScratchBits[0]!;
-  if ((x & 0x7fffffff) > 0x7f800000) return (x >>> 16) | 0x40; // NaN stays a (quiet) NaN
-  // below NaN the sum stays under 2^32, so no wrap; a carry out of the mantissa correctly bumps the exponent
-  return (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
 }
 
 /**

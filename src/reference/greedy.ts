@@ -1,4 +1,5 @@
 // Greedy decoding on a CPU reference forward pass: recompute everything for each new token.
+import { argmax } from '../sampling/logprobs.ts';
 
 /** `newTokens` argmax tokens after `prompt`; `forward` gives the logits [T, V] of every position. */
 export function greedyReference(forward: (ids: number[]) => Float64Array, vocabSize: number, prompt: number[], newTokens: number): number[] {
@@ -7,8 +8,7 @@ export function greedyReference(forward: (ids: number[]) => Float64Array, vocabS
   for (let i = 0; i < newTokens; i++) {
     const logits = forward(ids);
     const last = logits.subarray((ids.length - 1) * vocabSize, ids.length * vocabSize);
-    let best = 0;
-    for (let j = 1; j < vocabSize; j++) if (last[j]! > last[best]!) best = j;
+    const best = argmax(last);
     ids.push(best);
     out.push(best);
   }

@@ -8,6 +8,7 @@ import { parseSafetensors } from '../../src/loading/safetensors.ts';
 import { loadModel } from '../../src/model/load.ts';
 import type { LanguageModel } from '../../src/model/model.ts';
 import { defaultModelDir } from '../../src/runtime.ts';
+import { argmax } from '../../src/sampling/logprobs.ts';
 import { gpt2Tokenizer } from '../../src/tokenizer/gpt2.ts';
 import { gpu } from '../helpers.ts';
 
@@ -68,8 +69,7 @@ describe('the embedded model matches PyTorch', () => {
     const tokens: number[] = [];
     let { logits } = await model.forward(p.ids, 0);
     for (let i = 0; i < golden.greedy_steps; i++) {
-      let best = 0;
-      for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j;
+      const best = argmax(logits);
       tokens.push(best);
       if (i < golden.greedy_steps - 1) ({ logits } = await model.forward([best], p.ids.length + i));
     }

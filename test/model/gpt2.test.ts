@@ -12,6 +12,7 @@ import { randomGPT2Params, writeGPT2Folder } from '../../src/model/random.ts';
 import { Rng } from '../../src/random.ts';
 import { gpt2ForwardReference, gpt2GreedyReference } from '../../src/reference/gpt2.ts';
 import { expectClose, gpu } from '../helpers.ts';
+import { argmax } from '../../src/sampling/logprobs.ts';
 
 // Odd sizes on purpose: 3 heads of 16, a vocabulary and context that are not powers of two.
 const config: GPT2Config = {
@@ -116,12 +117,6 @@ describe('GPT-2 with packed f16 weights', () => {
     model.destroy();
   });
 });
-
-function argmax(a: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
-  return best;
-}
 
 describe('GPT-2 folders that do not match their config', () => {
   it('a checkpoint whose shapes disagree with config.json gives a clear ModelShapeError', async () => {

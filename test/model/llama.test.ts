@@ -24,6 +24,7 @@ import { chatPrompt } from '../../src/tokenizer/chat.ts';
 import { HfTokenizer } from '../../src/tokenizer/hf.ts';
 import { llamaForwardReference, llamaGreedyReference } from '../../src/reference/llama.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
+import { argmax } from '../../src/sampling/logprobs.ts';
 
 const common = {
   arch: 'llama' as const,
@@ -114,12 +115,6 @@ function randomIds(rng: Rng, n: number, V: number): number[] {
 
 function lastRow(all: Float64Array, T: number, V: number): Float64Array {
   return all.subarray((T - 1) * V, T * V);
-}
-
-function argmax(a: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
-  return best;
 }
 
 async function writeFolder(params: LlamaParams, name: string): Promise<string> {
