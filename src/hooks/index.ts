@@ -2,8 +2,6 @@
 // runs (runWithHooks, hookedModel for generation), and read the residual stream through the unembedding (the
 // logit lens). The hook names and shapes are declared in points.ts.
 import type { ForwardOptions, ForwardResult, LanguageModel } from '../model/model.ts';
-import { GPT2 } from '../model/gpt2.ts';
-import { Llama } from '../model/llama.ts';
 import { GpuHooks, type Activation, type Intervention } from './hooks.ts';
 import { HookError, type ModelDims } from './points.ts';
 
@@ -45,6 +43,7 @@ export function hookedModel(model: LanguageModel, interventions: readonly Interv
     vocabSize: model.vocabSize,
     nCtx: model.nCtx,
     weightFormat: model.weightFormat,
+    dims: model.dims,
     async forward(ids: number[], pos0: number, options: ForwardOptions = {}): Promise<ForwardResult> {
       const hooks = new GpuHooks(model.gpu, new Set(), interventions);
       try {
@@ -70,7 +69,7 @@ export interface LogitLens {
 
 /** The logit lens: what each block's residual stream would predict if the model stopped there. */
 export async function logitLens(model: LanguageModel, ids: number[]): Promise<LogitLens> {
-  const dims = modelDims(model);
+  const { dims } = model;
   if (!model.unembed) throw new HookError(`the ${model.arch} model has no unembed(): the logit lens needs it`);
   const names = Array.from({ length: dims.nLayer }, (_, l) => `blocks.${l}.hook_resid_post`);
   const { logits, cache } = await runWithCache(model, ids, names);
@@ -79,15 +78,7 @@ export async function logitLens(model: LanguageModel, ids: number[]): Promise<Lo
   return { layers, T: ids.length, V: model.vocabSize, logits };
 }
 
-/** The sizes the hook shapes are written in. */
+/** The sizes the hook shapes are written in: the model's own (`model.dims`). */
 export function modelDims(model: LanguageModel): ModelDims {
-  if (model instanceof GPT2) {
-    const c = model.config;
-    return { arch: 'gpt2', nLayer: c.nLayer, C: c.nEmbd, NH: c.nHead, NKV: c.nHead, HS: c.nEmbd / c.nHead, I: c.nInner, V: c.vocabSize };
-  }
-  if (model instanceof Llama) {
-    const c = model.config;
-    return { arch: 'llama', nLayer: c.nLayer, C: c.hiddenSize, NH: c.nHead, NKV: c.nKVHead, HS: c.headDim, I: c.intermediateSize, V: c.vocabSize };
-  }
-  throw new HookError(`hooks need a GPT-2 or Llama-style model, not ${model.arch}`);
+  return model.dims;
 }

@@ -1,9 +1,12 @@
 // The hook points: every activation a lab can read or change, named as TransformerLens names them, each declared
-// once here with its shape. The forward passes (src/model/gpt2.ts, llama.ts) and their CPU references call
+// once here with its shape. The ops of the forward pass (src/model/step.ts) and the CPU references call
 // `hook(name, ...)` at each point; nothing happens there unless a run asked for that name.
 //
 // Dimension letters: T tokens of the step, S = pos0 + T keys, C width, NH query heads, NKV key/value heads
 // (NH for GPT-2), HS head size, I the MLP's hidden width, V vocabulary.
+import type { ModelDims } from '../model/model.ts';
+
+export type { ModelDims };
 
 export type Dim = 'T' | 'S' | 'C' | 'NH' | 'NKV' | 'HS' | 'I' | 'V';
 
@@ -42,16 +45,6 @@ export const HOOK_POINTS: HookPoint[] = [
   { pattern: 'logits', shape: ['T', 'V'], archs: both, what: 'unembedding output' },
 ];
 
-export interface ModelDims {
-  arch: 'gpt2' | 'llama';
-  nLayer: number;
-  C: number;
-  NH: number;
-  NKV: number;
-  HS: number;
-  I: number;
-  V: number;
-}
 
 /** The hook point a concrete name belongs to, and its block index; undefined when no such hook exists. */
 export function findHookPoint(name: string): { point: HookPoint; layer?: number } | undefined {

@@ -3,8 +3,8 @@
 import { UserError } from '../errors.ts';
 import { openCheckpoint } from '../loading/checkpoint.ts';
 import { nodeModelFiles } from '../loading/files.ts';
-import { readGPT2Params } from '../model/gpt2.ts';
-import { llamaCheckpointSource } from '../model/llama.ts';
+import { readGPT2Params } from '../model/gpt2-params.ts';
+import { llamaCheckpointSource } from '../model/llama-params.ts';
 import { readModelConfig } from '../model/load.ts';
 import { checkLayer, dims, type LabContext, type LabResult } from './common.ts';
 import { heatmap } from './figures.ts';

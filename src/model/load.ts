@@ -3,8 +3,10 @@ import type { Gpu } from '../gpu/device.ts';
 import { openCheckpoint } from '../loading/checkpoint.ts';
 import type { ModelFiles } from '../loading/files.ts';
 import { parseConfig, type ModelConfig } from './config.ts';
-import { GPT2, readGPT2Params } from './gpt2.ts';
-import { Llama, llamaCheckpointSource } from './llama.ts';
+import { GPT2 } from './gpt2.ts';
+import { readGPT2Params } from './gpt2-params.ts';
+import { Llama } from './llama.ts';
+import { llamaCheckpointSource } from './llama-params.ts';
 import type { LanguageModel, WeightFormat } from './model.ts';
 
 export interface LoadOptions {

@@ -6,6 +6,21 @@ import type { GpuHooks } from '../hooks/hooks.ts';
 /** How weights are stored on the GPU: f32, or f16 packed two to a u32 (half the memory and bandwidth). */
 export type WeightFormat = 'f32' | 'f16';
 
+/**
+ * The sizes a model's activations and hook shapes are written in: L blocks, width C, NH query heads and NKV
+ * key/value heads (NKV = NH for GPT-2) of HS floats, the MLP's hidden width I, the vocabulary V.
+ */
+export interface ModelDims {
+  arch: 'gpt2' | 'llama';
+  nLayer: number;
+  C: number;
+  NH: number;
+  NKV: number;
+  HS: number;
+  I: number;
+  V: number;
+}
+
 export interface ForwardOptions {
   /** Return logits for every position of this step ([T, V] row-major) instead of only the last one. */
   allLogits?: boolean;
@@ -35,6 +50,7 @@ export interface LanguageModel {
   /** Longest sequence the model (and its KV cache) holds. */
   readonly nCtx: number;
   readonly weightFormat: WeightFormat;
+  readonly dims: ModelDims;
   /**
    * Run `ids` as positions pos0 .. pos0+T-1. The KV cache must already hold positions 0 .. pos0-1 from earlier
    * calls; this call appends the new ones. pos0 = 0 starts a new sequence.

@@ -4,7 +4,7 @@
 import { writeSafetensors, type TensorToWrite } from '../loading/safetensors.ts';
 import { Rng } from '../random.ts';
 import type { LlamaConfig } from './config.ts';
-import type { LlamaBlockParams, LlamaLinear, LlamaParams } from './llama.ts';
+import type { LlamaBlockParams, LlamaLinear, LlamaParams } from './llama-params.ts';
 import { llamaBlockNames, LLAMA_HF_CLASSES, LLAMA_NAMES, type LlamaPart } from './llama-variants.ts';
 
 /**

@@ -2,7 +2,7 @@
 import { writeSafetensors } from '../loading/safetensors.ts';
 import { Rng } from '../random.ts';
 import type { GPT2Config } from './config.ts';
-import { gpt2BlockNames, GPT2_NAMES, transpose, type GPT2Params, type LinearParams, type NormParams } from './gpt2.ts';
+import { gpt2BlockNames, GPT2_NAMES, transpose, type GPT2Params, type LinearParams, type NormParams } from './gpt2-params.ts';
 
 /**
  * Random parameters. `std` is larger than GPT-2's 0.02 by default so a tiny random model has logits that differ

@@ -8,7 +8,7 @@ import { layerNormReference } from '../kernels/layernorm.ts';
 import { matmulReference } from '../kernels/matmul.ts';
 import { softmaxReference } from '../kernels/softmax.ts';
 import { noHooks, type HookFn, type HookView } from '../hooks/hooks.ts';
-import type { GPT2Params } from '../model/gpt2.ts';
+import type { GPT2Params } from '../model/gpt2-params.ts';
 import { greedyReference } from './greedy.ts';
 
 /**

@@ -10,7 +10,7 @@ import { matmulReference } from '../kernels/matmul.ts';
 import { rmsNormReference } from '../kernels/rmsnorm.ts';
 import { ropeInvFreq, ropeReference } from '../kernels/rope.ts';
 import { swigluReference } from '../kernels/swiglu.ts';
-import type { LlamaParams } from '../model/llama.ts';
+import type { LlamaParams } from '../model/llama-params.ts';
 import { greedyReference } from './greedy.ts';
 
 /**

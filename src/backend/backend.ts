@@ -1,0 +1,126 @@
+// The seam between the forward pass and the hardware that runs it. The model (src/model/) describes what to
+// compute, as ops on activations; a backend owns every buffer and runs the ops. WebGPU (webgpu.ts) records them
+// as kernel dispatches; another backend (WebAssembly on the CPU) implements the same primitives, and the model
+// files, the hook names and the hook semantics stay as they are.
+//
+// Everything crossing the seam is a handle: the model never sees a buffer, a shader or a command encoder.
+//   Act     an activation of this step: [rows, cols] (rows = the step's T tokens, or 1), or [NH, T, S] scores
+//   Matrix  a weight [rows, cols] (nn.Linear's [out, in]) with an optional bias [rows]
+//   Vector  a 1-D parameter (a norm's gamma or beta, RoPE frequencies)
+//   KVCache the keys and values of one sequence, [NKV, P, HS] per layer
+//
+// Activations are slots: each primitive that makes one names its slot ("qkv", "attn_out", ...). A backend keeps
+// one buffer per slot, sized for the longest step, and every layer and every step reuses it; so a decode step
+// allocates nothing. Hooks (src/hooks) read and change activations through `hook()`; the model decides where
+// they fire (src/model/step.ts), the backend how.
+import type { DispatchTiming } from '../gpu/recorder.ts';
+import type { GpuHooks, HookView } from '../hooks/hooks.ts';
+import type { WeightFormat } from '../model/model.ts';
+
+export interface Act {
+  readonly shape: readonly number[];
+}
+
+export interface Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  /** The module it belongs to, without the layer ("c_attn", "lm_head"): its slot and its name in profiles. */
+  readonly label: string;
+}
+
+export interface Vector {
+  readonly length: number;
+}
+
+/** A norm's parameters: gamma, and beta for LayerNorm (RMSNorm has none). */
+export interface Norm {
+  /** The module ("ln_1", "norm"): its name in profiles. */
+  readonly label: string;
+}
+
+/** Keys and values of one sequence, per layer. One cache per sequence (a beam search would hold several). */
+export interface KVCache {
+  readonly layers: number;
+  /** P: the positions it holds. */
+  readonly positions: number;
+}
+
+/** Heads within the fused q | k | v rows: `heads` heads of HS floats each, from column `offset`. */
+export interface HeadSlice {
+  offset: number;
+  heads: number;
+}
+
+export interface StepOptions {
+  /** Time every primitive (where the backend can). */
+  profile?: boolean;
+  hooks?: GpuHooks;
+  label?: string;
+}
+
+export interface Backend {
+  readonly weightFormat: WeightFormat;
+  /** Upload a weight matrix (and its bias) in the backend's weight format. */
+  matrix(weight: Float32Array, bias: Float32Array | undefined, rows: number, cols: number, label: string): Matrix;
+  /** Upload a norm's gamma (and beta), always f32. */
+  norm(weight: Float32Array, bias: Float32Array | undefined, label: string): Norm;
+  /** Upload a vector, always f32. */
+  vector(values: Float32Array, label: string): Vector;
+  /** Overwrite a vector's values (RoPE frequencies scaled for one call). */
+  writeVector(v: Vector, values: Float32Array): void;
+  kvCache(layers: number, nKVHead: number, positions: number, headDim: number): KVCache;
+  /**
+   * Refuse, before any weight is uploaded, a model whose activations for one token (`widest` floats a row; the
+   * scores of one query are NH x P) or one layer's cache (`cacheFloats`) the backend cannot hold.
+   */
+  checkFits(widest: number, cacheFloats: number, positions: number): void;
+  /** Tc: at most `requested` tokens a step, fewer where rows of `widest` floats (or split weights) must fit. */
+  stepTokens(requested: number, widest: number): number;
+  /** Start recording a step of T tokens at positions pos0 .. pos0 + T - 1. */
+  begin(T: number, pos0: number, o?: StepOptions): BackendStep;
+  bytes(): { weights: number; activations: number; kvCache: number };
+  destroy(): void;
+}
+
+/**
+ * The primitives of one step. They are recorded in order and run by `run()`; a step never run only allocates
+ * (the model records one at load, so every slot exists before the first forward).
+ */
+export interface BackendStep {
+  readonly T: number;
+  readonly pos0: number;
+  /** Whether the run reads or changes this hook. */
+  wants(hook: string): boolean;
+  /** Apply the run's interventions at `hook` to the view of x, and copy it back when asked. */
+  hook(hook: string, x: Act, view: HookView): void;
+  /** Rows given by the CPU (the logit lens's residual stream). */
+  input(slot: string, values: Float32Array, cols: number): Act;
+  /** table[ids[t]] (+ positions[pos0 + t], learned position embeddings): [T, C]. */
+  embed(slot: string, ids: readonly number[], table: Matrix, positions?: Matrix): Act;
+  /** x += y, in place. */
+  add(x: Act, y: Act, layer?: number): void;
+  layerNorm(slot: string, x: Act, w: Norm, eps: number, layer?: number): Act;
+  rmsNorm(slot: string, x: Act, w: Norm, eps: number, layer?: number): Act;
+  /** x @ w^T + bias: [rows, w.rows], in the slot named after w (or `slot`: the LM head, tied to the embedding). */
+  linear(x: Act, w: Matrix, layer?: number, slot?: string): Act;
+  /** The last row of x: [1, cols]. */
+  lastRow(slot: string, x: Act): Act;
+  /** Rotate the heads `part` of qkv in place by their positions (RoPE). */
+  rope(qkv: Act, part: HeadSlice, invFreq: Vector, headDim: number, rotaryDim: number, layer: number): void;
+  /** Copy the heads `part` of qkv into the keys (`which` = 'k') or values of `layer`, at positions pos0 ... */
+  kvAppend(cache: KVCache, which: 'k' | 'v', qkv: Act, part: HeadSlice, layer: number): void;
+  /** q.k / sqrt(HS) over the cached keys, -inf past the causal mask: [NH, T, S]. */
+  attentionScores(cache: KVCache, qkv: Act, q: HeadSlice, headDim: number, layer: number): Act;
+  /** Softmax of each row, in place. */
+  softmax(x: Act, label: string, layer: number): void;
+  /** pattern @ cached values, heads side by side: [T, NH * HS]. */
+  attentionValues(cache: KVCache, pattern: Act, headDim: number, layer: number): Act;
+  /** GPT-2's tanh GELU, in place. */
+  gelu(x: Act, layer: number): void;
+  /** silu(gate) * up of gate | up rows [T, 2I]: [T, I]. */
+  swiglu(slot: string, gateUp: Act, layer: number): Act;
+  /** Run what was recorded; the timings when profiling. */
+  run(): Promise<DispatchTiming[]>;
+  /** The first `rows` rows of x, after run(). */
+  read(x: Act, rows: number): Promise<Float32Array>;
+}

@@ -1,0 +1,306 @@
+// The WebGPU backend: each primitive is one kernel of src/kernels (or a copy), recorded into one Recorder per step
+// and submitted at once. Weights larger than one storage binding are cut into row chunks (src/model/split-weights.ts);
+// activations live in one buffer per slot, allocated the first time a step asks for it and grown (to Tc rows)
+// when a later step needs more rows than it holds.
+import { createTensor, readF32, uploadTensor, writeTensor, type Tensor } from '../gpu/buffers.ts';
+import type { Gpu } from '../gpu/device.ts';
+import { Recorder, type DispatchTiming } from '../gpu/recorder.ts';
+import { gpuHook, type HookFn, type HookView } from '../hooks/hooks.ts';
+import { residualAdd } from '../kernels/add.ts';
+import { attentionScores, attentionValues } from '../kernels/attention.ts';
+import { embed } from '../kernels/embedding.ts';
+import { gelu } from '../kernels/gelu.ts';
+import { kvAppend } from '../kernels/kvcache.ts';
+import { layerNorm } from '../kernels/layernorm.ts';
+import { rmsNorm } from '../kernels/rmsnorm.ts';
+import { rope } from '../kernels/rope.ts';
+import { softmax } from '../kernels/softmax.ts';
+import { swiglu } from '../kernels/swiglu.ts';
+import { ConfigError } from '../model/config.ts';
+import type { WeightFormat } from '../model/model.ts';
+import { createGatherBuffers, splitEmbed, splitMatmul, splitScratchWidth, splitTensors, uploadSplitMatrix, type GatherBuffers, type SplitMatrix } from '../model/split-weights.ts';
+import type { Act, Backend, BackendStep, HeadSlice, KVCache, Matrix, Norm, StepOptions, Vector } from './backend.ts';
+
+interface GpuAct extends Act {
+  tensor: Tensor;
+}
+interface GpuMatrix extends SplitMatrix {
+  label: string;
+}
+interface GpuVector extends Vector {
+  tensor: Tensor;
+}
+interface GpuNorm extends Norm {
+  weight: GpuVector;
+  bias?: GpuVector;
+}
+interface GpuCache extends KVCache {
+  k: Tensor[]; // per layer [NKV, P, HS]
+  v: Tensor[];
+  nKVHead: number;
+  headDim: number;
+}
+
+export interface WebGpuOptions {
+  weights?: WeightFormat;
+  /** The largest storage binding, in bytes (default: the device's limit). Tests lower it to force split weights. */
+  maxBindingBytes?: number;
+}
+
+export class WebGpuBackend implements Backend {
+  readonly weightFormat: WeightFormat;
+  /** The largest buffer one binding may hold. */
+  readonly maxBytes: number;
+  /** Tc, once the model chose it: activation slots grow to Tc rows. */
+  maxRows = 1;
+  private matrices: GpuMatrix[] = [];
+  private vectors: GpuVector[] = [];
+  private caches: GpuCache[] = [];
+  /** Activations by slot name, and the gather tables of split embedding tables. */
+  readonly slots = new Map<string, Tensor>();
+  readonly gathers = new Map<Matrix, GatherBuffers>();
+  /** Rows of the largest chunk of a split weight (0: none is split): the width of the matmul scratch. */
+  private scratchWidth = 0;
+
+  constructor(
+    readonly gpu: Gpu,
+    o: WebGpuOptions = {},
+  ) {
+    this.weightFormat = o.weights ?? 'f32';
+    const { limits } = gpu.device;
+    this.maxBytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, o.maxBindingBytes ?? Infinity);
+  }
+
+  matrix(weight: Float32Array, bias: Float32Array | undefined, rows: number, cols: number, label: string): Matrix {
+    const m = uploadSplitMatrix(this.gpu.device, weight, bias, rows, cols, this.weightFormat, this.maxBytes, label);
+    const handle: GpuMatrix = { ...m, label: moduleName(label) };
+    this.matrices.push(handle);
+    return handle;
+  }
+
+  norm(weight: Float32Array, bias: Float32Array | undefined, label: string): Norm {
+    const norm: GpuNorm = { label: moduleName(label), weight: this.vector(weight, `${label}.weight`) as GpuVector };
+    if (bias) norm.bias = this.vector(bias, `${label}.bias`) as GpuVector;
+    return norm;
+  }
+
+  vector(values: Float32Array, label: string): Vector {
+    const v: GpuVector = { length: values.length, tensor: uploadTensor(this.gpu.device, 'f32', [values.length], values, label) };
+    this.vectors.push(v);
+    return v;
+  }
+
+  writeVector(v: Vector, values: Float32Array): void {
+    writeTensor(this.gpu.device, (v as GpuVector).tensor, values);
+  }
+
+  kvCache(layers: number, nKVHead: number, positions: number, headDim: number): KVCache {
+    const make = (kind: string) => Array.from({ length: layers }, (_, i) => createTensor(this.gpu.device, 'f32', [nKVHead, positions, headDim], `layers.${i}.${kind}_cache`));
+    const cache: GpuCache = { layers, positions, nKVHead, headDim, k: make('k'), v: make('v') };
+    this.caches.push(cache);
+    return cache;
+  }
+
+  checkFits(widest: number, cacheFloats: number, positions: number): void {
+    if (4 * widest > this.maxBytes || 4 * cacheFloats > this.maxBytes) {
+      throw new ConfigError(`a context of ${positions} positions needs buffers larger than this adapter's storage binding limit (${this.maxBytes} bytes): lower the context length`);
+    }
+  }
+
+  stepTokens(requested: number, widest: number): number {
+    // a split weight's matmul writes a scratch [Tc, chunk rows] first; a chunk's rows fit one binding, so Tc >= 1
+    this.scratchWidth = splitScratchWidth(this.matrices);
+    return (this.maxRows = Math.min(requested, Math.floor(this.maxBytes / (4 * Math.max(widest, this.scratchWidth)))));
+  }
+
+  begin(T: number, pos0: number, o: StepOptions = {}): BackendStep {
+    return new WebGpuStep(this, T, pos0, o);
+  }
+
+  /** The slot's buffer, holding at least rows x cols floats: made, or replaced by one of Tc rows, when too small. */
+  slot(name: string, rows: number, cols: number, dtype: 'f32' | 'u32' = 'f32'): Tensor {
+    let t = this.slots.get(name);
+    if (!t || t.byteLength < rows * cols * 4) {
+      t?.buffer.destroy();
+      t = createTensor(this.gpu.device, dtype, [rows === 1 ? 1 : Math.max(rows, this.maxRows), cols], name);
+      this.slots.set(name, t);
+    }
+    return t;
+  }
+
+  /** The attention scores [NH, Tc, P]: made once for the longest step and the whole cache. */
+  scores(nHead: number, positions: number): Tensor {
+    let t = this.slots.get('scores');
+    if (!t) this.slots.set('scores', (t = createTensor(this.gpu.device, 'f32', [nHead, this.maxRows, positions], 'scores')));
+    return t;
+  }
+
+  /** The split-weight scratch, when some weight is split; undefined otherwise. */
+  scratch(): Tensor | undefined {
+    return this.scratchWidth > 0 ? this.slot('split_scratch', this.maxRows, this.scratchWidth) : undefined;
+  }
+
+  gather(table: GpuMatrix): GatherBuffers | undefined {
+    if (table.chunks.length === 1) return undefined;
+    let g = this.gathers.get(table);
+    if (!g) this.gathers.set(table, (g = createGatherBuffers(this.gpu.device, table, this.maxRows)));
+    return g;
+  }
+
+  bytes() {
+    const sum = (ts: Tensor[]) => ts.reduce((n, t) => n + t.byteLength, 0);
+    const weights = [...this.matrices.flatMap(splitTensors), ...this.vectors.map((v) => v.tensor)];
+    return { weights: sum(weights), activations: sum(this.activationTensors()), kvCache: sum(this.caches.flatMap((c) => [...c.k, ...c.v])) };
+  }
+
+  destroy(): void {
+    const weights = [...this.matrices.flatMap(splitTensors), ...this.vectors.map((v) => v.tensor)];
+    for (const t of [...weights, ...this.activationTensors(), ...this.caches.flatMap((c) => [...c.k, ...c.v])]) t.buffer.destroy();
+  }
+
+  private activationTensors(): Tensor[] {
+    return [...this.slots.values(), ...[...this.gathers.values()].flatMap((g) => [g.rows, g.iota])];
+  }
+}
+
+/** "h.3.attn.c_proj" -> "attn.c_proj": the module within its block, what slots and profiles call it. */
+function moduleName(label: string): string {
+  return label.replace(/^(h|layers)\.\d+\./, '');
+}
+
+class WebGpuStep implements BackendStep {
+  private rec: Recorder;
+  private hooks: HookFn<Tensor>;
+
+  constructor(
+    private b: WebGpuBackend,
+    readonly T: number,
+    readonly pos0: number,
+    o: StepOptions,
+  ) {
+    this.rec = new Recorder(b.gpu, { profile: o.profile, label: o.label ?? (T > 1 ? 'prefill' : 'decode') });
+    this.hooks = gpuHook(this.rec, o.hooks, pos0);
+  }
+
+  private act(slot: string, rows: number, cols: number): GpuAct {
+    return { shape: [rows, cols], tensor: this.b.slot(slot, rows, cols) };
+  }
+
+  wants(hook: string): boolean {
+    return this.hooks.wants(hook);
+  }
+
+  hook(hook: string, x: Act, view: HookView): void {
+    this.hooks(hook, (x as GpuAct).tensor, view);
+  }
+
+  input(slot: string, values: Float32Array, cols: number): Act {
+    const x = this.act(slot, values.length / cols, cols);
+    writeTensor(this.b.gpu.device, x.tensor, values);
+    return x;
+  }
+
+  embed(slot: string, ids: readonly number[], table: Matrix, positions?: Matrix): Act {
+    const { T, pos0, rec } = this;
+    const wte = table as GpuMatrix;
+    const wpe = positions as GpuMatrix | undefined;
+    const C = wte.cols;
+    const x = this.act(slot, T, C);
+    const idsTensor = this.b.slot(`${slot}.ids`, T, 1, 'u32');
+    writeTensor(this.b.gpu.device, idsTensor, Uint32Array.from(ids));
+    if (wpe && wte.chunks.length === 1 && wpe.chunks.length === 1) {
+      embed(rec, x.tensor, idsTensor, wte.chunks[0]!.weight, wpe.chunks[0]!.weight, { T, C, pos0 }); // one kernel: wte[ids] + wpe[pos0..]
+      return x;
+    }
+    splitEmbed(rec, x.tensor, idsTensor, ids, wte, this.b.gather(wte), { label: wte.label });
+    if (wpe) this.add(x, this.embed(`${slot}.positions`, Array.from(ids, (_, t) => pos0 + t), wpe));
+    return x;
+  }
+
+  add(x: Act, y: Act, layer?: number): void {
+    residualAdd(this.rec, (x as GpuAct).tensor, (y as GpuAct).tensor, this.T * x.shape[1]!, layer);
+  }
+
+  layerNorm(slot: string, x: Act, w: Norm, eps: number, layer?: number): Act {
+    const [rows, C] = x.shape as [number, number];
+    const out = this.act(slot, rows, C);
+    const { weight, bias } = w as GpuNorm;
+    layerNorm(this.rec, out.tensor, (x as GpuAct).tensor, weight.tensor, bias!.tensor, rows, C, eps, { layer, label: w.label });
+    return out;
+  }
+
+  rmsNorm(slot: string, x: Act, w: Norm, eps: number, layer?: number): Act {
+    const [rows, C] = x.shape as [number, number];
+    const out = this.act(slot, rows, C);
+    rmsNorm(this.rec, out.tensor, (x as GpuAct).tensor, (w as GpuNorm).weight.tensor, rows, C, eps, { layer, label: w.label });
+    return out;
+  }
+
+  linear(x: Act, w: Matrix, layer?: number, slot = w.label): Act {
+    const rows = x.shape[0]!;
+    const out = this.act(slot, rows, w.rows);
+    splitMatmul(this.rec, out.tensor, (x as GpuAct).tensor, w as GpuMatrix, rows, this.b.scratch(), { layer, label: slot });
+    return out;
+  }
+
+  lastRow(slot: string, x: Act): Act {
+    const C = x.shape[1]!;
+    const out = this.act(slot, 1, C);
+    this.rec.copy((x as GpuAct).tensor, (this.T - 1) * C * 4, out.tensor, 0, C * 4, 'last_row');
+    return out;
+  }
+
+  rope(qkv: Act, part: HeadSlice, invFreq: Vector, headDim: number, rotaryDim: number, layer: number): void {
+    const { T, pos0 } = this;
+    rope(this.rec, (qkv as GpuAct).tensor, (invFreq as GpuVector).tensor, { T, pos0, nHeads: part.heads, headDim, rotaryDim, stride: qkv.shape[1]!, offset: part.offset, layer });
+  }
+
+  kvAppend(cache: KVCache, which: 'k' | 'v', qkv: Act, part: HeadSlice, layer: number): void {
+    const c = cache as GpuCache;
+    const { T, pos0 } = this;
+    const o = { T, pos0, nKVHead: part.heads, headDim: c.headDim, nCtx: c.positions, srcStride: qkv.shape[1]!, srcOffset: part.offset, layer };
+    kvAppend(this.rec, c[which][layer]!, (qkv as GpuAct).tensor, o);
+  }
+
+  attentionScores(cache: KVCache, qkv: Act, q: HeadSlice, headDim: number, layer: number): Act {
+    const c = cache as GpuCache;
+    const { T, pos0 } = this;
+    const scores: GpuAct = { shape: [q.heads, T, pos0 + T], tensor: this.b.scores(q.heads, c.positions) };
+    const heads = { T, pos0, nHead: q.heads, nKVHead: c.nKVHead, headDim, nCtx: c.positions, layer };
+    attentionScores(this.rec, scores.tensor, (qkv as GpuAct).tensor, c.k[layer]!, { ...heads, qStride: qkv.shape[1]!, qOffset: q.offset, scale: 1 / Math.sqrt(headDim) });
+    return scores;
+  }
+
+  softmax(x: Act, label: string, layer: number): void {
+    const [NH, T, S] = x.shape as [number, number, number];
+    softmax(this.rec, (x as GpuAct).tensor, NH * T, S, { layer, label });
+  }
+
+  attentionValues(cache: KVCache, pattern: Act, headDim: number, layer: number): Act {
+    const c = cache as GpuCache;
+    const { T, pos0 } = this;
+    const NH = pattern.shape[0]!;
+    const z = this.act('z', T, NH * headDim);
+    attentionValues(this.rec, z.tensor, (pattern as GpuAct).tensor, c.v[layer]!, { T, pos0, nHead: NH, nKVHead: c.nKVHead, headDim, nCtx: c.positions, layer });
+    return z;
+  }
+
+  gelu(x: Act, layer: number): void {
+    gelu(this.rec, (x as GpuAct).tensor, x.shape[0]! * x.shape[1]!, { layer });
+  }
+
+  swiglu(slot: string, gateUp: Act, layer: number): Act {
+    const [rows, twoI] = gateUp.shape as [number, number];
+    const out = this.act(slot, rows, twoI / 2);
+    swiglu(this.rec, out.tensor, (gateUp as GpuAct).tensor, rows, twoI / 2, { layer });
+    return out;
+  }
+
+  run(): Promise<DispatchTiming[]> {
+    return this.rec.submit();
+  }
+
+  read(x: Act, rows: number): Promise<Float32Array> {
+    return readF32(this.b.gpu.device, (x as GpuAct).tensor, rows * x.shape[1]!);
+  }
+}

@@ -1,0 +1,159 @@
+// The ops a block is written in. Each op runs its primitives on the backend (src/backend) and fires the
+// TransformerLens hooks of the place it sits, as a HookPoint module does there: so a block is its data flow and
+// nothing else, and every backend fires the same hooks at the same places.
+//
+// One step runs T tokens at positions pos0 .. pos0 + T - 1 (S = pos0 + T keys). Its activations, each in the slot
+// of the backend named here, reused by every layer (QKV = (NH + 2 NKV) HS, the fused q | k | v width):
+//   x            [T, C]       the residual stream             ln         [T, C]    ln1 / ln2 output
+//   <module>     [T, rows]    a linear layer's output, in the slot named after it (attn.c_attn, mlp.c_fc, ...)
+//   scores       [NH, T, S]   attention scores, then (in place) the pattern
+//   z            [T, NH*HS]   pattern-weighted values        mlp.hidden [T, I]    silu(gate) * up
+//   last         [1, C]       the last row, for the head     ln_final   [T, C]    the final norm's output
+import type { Act, BackendStep, HeadSlice, KVCache, Matrix, Norm, Vector } from '../backend/backend.ts';
+import type { HookView } from '../hooks/hooks.ts';
+import type { ModelDims } from './model.ts';
+
+/** What every step of one model shares: its sizes, its norm, its RoPE, its KV cache. */
+export interface StepContext {
+  dims: ModelDims;
+  norm: 'layernorm' | 'rmsnorm';
+  eps: number;
+  /** Rotary position embeddings: the frequencies of this call (ropeAngleScale applied), rotaryDim <= HS. */
+  rope?: { invFreq: Vector; rotaryDim: number };
+  cache: KVCache;
+}
+
+export class Step {
+  /** The residual stream [T, C]. */
+  x!: Act;
+  /** The block running: hooks inside it are named blocks.{layer}.... */
+  private layer = -1;
+
+  constructor(
+    readonly b: BackendStep,
+    private c: StepContext,
+  ) {}
+
+  get T(): number {
+    return this.b.T;
+  }
+
+  /** Fire a hook of the current block ("attn.hook_q" -> "blocks.3.attn.hook_q"), or a model-level one. */
+  private at(hook: string, a: Act, view: HookView = { rows: this.T, cols: a.shape[1]! }): void {
+    this.b.hook(this.layer < 0 ? hook : `blocks.${this.layer}.${hook}`, a, view);
+  }
+
+  /**
+   * x = wte[ids] (+ wpe[pos0 ..]: learned positions). The token and position parts are made apart only when a
+   * hook reads or changes one of them; otherwise one kernel adds them.
+   */
+  embed(ids: readonly number[], wte: Matrix, wpe?: Matrix): void {
+    const apart = wpe && (this.b.wants('hook_embed') || this.b.wants('hook_pos_embed'));
+    this.x = this.b.embed('x', ids, wte, apart ? undefined : wpe);
+    this.at('hook_embed', this.x);
+    if (!apart) return;
+    const pos = this.b.embed('pos_embed', Array.from(ids, (_, t) => this.b.pos0 + t), wpe);
+    this.at('hook_pos_embed', pos);
+    this.b.add(this.x, pos);
+  }
+
+  /** Enter block l: blocks.l.hook_resid_pre. */
+  enter(l: number): void {
+    this.layer = l;
+    this.at('hook_resid_pre', this.x);
+  }
+
+  /** ln1 / ln2 of the residual stream: blocks.l.<where>.hook_normalized. */
+  norm(where: 'ln1' | 'ln2', w: Norm): Act {
+    const h = this.normalize('ln', this.x, w);
+    this.at(`${where}.hook_normalized`, h);
+    return h;
+  }
+
+  private normalize(slot: string, x: Act, w: Norm): Act {
+    const l = this.layer < 0 ? undefined : this.layer;
+    return this.c.norm === 'layernorm' ? this.b.layerNorm(slot, x, w, this.c.eps, l) : this.b.rmsNorm(slot, x, w, this.c.eps, l);
+  }
+
+  /** h @ w^T + bias. */
+  linear(h: Act, w: Matrix): Act {
+    return this.b.linear(h, w, this.layer);
+  }
+
+  /**
+   * Causal self-attention, for every architecture: q | k | v = qkv(h) (NKV key/value heads shared by NH query
+   * heads; NKV = NH for GPT-2), RoPE on q and k where the model has it, k and v into the KV cache, scores over every
+   * cached key, softmax, the pattern-weighted values, and the output projection out(z).
+   */
+  attention(h: Act, qkvProj: Matrix, outProj: Matrix): Act {
+    const { b, c, T, layer } = this;
+    const { NH, NKV, HS } = c.dims;
+    const qkv = this.linear(h, qkvProj); // (T, QKV)
+    const q: HeadSlice = { offset: 0, heads: NH };
+    const k: HeadSlice = { offset: NH * HS, heads: NKV };
+    const v: HeadSlice = { offset: (NH + NKV) * HS, heads: NKV };
+    const part = (p: HeadSlice): HookView => ({ rows: T, cols: p.heads * HS, rowStride: qkv.shape[1], offset: p.offset, headDim: HS });
+    this.at('attn.hook_q', qkv, part(q));
+    this.at('attn.hook_k', qkv, part(k));
+    this.at('attn.hook_v', qkv, part(v));
+    if (c.rope) {
+      b.rope(qkv, q, c.rope.invFreq, HS, c.rope.rotaryDim, layer);
+      b.rope(qkv, k, c.rope.invFreq, HS, c.rope.rotaryDim, layer);
+      this.at('attn.hook_rot_q', qkv, part(q));
+      this.at('attn.hook_rot_k', qkv, part(k));
+    }
+    b.kvAppend(c.cache, 'k', qkv, k, layer);
+    b.kvAppend(c.cache, 'v', qkv, v, layer);
+    const scores = b.attentionScores(c.cache, qkv, q, HS, layer); // (NH, T, S)
+    const heads = { outer: NH, rows: T, cols: scores.shape[2]! };
+    this.at('attn.hook_attn_scores', scores, heads);
+    b.softmax(scores, 'attn_softmax', layer);
+    this.at('attn.hook_pattern', scores, heads);
+    const z = b.attentionValues(c.cache, scores, HS, layer); // (T, NH*HS)
+    this.at('attn.hook_z', z, { rows: T, cols: NH * HS, headDim: HS });
+    return this.linear(z, outProj); // (T, C)
+  }
+
+  /** GPT-2's MLP activation, in place: mlp.hook_pre before, mlp.hook_post after. */
+  gelu(fc: Act): Act {
+    this.at('mlp.hook_pre', fc);
+    this.b.gelu(fc, this.layer);
+    this.at('mlp.hook_post', fc);
+    return fc;
+  }
+
+  /** silu(gate) * up of gate | up rows [T, 2I]: mlp.hook_pre is the gate half, mlp.hook_post the product. */
+  swiglu(gateUp: Act): Act {
+    const I = gateUp.shape[1]! / 2;
+    this.at('mlp.hook_pre', gateUp, { rows: this.T, cols: I, rowStride: 2 * I });
+    const hidden = this.b.swiglu('mlp.hidden', gateUp, this.layer);
+    this.at('mlp.hook_post', hidden);
+    return hidden;
+  }
+
+  /**
+   * The residual add after a branch: x = x + y. Fires the branch's output (hook_attn_out / hook_mlp_out), then the
+   * stream after it (hook_resid_mid / hook_resid_post).
+   */
+  add(branch: 'attn' | 'mlp', y: Act): void {
+    this.at(`hook_${branch}_out`, y);
+    this.b.add(this.x, y, this.layer);
+    this.at(branch === 'attn' ? 'hook_resid_mid' : 'hook_resid_post', this.x);
+  }
+
+  /**
+   * The final norm and the LM head, on every row (`all`) or the last row only: logits [T, V] or [1, V]. Fires
+   * ln_final.hook_normalized and logits.
+   */
+  head(rows: 'all' | 'last', norm: Norm, lmHead: Matrix): Act {
+    this.layer = -1;
+    const { T, b } = this;
+    const last = rows === 'last';
+    const where = last ? { rows: 1, firstRow: b.pos0 + T - 1 } : { rows: T };
+    const h = this.normalize('ln_final', last ? b.lastRow('last', this.x) : this.x, norm);
+    this.at('ln_final.hook_normalized', h, { ...where, cols: h.shape[1]! });
+    const logits = b.linear(h, lmHead, undefined, 'lm_head');
+    this.at('logits', logits, { ...where, cols: logits.shape[1]! });
+    return logits;
+  }
+}

@@ -1,0 +1,170 @@
+// One transformer runtime for every architecture. An architecture (gpt2.ts, llama.ts) is its weight-name table
+// and its block; everything else lives here once: checking a call, running a long prompt in steps of at most Tc
+// tokens (each reading the KV cache the earlier ones wrote), the KV cache, the embedding, the final norm and the
+// LM head (tied to the embedding or not), the logit lens's unembed, and the model's size on the device.
+//
+// Dimension legend (llm.c's letters):
+//   T  tokens in this call            pos0  position of the first of them      S  key length = pos0 + T
+//   C  width        NH  query heads   NKV   key/value heads (NH for GPT-2)     HS head size
+//   I  the MLP's hidden width         V     vocabulary size    L  layers       P  positions the KV cache holds
+//   Tc the most tokens one step runs (a longer prompt is prefilled in steps of Tc)
+import type { Backend, BackendStep, KVCache, Matrix, Norm, Vector, Act } from '../backend/backend.ts';
+import type { Gpu } from '../gpu/device.ts';
+import { ropeInvFreq, type RopeScaling } from '../kernels/rope.ts';
+import type { ForwardOptions, ForwardResult, LanguageModel, ModelDims, WeightFormat } from './model.ts';
+import { Step, type StepContext } from './step.ts';
+
+/** What the shared runtime needs to know of an architecture besides its weights. */
+export interface TransformerSpec {
+  dims: ModelDims;
+  /** P: positions the KV cache holds. */
+  nCtx: number;
+  norm: 'layernorm' | 'rmsnorm';
+  eps: number;
+  /** Rows of the MLP's first projection: I, or 2I for a gated MLP (gate | up). */
+  mlpWidth: number;
+  /** Rotary position embeddings; none for learned positions. */
+  rope?: { rotaryDim: number; theta: number; scaling?: RopeScaling };
+  /** Tc asked for; the backend may lower it so every activation fits. */
+  stepTokens: number;
+}
+
+/** The weights every architecture has besides its blocks, as backend handles. */
+export interface TransformerWeights<B> {
+  embed: Matrix; // [V, C] token embeddings
+  positions?: Matrix; // [P, C] learned position embeddings
+  blocks: B[];
+  norm: Norm; // the final norm
+  lmHead: Matrix; // [V, C]: `embed` itself when tied
+}
+
+export abstract class Transformer<B> implements LanguageModel {
+  readonly arch: ModelDims['arch'];
+  readonly vocabSize: number;
+  readonly nCtx: number;
+  readonly weightFormat: WeightFormat;
+  /** Tc: the most tokens one step runs. */
+  readonly maxStepTokens: number;
+  protected readonly weights: TransformerWeights<B>;
+  /** The keys and values of the sequence being run. */
+  private cache: KVCache;
+  /** [rotaryDim / 2] RoPE frequencies, and a copy times ForwardOptions.ropeAngleScale, made on first use. */
+  private invFreq?: Vector;
+  private scaledInvFreq?: { scale: number; v: Vector };
+
+  protected constructor(
+    readonly gpu: Gpu,
+    private backend: Backend,
+    private spec: TransformerSpec,
+    load: (backend: Backend) => TransformerWeights<B>,
+  ) {
+    const { dims, nCtx: P } = spec;
+    const { NH, NKV, HS, C, V } = dims;
+    this.arch = dims.arch;
+    this.vocabSize = V;
+    this.nCtx = P;
+    this.weightFormat = backend.weightFormat;
+    // every activation is [Tc, width] (the scores [NH, Tc, P]): refuse what cannot hold even one token, before loading
+    const widest = Math.max(NH * P, (NH + 2 * NKV) * HS, spec.mlpWidth, V, C, NH * HS);
+    backend.checkFits(widest, NKV * P * HS, P);
+    this.weights = load(backend);
+    if (spec.rope) this.invFreq = backend.vector(this.ropeInvFreq(), 'rope.inv_freq');
+    this.maxStepTokens = backend.stepTokens(Math.min(spec.stepTokens, P), widest);
+    this.cache = backend.kvCache(dims.nLayer, NKV, P, HS);
+    // record one step of Tc tokens and never run it: the backend allocates every activation now, at load
+    this.record(new Array<number>(this.maxStepTokens).fill(0), 0, 'last', {});
+  }
+
+  get dims(): ModelDims {
+    return this.spec.dims;
+  }
+
+  /** One block, in the shape of nanoGPT's Block.forward: x = x + attn(norm1(x)); x = x + mlp(norm2(x)). */
+  protected abstract block(x: Step, b: B): void;
+
+  /** Runs `ids` in steps of at most Tc tokens; all-position logits are gathered from every step. */
+  async forward(ids: number[], pos0: number, options: ForwardOptions = {}): Promise<ForwardResult> {
+    const T = ids.length;
+    const V = this.vocabSize;
+    if (T === 0) throw new RangeError('forward() needs at least one token');
+    if (pos0 < 0 || pos0 + T > this.nCtx) {
+      throw new RangeError(`positions ${pos0}..${pos0 + T - 1} do not fit the context of ${this.nCtx} tokens`);
+    }
+    for (const id of ids) if (!(id >= 0 && id < V && Number.isInteger(id))) throw new RangeError(`token id ${id} is outside the vocabulary of ${V}`);
+    const scale = options.ropeAngleScale ?? 1;
+    if (!this.spec.rope && scale !== 1) throw new RangeError('ropeAngleScale needs RoPE, and this model has learned position embeddings: scale hook_pos_embed instead');
+    if (!Number.isFinite(scale)) throw new RangeError(`ropeAngleScale must be a finite number, got ${scale}`);
+
+    const Tc = this.maxStepTokens;
+    const all = options.allLogits ? new Float32Array(T * V) : undefined;
+    let logits: Float32Array = new Float32Array(0);
+    const profile: NonNullable<ForwardResult['profile']> = [];
+    for (let t0 = 0; t0 < T; t0 += Tc) {
+      const chunk = ids.slice(t0, t0 + Tc);
+      const final = t0 + chunk.length === T;
+      const { step, head } = this.record(chunk, pos0 + t0, all ? 'all' : final ? 'last' : 'none', options);
+      profile.push(...(await step.run()));
+      const out = head ? await step.read(head, head.shape[0]!) : undefined;
+      if (all) all.set(out!, t0 * V);
+      else if (final) logits = out!;
+    }
+    return { logits: all ?? logits, profile: options.profile ? profile : undefined };
+  }
+
+  /** The final norm and the LM head on residual-stream rows resid [T, C] of another run: the logit lens. */
+  async unembed(resid: Float32Array): Promise<Float32Array> {
+    const { C } = this.dims;
+    const T = resid.length / C;
+    if (!(Number.isInteger(T) && T >= 1 && T <= this.maxStepTokens)) throw new RangeError(`unembed() needs 1..${this.maxStepTokens} rows of ${C} floats`);
+    const step = this.backend.begin(T, 0, { label: 'unembed' });
+    const x = new Step(step, this.context(1));
+    x.x = step.input('x', resid, C);
+    const logits = x.head('all', this.weights.norm, this.weights.lmHead); // (T, V)
+    await step.run();
+    return step.read(logits, T);
+  }
+
+  /** One step of T <= Tc tokens, recorded: embed, every block, and the head on every row, the last, or none. */
+  private record(ids: readonly number[], pos0: number, head: 'all' | 'last' | 'none', options: ForwardOptions): { step: BackendStep; head?: Act } {
+    const step = this.backend.begin(ids.length, pos0, { profile: options.profile, hooks: options.hooks });
+    const x = new Step(step, this.context(options.ropeAngleScale ?? 1));
+    x.embed(ids, this.weights.embed, this.weights.positions);
+    this.weights.blocks.forEach((b, l) => {
+      x.enter(l);
+      this.block(x, b);
+    });
+    return { step, head: head === 'none' ? undefined : x.head(head, this.weights.norm, this.weights.lmHead) };
+  }
+
+  private context(ropeAngleScale: number): StepContext {
+    const { dims, norm, eps, rope } = this.spec;
+    return { dims, norm, eps, cache: this.cache, rope: rope && { invFreq: this.ropeFrequencies(ropeAngleScale), rotaryDim: rope.rotaryDim } };
+  }
+
+  private ropeInvFreq(): Float32Array {
+    const { rotaryDim, theta, scaling } = this.spec.rope!;
+    return ropeInvFreq(rotaryDim, theta, scaling);
+  }
+
+  /**
+   * The RoPE frequencies of a step: the model's own, or for ropeAngleScale != 1 a second vector holding each of
+   * them times the scale (rounded to f32, as the CPU reference rounds them), so the model's own are never overwritten.
+   */
+  private ropeFrequencies(scale: number): Vector {
+    if (scale === 1) return this.invFreq!;
+    if (this.scaledInvFreq?.scale !== scale) {
+      const scaled = this.ropeInvFreq().map((f) => f * scale);
+      if (this.scaledInvFreq) this.backend.writeVector(this.scaledInvFreq.v, scaled);
+      this.scaledInvFreq = { scale, v: this.scaledInvFreq?.v ?? this.backend.vector(scaled, 'rope.inv_freq_scaled') };
+    }
+    return this.scaledInvFreq.v;
+  }
+
+  gpuBytes() {
+    return this.backend.bytes();
+  }
+
+  destroy(): void {
+    this.backend.destroy();
+  }
+}
