@@ -1,7 +1,7 @@
 // What every lab shares: the model it runs on, what it returns (BASE and TWEAK text, a table, figures and the
 // numbers behind them), and the BASE-vs-TWEAK comparison the intervention labs are made of.
 import { generate } from '../generate.ts';
-import { hookedModel, modelDims, type Intervention } from '../hooks/index.ts';
+import { hookedModel, type Intervention } from '../hooks/index.ts';
 import type { ModelDims } from '../hooks/points.ts';
 import type { ForwardOptions, LanguageModel } from '../model/model.ts';
 import { softmax } from '../sampling/logprobs.ts';
@@ -49,7 +49,7 @@ export function encodePrompt(ctx: LabContext, prompt: string): number[] {
 }
 
 export function dims(ctx: LabContext): ModelDims {
-  return modelDims(ctx.model);
+  return ctx.model.dims;
 }
 
 export function checkLayer(ctx: LabContext, layer: number): void {

@@ -9,7 +9,7 @@ import type { GPT2Config } from './config.ts';
 import { ModelShapeError, TANH_GELU, type GPT2Params, type LinearParams, type NormParams } from './gpt2-params.ts';
 import type { WeightFormat } from './model.ts';
 import type { Step } from './step.ts';
-import { Transformer, type TransformerWeights } from './transformer.ts';
+import { Transformer, type RunOptions, type TransformerWeights } from './transformer.ts';
 
 export { ModelShapeError, readGPT2Params, roundGPT2Params, TANH_GELU, type GPT2Params } from './gpt2-params.ts';
 
@@ -27,15 +27,17 @@ export class GPT2 extends Transformer<GPT2Block> {
     readonly config: GPT2Config,
     params: GPT2Params,
     weightFormat: WeightFormat = 'f32',
+    options: RunOptions = {},
   ) {
     if (!TANH_GELU.has(config.activation)) {
       throw new ModelShapeError(`activation_function "${config.activation}" is not implemented; wgpt runs GPT-2's tanh GELU (gelu_new)`);
     }
     const { nEmbd: C, nHead: NH, nInner: I, nPositions: P } = config;
     const dims = { arch: 'gpt2' as const, nLayer: config.nLayer, C, NH, NKV: NH, HS: C / NH, I, V: config.vocabSize };
-    // GPT-2's context is short: a step may run all of it, so a prompt is one step wherever the buffers allow
-    const spec = { dims, nCtx: P, norm: 'layernorm' as const, eps: config.layerNormEpsilon, mlpWidth: I, stepTokens: P };
-    super(gpu, new WebGpuBackend(gpu, { weights: weightFormat }), spec, (backend) => upload(backend, params));
+    // GPT-2's context is short (1024 at most): by default one step runs all of it, wherever the buffers allow
+    const spec = { dims, nCtx: P, norm: 'layernorm' as const, eps: config.layerNormEpsilon, mlpWidth: I, stepTokens: options.maxStepTokens ?? P };
+    const backend = new WebGpuBackend(gpu, { weights: weightFormat, maxBindingBytes: options.maxBindingBytes });
+    super(gpu, backend, spec, (b) => upload(b, params));
   }
 
   /** nanoGPT's Block.forward. */

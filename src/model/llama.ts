@@ -11,11 +11,11 @@ import { ConfigError, type LlamaConfig } from './config.ts';
 import type { LlamaLinear, LlamaParamSource } from './llama-params.ts';
 import type { WeightFormat } from './model.ts';
 import type { Step } from './step.ts';
-import { Transformer, type TransformerWeights } from './transformer.ts';
+import { Transformer, type RunOptions, type TransformerWeights } from './transformer.ts';
 
 export { llamaCheckpointSource, llamaParamSource, readLlamaParams, roundLlamaParams, type LlamaBlockParams, type LlamaLinear, type LlamaParams, type LlamaParamSource } from './llama-params.ts';
 
-export interface LlamaOptions {
+export interface LlamaOptions extends RunOptions {
   weights?: WeightFormat;
   /**
    * Positions the KV cache holds (the model's nCtx). By default min(max_position_embeddings, sliding_window,
@@ -24,18 +24,11 @@ export interface LlamaOptions {
    * attends to every cached position and could not otherwise match the model's windowed attention.
    */
   contextLength?: number;
-  /**
-   * The most tokens one step runs (Tc); a longer prompt is prefilled in steps of this many, each reading the KV
-   * cache the previous ones wrote. Default 256, lowered where needed so every activation buffer (the attention
-   * scores [NH, Tc, P] are the largest) fits one storage binding.
-   */
-  maxStepTokens?: number;
-  /** The largest storage binding, in bytes (default: the device's limit). Tests lower it to force split weights. */
-  maxBindingBytes?: number;
 }
 
 /** The default cap on the KV cache, in positions (see LlamaOptions.contextLength). */
 export const DEFAULT_CONTEXT = 4096;
+/** Tc unless asked: a long context would make the scores of a whole-prompt step [NH, P, P] gigabytes. */
 const DEFAULT_STEP_TOKENS = 256;
 
 /** One block's weights, as the backend holds them. */
@@ -54,11 +47,9 @@ export class Llama extends Transformer<LlamaBlock> {
     options: LlamaOptions = {},
   ) {
     const { hiddenSize: C, nHead: NH, nKVHead: NKV, headDim: HS, intermediateSize: I } = config;
-    const stepTokens = options.maxStepTokens ?? DEFAULT_STEP_TOKENS;
-    if (!(Number.isSafeInteger(stepTokens) && stepTokens >= 1)) throw new RangeError(`maxStepTokens must be a positive integer, got ${stepTokens}`);
     const dims = { arch: 'llama' as const, nLayer: config.nLayer, C, NH, NKV, HS, I, V: config.vocabSize };
     const rope = { rotaryDim: config.rotaryDim, theta: config.ropeTheta, scaling: config.ropeScaling ?? undefined };
-    const spec = { dims, nCtx: contextLength(config, options.contextLength), norm: 'rmsnorm' as const, eps: config.rmsNormEps, mlpWidth: 2 * I, rope, stepTokens };
+    const spec = { dims, nCtx: contextLength(config, options.contextLength), norm: 'rmsnorm' as const, eps: config.rmsNormEps, mlpWidth: 2 * I, rope, stepTokens: options.maxStepTokens ?? DEFAULT_STEP_TOKENS };
     const backend = new WebGpuBackend(gpu, { weights: options.weights, maxBindingBytes: options.maxBindingBytes });
     super(gpu, backend, spec, (b) => upload(b, params));
   }

@@ -29,6 +29,18 @@ export interface TransformerSpec {
   stepTokens: number;
 }
 
+/** How a model runs, whatever its architecture. */
+export interface RunOptions {
+  /**
+   * The most tokens one step runs (Tc); a longer prompt is prefilled in steps of this many, each reading the KV
+   * cache the previous ones wrote. Lowered where needed so every activation buffer (the attention scores
+   * [NH, Tc, P] are the largest) fits one storage binding.
+   */
+  maxStepTokens?: number;
+  /** The largest storage binding, in bytes (default: the device's limit). Tests lower it to force split weights. */
+  maxBindingBytes?: number;
+}
+
 /** The weights every architecture has besides its blocks, as backend handles. */
 export interface TransformerWeights<B> {
   embed: Matrix; // [V, C] token embeddings
@@ -58,8 +70,9 @@ export abstract class Transformer<B> implements LanguageModel {
     private spec: TransformerSpec,
     load: (backend: Backend) => TransformerWeights<B>,
   ) {
-    const { dims, nCtx: P } = spec;
+    const { dims, nCtx: P, stepTokens } = spec;
     const { NH, NKV, HS, C, V } = dims;
+    if (!(Number.isSafeInteger(stepTokens) && stepTokens >= 1)) throw new RangeError(`maxStepTokens must be a positive integer, got ${stepTokens}`);
     this.arch = dims.arch;
     this.vocabSize = V;
     this.nCtx = P;
@@ -69,7 +82,7 @@ export abstract class Transformer<B> implements LanguageModel {
     backend.checkFits(widest, NKV * P * HS, P);
     this.weights = load(backend);
     if (spec.rope) this.invFreq = backend.vector(this.ropeInvFreq(), 'rope.inv_freq');
-    this.maxStepTokens = backend.stepTokens(Math.min(spec.stepTokens, P), widest);
+    this.maxStepTokens = backend.stepTokens(Math.min(stepTokens, P), widest);
     this.cache = backend.kvCache(dims.nLayer, NKV, P, HS);
     // record one step of Tc tokens and never run it: the backend allocates every activation now, at load
     this.record(new Array<number>(this.maxStepTokens).fill(0), 0, 'last', {});

@@ -67,7 +67,6 @@ export function filesOf(source: ModelSource, onProgress: (p: DownloadProgress) =
 export async function openBrowserModel(gpu: Gpu, source: ModelSource, weights: WeightFormat, onProgress: (p: DownloadProgress) => void): Promise<BrowserModel> {
   const { files, name } = filesOf(source, onProgress);
   const config = await readModelConfig(files);
-  checkLimits(gpu, config, weights);
   const tokenizer = config.arch === 'gpt2' ? gpt2Tokenizer() : await loadHfTokenizer(files);
   // Buffer creation past the adapter's memory or limits fails asynchronously: catch it in error scopes.
   const { device } = gpu;
@@ -85,18 +84,4 @@ export async function openBrowserModel(gpu: Gpu, source: ModelSource, weights: W
     }
   }
   return { model, tokenizer, config, name };
-}
-
-/** The largest single tensor must fit one storage binding; refuse before downloading gigabytes onto the GPU. */
-function checkLimits(gpu: Gpu, config: ModelConfig, weights: WeightFormat): void {
-  if (config.arch !== 'gpt2') return; // Llama splits its LM head across bindings by itself (split-weights.ts)
-  const bytesPer = weights === 'f16' ? 2 : 4;
-  const largest = Math.max(config.vocabSize * config.nEmbd, config.nEmbd * config.nInner, 3 * config.nEmbd * config.nEmbd) * bytesPer;
-  const limit = Math.min(gpu.device.limits.maxStorageBufferBindingSize, gpu.device.limits.maxBufferSize);
-  if (largest > limit) {
-    const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-    throw new ModelTooLargeError(
-      `the model's largest weight is ${mib(largest)} but this adapter binds at most ${mib(limit)}: ${weights === 'f32' ? 'try f16 weights or ' : ''}a smaller model`,
-    );
-  }
 }

@@ -1,11 +1,11 @@
 // The activations the attention and hidden-state views read, captured once per sequence with the hook API
 // (src/hooks): every block's attention pattern and residual stream.
-import { modelDims, runWithCache, type HookedRun } from '../../../../src/hooks/index.ts';
+import { runWithCache, type HookedRun } from '../../../../src/hooks/index.ts';
 import type { ModelDims } from '../../../../src/hooks/points.ts';
 import { memo, type InsideState } from '../state.ts';
 
 export function dims(state: InsideState): ModelDims {
-  return modelDims(state.loaded.model);
+  return state.loaded.model.dims;
 }
 
 export function activations(state: InsideState): Promise<HookedRun> {
