@@ -2,7 +2,7 @@
 // times as wide as the stream, and the LM head tied to the token embeddings. What every architecture shares
 // (stepping, the KV cache, the head) is in transformer.ts; the parameters and their names are in gpt2-params.ts.
 // Module names copy the Hugging Face checkpoint (wte, wpe, h, ln_1, c_attn, c_proj, ln_2, c_fc, ln_f).
-import type { Backend, Matrix, Norm } from '../backend/backend.ts';
+import type { Act, Backend, Matrix, Norm } from '../backend/backend.ts';
 import { WebGpuBackend } from '../backend/webgpu.ts';
 import type { Gpu } from '../gpu/device.ts';
 import type { GPT2Config } from './config.ts';
@@ -43,8 +43,14 @@ export class GPT2 extends Transformer<GPT2Block> {
   /** nanoGPT's Block.forward. */
   protected block(x: Step, b: GPT2Block): void {
     x.add('attn', x.attention(x.norm('ln1', b.ln_1), b.attn.c_attn, b.attn.c_proj)); // x = x + attn(ln_1(x))
-    x.add('mlp', x.linear(x.gelu(x.linear(x.norm('ln2', b.ln_2), b.mlp.c_fc)), b.mlp.c_proj)); // x = x + c_proj(gelu(c_fc(ln_2(x))))
+    x.add('mlp', mlp(x, b.mlp, x.norm('ln2', b.ln_2))); // x = x + mlp(ln_2(x))
   }
+}
+
+/** nanoGPT's MLP: c_proj(gelu(c_fc(h))), n_inner (4C) wide inside. */
+function mlp(x: Step, m: GPT2Block['mlp'], h: Act): Act {
+  const fc = x.linear(h, m.c_fc); // (T, I)
+  return x.linear(x.gelu(fc), m.c_proj); // (T, C)
 }
 
 /** Every parameter onto the backend, named as in the checkpoint. */

@@ -4,7 +4,7 @@
 // shares is in transformer.ts; the parameters and their names are in llama-params.ts and llama-variants.ts.
 // Module names copy the Hugging Face checkpoint (embed_tokens, layers, input_layernorm, self_attn, qkv_proj,
 // o_proj, post_attention_layernorm, mlp, gate_up_proj, down_proj, norm, lm_head).
-import type { Backend, Matrix, Norm } from '../backend/backend.ts';
+import type { Act, Backend, Matrix, Norm } from '../backend/backend.ts';
 import { WebGpuBackend } from '../backend/webgpu.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { ConfigError, type LlamaConfig } from './config.ts';
@@ -56,10 +56,15 @@ export class Llama extends Transformer<LlamaBlock> {
 
   /** HF's LlamaDecoderLayer. */
   protected block(x: Step, b: LlamaBlock): void {
-    const { self_attn: attn, mlp } = b;
-    x.add('attn', x.attention(x.norm('ln1', b.input_layernorm), attn.qkv_proj, attn.o_proj)); // x = x + attn(input_layernorm(x))
-    x.add('mlp', x.linear(x.swiglu(x.linear(x.norm('ln2', b.post_attention_layernorm), mlp.gate_up_proj)), mlp.down_proj)); // x = x + down(swiglu(gate_up(...)))
+    x.add('attn', x.attention(x.norm('ln1', b.input_layernorm), b.self_attn.qkv_proj, b.self_attn.o_proj)); // x = x + attn(input_layernorm(x))
+    x.add('mlp', mlp(x, b.mlp, x.norm('ln2', b.post_attention_layernorm))); // x = x + mlp(post_attention_layernorm(x))
   }
+}
+
+/** HF's LlamaMLP: down_proj(silu(gate_proj(h)) * up_proj(h)), with gate and up as one matmul. */
+function mlp(x: Step, m: LlamaBlock['mlp'], h: Act): Act {
+  const gateUp = x.linear(h, m.gate_up_proj); // (T, 2I) gate | up
+  return x.linear(x.swiglu(gateUp), m.down_proj); // (T, C)
 }
 
 /** Every parameter onto the backend, one layer on the CPU at a time. */
@@ -79,9 +84,9 @@ function upload(backend: Backend, params: LlamaParamSource): TransformerWeights<
       mlp: { gate_up_proj: linear(b.mlp.gate_up_proj, `${p}.mlp.gate_up_proj`), down_proj: linear(b.mlp.down_proj, `${p}.mlp.down_proj`) },
     });
   }
-  const norm_ = norm(params.norm(), 'norm');
+  const finalNorm = norm(params.norm(), 'norm');
   const head = params.lmHead();
-  return { embed, blocks, norm: norm_, lmHead: head ? backend.matrix(head, undefined, V, C, 'lm_head') : embed };
+  return { embed, blocks, norm: finalNorm, lmHead: head ? backend.matrix(head, undefined, V, C, 'lm_head') : embed }; // tied: the embedding itself
 }
 
 /** The KV cache length: the option, checked, or the default cap (see LlamaOptions.contextLength). */

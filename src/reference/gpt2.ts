@@ -1,6 +1,6 @@
 // GPT-2's forward pass on the CPU, in float64, as plain loops: the ground truth the GPU model is tested against
 // and that the labs compare with. It calls the same per-kernel references the kernel tests use, in the same
-// order as src/model/gpt2.ts, but processes the whole sequence at once with no KV cache.
+// order as the ops of the GPU model (src/model/step.ts), but processes the whole sequence at once with no KV cache.
 import { residualAddReference } from '../kernels/add.ts';
 import { attentionScoresReference, attentionValuesReference } from '../kernels/attention.ts';
 import { geluReference } from '../kernels/gelu.ts';

@@ -1,5 +1,5 @@
 // The Llama-style forward pass on the CPU, in float64, as plain loops: the ground truth the GPU model is tested
-// against. It calls the same per-kernel references the kernel tests use, in the same order as src/model/llama.ts,
+// against. It calls the same per-kernel references the kernel tests use, in the same order as the GPU model (llama.ts),
 // but processes the whole sequence at once with no KV cache.
 import { residualAddReference } from '../kernels/add.ts';
 import { attentionScoresReference, attentionValuesReference } from '../kernels/attention.ts';
