@@ -2,8 +2,7 @@
 // times as wide as the stream, and the LM head tied to the token embeddings. What every architecture shares
 // (stepping, the KV cache, the head) is in transformer.ts; the parameters and their names are in gpt2-params.ts.
 // Module names copy the Hugging Face checkpoint (wte, wpe, h, ln_1, c_attn, c_proj, ln_2, c_fc, ln_f).
-import type { Act, Backend, Matrix, Norm } from '../backend/backend.ts';
-import { WebGpuBackend } from '../backend/webgpu.ts';
+import type { Act, Backend, Matrix, Norm } from '../backend/index.ts';
 import type { Gpu } from '../gpu/device.ts';
 import type { GPT2Config } from './config.ts';
 import { ModelShapeError, TANH_GELU, type GPT2Params, type LinearParams, type NormParams } from './gpt2-params.ts';
@@ -27,7 +26,7 @@ export class GPT2 extends Transformer<GPT2Block> {
     readonly config: GPT2Config,
     params: GPT2Params,
     weightFormat: WeightFormat = 'f32',
-    options: RunOptions = {},
+    options: Omit<RunOptions, 'weights'> = {},
   ) {
     if (!TANH_GELU.has(config.activation)) {
       throw new ModelShapeError(`activation_function "${config.activation}" is not implemented; wgpt runs GPT-2's tanh GELU (gelu_new)`);
@@ -36,8 +35,7 @@ export class GPT2 extends Transformer<GPT2Block> {
     const dims = { arch: 'gpt2' as const, nLayer: config.nLayer, C, NH, NKV: NH, HS: C / NH, I, V: config.vocabSize };
     // GPT-2's context is short (1024 at most): by default one step runs all of it, wherever the buffers allow
     const spec = { dims, nCtx: P, norm: 'layernorm' as const, eps: config.layerNormEpsilon, mlpWidth: I, stepTokens: options.maxStepTokens ?? P };
-    const backend = new WebGpuBackend(gpu, { weights: weightFormat, maxBindingBytes: options.maxBindingBytes });
-    super(gpu, backend, spec, (b) => upload(b, params));
+    super(gpu, spec, { ...options, weights: weightFormat }, (backend) => upload(backend, params));
   }
 
   /** nanoGPT's Block.forward. */

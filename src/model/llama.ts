@@ -4,19 +4,16 @@
 // shares is in transformer.ts; the parameters and their names are in llama-params.ts and llama-variants.ts.
 // Module names copy the Hugging Face checkpoint (embed_tokens, layers, input_layernorm, self_attn, qkv_proj,
 // o_proj, post_attention_layernorm, mlp, gate_up_proj, down_proj, norm, lm_head).
-import type { Act, Backend, Matrix, Norm } from '../backend/backend.ts';
-import { WebGpuBackend } from '../backend/webgpu.ts';
+import type { Act, Backend, Matrix, Norm } from '../backend/index.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { ConfigError, type LlamaConfig } from './config.ts';
 import type { LlamaLinear, LlamaParamSource } from './llama-params.ts';
-import type { WeightFormat } from './model.ts';
 import type { Step } from './step.ts';
 import { Transformer, type RunOptions, type TransformerWeights } from './transformer.ts';
 
 export { llamaCheckpointSource, llamaParamSource, readLlamaParams, roundLlamaParams, type LlamaBlockParams, type LlamaLinear, type LlamaParams, type LlamaParamSource } from './llama-params.ts';
 
 export interface LlamaOptions extends RunOptions {
-  weights?: WeightFormat;
   /**
    * Positions the KV cache holds (the model's nCtx). By default min(max_position_embeddings, sliding_window,
    * 4096): Llama 3.2 was trained for 131072 positions, and a cache that long would take gigabytes the usual
@@ -50,8 +47,7 @@ export class Llama extends Transformer<LlamaBlock> {
     const dims = { arch: 'llama' as const, nLayer: config.nLayer, C, NH, NKV, HS, I, V: config.vocabSize };
     const rope = { rotaryDim: config.rotaryDim, theta: config.ropeTheta, scaling: config.ropeScaling ?? undefined };
     const spec = { dims, nCtx: contextLength(config, options.contextLength), norm: 'rmsnorm' as const, eps: config.rmsNormEps, mlpWidth: 2 * I, rope, stepTokens: options.maxStepTokens ?? DEFAULT_STEP_TOKENS };
-    const backend = new WebGpuBackend(gpu, { weights: options.weights, maxBindingBytes: options.maxBindingBytes });
-    super(gpu, backend, spec, (b) => upload(b, params));
+    super(gpu, spec, options, (backend) => upload(backend, params));
   }
 
   /** HF's LlamaDecoderLayer. */

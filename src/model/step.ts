@@ -9,7 +9,7 @@
 //   scores       [NH, T, S]   attention scores, then (in place) the pattern
 //   z            [T, NH*HS]   pattern-weighted values        mlp.hidden [T, I]    silu(gate) * up
 //   last         [1, C]       the last row, for the head     ln_final   [T, C]    the final norm's output
-import type { Act, BackendStep, HeadSlice, KVCache, Matrix, Norm, Vector } from '../backend/backend.ts';
+import type { Act, BackendStep, HeadSlice, KVCache, Matrix, Norm, Vector } from '../backend/index.ts';
 import type { HookView } from '../hooks/hooks.ts';
 import type { ModelDims } from './model.ts';
 

@@ -8,7 +8,7 @@
 //   C  width        NH  query heads   NKV   key/value heads (NH for GPT-2)     HS head size
 //   I  the MLP's hidden width         V     vocabulary size    L  layers       P  positions the KV cache holds
 //   Tc the most tokens one step runs (a longer prompt is prefilled in steps of Tc)
-import type { Backend, BackendStep, KVCache, Matrix, Norm, Vector, Act } from '../backend/backend.ts';
+import { createBackend, type Act, type Backend, type BackendStep, type KVCache, type Matrix, type Norm, type Vector } from '../backend/index.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { ropeInvFreq, type RopeScaling } from '../kernels/rope.ts';
 import type { ForwardOptions, ForwardResult, LanguageModel, ModelDims, WeightFormat } from './model.ts';
@@ -31,6 +31,8 @@ export interface TransformerSpec {
 
 /** How a model runs, whatever its architecture. */
 export interface RunOptions {
+  /** How the weight matrices are stored (default f32). */
+  weights?: WeightFormat;
   /**
    * The most tokens one step runs (Tc); a longer prompt is prefilled in steps of this many, each reading the KV
    * cache the previous ones wrote. Lowered where needed so every activation buffer (the attention scores
@@ -64,15 +66,19 @@ export abstract class Transformer<B> implements LanguageModel {
   private invFreq?: Vector;
   private scaledInvFreq?: { scale: number; v: Vector };
 
+  /** Runs every op: buffers, kernels and hooks live there. */
+  private backend: Backend;
+
   protected constructor(
     readonly gpu: Gpu,
-    private backend: Backend,
     private spec: TransformerSpec,
+    options: RunOptions,
     load: (backend: Backend) => TransformerWeights<B>,
   ) {
     const { dims, nCtx: P, stepTokens } = spec;
     const { NH, NKV, HS, C, V } = dims;
     if (!(Number.isSafeInteger(stepTokens) && stepTokens >= 1)) throw new RangeError(`maxStepTokens must be a positive integer, got ${stepTokens}`);
+    const backend = (this.backend = createBackend(gpu, { weights: options.weights, maxBindingBytes: options.maxBindingBytes }));
     this.arch = dims.arch;
     this.vocabSize = V;
     this.nCtx = P;
