@@ -89,6 +89,8 @@ export interface Backend {
 export interface BackendStep {
   readonly T: number;
   readonly pos0: number;
+  /** Whether the run has hooks at all (a plain step skips naming them). */
+  readonly hooked: boolean;
   /** Whether the run reads or changes this hook. */
   wants(hook: string): boolean;
   /** Apply the run's interventions at `hook` to the view of x, and copy it back when asked. */

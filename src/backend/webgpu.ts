@@ -171,6 +171,7 @@ function moduleName(label: string): string {
 class WebGpuStep implements BackendStep {
   private rec: Recorder;
   private hooks: HookFn<Tensor>;
+  readonly hooked: boolean;
 
   constructor(
     private b: WebGpuBackend,
@@ -180,6 +181,7 @@ class WebGpuStep implements BackendStep {
   ) {
     this.rec = new Recorder(b.gpu, { profile: o.profile, label: o.label ?? (T > 1 ? 'prefill' : 'decode') });
     this.hooks = gpuHook(this.rec, o.hooks, pos0);
+    this.hooked = o.hooks !== undefined;
   }
 
   private act(slot: string, rows: number, cols: number): GpuAct {

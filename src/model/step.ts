@@ -39,8 +39,9 @@ export class Step {
   }
 
   /** Fire a hook of the current block ("attn.hook_q" -> "blocks.3.attn.hook_q"), or a model-level one. */
-  private at(hook: string, a: Act, view: HookView = { rows: this.T, cols: a.shape[1]! }): void {
-    this.b.hook(this.layer < 0 ? hook : `blocks.${this.layer}.${hook}`, a, view);
+  private at(hook: string, a: Act, view?: HookView): void {
+    if (!this.b.hooked) return;
+    this.b.hook(this.layer < 0 ? hook : `blocks.${this.layer}.${hook}`, a, view ?? { rows: this.T, cols: a.shape[1]! });
   }
 
   /**
@@ -66,7 +67,7 @@ export class Step {
   /** ln1 / ln2 of the residual stream: blocks.l.<where>.hook_normalized. */
   norm(where: 'ln1' | 'ln2', w: Norm): Act {
     const h = this.normalize('ln', this.x, w);
-    this.at(`${where}.hook_normalized`, h);
+    this.at(where === 'ln1' ? 'ln1.hook_normalized' : 'ln2.hook_normalized', h);
     return h;
   }
 
@@ -136,9 +137,10 @@ export class Step {
    * stream after it (hook_resid_mid / hook_resid_post).
    */
   add(branch: 'attn' | 'mlp', y: Act): void {
-    this.at(`hook_${branch}_out`, y);
+    const attn = branch === 'attn';
+    this.at(attn ? 'hook_attn_out' : 'hook_mlp_out', y);
     this.b.add(this.x, y, this.layer);
-    this.at(branch === 'attn' ? 'hook_resid_mid' : 'hook_resid_post', this.x);
+    this.at(attn ? 'hook_resid_mid' : 'hook_resid_post', this.x);
   }
 
   /**
