@@ -8,13 +8,14 @@ type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) 
 
 export function registerPull(cli: CAC, run: Run): void {
   cli
-    .command('pull <model>', 'Download a model (org/name) from the Hugging Face hub into its cache')
+    .command('pull [model]', 'Download a model (org/name) from the Hugging Face hub into its cache')
     .option('--revision <rev>', 'Branch, tag or commit to download', { default: 'main' })
     .example('wgpt pull HuggingFaceTB/SmolLM2-135M')
     .example('HF_TOKEN=hf_... wgpt pull meta-llama/Llama-3.2-1B')
-    .action(run(async (model: string, o: Record<string, any>) => {
-      if (o.offline || hubSettings().offline) {
-        throw new CliError('wgpt pull downloads from the hub, which --offline (or HF_HUB_OFFLINE) forbids: drop it');
+    .action(run(async (model: string | undefined, o: Record<string, any>) => {
+      if (model === undefined) throw new CliError('which model? give its hub id: `wgpt pull org/name`, e.g. `wgpt pull HuggingFaceTB/SmolLM2-135M`');
+      if (hubSettings().offline) {
+        throw new CliError('wgpt pull downloads from the hub, which HF_HUB_OFFLINE forbids: unset it');
       }
       const progress = pullProgress(process.stderr);
       let result;
