@@ -48,10 +48,19 @@ export function pullProgress(stream: NodeJS.WriteStream): PullProgress {
     return seconds > 0 ? `${formatBytes((bytes - s!.from) / seconds)}/s` : '';
   };
 
+  // what happens before any file: the same on a terminal and in a log
+  const before = (e: PullEvent): e is Extract<PullEvent, { type: 'renamed' | 'waiting' }> => {
+    if (e.type === 'renamed') stream.write(`${e.from} is ${e.repo} on the hub now: pulling ${e.repo}\n`);
+    else if (e.type === 'waiting') stream.write(`another wgpt (process ${e.pid}) is pulling ${e.repo}: waiting for it to finish (lock ${e.lockFile})\n`);
+    else return false;
+    return true;
+  };
+
   if (!stream.isTTY) {
     const line = (text: string) => stream.write(`${text}\n`);
     return {
       onProgress(e) {
+        if (before(e)) return;
         if (e.type === 'start') {
           started.set(e.file, { at: Date.now(), from: e.resumeFrom, lastLine: Date.now() });
           const resume = e.resumeFrom > 0 ? `, resuming at ${formatBytes(e.resumeFrom)}` : '';
@@ -89,6 +98,7 @@ export function pullProgress(stream: NodeJS.WriteStream): PullProgress {
   const name = (file: string) => (file.length > width ? `...${file.slice(-(width - 3))}` : file.padEnd(width));
   return {
     onProgress(e) {
+      if (before(e)) return;
       if (e.type === 'start') {
         started.set(e.file, { at: Date.now(), from: e.resumeFrom, lastLine: 0 });
         const total = e.size ?? 0;
