@@ -155,6 +155,7 @@ describe('wgpt lab run', () => {
 
   it('the documented example is a valid experiment for the embedded model', () => {
     const yaml = EXPERIMENT_FORMAT.split('\nops:')[0]!;
+    expect(readFileSync(new URL('../../README.md', import.meta.url), 'utf8')).toContain(`\`\`\`yaml\n${yaml}\n\`\`\``); // the README shows the same
     const experiment = parseExperiment(yaml, 'example.yaml');
     expect(experiment.interventions).toHaveLength(4);
     const config = JSON.parse(readFileSync(new URL('../../weights/config.json', import.meta.url), 'utf8'));
