@@ -51,6 +51,23 @@ export interface E2EOptions {
   runs: number;
   /** Measure at most this long per length, beyond the first sample. */
   budgetMs: number;
+  /** Called before each measurement with what it measures ("decode after 64 tokens, KV cache"). */
+  onStep?: (what: string) => void;
+}
+
+/** The prompt lengths measureThroughput times on a context of nCtx, and the context lengths it decodes after. */
+function throughputLengths(nCtx: number, lengths: number[]): { prefill: number[]; decode: number[] } {
+  return {
+    prefill: lengths.filter((n) => n <= nCtx),
+    // decoding token number n + 1 needs n positions of context and one more free in the cache
+    decode: lengths.map((n) => Math.min(n, nCtx - 1)).filter((n, i, all) => n >= 1 && all.indexOf(n) === i),
+  };
+}
+
+/** How many measurements measureThroughput makes (for progress lines): each prefill, and each decode twice. */
+export function throughputSteps(nCtx: number, lengths: number[]): number {
+  const { prefill, decode } = throughputLengths(nCtx, lengths);
+  return prefill.length + 2 * decode.length;
 }
 
 const QUANTUM_MS = 0.065536;
@@ -117,15 +134,18 @@ export async function measureThroughput(model: LanguageModel, coldPrefillMs: num
     decode: [],
     noCache: [],
   };
-  for (const n of o.lengths.filter((n) => n <= model.nCtx)) {
+  const { prefill, decode } = throughputLengths(model.nCtx, o.lengths);
+  for (const n of prefill) {
+    o.onStep?.(`prefill of ${n} tokens`);
     const stats = await sampleWall(() => model.forward(ids.slice(0, n), 0), o);
     result.prefill.push({ ...stats, tokens: n, tokensPerS: (1000 * n) / stats.median });
   }
-  // decoding token number n + 1 needs n positions of context and one more free in the cache
-  for (const n of o.lengths.map((n) => Math.min(n, model.nCtx - 1)).filter((n, i, all) => n >= 1 && all.indexOf(n) === i)) {
+  for (const n of decode) {
+    o.onStep?.(`decode after ${n} tokens, KV cache`);
     await model.forward(ids.slice(0, n), 0);
     const cached = await sampleWall(() => model.forward([ids[n]!], n), o); // rewrites position n each time
     result.decode.push({ ...cached, tokens: n, tokensPerS: 1000 / cached.median });
+    o.onStep?.(`decode after ${n} tokens, no cache (recomputing ${n + 1})`);
     const full = await sampleWall(() => model.forward(ids.slice(0, n + 1), 0), o);
     result.noCache.push({ ...full, tokens: n, tokensPerS: 1000 / full.median, slowdown: full.median / cached.median });
   }

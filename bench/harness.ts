@@ -24,7 +24,7 @@ import { defaultModelDir } from '../src/runtime.ts';
 import { measureCopy, measureKernelCopy, type CopyCeiling, type KernelCopyCeiling } from './ceilings.ts';
 import { writeCharts } from './charts.ts';
 import type { Validation } from './check.ts';
-import { lengthsUpTo, measureThroughput, profileStep, randomIds, type FormatResult, type StepProfile } from './e2e.ts';
+import { lengthsUpTo, measureThroughput, profileStep, randomIds, throughputSteps, type FormatResult, type StepProfile } from './e2e.ts';
 import { ceilingCases, modelCases, type KernelCase, type Phase } from './kernels.ts';
 import { GPT2_124M, gpt2Config, shapeOf, SMOLLM2_135M, TINY_GPT2, TINY_LLAMA, type ModelShape } from './models.ts';
 import { toMarkdown } from './report.ts';
@@ -169,7 +169,9 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
 
   const gpu = await getGpu({ adapter: o.adapter });
   const s = settings(o, gpu, o.quick ? undefined : embedded);
-  log(`wgpt bench${o.quick ? ' --quick' : ''}: ${gpu.info.name} (${gpu.info.kind}); timing by ${gpu.hasTimestamps ? 'timestamp-query' : 'wall clock'}`);
+  // the adapter's name often says its kind already ("SwiftShader driver 5.0.0 (software)")
+  const adapter = gpu.info.name.toLowerCase().includes(gpu.info.kind) ? gpu.info.name : `${gpu.info.name} (${gpu.info.kind})`;
+  log(`wgpt bench${o.quick ? ' --quick' : ''}: ${adapter}; timing by ${gpu.hasTimestamps ? 'timestamp-query' : 'wall clock'}`);
   if (!o.quick && !embedded) log('  the embedded model (weights/config.json) is not there: its kernel shapes are skipped');
 
   const report: BenchReport = {
@@ -210,24 +212,36 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
 
   if (e2eModel) {
     const formats: FormatResult[] = [];
+    const weightFormats = ['f32', 'f16'] as const;
     let nCtx = 0;
-    for (const weights of ['f32', 'f16'] as const) {
-      log(`${e2eModel.name} with ${weights} weights`);
+    // progress: "[e2e 3 of 25] gpt2-124m, f32 weights: prefill of 64 tokens", counted once the context is known
+    let step = 0;
+    let steps = 0;
+    for (const weights of weightFormats) {
+      const progress = (what: string) => log(`  [${parts.includes('e2e') ? 'e2e' : 'profile'} ${++step} of ${steps}] ${e2eModel.name}, ${weights} weights: ${what}`);
+      log(`${e2eModel.name} with ${weights} weights: loading`);
       const model = await e2eModel.load(gpu, weights);
       try {
         nCtx = model.nCtx;
+        const lengths = lengthsUpTo(nCtx);
+        const profiling = parts.includes('profile') ? 2 : 0;
+        steps ||= weightFormats.length * (1 + (parts.includes('e2e') ? throughputSteps(nCtx, lengths) : 0)) + profiling;
         const prefillTokens = Math.min(s.tokens, nCtx);
+        progress(`first prefill of ${prefillTokens} tokens (compiles the pipelines)`);
         const t0 = performance.now();
         await model.forward(randomIds(prefillTokens, model.vocabSize), 0);
         const coldPrefillMs = performance.now() - t0;
         if (parts.includes('profile') && weights === 'f32') {
+          const runs = (n: number) => `${n} run${n === 1 ? '' : 's'}`;
+          progress(`profile of a prefill of ${prefillTokens} tokens (${runs(s.profileRuns.prefill)})`);
           const prefill = await profileStep(model, 'prefill', prefillTokens, s.profileRuns.prefill);
+          progress(`profile of a decode step after ${Math.min(s.context, nCtx - 1)} tokens (${runs(s.profileRuns.decode)})`);
           const decode = await profileStep(model, 'decode', Math.min(s.context, nCtx - 1), s.profileRuns.decode);
           report.profile = { model: e2eModel.name, weights, prefill, decode };
           log(`  profile: prefill ${prefill.gpuMs.toFixed(3)} ms of GPU time, decode ${decode.gpuMs.toFixed(3)} ms`);
         }
         if (parts.includes('e2e')) {
-          const f = await measureThroughput(model, coldPrefillMs, { lengths: lengthsUpTo(nCtx), ...s.e2e });
+          const f = await measureThroughput(model, coldPrefillMs, { lengths, ...s.e2e, onStep: progress });
           formats.push(f);
           log(`  prefill ${f.prefill.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(0)}`).join(', ')} tok/s`);
           log(`  decode ${f.decode.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(1)}`).join(', ')} tok/s`);

@@ -24,6 +24,11 @@ export interface GenerateOptions extends Partial<SamplingOptions> {
   signal?: AbortSignal;
   /** Time every dispatch of the prefill and of the first decode step (timestamp queries, when the adapter has them). */
   profile?: boolean;
+  /**
+   * A prompt too long for the context and maxNewTokens: keep its end (dropping tokens from the front) instead of
+   * refusing it. Without it, only a prompt longer than the whole context is refused.
+   */
+  truncate?: boolean;
 }
 
 export interface TokenLogprob {
@@ -36,7 +41,8 @@ export interface GenerationStep extends TokenLogprob {
   top_logprobs: TokenLogprob[];
 }
 
-export type FinishReason = 'length' | 'stop' | 'eos' | 'abort';
+/** Why generation ended: maxNewTokens reached, a stop string, the end-of-text token, Ctrl-C, or the context full. */
+export type FinishReason = 'length' | 'stop' | 'eos' | 'abort' | 'context';
 
 export interface GenerationResult {
   prompt_tokens: number[];
@@ -47,6 +53,10 @@ export interface GenerationResult {
   next?: TokenLogprob[];
   timings: { prefill_ms: number; decode_ms: number; tokens_per_s: number; time_to_first_token_ms: number; prefill_tokens_per_s: number };
   finish_reason: FinishReason;
+  /** The seed of the sampler: the one given, or the random one drawn for this run (pass it back to repeat the run). */
+  seed: number;
+  /** With the truncate option: how many tokens were dropped from the front of the prompt (0 when it fitted). */
+  prompt_tokens_dropped: number;
   /** With the profile option: per-dispatch GPU timings of the prefill and the first decode step. */
   profile?: { prefill: DispatchTiming[]; decode?: DispatchTiming[] };
 }
@@ -68,18 +78,16 @@ export async function generate(
   options: GenerateOptions = {},
   onText?: (text: string, step: GenerationStep) => void,
 ): Promise<GenerationResult> {
-  const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt) : [...prompt];
   const maxNew = options.maxNewTokens ?? 64;
   const k = options.topLogprobs ?? 5;
   validateSamplingOptions(options);
-  if (promptIds.length === 0) throw new GenerateError('the prompt is empty: give some text to continue');
-  // a prompt that fills the context still runs (its logits say what comes next); one past it cannot
-  if (promptIds.length > model.nCtx) {
-    throw new GenerateError(`the prompt is ${promptIds.length} tokens but the model's context holds ${model.nCtx}: shorten the prompt`);
-  }
-  if ((options.beams ?? 1) > 1) return generateBeams(model, tokenizer, promptIds, options);
+  const fitted = fitPrompt(typeof prompt === 'string' ? tokenizer.encode(prompt) : [...prompt], model.nCtx, maxNew, options.truncate);
+  const promptIds = fitted.ids;
+  const seed = options.seed ?? randomSeed();
+  // beam search needs a token to search for; with maxNewTokens 0 the plain path reports what comes next
+  if ((options.beams ?? 1) > 1 && maxNew > 0) return generateBeams(model, tokenizer, promptIds, { ...options, seed }, fitted.dropped, onText);
 
-  const sampler = new Sampler(options);
+  const sampler = new Sampler({ ...options, seed });
   const describe = (id: number, lp: Float32Array): TokenLogprob => ({ id, text: tokenizer.decode([id]), logprob: lp[id]! });
   const tops = (lp: Float32Array): TokenLogprob[] => topLogprobs(lp, k).map(({ id }) => describe(id, lp));
   const eos = options.stopAtEos === false ? undefined : tokenizer.eosTokenId;
@@ -101,7 +109,9 @@ export async function generate(
   let next: TokenLogprob[] | undefined;
   if (maxNew <= 0) next = tops(logSoftmax(logits));
 
+  // the prompt and the new tokens share the context; when it is full first, generation ends early
   const room = model.nCtx - promptIds.length;
+  if (room < maxNew) finish = 'context';
   const t1 = now();
   for (let i = 0; i < Math.min(maxNew, room); i++) {
     if (options.signal?.aborted) {
@@ -152,8 +162,30 @@ export async function generate(
     next,
     timings: timings(promptIds.length, tokens.length, prefillMs, decodeMs),
     finish_reason: finish,
+    seed,
+    prompt_tokens_dropped: fitted.dropped,
     ...(profile ? { profile } : {}),
   };
+}
+
+/**
+ * The prompt's tokens that go to the model. One that fills the context still runs (its logits say what comes
+ * next); one past it is refused, or with `truncate` loses tokens from its front until it leaves room for
+ * `maxNewTokens` (keeping at least one token).
+ */
+export function fitPrompt(ids: number[], nCtx: number, maxNewTokens: number, truncate = false): { ids: number[]; dropped: number } {
+  if (ids.length === 0) throw new GenerateError('the prompt is empty: give some text to continue');
+  const keep = truncate ? Math.max(1, nCtx - maxNewTokens) : nCtx;
+  if (ids.length <= keep) return { ids, dropped: 0 };
+  if (!truncate) {
+    throw new GenerateError(`the prompt is ${ids.length} tokens but the model's context holds ${nCtx}: shorten it, or add --truncate to keep its end`);
+  }
+  return { ids: ids.slice(ids.length - keep), dropped: ids.length - keep };
+}
+
+/** A seed for a run that was given none: different every run, and reported so the run can be repeated. */
+export function randomSeed(): number {
+  return Math.floor(Math.random() * 0x100000000);
 }
 
 function timings(promptTokens: number, newTokens: number, prefillMs: number, decodeMs: number) {
@@ -194,45 +226,95 @@ function heldBack(text: string, stops: string[]): number {
   return hold;
 }
 
-/** Beam search: every beam is recomputed from scratch each step (no per-beam KV cache yet). */
-async function generateBeams(model: LanguageModel, tokenizer: Tokenizer, promptIds: number[], options: GenerateOptions): Promise<GenerationResult> {
+/** Thrown from inside the beam search's scoring callback to end it at Ctrl-C. */
+class BeamAbort extends Error {}
+
+/**
+ * Beam search (src/sampling/beam.ts). Which beam wins is known only when the search ends, so its text reaches
+ * `onText` in one piece then. Every step recomputes each running beam from position 0 (no per-beam KV cache);
+ * the first step, which runs the prompt alone, is what the timings call the prefill.
+ */
+async function generateBeams(
+  model: LanguageModel,
+  tokenizer: Tokenizer,
+  promptIds: number[],
+  options: GenerateOptions & { seed: number },
+  dropped: number,
+  onText?: (text: string, step: GenerationStep) => void,
+): Promise<GenerationResult> {
+  const maxNew = options.maxNewTokens ?? 64;
+  const room = model.nCtx - promptIds.length;
   const t0 = now();
-  const maxNew = Math.min(options.maxNewTokens ?? 64, model.nCtx - promptIds.length);
-  const best = await beamSearch(
-    async (sequences) => {
-      const out: Float32Array[] = [];
-      for (const seq of sequences) out.push(logSoftmax((await model.forward(seq, 0)).logits));
-      return out;
-    },
-    {
-      numBeams: options.beams!,
-      maxNewTokens: maxNew,
-      prompt: promptIds,
-      lengthPenalty: options.lengthPenalty ?? 1,
-      eosTokenId: options.stopAtEos === false ? undefined : tokenizer.eosTokenId,
-    },
-  );
-  const decodeMs = now() - t0;
+  let prefillMs: number | undefined;
+  let best: { tokens: number[]; finishedByEos: boolean } = { tokens: [], finishedByEos: false };
+  let finish: FinishReason = room < maxNew ? 'context' : 'length';
+  try {
+    if (room > 0) {
+      best = await beamSearch(
+        async (sequences) => {
+          if (options.signal?.aborted) throw new BeamAbort();
+          const out: Float32Array[] = [];
+          for (const seq of sequences) out.push(logSoftmax((await model.forward(seq, 0)).logits));
+          prefillMs ??= now() - t0;
+          return out;
+        },
+        {
+          numBeams: options.beams!,
+          maxNewTokens: Math.min(maxNew, room),
+          prompt: promptIds,
+          lengthPenalty: options.lengthPenalty ?? 1,
+          eosTokenId: options.stopAtEos === false ? undefined : tokenizer.eosTokenId,
+        },
+      );
+    }
+  } catch (e) {
+    if (!(e instanceof BeamAbort)) throw e;
+    finish = 'abort';
+  }
+  const searchMs = now() - t0;
+  if (best.finishedByEos) finish = 'eos'; // otherwise the winner ran to maxNewTokens, or to the end of the context
+
+  // the winner's text, cut before the first stop string (and its tokens after the one that completed it)
+  const stops = (options.stop ?? []).filter((x) => x.length > 0);
+  const decoder = new StreamDecoder(tokenizer);
+  let tokens = best.tokens;
+  let text = '';
+  for (let i = 0; i < tokens.length; i++) {
+    text += decoder.push(tokens[i]!);
+    if (i === tokens.length - 1) text += decoder.flush();
+    const hit = firstStop(text, stops);
+    if (hit >= 0) {
+      text = text.slice(0, hit);
+      tokens = tokens.slice(0, i + 1);
+      finish = 'stop';
+      break;
+    }
+  }
 
   // one more pass over the winning sequence gives each step's log-probabilities for the report
   const steps: GenerationStep[] = [];
-  if (best.tokens.length > 0) {
-    const seq = [...promptIds, ...best.tokens];
+  if (tokens.length > 0) {
+    const seq = [...promptIds, ...tokens];
     const { logits } = await model.forward(seq.slice(0, -1), 0, { allLogits: true });
     const V = model.vocabSize;
-    best.tokens.forEach((id, i) => {
+    tokens.forEach((id, i) => {
       const row = promptIds.length - 1 + i;
       const lp = logSoftmax(logits.subarray(row * V, (row + 1) * V));
       const top = topLogprobs(lp, options.topLogprobs ?? 5).map((c) => ({ id: c.id, text: tokenizer.decode([c.id]), logprob: c.logprob }));
       steps.push({ id, text: tokenizer.decode([id]), logprob: lp[id]!, top_logprobs: top });
     });
   }
+  if (text.length > 0) onText?.(text, steps.at(-1)!);
+  const prefill = prefillMs ?? searchMs;
   return {
     prompt_tokens: promptIds,
-    tokens: best.tokens,
-    text: tokenizer.decode(best.tokens),
+    tokens,
+    text,
     steps,
-    timings: timings(promptIds.length, best.tokens.length, 0, decodeMs),
-    finish_reason: best.finishedByEos ? 'eos' : 'length',
+    // nothing is shown before the search ends: that is the time to the first token
+    timings: { ...timings(promptIds.length, tokens.length, prefill, searchMs - prefill), time_to_first_token_ms: round(searchMs) },
+    finish_reason: finish,
+    seed: options.seed,
+    prompt_tokens_dropped: dropped,
   };
 }

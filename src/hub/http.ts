@@ -9,7 +9,7 @@
 // Errors carry X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo), which tells a missing
 // file in a real repository from a repository that does not exist.
 import { HubError } from './errors.ts';
-import { checkSegment, type HubSettings } from './settings.ts';
+import { checkSegment, isRepoId, type HubSettings } from './settings.ts';
 
 export interface FileMetadata {
   /** Names the blob in the cache: the sha256 for LFS files, the git blob sha1 otherwise. */
@@ -127,6 +127,26 @@ export async function listRepoFiles(settings: HubSettings, repo: string, revisio
   if (typeof json.sha !== 'string' || !Array.isArray(json.siblings)) return undefined;
   const files = json.siblings.map((s: { rfilename?: unknown }) => s?.rfilename).filter((f): f is string => typeof f === 'string');
   return { commit: checkSegment(json.sha, 'commit'), files };
+}
+
+/**
+ * The org/name the hub gives an old short id (gpt2 is openai-community/gpt2 now): the API answers for the new
+ * name, through a redirect; a server without the API redirects the file URLs (as the hub does) instead.
+ */
+export async function resolveLegacyId(settings: HubSettings, name: string, revision: string): Promise<string> {
+  const api = await hubFetch(settings, `${settings.endpoint}/api/models/${name}/revision/${encodeURIComponent(revision)}`, {
+    headers: requestHeaders(settings, { accept: 'application/json' }),
+  });
+  if (api.ok) {
+    const id = ((await api.json().catch(() => ({}))) as { id?: unknown }).id;
+    if (typeof id === 'string' && isRepoId(id)) return id;
+  } else {
+    await api.body?.cancel();
+  }
+  const head = await hubFetch(settings, resolveUrl(settings, name, revision, 'config.json'), { method: 'HEAD', redirect: 'manual', headers: requestHeaders(settings) });
+  const moved = /^\/([^/]+\/[^/]+)\/resolve\//.exec(head.headers.get('location') ?? '');
+  if (head.status >= 300 && head.status < 400 && moved && isRepoId(decodeURIComponent(moved[1]!))) return decodeURIComponent(moved[1]!);
+  throw new HubError('bad-id', `"${name}" is not a hub model id: give org/name, as in HuggingFaceTB/SmolLM2-135M (the hub knows no old short id "${name}" either)`);
 }
 
 /**

@@ -5,14 +5,24 @@
 //      blob unless another snapshot already brought it, and link the snapshot to it
 //   3. the index of a sharded model is fetched first, and names the shards to fetch next
 //   4. refs/{revision} is written last, once every file is in
+//
+// An old short id (gpt2, distilgpt2) is first resolved to the org/name the hub now gives it, and the whole pull
+// holds the model's lock (lock.ts), so a second pull of the same model waits and then reuses what the first brought.
 import { blobPath, hasSnapshotFile, linkSnapshotFile, modelFolder, snapshotDir, writeRef } from './cache.ts';
 import { downloadFile, type DownloadEvent } from './download.ts';
 import { HubError } from './errors.ts';
-import { describeRepo, fileMetadata, listRepoFiles, resolveUrl, type FileMetadata } from './http.ts';
+import { describeRepo, fileMetadata, listRepoFiles, resolveLegacyId, resolveUrl, type FileMetadata } from './http.ts';
+import { lockFile, withLock } from './lock.ts';
 import { CONFIG_FILE, INDEX_FILE, OPTIONAL_FILES, shardsOfIndex, SINGLE_FILE } from './model-files.ts';
-import { checkRepoId, hubSettings, node, type HubSettings } from './settings.ts';
+import { checkRepoId, hubSettings, isLegacyId, node, type HubSettings } from './settings.ts';
 
-export type PullEvent = DownloadEvent | { type: 'done'; file: string; size: number; downloaded: boolean };
+export type PullEvent =
+  | DownloadEvent
+  | { type: 'done'; file: string; size: number; downloaded: boolean }
+  /** An old short id named this org/name: what is pulled. */
+  | { type: 'renamed'; from: string; repo: string }
+  /** Another process is pulling the same model: this pull waits for it, then reuses its files. */
+  | { type: 'waiting'; repo: string; pid: number; lockFile: string };
 
 export interface PullOptions {
   /** Branch, tag or commit (default: main). */
@@ -27,6 +37,7 @@ export interface PullOptions {
 }
 
 export interface PullResult {
+  /** The org/name pulled: the one asked for, or what the hub now calls an old short id. */
   repo: string;
   revision: string;
   commit: string;
@@ -35,12 +46,19 @@ export interface PullResult {
   files: { file: string; size: number; downloaded: boolean }[];
 }
 
-export async function pullModel(repo: string, options: PullOptions = {}): Promise<PullResult> {
-  checkRepoId(repo);
+export async function pullModel(name: string, options: PullOptions = {}): Promise<PullResult> {
   const settings = options.settings ?? hubSettings();
   const revision = options.revision ?? 'main';
-  const what = describeRepo(repo, revision);
+  const repo = isLegacyId(name) ? await resolveLegacyId(settings, name, revision) : checkRepoId(name);
+  if (repo !== name) options.onProgress?.({ type: 'renamed', from: name, repo });
   const folder = modelFolder(settings.cacheDir, repo);
+  const lock = lockFile(settings.cacheDir, node().path.basename(folder));
+  const onWait = ({ pid }: { pid: number }) => options.onProgress?.({ type: 'waiting', repo, pid, lockFile: lock });
+  return withLock(lock, () => pullLocked(settings, repo, revision, folder, options), { onWait, signal: options.signal });
+}
+
+async function pullLocked(settings: HubSettings, repo: string, revision: string, folder: string, options: PullOptions): Promise<PullResult> {
+  const what = describeRepo(repo, revision);
 
   // 1. the commit, and which of the files we want the repository has
   const known = new Map<string, FileMetadata>(); // HEAD answers, when probing got them already

@@ -62,6 +62,11 @@ export function isRepoId(text: string): boolean {
   return text.length <= 96 * 2 + 1 && REPO_ID.test(text) && !text.includes('--') && !text.includes('..');
 }
 
+/** An old id without an org (gpt2, distilgpt2, bert-base-uncased): the hub still answers to them, with a redirect. */
+export function isLegacyId(text: string): boolean {
+  return text.length <= 96 && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(text) && !text.includes('--') && !text.includes('..');
+}
+
 export function checkRepoId(text: string): string {
   if (!isRepoId(text)) {
     throw new HubError('bad-id', `"${text}" is not a hub model id: give org/name, as in HuggingFaceTB/SmolLM2-135M`);

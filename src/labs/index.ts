@@ -3,7 +3,7 @@ export { compare, DEFAULT_PROMPT, type CompareOptions, type LabContext, type Lab
 export { ablateHead, boostPositions, nudgeNeuron, residualNoise, scaleHead, styleBias, zeroEmbeddingSlice } from './interventions.ts';
 export { attentionLab } from './attention.ts';
 export { embeddingsLab, DEFAULT_WORDS } from './embeddings.ts';
-export { parseExperiment, runExperiment, type Experiment } from './experiment.ts';
+export { checkExperiment, EXPERIMENT_FORMAT, parseExperiment, runExperiment, type Experiment } from './experiment.ts';
 export { hiddenStatesLab } from './hidden-states.ts';
 export { kvCacheLab } from './kv-cache.ts';
 export { logitLensLab } from './logit-lens.ts';

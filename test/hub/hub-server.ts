@@ -4,6 +4,7 @@
 //   HEAD|GET /{org}/{name}/resolve/{rev}/{file}    small files: 200, ETag = git blob sha1, X-Repo-Commit
 //                                                  LFS files: 302 to /cdn/{sha256}, X-Linked-Etag, X-Linked-Size
 //   HEAD|GET /cdn/{sha256}                          the bytes, with Range support
+//   an old short id (gpt2) redirects, API and files alike, to its org/name with a relative 307, as the hub does
 //   errors carry X-Error-Code: RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo
 //   every answer allows CORS, as the hub's do, so a page on another origin (the web demo's test) can read it
 import { createHash } from 'node:crypto';
@@ -26,6 +27,13 @@ export interface Misbehaviour {
   ignoreRange?: boolean;
   /** No /api/models route: clients must probe the files. */
   noApi?: boolean;
+  /** Send file bodies this many bytes at a time, `delayMs` apart (a slow connection, so two pulls overlap). */
+  throttle?: { bytes: number; delayMs: number };
+}
+
+export interface HubOptions extends Misbehaviour {
+  /** Old short ids and the org/name each redirects to, e.g. { gpt2: 'openai-community/gpt2' }. */
+  renamed?: Record<string, string>;
 }
 
 export interface LoggedRequest {
@@ -64,7 +72,7 @@ export function gitBlobSha1(bytes: Uint8Array): string {
   return createHash('sha1').update(`blob ${bytes.byteLength}\0`).update(bytes).digest('hex');
 }
 
-export async function startHub(repos: Record<string, FakeRepo>, misbehave: Misbehaviour = {}): Promise<FakeHub> {
+export async function startHub(repos: Record<string, FakeRepo>, misbehave: HubOptions = {}): Promise<FakeHub> {
   const requests: LoggedRequest[] = [];
   const drops = new Map<string, number>(); // sha256 -> times dropped so far
   const blobs = new Map<string, { file: string; bytes: Uint8Array }>();
@@ -83,6 +91,10 @@ export async function startHub(repos: Record<string, FakeRepo>, misbehave: Misbe
     };
     const fail = (status: number, code: string) => send(status, { 'x-error-code': code, 'content-type': 'application/json' }, JSON.stringify({ error: code }));
     const path = decodeURI(new URL(req.url!, 'http://x').pathname);
+
+    const old = /^(\/api\/models\/|\/)([^/]+)(\/.*)$/.exec(path);
+    const renamed = old && misbehave.renamed?.[old[2]!];
+    if (renamed) return send(307, { location: `${old[1]}${renamed}${old[3]}` });
 
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/(.+)$/.exec(path);
     if (api) {
@@ -160,7 +172,18 @@ export async function startHub(repos: Record<string, FakeRepo>, misbehave: Misbe
       res.write(bytes.subarray(start, start + drop.bytes), () => setTimeout(() => res.socket?.destroy(), 100));
       return;
     }
-    res.end(bytes.subarray(start));
+    const throttle = misbehave.throttle;
+    if (!throttle) return void res.end(bytes.subarray(start));
+    let at = start;
+    const next = () => {
+      if (res.destroyed) return;
+      const end = Math.min(at + throttle.bytes, bytes.byteLength);
+      res.write(bytes.subarray(at, end));
+      at = end;
+      if (at < bytes.byteLength) setTimeout(next, throttle.delayMs);
+      else res.end();
+    };
+    next();
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,6 +1,6 @@
 // `wgpt pull` and the hub cache, against a real HTTP server on 127.0.0.1 that speaks the hub's URL layout and
 // headers (test/hub/hub-server.ts). Every test gets its own HF_HOME in a temp folder.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HubError, listCachedModels, pullModel, resolveModelDir, type PullEvent } from '../../src/hub/index.ts';
 import { Rng } from '../../src/random.ts';
-import { gitBlobSha1, isLfs, sha256, startHub, type FakeHub, type FakeRepo, type Misbehaviour } from './hub-server.ts';
+import { gitBlobSha1, isLfs, sha256, startHub, type FakeHub, type FakeRepo, type HubOptions } from './hub-server.ts';
 
 const BIN = new URL('../../packages/cli/bin/wgpt.js', import.meta.url).pathname;
 const TIMEOUT = 20_000; // each test talks to a loopback server: seconds at most, unless something hangs
@@ -79,7 +79,7 @@ afterEach(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-async function serve(repos: Record<string, FakeRepo>, misbehave: Misbehaviour = {}): Promise<FakeHub> {
+async function serve(repos: Record<string, FakeRepo>, misbehave: HubOptions = {}): Promise<FakeHub> {
   hub = await startHub(repos, misbehave);
   vi.stubEnv('HF_ENDPOINT', hub.url);
   return hub;
@@ -373,4 +373,66 @@ describe('wgpt pull, models, rm', () => {
     );
     expect(hub!.requests.filter((r) => r.url.includes('absent'))).toEqual([]); // offline means no request at all
   }, 60_000);
+});
+
+describe('old short ids and concurrent pulls', () => {
+  it('an old short id pulls the org/name the hub redirects it to, with the API and without', async () => {
+    for (const noApi of [false, true]) {
+      await serve({ 'openai-community/gpt2': singleRepo() }, { renamed: { gpt2: 'openai-community/gpt2' }, noApi });
+      const events: PullEvent[] = [];
+      const result = await pullModel('gpt2', { onProgress: (e) => events.push(e) });
+      expect(result.repo).toBe('openai-community/gpt2');
+      expect(result.dir).toBe(join(modelDir('openai-community/gpt2'), 'snapshots', 'b'.repeat(40)));
+      expect(events[0]).toEqual({ type: 'renamed', from: 'gpt2', repo: 'openai-community/gpt2' });
+      expect(existsSync(join(cacheDir(), 'models--gpt2'))).toBe(false);
+      await hub!.close();
+      hub = undefined;
+      await rm(cacheDir(), { recursive: true, force: true });
+    }
+    await serve({}, { renamed: { gpt2: 'openai-community/gpt2' } });
+    const error = await rejection(pullModel('no-such-old-id'));
+    expect(error.message).toMatch(/^"no-such-old-id" is not a hub model id: give org\/name/);
+  }, TIMEOUT);
+
+  it('a lock left by a process that is gone is taken over', async () => {
+    await serve({ 'tiny-org/gpt2-ish': singleRepo() });
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // exited: its pid names no live process
+    const lock = join(cacheDir(), '.locks', 'models--tiny-org--gpt2-ish', 'wgpt-pull.lock');
+    await mkdir(join(lock, '..'), { recursive: true });
+    await writeFile(lock, JSON.stringify({ pid: dead, host: (await import('node:os')).hostname(), since: new Date().toISOString() }));
+    const events: PullEvent[] = [];
+    const result = await pullModel('tiny-org/gpt2-ish', { onProgress: (e) => events.push(e) });
+    expect(result.files.every((f) => f.downloaded)).toBe(true);
+    expect(events.some((e) => e.type === 'waiting')).toBe(false);
+    expect(existsSync(lock)).toBe(false); // released
+  }, TIMEOUT);
+
+  it('wgpt pull gpt2 says where the old id went', async () => {
+    await serve({ 'openai-community/gpt2': singleRepo() }, { renamed: { gpt2: 'openai-community/gpt2' } });
+    const pull = await wgpt(['pull', 'gpt2']);
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(pull.stderr).toMatch(/^gpt2 is openai-community\/gpt2 on the hub now: pulling openai-community\/gpt2$/m);
+    expect(pull.stdout).toMatch(/^openai-community\/gpt2: 4 files/);
+    expectOneLineError(await wgpt(['pull']), /^wgpt: which model\? give its hub id: `wgpt pull org\/name`/);
+  }, 60_000);
+
+  it('two wgpt pulls of one model at once: the second waits for the first and reuses its files', async () => {
+    const repo = singleRepo();
+    // about 5 s for the weights, so the second process starts while the first is still downloading
+    const h = await serve({ 'tiny-org/gpt2-ish': repo }, { throttle: { bytes: 4000, delayMs: 100 } });
+    const [a, b] = await Promise.all([wgpt(['pull', 'tiny-org/gpt2-ish']), wgpt(['pull', 'tiny-org/gpt2-ish'])]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const waited = [a, b].filter((r) => /another wgpt \(process \d+\) is pulling tiny-org\/gpt2-ish: waiting for it to finish/.test(r.stderr));
+    expect(waited).toHaveLength(1);
+    expect(waited[0]!.stdout).toMatch(/\(all cached already\)/);
+    // each file's bytes crossed the network once, and every file is whole
+    const gets = fileGets(h).map((r) => r.url);
+    expect(gets).toHaveLength(new Set(gets).size);
+    expect(gets.length).toBe(Object.keys(repo.files).length);
+    const dir = join(modelDir('tiny-org/gpt2-ish'), 'snapshots', repo.commit);
+    for (const [file, bytes] of Object.entries(repo.files)) expect(sha256(new Uint8Array(readFileSync(join(dir, file))))).toBe(sha256(bytes));
+    expect(readdirSync(join(modelDir('tiny-org/gpt2-ish'), 'blobs')).some((f) => f.endsWith('.incomplete'))).toBe(false);
+    expect(existsSync(join(cacheDir(), '.locks', 'models--tiny-org--gpt2-ish', 'wgpt-pull.lock'))).toBe(false);
+  }, 90_000);
 });

@@ -1,12 +1,12 @@
 // `wgpt generate`: stream a continuation of a prompt, with the decoding knobs of HF generate() and llama.cpp.
 import type { CAC } from 'cac';
-import { generate, type GenerateOptions, type GenerationResult } from '../../../src/generate.ts';
+import { fitPrompt, generate, type GenerateOptions, type GenerationResult } from '../../../src/generate.ts';
 import { formatProfile } from '../../../src/profile.ts';
 import { openModel } from '../../../src/runtime.ts';
 import { chatPrompt } from '../../../src/tokenizer/chat.ts';
 import type { Tokenizer } from '../../../src/tokenizer/tokenizer.ts';
 import { CliError } from './main.ts';
-import { toList, toNumber } from './options.ts';
+import { OFFLINE_OPTION, toList, toNumber } from './options.ts';
 import { pullProgress } from './pull.ts';
 import { readPrompt } from './prompt.ts';
 
@@ -17,20 +17,21 @@ export function registerGenerate(cli: CAC, run: Run): void {
     .command('generate [prompt]', 'Continue a prompt, streaming tokens as they are produced')
     .option('--model <dir|org/name>', 'Model folder (config.json + safetensors) or hub id; default: the embedded model')
     .option('--file <path>', 'Read the prompt from a file')
-    .option('--max-new-tokens <n>', 'How many tokens to generate', { default: 64 })
-    .option('--temperature <t>', 'Sampling temperature; 0 means greedy (default: 0.8)')
+    .option('--max-new-tokens <n>', 'How many tokens to generate (also -n, --max-tokens)', { default: 64 })
+    .option('--temperature <t>', 'Sampling temperature; 0 means greedy (default: 0.8) (also --temp)')
     .option('--top-k <k>', 'Keep only the k most likely tokens (0: off)')
     .option('--top-p <p>', 'Nucleus sampling: keep the smallest set reaching probability p')
     .option('--min-p <p>', 'Drop tokens below p times the most likely one')
     .option('--typical-p <p>', 'Locally typical sampling')
-    .option('--repetition-penalty <r>', 'Penalise tokens already in the context (1: off)')
+    .option('--repetition-penalty <r>', 'Penalise tokens already in the context (1: off) (also --repeat-penalty)')
     // mri reads any --no-X as "X is false", so main() renames this one to --ban-repeat-ngram before parsing
     .option('--ban-repeat-ngram <n>', 'Never repeat an n-gram of this size (also --no-repeat-ngram)')
-    .option('--seed <n>', 'Random seed: the same seed gives the same text', { default: 0 })
+    .option('--seed <n>', 'Random seed: the same seed gives the same text (default: a new one each run, shown by --stats and --json)')
     .option('--stop <text>', 'Stop when this text appears (repeatable)')
     .option('--logit-bias <token=value>', 'Add value to a token\'s logit; token is an id or a single-token text (repeatable)')
     .option('--beams <n>', 'Beam search with n beams (deterministic)')
     .option('--length-penalty <x>', 'Beam search length penalty exponent', { default: 1 })
+    .option('--truncate', "Keep the end of a prompt too long for the context (and --max-new-tokens) instead of refusing it")
     .option('--no-cache', 'Recompute the whole sequence every step instead of using the KV cache')
     .option('--weights <format>', 'Weights on the GPU: f32 or f16 (packed)', { default: 'f32' })
     .option('--top-logprobs <k>', 'Candidates per step in --json output', { default: 5 })
@@ -39,6 +40,7 @@ export function registerGenerate(cli: CAC, run: Run): void {
     .option('--profile', 'Print the GPU time of every dispatch of the prefill and the first decode step to stderr')
     .option('--chat', "Send the prompt as a user message through the model's chat template; print only the reply")
     .option('--json', 'Print one JSON object instead of streaming text')
+    .option(...OFFLINE_OPTION)
     .example('wgpt generate "ROMEO:"')
     .example('wgpt generate "To be, or not to be" --temperature 0 --max-new-tokens 40')
     .example('wgpt generate "KING:" --top-k 40 --top-p 0.9 --seed 7 --stats')
@@ -55,24 +57,35 @@ export function registerGenerate(cli: CAC, run: Run): void {
       const { model, tokenizer, gpu, name } = await openModel(o.model, { weights, offline: o.offline, onProgress: pullProgress(process.stderr).onProgress });
       options.logitBias = parseLogitBias(toList(o.logitBias), tokenizer, model.vocabSize);
 
+      // --chat: the prompt becomes a user turn, and the reply also stops at the template's end-of-turn tokens
+      const chat = o.chat ? chatPrompt(tokenizer, prompt) : undefined;
+      if (chat) options.stop = [...(options.stop ?? []), ...chat.stop];
+      // checked before anything is printed: a prompt that does not fit is refused, or with --truncate loses its start
+      const fitted = fitPrompt(chat?.ids ?? tokenizer.encode(prompt), model.nCtx, options.maxNewTokens ?? 64, options.truncate);
+      if (fitted.dropped > 0) {
+        const total = fitted.ids.length + fitted.dropped;
+        process.stderr.write(`wgpt: the prompt is ${total} tokens and the context holds ${model.nCtx}: dropped its first ${fitted.dropped} tokens (--truncate), kept the last ${fitted.ids.length}\n`);
+      }
+
       // Ctrl-C: stop after the current token, keep what was printed
       const controller = new AbortController();
       const onSigint = () => controller.abort();
       process.once('SIGINT', onSigint);
       options.signal = controller.signal;
 
-      // --chat: the prompt becomes a user turn, and the reply also stops at the template's end-of-turn tokens
-      const chat = o.chat ? chatPrompt(tokenizer, prompt) : undefined;
-      if (chat) options.stop = [...(options.stop ?? []), ...chat.stop];
-      if (!o.json && !chat) process.stdout.write(prompt);
-      const result = await generate(model, tokenizer, chat?.ids ?? prompt, options, o.json ? undefined : (text) => process.stdout.write(text));
+      if (!o.json && !chat) process.stdout.write(fitted.dropped > 0 ? tokenizer.decode(fitted.ids) : prompt);
+      const result = await generate(model, tokenizer, fitted.ids, options, o.json ? undefined : (text) => process.stdout.write(text));
       process.off('SIGINT', onSigint);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(jsonResult(result, name, gpu.info.name))}\n`);
+        process.stdout.write(`${JSON.stringify(jsonResult(result, name, gpu.info.name, fitted.dropped))}\n`);
       } else {
         process.stdout.write('\n');
       }
-      if (o.stats) printStats(result, gpu.info.name);
+      if (result.finish_reason === 'context') {
+        const n = result.tokens.length;
+        process.stderr.write(`wgpt: the context of ${model.nCtx} tokens is full: stopped after ${n} new token${n === 1 ? '' : 's'} of the ${options.maxNewTokens} asked for (finish reason "context")\n`);
+      }
+      if (o.stats) printStats(result, gpu.info.name, options.temperature === 0);
       if (o.profile) printProfile(result, gpu.hasTimestamps);
       model.destroy();
       return result.finish_reason === 'abort' ? 130 : 0;
@@ -80,17 +93,17 @@ export function registerGenerate(cli: CAC, run: Run): void {
 }
 
 function generateOptions(o: Record<string, any>): GenerateOptions {
-  const beams = toNumber('beams', o.beams, { min: 1, integer: true });
+  const beams = toNumber('beams', o.beams, { min: 1, integer: true, note: '1: off' });
   return {
     maxNewTokens: toNumber('max-new-tokens', o.maxNewTokens, { min: 0, integer: true }),
-    temperature: toNumber('temperature', o.temperature, { min: 0 }) ?? (beams && beams > 1 ? 0 : 0.8),
-    topK: toNumber('top-k', o.topK, { min: 0, integer: true }),
-    topP: toNumber('top-p', o.topP, { min: 0, max: 1, minExclusive: true }),
-    minP: toNumber('min-p', o.minP, { min: 0, max: 1 }),
-    typicalP: toNumber('typical-p', o.typicalP, { min: 0, max: 1, minExclusive: true }),
-    repetitionPenalty: toNumber('repetition-penalty', o.repetitionPenalty, { min: 0, minExclusive: true }),
-    noRepeatNgram: toNumber('no-repeat-ngram', o.banRepeatNgram, { min: 1, integer: true }),
-    seed: toNumber('seed', o.seed, { integer: true }),
+    temperature: toNumber('temperature', o.temperature, { min: 0, note: '0: greedy' }) ?? (beams && beams > 1 ? 0 : 0.8),
+    topK: toNumber('top-k', o.topK, { min: 0, integer: true, note: '0: off' }),
+    topP: toNumber('top-p', o.topP, { min: 0, max: 1, minExclusive: true, note: '1: off' }),
+    minP: toNumber('min-p', o.minP, { min: 0, max: 1, note: '0: off' }),
+    typicalP: toNumber('typical-p', o.typicalP, { min: 0, max: 1, minExclusive: true, note: '1: off' }),
+    repetitionPenalty: toNumber('repetition-penalty', o.repetitionPenalty, { min: 0, minExclusive: true, note: '1: off' }),
+    noRepeatNgram: toNumber('no-repeat-ngram', o.banRepeatNgram, { min: 0, integer: true, note: '0: off' }),
+    seed: toNumber('seed', o.seed, { min: 0, max: 0xffffffff, integer: true }),
     stop: toList(o.stop),
     beams,
     lengthPenalty: toNumber('length-penalty', o.lengthPenalty),
@@ -98,6 +111,7 @@ function generateOptions(o: Record<string, any>): GenerateOptions {
     topLogprobs: toNumber('top-logprobs', o.topLogprobs, { min: 0, max: 100, integer: true }),
     stopAtEos: o.eos !== false,
     profile: !!o.profile,
+    truncate: !!o.truncate,
   };
 }
 
@@ -108,8 +122,10 @@ function parseLogitBias(pairs: string[], tokenizer: Tokenizer, vocabSize: number
     const eq = pair.lastIndexOf('=');
     if (eq <= 0) throw new CliError(`--logit-bias needs TOKEN=VALUE, got "${pair}"`);
     const token = pair.slice(0, eq);
-    const value = Number(pair.slice(eq + 1));
-    if (!Number.isFinite(value)) throw new CliError(`--logit-bias ${pair}: the value after = must be a number`);
+    const text = pair.slice(eq + 1).trim();
+    // -inf bans the token outright
+    const value = /^-inf(inity)?$/i.test(text) ? -Infinity : text === '' ? NaN : Number(text);
+    if (!(Number.isFinite(value) || value === -Infinity)) throw new CliError(`--logit-bias ${pair}: the value after = must be any number, or -inf to ban the token`);
     let id: number;
     if (/^\d+$/.test(token)) {
       id = Number(token);
@@ -118,17 +134,19 @@ function parseLogitBias(pairs: string[], tokenizer: Tokenizer, vocabSize: number
       if (ids.length !== 1) throw new CliError(`--logit-bias: "${token}" is ${ids.length} tokens (${ids.join(' ')}); give a single token or its id`);
       id = ids[0]!;
     }
-    if (id >= vocabSize) throw new CliError(`--logit-bias: token id ${id} is outside the vocabulary of ${vocabSize}`);
+    if (id >= vocabSize) throw new CliError(`--logit-bias: token id ${id} is outside the vocabulary: ids are 0..${vocabSize - 1}`);
     bias.set(id, (bias.get(id) ?? 0) + value);
   }
   return bias;
 }
 
-function jsonResult(r: GenerationResult, model: string, adapter: string) {
+function jsonResult(r: GenerationResult, model: string, adapter: string, dropped: number) {
   return {
     model,
     adapter,
+    seed: r.seed,
     prompt_tokens: r.prompt_tokens,
+    ...(dropped > 0 ? { prompt_tokens_dropped: dropped } : {}),
     tokens: r.tokens,
     text: r.text,
     steps: r.steps,
@@ -138,10 +156,11 @@ function jsonResult(r: GenerationResult, model: string, adapter: string) {
   };
 }
 
-function printStats(r: GenerationResult, adapter: string): void {
+function printStats(r: GenerationResult, adapter: string, greedy: boolean): void {
   const t = r.timings;
   const lines = [
     `adapter:        ${adapter}`,
+    `seed:           ${r.seed} ${greedy ? '(not used: greedy decoding is the same every run)' : `(--seed ${r.seed} repeats this run)`}`,
     `prompt tokens:  ${r.prompt_tokens.length}`,
     `prefill:        ${t.prefill_ms.toFixed(1)} ms (${t.prefill_tokens_per_s.toFixed(1)} tok/s)`,
     `time to first:  ${t.time_to_first_token_ms.toFixed(1)} ms`,

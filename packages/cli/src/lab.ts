@@ -6,6 +6,7 @@ import { resolveModelDir } from '../../../src/hub/index.ts';
 import * as labs from '../../../src/labs/index.ts';
 import type { LabContext, LabResult } from '../../../src/labs/index.ts';
 import { CliError } from './main.ts';
+import { OFFLINE_OPTION, toNumber } from './options.ts';
 import { pullProgress } from './pull.ts';
 
 type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
@@ -34,6 +35,8 @@ export function registerLab(cli: CAC, run: Run): void {
     .command('lab <name> [...args]', `Interpretability labs with figures: ${Object.keys(LABS).join(', ')}`)
     .usage(`lab <name> [...args]\n\n  Labs:\n${Object.entries(LABS)
       .map(([name, lab]) => `    ${`${name} ${lab.args}`.padEnd(30)}${lab.help}`)
+      .join('\n')}\n\n  Experiment files (wgpt lab run experiment.yaml), checked against the model before anything runs:\n${labs.EXPERIMENT_FORMAT.split('\n')
+      .map((line) => `    ${line}`)
       .join('\n')}`)
     .option('--model <dir|org/name>', 'Model folder or hub id; default: the embedded model')
     // defaults with line breaks are shown JSON-quoted and applied in the action, so the help stays one line each
@@ -55,6 +58,7 @@ export function registerLab(cli: CAC, run: Run): void {
     .option('--lengths <list>', 'Comma-separated token counts (kv-cache)', { default: '4,8,16,32' })
     .option('--out <dir>', 'Folder for the SVG and PNG figures', { default: './wgpt-out' })
     .option('--json', 'Print the results and the numbers behind every figure as one JSON object')
+    .option(...OFFLINE_OPTION)
     .example('wgpt lab ablate-head 1 2 --prompt "ROMEO:"')
     .example('wgpt lab attention --layer 2 --head 1')
     .example('wgpt lab style-bias ,=4')
@@ -81,18 +85,22 @@ export function registerLab(cli: CAC, run: Run): void {
 }
 
 function runLab(ctx: LabContext, name: string, args: string[], o: Record<string, any>, experiment?: labs.Experiment): Promise<LabResult> {
-  const compare = { prompt: String(o.prompt ?? labs.DEFAULT_PROMPT), maxNewTokens: int(o.maxNewTokens, '--max-new-tokens'), seed: int(o.seed, '--seed') };
+  const compare = {
+    prompt: String(o.prompt ?? labs.DEFAULT_PROMPT),
+    maxNewTokens: toNumber('max-new-tokens', o.maxNewTokens, { min: 0, integer: true })!,
+    seed: toNumber('seed', o.seed, { min: 0, max: 0xffffffff, integer: true })!,
+  };
   const layer = int(o.layer, '--layer');
   switch (name) {
     case 'weights': return labs.weightsLab(ctx, layer, String(o.matrix) as labs.WeightMatrix);
-    case 'ablate-head': return labs.ablateHead(ctx, int(args[0], 'L'), int(args[1], 'H'), compare);
-    case 'scale-head': return labs.scaleHead(ctx, int(args[0], 'L'), int(args[1], 'H'), num(args[2], 'factor'), compare);
-    case 'nudge-neuron': return labs.nudgeNeuron(ctx, int(args[0], 'L'), int(args[1], 'N'), num(args[2], 'delta'), compare);
+    case 'ablate-head': return labs.ablateHead(ctx, int(args[0], 'layer L'), int(args[1], 'head H'), compare);
+    case 'scale-head': return labs.scaleHead(ctx, int(args[0], 'layer L'), int(args[1], 'head H'), num(args[2], 'the factor'), compare);
+    case 'nudge-neuron': return labs.nudgeNeuron(ctx, int(args[0], 'layer L'), int(args[1], 'neuron N'), num(args[2], 'the delta'), compare);
     case 'zero-embedding-slice': return labs.zeroEmbeddingSlice(ctx, args[0]!, compare);
-    case 'residual-noise': return labs.residualNoise(ctx, num(args[0], 'sigma'), compare);
-    case 'boost-positions': return labs.boostPositions(ctx, num(args[0], 'factor'), compare);
+    case 'residual-noise': return labs.residualNoise(ctx, toNumber('the sigma', args[0], { min: 0 })!, compare);
+    case 'boost-positions': return labs.boostPositions(ctx, num(args[0], 'the factor'), compare);
     case 'style-bias': return labs.styleBias(ctx, args[0]!, compare);
-    case 'temperature': return labs.temperatureLab(ctx, compare.prompt, { ...compare, temperature: num(o.temperature, '--temperature'), topK: int(o.topK, '--top-k') });
+    case 'temperature': return labs.temperatureLab(ctx, compare.prompt, { ...compare, temperature: toNumber('temperature', o.temperature, { min: 0, note: '0: greedy' })!, topK: toNumber('top-k', o.topK, { min: 0, integer: true, note: '0: off' })! });
     case 'logit-lens': return labs.logitLensLab(ctx, compare.prompt);
     case 'patch': return labs.patchLab(ctx, { ...labs.PATCH_DEFAULTS, ...definedStrings({ clean: o.clean, corrupt: o.corrupt, answer: o.answer, wrong: o.wrong }) });
     case 'attention': return labs.attentionLab(ctx, compare.prompt, layer, int(o.head, '--head'));
@@ -109,16 +117,13 @@ async function readExperiment(file: string): Promise<labs.Experiment> {
   return labs.parseExperiment(fs.readFileSync(file, 'utf8'), file);
 }
 
+/** Layers, heads, neurons and token counts: whole numbers >= 0 (each lab checks the model's upper bound). */
 function int(x: unknown, what: string): number {
-  const n = Number(x);
-  if (!Number.isInteger(n)) throw new CliError(`${what} must be an integer, got "${x}"`);
-  return n;
+  return toNumber(what, x ?? '', { min: 0, integer: true })!;
 }
 
 function num(x: unknown, what: string): number {
-  const n = Number(x);
-  if (x === undefined || x === '' || !Number.isFinite(n)) throw new CliError(`${what} must be a number, got "${x}"`);
-  return n;
+  return toNumber(what, x ?? '', {})!;
 }
 
 const colour = process.stdout.isTTY && !process.env.NO_COLOR;

@@ -2,6 +2,7 @@
 // the same way.
 import { cac } from 'cac';
 import { isUserError } from '../../../src/errors.ts';
+import { prepareArgv } from './argv.ts';
 import { registerBench } from './bench.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerGenerate } from './generate.ts';
@@ -27,7 +28,6 @@ export async function main(argv: string[]): Promise<number> {
   registerPull(cli, run);
   registerModels(cli, run);
   registerLab(cli, run);
-  cli.option('--offline', 'Use only models already in the cache, never download (as HF_HUB_OFFLINE=1)');
   cli.option('--verbose', 'Print stack traces of errors');
   cli.help((sections) => {
     for (const section of sections) section.body = tidyHelp(section.body);
@@ -36,7 +36,9 @@ export async function main(argv: string[]): Promise<number> {
   cli.usage('<command> [options]\n\n  Run GPT-style language models on WebGPU, and look inside them.');
 
   try {
-    const parsed = cli.parse(['node', 'wgpt', ...argv.map(renameNegativeLookalikes)], { run: false });
+    const prepared = prepareArgv(cli, argv.map(renameNegativeLookalikes));
+    const parsed = cli.parse(['node', 'wgpt', ...prepared.argv], { run: false });
+    prepared.restore(cli);
     if (parsed.options.help || parsed.options.version) return 0;
     if (parsed.options.offline) process.env.HF_HUB_OFFLINE = '1'; // read wherever `--model org/name` is resolved
     if (!cli.matchedCommand) {
@@ -61,7 +63,7 @@ function reportError(e: unknown, verbose: boolean): number {
   // cac's own parse errors (unknown option, missing value) are usage errors too
   const usage = isUserError(error) || error.name === 'CACError';
   if (verbose) console.error(error.stack ?? error.message);
-  else if (usage) console.error(`wgpt: ${error.message}`);
+  else if (usage) console.error(error.message.split('\n').map((line) => `wgpt: ${line}`).join('\n')); // one line per problem
   else console.error(`wgpt: internal error: ${error.message} (run with --verbose for the stack trace)`);
   return usage ? 2 : 1;
 }

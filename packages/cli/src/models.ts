@@ -2,6 +2,7 @@
 // The cache is shared with Python's huggingface_hub, so models it downloaded are listed (and removed) too.
 import type { CAC } from 'cac';
 import { hubSettings, listCachedModels, removeCachedModel, type CachedModel } from '../../../src/hub/index.ts';
+import { CliError } from './main.ts';
 import { formatBytes } from './pull.ts';
 
 type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
@@ -32,9 +33,10 @@ export function registerModels(cli: CAC, run: Run): void {
     }));
 
   cli
-    .command('rm <model>', 'Remove a model (org/name) from the Hugging Face hub cache')
+    .command('rm [model]', 'Remove a model (org/name) from the Hugging Face hub cache')
     .example('wgpt rm HuggingFaceTB/SmolLM2-135M')
-    .action(run(async (model: string) => {
+    .action(run(async (model: string | undefined) => {
+      if (model === undefined) throw new CliError('which model? give its hub id: `wgpt rm org/name` (`wgpt models` lists them)');
       const { cacheDir } = hubSettings();
       const removed = await removeCachedModel(cacheDir, String(model));
       process.stdout.write(`removed ${removed.repo} (${formatBytes(removed.bytes + removed.partialBytes)}) from ${cacheDir}\n`);

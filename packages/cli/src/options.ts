@@ -6,17 +6,42 @@ export function toList(value: unknown): string[] {
   return (Array.isArray(value) ? value : [value]).map(String);
 }
 
-export function toNumber(name: string, value: unknown, check?: { min?: number; max?: number; integer?: boolean; minExclusive?: boolean }): number | undefined {
+/** The values a numeric option accepts; `note` says what a special value means ("0: off"). */
+export interface NumberRange {
+  min?: number;
+  max?: number;
+  integer?: boolean;
+  minExclusive?: boolean;
+  note?: string;
+}
+
+/** `--name`'s value as a number in `range`; any other value is a one-line error that names the range. */
+export function toNumber(name: string, value: unknown, range: NumberRange = {}): number | undefined {
   if (value === undefined) return undefined;
   const n = typeof value === 'number' ? value : Number(value);
-  if (typeof value === 'boolean' || String(value).trim() === '' || !Number.isFinite(n)) {
-    throw new CliError(`--${name} needs a number, got "${value}"`);
+  const { min, max } = range;
+  const inRange =
+    Number.isFinite(n) &&
+    typeof value !== 'boolean' &&
+    String(value).trim() !== '' &&
+    !(range.integer && !Number.isInteger(n)) &&
+    !(min !== undefined && (range.minExclusive ? n <= min : n < min)) &&
+    !(max !== undefined && n > max);
+  if (!inRange) {
+    const given = typeof value === 'boolean' ? 'nothing' : Number.isFinite(n) && String(value).trim() !== '' ? String(value) : JSON.stringify(String(value));
+    throw new CliError(`${name.startsWith('-') || name.includes(' ') ? name : `--${name}`} must be ${describeRange(range)}, got ${given}`);
   }
-  if (check?.integer && !Number.isInteger(n)) throw new CliError(`--${name} needs a whole number, got ${n}`);
-  const { min, max } = check ?? {};
-  if (min !== undefined && (check?.minExclusive ? n <= min : n < min)) {
-    throw new CliError(`--${name} must be ${check?.minExclusive ? 'greater than' : 'at least'} ${min}, got ${n}`);
-  }
-  if (max !== undefined && n > max) throw new CliError(`--${name} must be at most ${max}, got ${n}`);
   return n;
 }
+
+/** "a whole number >= 0 (0: off)", "a number in (0, 1]", "any number". */
+export function describeRange(r: NumberRange): string {
+  const kind = r.integer ? 'a whole number' : 'a number';
+  const note = r.note ? ` (${r.note})` : '';
+  if (r.min !== undefined && r.max !== undefined) return `${kind} in ${r.minExclusive ? '(' : '['}${r.min}, ${r.max}]${note}`;
+  if (r.min !== undefined) return `${kind} ${r.minExclusive ? '>' : '>='} ${r.min}${note}`;
+  if (r.max !== undefined) return `${kind} <= ${r.max}${note}`;
+  return `${r.integer ? 'a whole number' : 'any number'}${note}`;
+}
+
+export const OFFLINE_OPTION = ['--offline', 'Use only models already in the cache, never download (as HF_HUB_OFFLINE=1)'] as const;

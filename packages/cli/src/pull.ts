@@ -8,13 +8,14 @@ type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) 
 
 export function registerPull(cli: CAC, run: Run): void {
   cli
-    .command('pull <model>', 'Download a model (org/name) from the Hugging Face hub into its cache')
+    .command('pull [model]', 'Download a model (org/name) from the Hugging Face hub into its cache')
     .option('--revision <rev>', 'Branch, tag or commit to download', { default: 'main' })
     .example('wgpt pull HuggingFaceTB/SmolLM2-135M')
     .example('HF_TOKEN=hf_... wgpt pull meta-llama/Llama-3.2-1B')
-    .action(run(async (model: string, o: Record<string, any>) => {
-      if (o.offline || hubSettings().offline) {
-        throw new CliError('wgpt pull downloads from the hub, which --offline (or HF_HUB_OFFLINE) forbids: drop it');
+    .action(run(async (model: string | undefined, o: Record<string, any>) => {
+      if (model === undefined) throw new CliError('which model? give its hub id: `wgpt pull org/name`, e.g. `wgpt pull HuggingFaceTB/SmolLM2-135M`');
+      if (hubSettings().offline) {
+        throw new CliError('wgpt pull downloads from the hub, which HF_HUB_OFFLINE forbids: unset it');
       }
       const progress = pullProgress(process.stderr);
       let result;
@@ -47,10 +48,19 @@ export function pullProgress(stream: NodeJS.WriteStream): PullProgress {
     return seconds > 0 ? `${formatBytes((bytes - s!.from) / seconds)}/s` : '';
   };
 
+  // what happens before any file: the same on a terminal and in a log
+  const before = (e: PullEvent): e is Extract<PullEvent, { type: 'renamed' | 'waiting' }> => {
+    if (e.type === 'renamed') stream.write(`${e.from} is ${e.repo} on the hub now: pulling ${e.repo}\n`);
+    else if (e.type === 'waiting') stream.write(`another wgpt (process ${e.pid}) is pulling ${e.repo}: waiting for it to finish (lock ${e.lockFile})\n`);
+    else return false;
+    return true;
+  };
+
   if (!stream.isTTY) {
     const line = (text: string) => stream.write(`${text}\n`);
     return {
       onProgress(e) {
+        if (before(e)) return;
         if (e.type === 'start') {
           started.set(e.file, { at: Date.now(), from: e.resumeFrom, lastLine: Date.now() });
           const resume = e.resumeFrom > 0 ? `, resuming at ${formatBytes(e.resumeFrom)}` : '';
@@ -88,6 +98,7 @@ export function pullProgress(stream: NodeJS.WriteStream): PullProgress {
   const name = (file: string) => (file.length > width ? `...${file.slice(-(width - 3))}` : file.padEnd(width));
   return {
     onProgress(e) {
+      if (before(e)) return;
       if (e.type === 'start') {
         started.set(e.file, { at: Date.now(), from: e.resumeFrom, lastLine: 0 });
         const total = e.size ?? 0;

@@ -1,6 +1,7 @@
 // `wgpt tokenize`: the first lesson of every tutorial -- text becomes a list of integer ids.
 import type { CAC } from 'cac';
 import { openModelFolder } from '../../../src/runtime.ts';
+import { OFFLINE_OPTION } from './options.ts';
 import { readPrompt } from './prompt.ts';
 
 type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
@@ -11,10 +12,11 @@ export function registerTokenize(cli: CAC, run: Run): void {
     .option('--model <dir|org/name>', "Use this model's tokenizer; default: the embedded model's (GPT-2's BPE)")
     .option('--file <path>', 'Read the text from a file')
     .option('--json', 'Print the tokens as JSON')
+    .option(...OFFLINE_OPTION)
     .example('wgpt tokenize "Hello, world!"')
     .example('wgpt tokenize "naïve café" --json')
     .action(run(async (textArg: string | undefined, o: Record<string, any>) => {
-      const text = await readPrompt(textArg, o.file);
+      const text = await readPrompt(textArg, o.file, 'text');
       const { tokenizer, config } = await openModelFolder(o.model, { offline: o.offline });
       const ids = tokenizer.encode(text);
       const tokens = ids.map((id) => ({ id, text: tokenizer.tokenString(id), bytes: [...tokenizer.tokenBytes(id)] }));
