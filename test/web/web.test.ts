@@ -367,6 +367,40 @@ describe('the web demo in Chromium', () => {
     expect(pageErrors).toEqual([]);
   }, 400_000);
 
+  it('says what Generate says about a prompt longer than the context; long sequences scroll inside their views', async () => {
+    await page.fill('#prompt', 'ROMEO:\nBut soft, what light through yonder window breaks?\n'.repeat(20));
+    await page.click('#pipeline button:has-text("attention")');
+    await page.waitForSelector('#view [data-view="Attention"][data-rendered="true"]', { timeout: 120_000 });
+    const note = /^The text has (\d+) tokens but the model holds 256: the views look at the first 256/.exec((await page.textContent('#view .unavailable'))!);
+    expect(note).not.toBeNull();
+    expect(await page.$$('#view .tokens .token')).toHaveLength(256);
+    await page.click('#generate');
+    await page.waitForSelector('#errors .error', { timeout: 60_000 });
+    expect(await page.textContent('#errors')).toContain(`the prompt is ${note![1]} tokens but the model's context holds 256: shorten the prompt`);
+    await page.click('#errors .error button');
+
+    // at phone width the token strip and the 256×256 map scroll inside their boxes; the page does not scroll sideways
+    await page.setViewportSize(PHONE);
+    for (const name of ['Tokens', 'Attention', 'Next token']) {
+      await openTab(page, name);
+      expect(await sidewaysScroll(page), name).toBe(0);
+      const strip = await page.$eval('#view .tokens', (n) => ({ height: n.clientHeight, content: n.scrollHeight }));
+      expect(strip.height).toBeLessThan(130);
+      expect(strip.content).toBeGreaterThan(strip.height);
+    }
+    await openTab(page, 'Attention');
+    const map = await page.$eval('#view figure.heatmap .heatmap-scroll', (n) => ({ width: n.clientWidth, height: n.clientHeight, contentWidth: n.scrollWidth, contentHeight: n.scrollHeight, top: n.scrollTop }));
+    expect(map.contentWidth).toBeGreaterThan(map.width);
+    expect(map.contentHeight).toBeGreaterThan(map.height);
+    expect(map.height).toBeLessThan(600);
+    expect(map.top).toBeGreaterThan(0); // scrolled to the chosen token, the last one
+    await page.$eval('#view figure.heatmap', (n) => n.scrollIntoView());
+    await page.screenshot({ path: join(shots, 'phone-attention-256-tokens.png') });
+    await page.setViewportSize(DESKTOP);
+    await page.fill('#prompt', PROMPT);
+    expect(pageErrors).toEqual([]);
+  }, 300_000);
+
   it('says so when a download fails, and keeps the loaded model', async () => {
     await page.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
     await page.check('input[name=source][value=hub]');

@@ -153,6 +153,15 @@ export function canvasHeatmap(spec: CanvasHeatmap): HTMLElement {
   }
 
   grid.append(el('div', 'corner'), xLabels, yLabels, plot);
+  // once on screen, scroll the chosen row into the middle of the box when it is out of sight
+  if (spec.selectedRow !== undefined) {
+    const row = spec.selectedRow;
+    requestAnimationFrame(() => {
+      const box = grid.closest<HTMLElement>('.heatmap-scroll');
+      const top = xLabels.offsetHeight + row * ch;
+      if (box && (top < box.scrollTop || top + ch > box.scrollTop + box.clientHeight)) box.scrollTop = top - box.clientHeight / 2;
+    });
+  }
   return grid;
 }
 

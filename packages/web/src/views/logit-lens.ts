@@ -52,6 +52,12 @@ export const logitLensView: View = {
     });
     table.addEventListener('mouseleave', () => setHover(undefined));
     const key = probabilityLegend('probability of the top token (0 to 1)', heat, (p) => p);
+    requestAnimationFrame(() => {
+      // the chosen column in sight when the table scrolls sideways
+      const cell = table.querySelector<HTMLElement>('th.selected');
+      const box = table.closest<HTMLElement>('.heatmap-scroll');
+      if (cell && box && cell.offsetLeft + cell.offsetWidth > box.clientWidth) box.scrollLeft = cell.offsetLeft - box.clientWidth / 2;
+    });
     root.append(heatmapFrame('The top next-token guess of each block at each position. Click a column to choose that token.', 'position: the token the guess follows', 'block', table, key));
 
     const list = el('div', 'bars lens-list');
@@ -60,7 +66,9 @@ export const logitLensView: View = {
       const at = logits.subarray(state.selected * V, (state.selected + 1) * V);
       const probs = softmax(at);
       const top = topLogprobs(at, 5);
-      list.append(el('span', '', `block ${l}`), el('span', '', top.map((c) => `${tok(c.id)} ${probs[c.id]!.toFixed(2)}`).join('   ')));
+      const guesses = el('span', 'guesses');
+      for (const c of top) guesses.append(el('span', 'guess', `${tok(c.id)} ${probs[c.id]!.toFixed(2)}`));
+      list.append(el('span', '', `block ${l}`), guesses);
     });
     root.append(list);
   },
