@@ -200,6 +200,20 @@ describe('the web demo in Chromium', () => {
     const kl = await page.$$eval('#view .kl-strip span', (nodes) => nodes.map((n) => Number(/KL ([\d.e-]+) nats/.exec((n as HTMLElement).title)?.[1])));
     expect(kl.length).toBeGreaterThan(0);
     for (const k of kl) expect(k).toBeGreaterThanOrEqual(0);
+    // every other kind runs too, and noise in the residual stream moves the distribution at every step
+    for (const [kind, words] of [
+      ['scale-head', 'multiply the output of head 2 of block 1 by 2'],
+      ['nudge-neuron', 'add 5 to MLP neuron 0 of block 1'],
+      ['noise', 'add noise of size 1 to the output of block 1'],
+    ]) {
+      await page.selectOption('#view .intervention-form select', kind!);
+      expect(await page.textContent('#view .intervention-form .plain')).toBe(`TWEAK will ${words}.`);
+      await runIntervention(page);
+      expect(await page.$$('#view .unavailable')).toHaveLength(0);
+      expect(await page.textContent('#view .comparison .hint')).toContain(`TWEAK: ${words}.`);
+    }
+    const noiseKl = await page.$$eval('#view .kl-strip span', (nodes) => nodes.map((n) => Number(/KL ([\d.e-]+) nats/.exec((n as HTMLElement).title)?.[1])));
+    for (const k of noiseKl) expect(k).toBeGreaterThan(0);
     await page.screenshot({ path: join(artifacts, 'interventions.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   }, 300_000);
@@ -371,7 +385,7 @@ describe('the web demo in Chromium', () => {
     await page.fill('#prompt', 'ROMEO:\nBut soft, what light through yonder window breaks?\n'.repeat(20));
     await page.click('#pipeline button:has-text("attention")');
     await page.waitForSelector('#view [data-view="Attention"][data-rendered="true"]', { timeout: 120_000 });
-    const note = /^The text has (\d+) tokens but the model holds 256: the views look at the first 256/.exec((await page.textContent('#view .unavailable'))!);
+    const note = /^The text has (\d+) tokens but the model holds 256 \(its context\): the views look at the first 256/.exec((await page.textContent('#view .unavailable'))!);
     expect(note).not.toBeNull();
     expect(await page.$$('#view .tokens .token')).toHaveLength(256);
     await page.click('#generate');

@@ -30,6 +30,8 @@ export const GLOSSARY: Record<string, [term: string, meaning: string]> = {
   'hook-z': ['hook_z', 'The output of each attention head (the weighted mix of values) before the heads are joined and projected back into the residual stream. Zeroing one head\'s z silences that head.'],
   intervention: ['intervention', 'A change made to an activation while the model runs, at every step. BASE runs without it, TWEAK with it, on the same text.'],
   'induction-head': ['induction head', 'A head that, at a token seen before, looks at the token that followed it last time, so the model can copy a repeated passage. In the attention map it shows as a stripe parallel to the diagonal.'],
+  context: ['context', 'The most tokens the model can look at at once (its n_ctx): the prompt and what it generates must fit in it.'],
+  safetensors: ['safetensors', 'The file format of the weights: a small JSON header naming each tensor with its shape, then the raw numbers. config.json beside it describes the model\'s shape.'],
   f16: ['f16', 'Half-precision numbers: 2 bytes per weight instead of 4 (f32), so half the GPU memory, with slightly rounded results.'],
   profile: ['GPU time', 'Time measured on the GPU itself with timestamp queries around each kernel dispatch (a kernel is one small GPU program, such as a matrix product).'],
 };

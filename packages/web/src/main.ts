@@ -272,7 +272,8 @@ async function renderView(): Promise<void> {
   box.dataset.view = activeView.name;
   box.append(explained('p', 'view-intro', activeView.intro));
   if (inside.cutFrom) {
-    box.append(el('p', 'unavailable', `The text has ${inside.cutFrom} tokens but the model holds ${inside.ids.length}: the views look at the first ${inside.ids.length}, and Generate refuses it until the prompt is shorter.`));
+    const n = inside.ids.length;
+    box.append(explained('p', 'unavailable', `The text has ${inside.cutFrom} tokens but the model holds ${n} (its {context}): the views look at the first ${n}, and Generate refuses it until the prompt is shorter.`));
   }
   const body = el('div');
   box.append(body);

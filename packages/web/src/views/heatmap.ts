@@ -158,8 +158,12 @@ export function canvasHeatmap(spec: CanvasHeatmap): HTMLElement {
     const row = spec.selectedRow;
     requestAnimationFrame(() => {
       const box = grid.closest<HTMLElement>('.heatmap-scroll');
+      if (!box) return;
       const top = xLabels.offsetHeight + row * ch;
-      if (box && (top < box.scrollTop || top + ch > box.scrollTop + box.clientHeight)) box.scrollTop = top - box.clientHeight / 2;
+      if (top < box.scrollTop || top + ch > box.scrollTop + box.clientHeight) box.scrollTop = top - box.clientHeight / 2;
+      // a token-by-token map (attention): bring the row's own column, the diagonal, into sight too
+      const left = yLabels.offsetWidth + row * cw;
+      if (rows.tokens && cols.tokens && left + cw > box.scrollLeft + box.clientWidth) box.scrollLeft = left - box.clientWidth / 2;
     });
   }
   return grid;
