@@ -549,7 +549,7 @@ describe('the web demo in Chromium', () => {
       await plain.close();
     }
   }, 60_000);
-  it('says what the browser lacks when navigator.gpu is missing', async () => {
+  it('says what the browser lacks when navigator.gpu is missing, or gives no adapter', async () => {
     const context = await browser.newContext({ viewport: PHONE });
     try {
       await context.addInitScript(() => delete (Navigator.prototype as { gpu?: unknown }).gpu);
@@ -567,6 +567,19 @@ describe('the web demo in Chromium', () => {
       expect(errors).toEqual([]);
     } finally {
       await context.close();
+    }
+    // navigator.gpu without an adapter: the page says that, not that WebGPU is missing
+    const noAdapter = await browser.newContext({ viewport: PHONE });
+    try {
+      await noAdapter.addInitScript(() => Object.defineProperty(GPU.prototype, 'requestAdapter', { value: async () => null }));
+      const p = await noAdapter.newPage();
+      await p.goto(site);
+      await p.waitForSelector('#errors .error', { timeout: 30_000 });
+      expect(await p.textContent('#errors')).toMatch(/^Could not load the model: WebGPU is not usable here: this browser has navigator\.gpu but no GPU adapter/);
+      expect(await p.textContent('#model-status')).toBe('no model loaded');
+      expect(await p.isDisabled('#generate')).toBe(true);
+    } finally {
+      await noAdapter.close();
     }
   }, 60_000);
 });

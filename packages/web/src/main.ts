@@ -310,7 +310,10 @@ function followPrompt(): void {
   if (!loaded || running) return;
   const ids = loaded.tokenizer.encode(input('prompt').value);
   const shown = inside?.ids.slice(0, inside.promptLength);
-  if (!shown || shown.length !== Math.min(ids.length, loaded.model.nCtx) || shown.some((id, i) => id !== ids[i])) setSequence(ids, undefined);
+  if (!shown || shown.length !== Math.min(ids.length, loaded.model.nCtx) || shown.some((id, i) => id !== ids[i])) {
+    $('stats').textContent = ''; // the output now shows this prompt, not the last generation
+    setSequence(ids, undefined);
+  }
 }
 
 for (const stage of document.querySelectorAll<HTMLButtonElement>('#pipeline button[data-open]')) {
