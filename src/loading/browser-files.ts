@@ -78,7 +78,9 @@ export function fetchModelFiles(baseUrl: string, options: FetchFilesOptions = {}
         } catch (e) {
           throw new DownloadError(`could not reach ${href} (${(e as Error).message}): check the network connection and try again`);
         }
-        if (response.status === 401 || response.status === 403) {
+        // the hub answers 401 with X-Error-Code: RepoNotFound for a model that does not exist (or is private)
+        const missingRepo = response.status === 401 && response.headers.get('x-error-code') === 'RepoNotFound';
+        if (!missingRepo && (response.status === 401 || response.status === 403)) {
           throw new DownloadError(`${href} answered HTTP ${response.status}: the model may be gated or private; pick a public one`);
         }
         found = response.ok;

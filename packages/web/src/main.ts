@@ -4,7 +4,8 @@ import { acquireGpu, type Gpu } from '../../../src/gpu/device.ts';
 import type { DownloadProgress } from '../../../src/loading/browser-files.ts';
 import { generate, type GenerateOptions } from '../../../src/generate.ts';
 import type { WeightFormat } from '../../../src/model/model.ts';
-import { $, el, input } from './dom.ts';
+import { $, el, input, linkHover, refreshHover } from './dom.ts';
+import { explained, setUpGlossary } from './glossary.ts';
 import { hubEndpoint, openBrowserModel, type BrowserModel, type ModelSource } from './model-source.ts';
 import { registerBundledShaders } from './shaders.ts';
 import type { InsideState, SamplingView, View } from './state.ts';
@@ -20,15 +21,20 @@ let inside: InsideState | undefined;
 let activeView: View = insideViews[0]!;
 let gpuQueue: Promise<unknown> = Promise.resolve();
 
-// ---- errors: one visible line each, and the page keeps working ----
+// ---- errors: one banner at a time, in the page's terms, and the page keeps working ----
 
 function showError(message: string): void {
   const box = el('div', 'error');
   box.append(el('span', '', message));
   const close = el('button', '', 'dismiss');
+  close.type = 'button';
   close.addEventListener('click', () => box.remove());
   box.append(close);
-  $('errors').append(box);
+  $('errors').replaceChildren(box); // the newest replaces the last: banners never pile up
+}
+
+function clearError(): void {
+  $('errors').replaceChildren();
 }
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -38,7 +44,7 @@ const WEBGPU_HELP =
   'WebGPU is on by default in Chrome and Edge 113+ (Windows, macOS, ChromeOS, Android), Safari 26+ and Firefox 141+ (Windows). ' +
   'On Linux use Chrome with the flags chrome://flags/#enable-unsafe-webgpu and #enable-vulkan turned on, and hardware acceleration on. ' +
   'The page must be served over https or from localhost.';
-const NO_WEBGPU = `This browser has no WebGPU, which wgpt needs. ${WEBGPU_HELP}`;
+const NO_WEBGPU = `This browser has no WebGPU (navigator.gpu is missing), which wgpt needs to run the model: the page cannot generate here. ${WEBGPU_HELP}`;
 
 async function ensureGpu(): Promise<Gpu> {
   if (gpu) return gpu;
@@ -48,7 +54,7 @@ async function ensureGpu(): Promise<Gpu> {
     acquired = await acquireGpu();
   } catch (e) {
     // navigator.gpu is there but gives no adapter (blocklisted GPU, acceleration off): the same advice applies
-    throw new Error(`WebGPU is not usable here: ${messageOf(e)}. ${WEBGPU_HELP}`);
+    throw new Error(`WebGPU is not usable here: this browser has navigator.gpu but no GPU adapter (${messageOf(e)}). ${WEBGPU_HELP}`);
   }
   acquired.device.lost.then((info) => {
     if (gpu !== acquired) return;
@@ -88,35 +94,42 @@ function progress(p: DownloadProgress): void {
   bar.max = p.total ?? Math.max(p.loaded, 1);
   bar.value = p.loaded;
   const mb = (n: number) => (n / 1e6).toFixed(1);
-  $('model-status').textContent = p.cached ? `${p.file}: from the browser cache` : `downloading ${p.file}: ${mb(p.loaded)}${p.total ? ` / ${mb(p.total)}` : ''} MB`;
+  $('load-status').textContent = p.cached ? `${p.file}: from the browser cache` : `downloading ${p.file}: ${mb(p.loaded)}${p.total ? ` / ${mb(p.total)}` : ''} MB`;
 }
 
+/**
+ * Load the chosen model next to the one in use; only when it is ready does it replace that one. A failed load
+ * leaves the working model, its views and Generate as they were, and says what failed in one banner.
+ */
 async function load(): Promise<void> {
   const button = $('load') as HTMLButtonElement;
   button.disabled = true;
-  setReady(false);
+  $('load-status').textContent = loaded ? 'loading… (the current model stays in use until the new one is ready)' : 'loading…';
   try {
+    const source = chosenSource();
     const g = await ensureGpu();
+    const t0 = performance.now();
+    const next = await openBrowserModel(g, source, ($('weights') as HTMLSelectElement).value as WeightFormat, progress);
     await exclusive(async () => {
-      loaded?.model.destroy();
-      loaded = undefined;
-      inside = undefined;
-      void renderView(); // the previous model's views go away while the next one loads
-      $('model-status').textContent = 'loading…';
-      const t0 = performance.now();
-      loaded = await openBrowserModel(g, chosenSource(), ($('weights') as HTMLSelectElement).value as WeightFormat, progress);
-      const bytes = loaded.model.gpuBytes();
-      const mib = (bytes.weights + bytes.activations + bytes.kvCache) / 2 ** 20;
-      $('model-status').textContent = `${loaded.name}: ${loaded.config.arch}, ${loaded.config.nLayer} layers, context ${loaded.model.nCtx}, ${mib.toFixed(0)} MiB on the GPU, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+      const previous = loaded;
+      inside = undefined; // the views drop the old model before it is freed
+      loaded = next;
+      previous?.model.destroy();
     });
+    const bytes = next.model.gpuBytes();
+    const mib = (bytes.weights + bytes.activations + bytes.kvCache) / 2 ** 20;
+    $('model-status').textContent = `${next.name}: ${next.config.arch}, ${next.config.nLayer} layers, context ${next.model.nCtx}, ${mib.toFixed(0)} MiB on the GPU, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    $('block-count').textContent = String(next.config.nLayer);
+    $('load-status').textContent = '';
+    clearError();
     setReady(true);
-    setSequence(loaded!.tokenizer.encode(input('prompt').value), undefined);
+    setSequence(next.tokenizer.encode(input('prompt').value), undefined);
   } catch (e) {
-    $('model-status').textContent = 'no model loaded';
-    showError(messageOf(e));
+    $('load-status').textContent = loaded ? `still using ${loaded.name}` : '';
+    showError(`Could not load the model: ${messageOf(e)}`);
   } finally {
     ($('progress') as HTMLProgressElement).hidden = true;
-    button.disabled = false;
+    button.disabled = !('gpu' in navigator);
   }
 }
 
@@ -174,7 +187,7 @@ async function runGenerate(): Promise<void> {
     const t = result.timings;
     stats.textContent = `${result.tokens.length} tokens, ${t.tokens_per_s} tok/s decode, prefill ${t.prefill_ms.toFixed(0)} ms (${result.finish_reason}) on ${gpu?.info.name ?? 'the GPU'}`;
     output.dataset.tokens = JSON.stringify(result.tokens);
-    setSequence([...result.prompt_tokens, ...result.tokens], result.prompt_tokens.length);
+    if (loaded === model) setSequence([...result.prompt_tokens, ...result.tokens], result.prompt_tokens.length);
   } catch (e) {
     stats.textContent = '';
     showError(messageOf(e));
@@ -185,25 +198,64 @@ async function runGenerate(): Promise<void> {
   }
 }
 
+/**
+ * The text of each token of `ids`, for the output: each token decoded after a few tokens of context (so a
+ * tokenizer that drops a word's leading space when it starts the text keeps it), a token that ends inside a
+ * UTF-8 character joined with the next ones. Each piece carries the position of its first token.
+ */
+function tokenPieces(tokenizer: BrowserModel['tokenizer'], ids: number[]): { index: number; text: string }[] {
+  const pieces: { index: number; text: string }[] = [];
+  let start = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const context = ids.slice(Math.max(0, start - 4), start);
+    const before = tokenizer.decode(context);
+    const after = tokenizer.decode([...context, ...ids.slice(start, i + 1)]);
+    const text = after.startsWith(before) ? after.slice(before.length) : tokenizer.decode(ids.slice(start, i + 1));
+    if (text.endsWith('\uFFFD') && i + 1 < ids.length && i - start < 3) continue;
+    pieces.push({ index: start, text });
+    start = i + 1;
+  }
+  return pieces;
+}
+
+/** The output text as tokens: hover one to find it in the views, click it to choose it. */
+function showSequenceInOutput(state: InsideState): void {
+  const output = $('output');
+  const prompt = el('span', 'prompt');
+  const generated = el('span', 'generated');
+  for (const { index, text } of tokenPieces(state.loaded.tokenizer, state.ids)) {
+    const piece = el('span', `tok${index === state.selected ? ' selected' : ''}`, text);
+    linkHover(piece, index);
+    piece.addEventListener('click', () => state.select(index));
+    (index < state.promptLength ? prompt : generated).append(piece);
+  }
+  output.replaceChildren(prompt, generated);
+}
+
 // ---- the inside views ----
 
 function setSequence(ids: number[], promptLength: number | undefined): void {
   if (!loaded || !gpu || ids.length === 0) return;
   const n = Math.min(ids.length, loaded.model.nCtx);
-  inside = {
+  const state: InsideState = {
     gpu,
     loaded,
     ids: ids.slice(0, n),
     promptLength: Math.min(promptLength ?? n, n),
+    ...(ids.length > n ? { cutFrom: ids.length } : {}),
     selected: Math.min(promptLength ?? n, n) - 1,
     sampling,
     select(index) {
       this.selected = index;
+      showSequenceInOutput(this);
       void renderView();
     },
-    exclusive,
+    // work queued for a model that was replaced meanwhile does not run
+    exclusive: (work) => exclusive(() => (inside === state ? work() : Promise.reject(new Error('the model changed: showing the new one')))),
     memo: new Map(),
   };
+  inside = state;
+  showSequenceInOutput(state);
   void renderView();
 }
 
@@ -211,29 +263,100 @@ let renderCount = 0;
 async function renderView(): Promise<void> {
   const root = $('view');
   const ticket = ++renderCount;
-  for (const button of $('tabs').children) button.classList.toggle('active', button.textContent === activeView.name);
+  for (const button of $('tabs').children) button.setAttribute('aria-pressed', String(button.textContent === activeView.name));
   if (!inside) {
     root.replaceChildren(el('p', 'hint', 'Load a model to look inside it.'));
     return;
   }
   const box = el('div');
   box.dataset.view = activeView.name;
+  box.append(explained('p', 'view-intro', activeView.intro));
+  if (inside.cutFrom) {
+    const n = inside.ids.length;
+    box.append(explained('p', 'unavailable', `The text has ${inside.cutFrom} tokens but the model holds ${n} (its {context}): the views look at the first ${n}, and Generate refuses it until the prompt is shorter.`));
+  }
+  const body = el('div');
+  box.append(body);
   try {
-    await activeView.render(box, inside);
+    await activeView.render(body, inside);
     box.dataset.rendered = 'true';
   } catch (e) {
-    box.replaceChildren(el('p', 'unavailable', messageOf(e)));
+    body.replaceChildren(el('p', 'unavailable', messageOf(e)));
   }
-  if (ticket === renderCount) root.replaceChildren(box);
+  if (ticket !== renderCount) return;
+  // a token chosen with the arrow keys keeps the keyboard focus through the redraw
+  const hadFocus = root.contains(document.activeElement) && document.activeElement?.classList.contains('token');
+  root.replaceChildren(box);
+  if (hadFocus) box.querySelector<HTMLElement>('.token.selected')?.focus();
+  refreshHover();
+}
+
+function openView(view: View): void {
+  activeView = view;
+  void renderView();
 }
 
 for (const view of insideViews) {
   const button = el('button', '', view.name);
-  button.addEventListener('click', () => {
-    activeView = view;
-    void renderView();
-  });
+  button.type = 'button';
+  button.addEventListener('click', () => openView(view));
   $('tabs').append(button);
+}
+
+// ---- the guided first screen: pipeline stages open their view, example prompts ----
+
+/** The views look at the prompt as it is now (unless they show a generation of that same prompt). */
+function followPrompt(): void {
+  if (!loaded || running) return;
+  const ids = loaded.tokenizer.encode(input('prompt').value);
+  const shown = inside?.ids.slice(0, inside.promptLength);
+  if (!shown || shown.length !== Math.min(ids.length, loaded.model.nCtx) || shown.some((id, i) => id !== ids[i])) {
+    $('stats').textContent = ''; // the output now shows this prompt, not the last generation
+    setSequence(ids, undefined);
+  }
+}
+
+for (const stage of document.querySelectorAll<HTMLButtonElement>('#pipeline button[data-open]')) {
+  stage.addEventListener('click', () => {
+    const view = insideViews.find((v) => v.name === stage.dataset.open)!;
+    followPrompt();
+    openView(view);
+    $('inside-panel').scrollIntoView({ behavior: 'smooth', block: 'start' });
+    ([...$('tabs').children] as HTMLElement[]).find((b) => b.textContent === view.name)?.focus({ preventScroll: true });
+  });
+}
+
+const EXAMPLES: { label: string; prompt: string; view: string; why: string }[] = [
+  {
+    label: 'a repeated passage (induction heads)',
+    prompt: 'ROMEO:\nBut soft, what light through yonder window breaks?\n'.repeat(2),
+    view: 'Attention',
+    why: 'The second copy can be predicted from the first: look for a head whose rows in the second half light up one token after the same token in the first half.',
+  },
+  {
+    label: 'a list (positions)',
+    prompt: 'First Citizen:\nSecond Citizen:\nThird Citizen:\nFourth Citizen:\nFifth Citizen:\nSixth',
+    view: 'Logit lens',
+    why: 'Each line repeats the last one with the next number: see at which block the model starts to guess " Citizen" and ":" in their places.',
+  },
+  {
+    label: 'a famous line (sampling)',
+    prompt: 'JULIET:\nO Romeo, Romeo! wherefore art thou',
+    view: 'Next token',
+    why: 'One continuation is far more likely than the rest: move temperature, top-k, top-p and min-p and watch which candidates survive.',
+  },
+];
+for (const example of EXAMPLES) {
+  const button = el('button', 'example', example.label);
+  button.type = 'button';
+  button.title = example.why;
+  button.addEventListener('click', () => {
+    input('prompt').value = example.prompt;
+    $('example-why').textContent = example.why;
+    followPrompt();
+    openView(insideViews.find((v) => v.name === example.view)!);
+  });
+  $('examples').append(button);
 }
 
 // ---- wiring ----
@@ -254,12 +377,12 @@ showSlider('top-k', (v) => v === 0);
 showSlider('top-p', (v) => v >= 1);
 showSlider('min-p', (v) => v === 0);
 
+setUpGlossary($('glossary'));
 $('load').addEventListener('click', () => void load());
 $('generate').addEventListener('click', () => void runGenerate());
 $('stop').addEventListener('click', () => running?.abort());
-input('prompt').addEventListener('change', () => {
-  if (loaded && !running) setSequence(loaded.tokenizer.encode(input('prompt').value), undefined);
-});
+input('prompt').addEventListener('change', followPrompt);
+input('hub-id').addEventListener('input', () => ((document.querySelector('input[name=source][value=hub]') as HTMLInputElement).checked = true));
 input('local-files').addEventListener('change', () => {
   localFiles = [...(input('local-files').files ?? [])];
   (document.querySelector('input[name=source][value=local]') as HTMLInputElement).checked = true;
@@ -282,6 +405,7 @@ void renderView();
 if (!('gpu' in navigator)) {
   showError(NO_WEBGPU);
   ($('load') as HTMLButtonElement).disabled = true;
+  $('model-status').textContent = 'no model loaded: this browser lacks WebGPU';
 } else {
   void load(); // the embedded model is small: load it right away
 }

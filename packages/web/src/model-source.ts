@@ -64,8 +64,21 @@ export function filesOf(source: ModelSource, onProgress: (p: DownloadProgress) =
   }
 }
 
+/** Why a source holds no model, in the page's terms (which source, and what to do). */
+function noConfig(source: ModelSource, name: string): string {
+  switch (source.kind) {
+    case 'embedded':
+      return 'this site has no embedded model (model/config.json is missing): build the site again after npm run setup';
+    case 'hub':
+      return `${name} was not found on ${new URL(source.endpoint).host}: check the model id (owner/name, as on the model's Hugging Face page)`;
+    case 'local':
+      return `${name} is not a model: it has no config.json; choose config.json and the *.safetensors file(s) together`;
+  }
+}
+
 export async function openBrowserModel(gpu: Gpu, source: ModelSource, weights: WeightFormat, onProgress: (p: DownloadProgress) => void): Promise<BrowserModel> {
   const { files, name } = filesOf(source, onProgress);
+  if (!(await files.exists('config.json'))) throw new Error(noConfig(source, name));
   const config = await readModelConfig(files);
   const tokenizer = config.arch === 'gpt2' ? gpt2Tokenizer() : await loadHfTokenizer(files);
   // Buffer creation past the adapter's memory or limits fails asynchronously: catch it in error scopes.

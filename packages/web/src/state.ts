@@ -16,6 +16,8 @@ export interface InsideState {
   /** The sequence the views look at: the prompt, then what was generated. */
   ids: number[];
   promptLength: number;
+  /** The length of the text's tokens when it was longer than the model's context (the views show the first nCtx). */
+  cutFrom?: number;
   /** Index into ids of the chosen token. */
   selected: number;
   /** The sampling sliders as they are now. */
@@ -29,6 +31,8 @@ export interface InsideState {
 
 export interface View {
   name: string;
+  /** Two or three sentences under the tab: what the view shows and what to look for ({term} links the glossary). */
+  intro: string;
   /** Draw into `root` (emptied first). May run the model through state.exclusive. */
   render(root: HTMLElement, state: InsideState): Promise<void> | void;
   /** Redraw when the sampling sliders move (only views that show sampling). */

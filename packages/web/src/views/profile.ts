@@ -6,6 +6,9 @@ import { memo, type View } from '../state.ts';
 
 export const profileView: View = {
   name: 'Profile',
+  intro:
+    'Where the {profile|GPU time} of one generation step goes: every kernel the model dispatches for one new token, in order, then summed by kernel. ' +
+    'Look for the matrix products taking most of it, and for the output layer (the LM head, one row per vocabulary token) being the largest single one in a small model.',
   async render(root, state) {
     if (!state.gpu.hasTimestamps) {
       root.append(el('p', 'unavailable', 'This adapter has no timestamp queries (feature "timestamp-query"), so kernels cannot be timed here. In Chrome, start it with --enable-dawn-features=allow_unsafe_apis or try another GPU.'));
@@ -20,8 +23,8 @@ export const profileView: View = {
     const total = timings.reduce((n, t) => n + t.ms, 0);
     root.append(el('p', '', `Decode step at position ${state.ids.length - 1}: ${timings.length} dispatches, ${total.toFixed(3)} ms of GPU time on ${state.gpu.info.name}.`));
     const side = el('div', 'side');
-    side.append(table('every dispatch', ['kernel', 'layer', 'shape', 'ms', 'share'], profileRows(timings).map((r) => [r.label, r.layer ?? '-', r.shape ?? '', r.ms.toFixed(4), r.share])));
-    side.append(table('by kernel', ['kernel', 'calls', 'ms', 'share'], profileByKernel(timings).map((k) => [k.label, k.calls, k.ms.toFixed(4), k.share])));
+    side.append(table('every dispatch', ['kernel', 'block', 'shape', 'ms', 'share of the step'], profileRows(timings).map((r) => [r.label, r.layer ?? '-', r.shape ?? '', r.ms.toFixed(4), r.share])));
+    side.append(table('by kernel', ['kernel', 'calls', 'ms', 'share of the step'], profileByKernel(timings).map((k) => [k.label, k.calls, k.ms.toFixed(4), k.share])));
     root.append(side);
   },
 };
@@ -30,6 +33,10 @@ export const profileView: View = {
 function table(title: string, head: string[], rows: (string | number)[][]): HTMLElement {
   const box = el('div');
   box.append(el('h3', '', title));
+  const scroll = el('div', 'table-scroll');
+  scroll.tabIndex = 0;
+  scroll.setAttribute('role', 'region');
+  scroll.setAttribute('aria-label', title);
   const t = el('table', 'grid');
   const hr = el('tr');
   for (const h of head) hr.append(el('th', '', h));
@@ -40,7 +47,7 @@ function table(title: string, head: string[], rows: (string | number)[][]): HTML
       if (i === row.length - 1) {
         const td = el('td');
         const bar = el('div', 'bar');
-        bar.style.width = `${Math.round(100 * Number(cell))}px`;
+        bar.style.width = `${Math.round(100 * Number(cell))}px`; // 100 px = the whole step
         bar.title = `${(100 * Number(cell)).toFixed(1)}%`;
         td.append(bar);
         tr.append(td);
@@ -48,6 +55,7 @@ function table(title: string, head: string[], rows: (string | number)[][]): HTML
     });
     t.append(tr);
   }
-  box.append(t);
+  scroll.append(t);
+  box.append(scroll);
   return box;
 }
