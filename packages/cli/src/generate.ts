@@ -1,20 +1,12 @@
 // `wgpt generate`: stream a continuation of a prompt, with the decoding knobs of HF generate() and llama.cpp.
-import type { CAC } from 'cac';
-import { generate, type GenerateOptions, type GenerationResult } from '../../../src/generate.ts';
-import { formatProfile } from '../../../src/profile.ts';
-import { openModel } from '../../../src/runtime.ts';
-import { chatPrompt } from '../../../src/tokenizer/chat.ts';
-import type { Tokenizer } from '../../../src/tokenizer/tokenizer.ts';
-import { CliError } from './main.ts';
+import { chatPrompt, formatProfile, generate, openModel, type GenerateOptions, type GenerationResult, type Tokenizer } from 'wgpt';
+import { CliError, type Command, type Run } from './command.ts';
 import { toList, toNumber } from './options.ts';
 import { pullProgress } from './pull.ts';
 import { readPrompt } from './prompt.ts';
 
-type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
-
-export function registerGenerate(cli: CAC, run: Run): void {
-  cli
-    .command('generate [prompt]', 'Continue a prompt, streaming tokens as they are produced')
+export function registerGenerate(command: Command, run: Run): void {
+  command
     .option('--model <dir|org/name>', 'Model folder (config.json + safetensors) or hub id; default: the embedded model')
     .option('--file <path>', 'Read the prompt from a file')
     .option('--max-new-tokens <n>', 'How many tokens to generate', { default: 64 })

@@ -1,14 +1,8 @@
 // `wgpt lab <name>`: the interpretability labs (src/labs), each printing BASE vs TWEAK or a table and writing
 // its figures as SVG and PNG. Parsing and printing only.
-import type { CAC } from 'cac';
-import { defaultModelDir, openModel } from '../../../src/runtime.ts';
-import { resolveModelDir } from '../../../src/hub/index.ts';
-import * as labs from '../../../src/labs/index.ts';
-import type { LabContext, LabResult } from '../../../src/labs/index.ts';
-import { CliError } from './main.ts';
+import { defaultModelDir, labs, openModel, resolveModelDir, type LabContext, type LabResult } from 'wgpt';
+import { CliError, type Command, type Run } from './command.ts';
 import { pullProgress } from './pull.ts';
-
-type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
 
 const LABS: Record<string, { args: string; help: string }> = {
   weights: { args: '', help: 'heatmap of a weight matrix (--layer, --matrix q|k|v|o|up|down)' },
@@ -29,9 +23,8 @@ const LABS: Record<string, { args: string; help: string }> = {
   run: { args: 'experiment.yaml', help: 'replay a saved experiment' },
 };
 
-export function registerLab(cli: CAC, run: Run): void {
-  cli
-    .command('lab <name> [...args]', `Interpretability labs with figures: ${Object.keys(LABS).join(', ')}`)
+export function registerLab(command: Command, run: Run): void {
+  command
     .usage(`lab <name> [...args]\n\n  Labs:\n${Object.entries(LABS)
       .map(([name, lab]) => `    ${`${name} ${lab.args}`.padEnd(30)}${lab.help}`)
       .join('\n')}`)

@@ -1,6 +1,6 @@
 // Where the prompt comes from: the argument, --file, or standard input.
 import { readFile } from 'node:fs/promises';
-import { CliError } from './main.ts';
+import { CliError } from './command.ts';
 
 export async function readPrompt(arg: string | undefined, file: string | undefined): Promise<string> {
   if (arg !== undefined && file !== undefined) throw new CliError('give the prompt either as an argument or with --file, not both');

@@ -2,9 +2,7 @@
 // one MLP neuron, add noise to a block's residual stream), then run BASE and TWEAK side by side: the next-token
 // distribution after the chosen token, and a greedy continuation from it. The changes are the hook API's
 // (src/hooks), applied on the GPU at every step.
-import { generate } from '../../../../src/generate.ts';
-import { hookedModel, runWithHooks, type Intervention } from '../../../../src/hooks/index.ts';
-import { softmax, topLogprobs } from '../../../../src/sampling/logprobs.ts';
+import { generate, hookedModel, runWithHooks, softmax, topLogprobs, type Intervention } from 'wgpt';
 import { el, showToken } from '../dom.ts';
 import type { InsideState, View } from '../state.ts';
 import { dims } from './activations.ts';
