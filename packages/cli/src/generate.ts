@@ -4,6 +4,7 @@ import { CliError, type Command, type Run } from './command.ts';
 import { toList, toNumber } from './options.ts';
 import { pullProgress } from './pull.ts';
 import { readPrompt } from './prompt.ts';
+import { spinner } from './spinner.ts';
 
 export function registerGenerate(command: Command, run: Run): void {
   command
@@ -44,7 +45,14 @@ export function registerGenerate(command: Command, run: Run): void {
         throw new CliError('--beams is deterministic and cannot be combined with --temperature above 0: drop one of them');
       }
 
-      const { model, tokenizer, gpu, name } = await openModel(o.model, { weights, offline: o.offline, onProgress: pullProgress(process.stderr).onProgress });
+      const loading = spinner(process.stderr, 'loading the model');
+      const pull = pullProgress(process.stderr);
+      const onProgress: typeof pull.onProgress = (event) => {
+        loading.stop(); // a download shows its own progress bars
+        pull.onProgress(event);
+      };
+      const { model, tokenizer, gpu, name } = await openModel(o.model, { weights, offline: o.offline, onProgress });
+      loading.stop();
       options.logitBias = parseLogitBias(toList(o.logitBias), tokenizer, model.vocabSize);
 
       // Ctrl-C: stop after the current token, keep what was printed
@@ -57,7 +65,14 @@ export function registerGenerate(command: Command, run: Run): void {
       const chat = o.chat ? chatPrompt(tokenizer, prompt) : undefined;
       if (chat) options.stop = [...(options.stop ?? []), ...chat.stop];
       if (!o.json && !chat) process.stdout.write(prompt);
-      const result = await generate(model, tokenizer, chat?.ids ?? prompt, options, o.json ? undefined : (text) => process.stdout.write(text));
+      // the first step compiles the pipelines and prefills the prompt: a spinner until the first text (or the JSON)
+      const waiting = spinner(process.stderr, o.json ? 'generating' : 'prefill');
+      const print = (text: string) => {
+        waiting.stop();
+        process.stdout.write(text);
+      };
+      const result = await generate(model, tokenizer, chat?.ids ?? prompt, options, o.json ? undefined : print);
+      waiting.stop();
       process.off('SIGINT', onSigint);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(jsonResult(result, name, gpu.info.name))}\n`);

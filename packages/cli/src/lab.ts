@@ -3,6 +3,7 @@
 import { defaultModelDir, labs, openModel, resolveModelDir, type LabContext, type LabResult } from 'wgpt';
 import { CliError, type Command, type Run } from './command.ts';
 import { pullProgress } from './pull.ts';
+import { spinner } from './spinner.ts';
 
 const LABS: Record<string, { args: string; help: string }> = {
   weights: { args: '', help: 'heatmap of a weight matrix (--layer, --matrix q|k|v|o|up|down)' },
@@ -59,12 +60,19 @@ export function registerLab(command: Command, run: Run): void {
       if (args.length !== want) throw new CliError(`wgpt lab ${name} takes ${want ? lab.args : 'no arguments'}; got ${args.length ? args.join(' ') : 'none'}`);
       const experiment = name === 'run' ? await readExperiment(args[0]!) : undefined;
       const modelArg: string | undefined = o.model ?? experiment?.model;
-      const { model, tokenizer } = await openModel(modelArg, { offline: o.offline, onProgress: pullProgress(process.stderr).onProgress });
+      const waiting = spinner(process.stderr, `lab ${name}`); // until the results print
+      const pull = pullProgress(process.stderr);
+      const onProgress: typeof pull.onProgress = (event) => {
+        waiting.stop(); // a download shows its own progress bars
+        pull.onProgress(event);
+      };
+      const { model, tokenizer } = await openModel(modelArg, { offline: o.offline, onProgress });
       const modelDir = modelArg === undefined ? defaultModelDir() : await resolveModelDir(modelArg, { offline: o.offline });
       const ctx: LabContext = { model, tokenizer, modelDir };
       try {
         const result = await runLab(ctx, name, args, o, experiment);
         const files = await labs.writeFigures(result.figures, String(o.out));
+        waiting.stop();
         if (o.json) process.stdout.write(`${JSON.stringify(jsonOf(result, files))}\n`);
         else printResult(result, files);
       } finally {

@@ -3,6 +3,7 @@
 // `wgpt --version` and `wgpt --help` start about as fast as Node itself.
 import { cac } from 'cac';
 import { CliError, type Command, type Run } from './command.ts';
+import { stopSpinner } from './spinner.ts';
 import { version } from './version.ts';
 
 interface CommandEntry {
@@ -98,6 +99,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function reportError(e: unknown, verbose: boolean): Promise<number> {
+  stopSpinner();
   const error = e instanceof Error ? e : new Error(String(e));
   const { isUserError } = await import('wgpt');
   // cac's own parse errors (unknown option, missing value) are usage errors too
