@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     // the global options are flags, so the first word that is not an option names the command
     const name = argv.find((arg) => !arg.startsWith('-'));
-    const entry = name === undefined ? undefined : Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    const entry = name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (entry) {
       (await entry.load())(cli.command(entry.usage, entry.description), run);
     } else {
