@@ -1,6 +1,7 @@
 // `wgpt doctor`: which WebGPU adapter wgpt uses, why, and what it can do; or what to install when there is none.
 import { acquireGpu, INSTALL_HINT, NoAdapterError } from 'wgpt';
 import type { Command, Run } from './command.ts';
+import { spinner } from './spinner.ts';
 
 const LIMITS = [
   'maxBufferSize',
@@ -19,9 +20,12 @@ export function registerDoctor(command: Command, run: Run): void {
     .option('--json', 'Print the report as JSON')
     .action(run(async (o: Record<string, any>) => {
       let gpu;
+      const waiting = spinner(process.stderr, 'looking for a WebGPU adapter');
       try {
         gpu = await acquireGpu({ adapter: o.software ? 'software' : 'auto' });
+        waiting.stop();
       } catch (e) {
+        waiting.stop();
         if (!(e instanceof NoAdapterError)) throw e;
         process.stdout.write(`no WebGPU adapter\n  why: ${e.message}\n  fix: ${INSTALL_HINT}\n`);
         return 2;
