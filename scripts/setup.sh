@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up wgpt on a fresh Debian/Ubuntu machine: the system packages WebGPU needs without a GPU, then npm ci.
+# Set up wgpt on a fresh Debian/Ubuntu machine: the system packages WebGPU needs without a GPU, then npm ci (which
+# compiles the TypeScript to dist/).
 #   chromium    ships SwiftShader, a Vulkan driver that runs on the CPU (used when there is no GPU)
 #   libvulkan1  the Vulkan loader Dawn (the `webgpu` package) opens
 # Run as root, or with sudo available. Safe to run again.
@@ -21,7 +22,10 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# npm ci also builds dist/ (the `prepare` script); when node_modules is current, build it here
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
+else
+  npm run build --silent
 fi
 echo "setup: done. Try: npx wgpt generate \"ROMEO:\""

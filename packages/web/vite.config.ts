@@ -1,4 +1,5 @@
-// The demo site. It imports the runtime from ../../src; the only thing added here is the embedded model, served
+// The demo site. It imports the runtime as `wgpt`, resolved here to its TypeScript source (src/index.ts), so the
+// dev server needs no build of the library; the only thing added here is the embedded model, served
 // at model/ from the repository's weights/ folder (in development by a middleware, in the build as copied files),
 // so the 29 MB checkpoint is never duplicated in git.
 import { copyFileSync, createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
@@ -42,6 +43,7 @@ export default defineConfig({
   // relative URLs: the built site works from any folder of any static host
   base: './',
   plugins: [embeddedModel()],
+  resolve: { alias: { wgpt: join(repo, 'src/index.ts') } },
   server: { fs: { allow: [repo] } },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
 });

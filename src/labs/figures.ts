@@ -1,8 +1,8 @@
 // Figures for the labs: Vega-Lite specs compiled by vega to SVG without a browser, rasterized to PNG by resvg.
 // Every figure keeps the numbers it was drawn from (`data`), which `--json` prints.
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
-import { Resvg } from '@resvg/resvg-js';
+// vega and resvg load when a figure is drawn, not with the library (they would double `wgpt generate`'s start-up);
+// resvg, a native Node module, by a name bundlers leave alone, so the browser build never sees it.
+import type { TopLevelSpec } from 'vega-lite';
 
 export interface Figure {
   /** File name without extension, e.g. "attention-L0H1". */
@@ -17,6 +17,9 @@ const FONT = 'DejaVu Sans';
 
 /** SVG text and PNG bytes of a figure. */
 export async function renderFigure(figure: Figure): Promise<{ svg: string; png: Uint8Array }> {
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
+  const resvg = '@resvg/resvg-js';
+  const { Resvg } = (await import(/* @vite-ignore */ resvg)) as typeof import('@resvg/resvg-js');
   const spec = { ...figure.spec, data: { values: figure.data }, config: { font: FONT, background: 'white', legend: { labelLimit: 400 } } } as TopLevelSpec;
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();

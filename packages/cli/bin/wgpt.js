@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// The `wgpt` command. wgpt runs its TypeScript sources directly (no build step), through tsx's loader.
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/main.ts');
+// The `wgpt` command: the compiled CLI in dist/ (`npm run build`, which `npm ci` runs).
+let main;
+try {
+  ({ main } = await import('../../../dist/packages/cli/src/main.js'));
+} catch (e) {
+  if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes('dist/packages/cli/src/main.js')) throw e;
+  console.error('wgpt: the CLI is not built yet: run `npm run build` (or `npm run setup`) at the top of the repository');
+  process.exit(2);
+}
 process.exitCode = await main(process.argv.slice(2));

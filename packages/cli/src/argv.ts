@@ -4,7 +4,7 @@
 // cac as a placeholder and comes back verbatim afterwards; options from llama.cpp, OpenAI and HF generate() map to
 // ours; and an unknown option is refused with the nearest known one.
 import type { CAC, Command } from 'cac';
-import { CliError } from './main.ts';
+import { CliError } from './command.ts';
 
 /** Other tools' names for our options: each is used when the command has the option it points to. */
 const ALIASES: Record<string, string> = {

@@ -1,19 +1,14 @@
 // `wgpt bench`: kernel timings against this adapter's ceilings, a forward-pass profile and end-to-end throughput.
 // The harness is bench/harness.ts; `npm run bench` runs this same command.
 import { readFileSync } from 'node:fs';
-import type { CAC } from 'cac';
-import { runBench, type BenchPart, type BenchReport } from '../../../bench/harness.ts';
-import { compareReports } from '../../../bench/report.ts';
-import { CliError } from './main.ts';
+import { compareReports, runBench, type BenchPart, type BenchReport } from 'wgpt';
+import { CliError, type Command, type Run } from './command.ts';
 import { toNumber } from './options.ts';
-
-type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
 
 const PARTS: BenchPart[] = ['kernels', 'profile', 'e2e'];
 
-export function registerBench(cli: CAC, run: Run): void {
-  cli
-    .command('bench [...reports]', 'Time every kernel against the adapter\'s ceilings, profile a forward pass, measure throughput')
+export function registerBench(command: Command, run: Run): void {
+  command
     .option('--quick', 'Tiny shapes and few repetitions (CI)')
     .option('--out <dir>', 'Folder for bench.json, bench.md and the SVG charts (default: bench/results/<date>-<adapter>)')
     .option('--model <name>', 'Model of the profile and end-to-end runs: embedded (default), gpt2-124m (random weights) or a folder')

@@ -1,8 +1,7 @@
 // `wgpt doctor`: which WebGPU adapter wgpt uses, why, and what it can do; or what to install when there is none.
-import type { CAC } from 'cac';
-import { acquireGpu, INSTALL_HINT, NoAdapterError } from '../../../src/gpu/device.ts';
-
-type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
+import { acquireGpu, INSTALL_HINT, NoAdapterError } from 'wgpt';
+import type { Command, Run } from './command.ts';
+import { spinner } from './spinner.ts';
 
 const LIMITS = [
   'maxBufferSize',
@@ -15,16 +14,18 @@ const LIMITS = [
   'minStorageBufferOffsetAlignment',
 ] as const;
 
-export function registerDoctor(cli: CAC, run: Run): void {
-  cli
-    .command('doctor', 'Show the WebGPU adapter wgpt uses, why, its features and limits')
+export function registerDoctor(command: Command, run: Run): void {
+  command
     .option('--software', 'Skip hardware adapters and use SwiftShader')
     .option('--json', 'Print the report as JSON')
     .action(run(async (o: Record<string, any>) => {
       let gpu;
+      const waiting = spinner(process.stderr, 'looking for a WebGPU adapter');
       try {
         gpu = await acquireGpu({ adapter: o.software ? 'software' : 'auto' });
+        waiting.stop();
       } catch (e) {
+        waiting.stop();
         if (!(e instanceof NoAdapterError)) throw e;
         process.stdout.write(`no WebGPU adapter\n  why: ${e.message}\n  fix: ${INSTALL_HINT}\n`);
         return 2;

@@ -1,20 +1,13 @@
 // `wgpt generate`: stream a continuation of a prompt, with the decoding knobs of HF generate() and llama.cpp.
-import type { CAC } from 'cac';
-import { fitPrompt, generate, type GenerateOptions, type GenerationResult } from '../../../src/generate.ts';
-import { formatProfile } from '../../../src/profile.ts';
-import { openModel } from '../../../src/runtime.ts';
-import { chatPrompt } from '../../../src/tokenizer/chat.ts';
-import type { Tokenizer } from '../../../src/tokenizer/tokenizer.ts';
-import { CliError } from './main.ts';
+import { chatPrompt, fitPrompt, formatProfile, generate, openModel, type GenerateOptions, type GenerationResult, type Tokenizer } from 'wgpt';
+import { CliError, type Command, type Run } from './command.ts';
 import { OFFLINE_OPTION, toList, toNumber } from './options.ts';
 import { pullProgress } from './pull.ts';
 import { readPrompt } from './prompt.ts';
+import { spinner } from './spinner.ts';
 
-type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
-
-export function registerGenerate(cli: CAC, run: Run): void {
-  cli
-    .command('generate [prompt]', 'Continue a prompt, streaming tokens as they are produced')
+export function registerGenerate(command: Command, run: Run): void {
+  command
     .option('--model <dir|org/name>', 'Model folder (config.json + safetensors) or hub id; default: the embedded model')
     .option('--file <path>', 'Read the prompt from a file')
     .option('--max-new-tokens <n>', 'How many tokens to generate (also -n, --max-tokens)', { default: 64 })
@@ -54,7 +47,14 @@ export function registerGenerate(cli: CAC, run: Run): void {
         throw new CliError('--beams is deterministic and cannot be combined with --temperature above 0: drop one of them');
       }
 
-      const { model, tokenizer, gpu, name } = await openModel(o.model, { weights, offline: o.offline, onProgress: pullProgress(process.stderr).onProgress });
+      const loading = spinner(process.stderr, 'loading the model');
+      const pull = pullProgress(process.stderr);
+      const onProgress: typeof pull.onProgress = (event) => {
+        loading.stop(); // a download shows its own progress bars
+        pull.onProgress(event);
+      };
+      const { model, tokenizer, gpu, name } = await openModel(o.model, { weights, offline: o.offline, onProgress });
+      loading.stop();
       options.logitBias = parseLogitBias(toList(o.logitBias), tokenizer, model.vocabSize);
 
       // --chat: the prompt becomes a user turn, and the reply also stops at the template's end-of-turn tokens
@@ -74,7 +74,14 @@ export function registerGenerate(cli: CAC, run: Run): void {
       options.signal = controller.signal;
 
       if (!o.json && !chat) process.stdout.write(fitted.dropped > 0 ? tokenizer.decode(fitted.ids) : prompt);
-      const result = await generate(model, tokenizer, fitted.ids, options, o.json ? undefined : (text) => process.stdout.write(text));
+      // the first step compiles the pipelines and prefills the prompt: a spinner until the first text (or the JSON)
+      const waiting = spinner(process.stderr, o.json ? 'generating' : 'prefill');
+      const print = (text: string) => {
+        waiting.stop();
+        process.stdout.write(text);
+      };
+      const result = await generate(model, tokenizer, fitted.ids, options, o.json ? undefined : print);
+      waiting.stop();
       process.off('SIGINT', onSigint);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(jsonResult(result, name, gpu.info.name, fitted.dropped))}\n`);

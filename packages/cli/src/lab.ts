@@ -1,15 +1,10 @@
 // `wgpt lab <name>`: the interpretability labs (src/labs), each printing BASE vs TWEAK or a table and writing
 // its figures as SVG and PNG. Parsing and printing only.
-import type { CAC } from 'cac';
-import { defaultModelDir, openModel } from '../../../src/runtime.ts';
-import { resolveModelDir } from '../../../src/hub/index.ts';
-import * as labs from '../../../src/labs/index.ts';
-import type { LabContext, LabResult } from '../../../src/labs/index.ts';
-import { CliError } from './main.ts';
+import { defaultModelDir, labs, openModel, resolveModelDir, type LabContext, type LabResult } from 'wgpt';
+import { CliError, type Command, type Run } from './command.ts';
 import { OFFLINE_OPTION, toNumber } from './options.ts';
 import { pullProgress } from './pull.ts';
-
-type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
+import { spinner } from './spinner.ts';
 
 const LABS: Record<string, { args: string; help: string }> = {
   weights: { args: '', help: 'heatmap of a weight matrix (--layer, --matrix q|k|v|o|up|down)' },
@@ -30,9 +25,8 @@ const LABS: Record<string, { args: string; help: string }> = {
   run: { args: 'experiment.yaml', help: 'replay a saved experiment' },
 };
 
-export function registerLab(cli: CAC, run: Run): void {
-  cli
-    .command('lab <name> [...args]', `Interpretability labs with figures: ${Object.keys(LABS).join(', ')}`)
+export function registerLab(command: Command, run: Run): void {
+  command
     .usage(`lab <name> [...args]\n\n  Labs:\n${Object.entries(LABS)
       .map(([name, lab]) => `    ${`${name} ${lab.args}`.padEnd(30)}${lab.help}`)
       .join('\n')}\n\n  Experiment files (wgpt lab run experiment.yaml), checked against the model before anything runs:\n${labs.EXPERIMENT_FORMAT.split('\n')
@@ -70,12 +64,19 @@ export function registerLab(cli: CAC, run: Run): void {
       if (args.length !== want) throw new CliError(`wgpt lab ${name} takes ${want ? lab.args : 'no arguments'}; got ${args.length ? args.join(' ') : 'none'}`);
       const experiment = name === 'run' ? await readExperiment(args[0]!) : undefined;
       const modelArg: string | undefined = o.model ?? experiment?.model;
-      const { model, tokenizer } = await openModel(modelArg, { offline: o.offline, onProgress: pullProgress(process.stderr).onProgress });
+      const waiting = spinner(process.stderr, `lab ${name}`); // until the results print
+      const pull = pullProgress(process.stderr);
+      const onProgress: typeof pull.onProgress = (event) => {
+        waiting.stop(); // a download shows its own progress bars
+        pull.onProgress(event);
+      };
+      const { model, tokenizer } = await openModel(modelArg, { offline: o.offline, onProgress });
       const modelDir = modelArg === undefined ? defaultModelDir() : await resolveModelDir(modelArg, { offline: o.offline });
       const ctx: LabContext = { model, tokenizer, modelDir };
       try {
         const result = await runLab(ctx, name, args, o, experiment);
         const files = await labs.writeFigures(result.figures, String(o.out));
+        waiting.stop();
         if (o.json) process.stdout.write(`${JSON.stringify(jsonOf(result, files))}\n`);
         else printResult(result, files);
       } finally {

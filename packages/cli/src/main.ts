@@ -1,41 +1,88 @@
-// `wgpt`: argument parsing and output only. Every command calls the public API in src/, which programs can call
-// the same way.
+// `wgpt`: argument parsing and output only. Every command calls the public API (`wgpt`, src/index.ts), which
+// programs can call the same way. A command's module, and with it the API, loads only when that command runs, so
+// `wgpt --version` and `wgpt --help` start about as fast as Node itself.
 import { cac } from 'cac';
-import { isUserError } from '../../../src/errors.ts';
 import { prepareArgv } from './argv.ts';
-import { registerBench } from './bench.ts';
-import { registerDoctor } from './doctor.ts';
-import { registerGenerate } from './generate.ts';
-import { registerLab } from './lab.ts';
-import { registerModels } from './models.ts';
-import { registerPull } from './pull.ts';
-import { registerTokenize } from './tokenize.ts';
+import { CliError, type Command, type Run } from './command.ts';
+import { stopSpinner } from './spinner.ts';
 import { version } from './version.ts';
+
+interface CommandEntry {
+  usage: string;
+  description: string;
+  /** The command's module: adds its options and action to the command. */
+  load: () => Promise<(command: Command, run: Run) => void>;
+}
+
+const COMMANDS: Record<string, CommandEntry> = {
+  generate: {
+    usage: 'generate [prompt]',
+    description: 'Continue a prompt, streaming tokens as they are produced',
+    load: async () => (await import('./generate.ts')).registerGenerate,
+  },
+  tokenize: {
+    usage: 'tokenize [text]',
+    description: 'Show how text splits into tokens: ids and the bytes of each token',
+    load: async () => (await import('./tokenize.ts')).registerTokenize,
+  },
+  doctor: {
+    usage: 'doctor',
+    description: 'Show the WebGPU adapter wgpt uses, why, its features and limits',
+    load: async () => (await import('./doctor.ts')).registerDoctor,
+  },
+  bench: {
+    usage: 'bench [...reports]',
+    description: "Time every kernel against the adapter's ceilings, profile a forward pass, measure throughput",
+    load: async () => (await import('./bench.ts')).registerBench,
+  },
+  pull: {
+    usage: 'pull [model]',
+    description: 'Download a model (org/name) from the Hugging Face hub into its cache',
+    load: async () => (await import('./pull.ts')).registerPull,
+  },
+  models: {
+    usage: 'models',
+    description: 'List the models in the Hugging Face hub cache, with their sizes',
+    load: async () => (await import('./models.ts')).registerModels,
+  },
+  rm: {
+    usage: 'rm [model]',
+    description: 'Remove a model (org/name) from the Hugging Face hub cache',
+    load: async () => (await import('./models.ts')).registerRm,
+  },
+  lab: {
+    usage: 'lab <name> [...args]',
+    description: 'Interpretability labs with figures (wgpt lab --help lists them)',
+    load: async () => (await import('./lab.ts')).registerLab,
+  },
+};
 
 /** Run the CLI on `argv` (without node and the script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const cli = cac('wgpt');
   const verbose = argv.includes('--verbose');
   let action: Promise<number | void> | undefined;
-  const run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => {
+  const run: Run = (fn) => (...args) => {
     action = fn(...args);
   };
 
-  registerGenerate(cli, run);
-  registerTokenize(cli, run);
-  registerDoctor(cli, run);
-  registerBench(cli, run);
-  registerPull(cli, run);
-  registerModels(cli, run);
-  registerLab(cli, run);
-  cli.option('--verbose', 'Print stack traces of errors');
-  cli.help((sections) => {
-    for (const section of sections) section.body = tidyHelp(section.body);
-  });
-  cli.version(version());
-  cli.usage('<command> [options]\n\n  Run GPT-style language models on WebGPU, and look inside them.');
-
   try {
+    // the global options are flags, so the first word that is not an option names the command
+    const name = argv.find((arg) => !arg.startsWith('-'));
+    const entry = name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (entry) {
+      (await entry.load())(cli.command(entry.usage, entry.description), run);
+    } else {
+      // `wgpt --help`, `wgpt`, or an unknown command: list the commands without loading any of them
+      for (const e of Object.values(COMMANDS)) cli.command(e.usage, e.description);
+    }
+    cli.option('--verbose', 'Print stack traces of errors');
+    cli.help((sections) => {
+      for (const section of sections) section.body = tidyHelp(section.body);
+    });
+    cli.version(version());
+    cli.usage('<command> [options]\n\n  Run GPT-style language models on WebGPU, and look inside them.');
+
     const prepared = prepareArgv(cli, argv.map(renameNegativeLookalikes));
     const parsed = cli.parse(['node', 'wgpt', ...prepared.argv], { run: false });
     prepared.restore(cli);
@@ -53,13 +100,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** A usage mistake on the command line. */
-export class CliError extends Error {
-  override name = 'UserError';
-}
-
-function reportError(e: unknown, verbose: boolean): number {
+async function reportError(e: unknown, verbose: boolean): Promise<number> {
+  stopSpinner();
   const error = e instanceof Error ? e : new Error(String(e));
+  const { isUserError } = await import('wgpt');
   // cac's own parse errors (unknown option, missing value) are usage errors too
   const usage = isUserError(error) || error.name === 'CACError';
   if (verbose) console.error(error.stack ?? error.message);

@@ -1,15 +1,11 @@
 // `wgpt models` and `wgpt rm org/name`: what the Hugging Face hub cache holds, and removing a model from it.
 // The cache is shared with Python's huggingface_hub, so models it downloaded are listed (and removed) too.
-import type { CAC } from 'cac';
-import { hubSettings, listCachedModels, removeCachedModel, type CachedModel } from '../../../src/hub/index.ts';
-import { CliError } from './main.ts';
+import { hubSettings, listCachedModels, removeCachedModel, type CachedModel } from 'wgpt';
+import { CliError, type Command, type Run } from './command.ts';
 import { formatBytes } from './pull.ts';
 
-type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
-
-export function registerModels(cli: CAC, run: Run): void {
-  cli
-    .command('models', 'List the models in the Hugging Face hub cache, with their sizes')
+export function registerModels(command: Command, run: Run): void {
+  command
     .option('--json', 'Print the list as JSON')
     .action(run(async (o: Record<string, any>) => {
       const { cacheDir } = hubSettings();
@@ -31,9 +27,10 @@ export function registerModels(cli: CAC, run: Run): void {
       process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n`);
       process.stdout.write(`${models.length} model${models.length === 1 ? '' : 's'}, ${formatBytes(total)} in ${cacheDir}\n`);
     }));
+}
 
-  cli
-    .command('rm [model]', 'Remove a model (org/name) from the Hugging Face hub cache')
+export function registerRm(command: Command, run: Run): void {
+  command
     .example('wgpt rm HuggingFaceTB/SmolLM2-135M')
     .action(run(async (model: string | undefined) => {
       if (model === undefined) throw new CliError('which model? give its hub id: `wgpt rm org/name` (`wgpt models` lists them)');

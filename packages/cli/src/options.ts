@@ -1,5 +1,5 @@
 // Turning command-line strings into checked values, with one-line errors that name the option.
-import { CliError } from './main.ts';
+import { CliError } from './command.ts';
 
 export function toList(value: unknown): string[] {
   if (value === undefined || value === false) return [];

@@ -1,6 +1,6 @@
 // Where the prompt (or, for tokenize, the text) comes from: the argument, --file, or standard input.
 import { readFile } from 'node:fs/promises';
-import { CliError } from './main.ts';
+import { CliError } from './command.ts';
 
 export async function readPrompt(arg: string | undefined, file: string | undefined, what = 'prompt'): Promise<string> {
   if (arg !== undefined && file !== undefined) throw new CliError(`give the ${what} either as an argument or with --file, not both`);

@@ -1,14 +1,10 @@
 // `wgpt pull org/name`: download a model from the Hugging Face hub into the cache, with a progress bar per file.
-import type { CAC } from 'cac';
 import cliProgress from 'cli-progress';
-import { hubSettings, pullModel, type PullEvent } from '../../../src/hub/index.ts';
-import { CliError } from './main.ts';
+import { hubSettings, pullModel, type PullEvent } from 'wgpt';
+import { CliError, type Command, type Run } from './command.ts';
 
-type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
-
-export function registerPull(cli: CAC, run: Run): void {
-  cli
-    .command('pull [model]', 'Download a model (org/name) from the Hugging Face hub into its cache')
+export function registerPull(command: Command, run: Run): void {
+  command
     .option('--revision <rev>', 'Branch, tag or commit to download', { default: 'main' })
     .example('wgpt pull HuggingFaceTB/SmolLM2-135M')
     .example('HF_TOKEN=hf_... wgpt pull meta-llama/Llama-3.2-1B')

@@ -1,14 +1,11 @@
 // `wgpt tokenize`: the first lesson of every tutorial -- text becomes a list of integer ids.
-import type { CAC } from 'cac';
-import { openModelFolder } from '../../../src/runtime.ts';
+import { openModelFolder } from 'wgpt';
+import type { Command, Run } from './command.ts';
 import { OFFLINE_OPTION } from './options.ts';
 import { readPrompt } from './prompt.ts';
 
-type Run = (fn: (...args: any[]) => Promise<number | void>) => (...args: any[]) => void;
-
-export function registerTokenize(cli: CAC, run: Run): void {
-  cli
-    .command('tokenize [text]', 'Show how text splits into tokens: ids and the bytes of each token')
+export function registerTokenize(command: Command, run: Run): void {
+  command
     .option('--model <dir|org/name>', "Use this model's tokenizer; default: the embedded model's (GPT-2's BPE)")
     .option('--file <path>', 'Read the text from a file')
     .option('--json', 'Print the tokens as JSON')

@@ -1,9 +1,6 @@
 // The demo page: load a model, generate with every decoding control, and look inside. UI only: the model, the
 // kernels, the tokenizer and the sampler are the runtime's (../../src), the same code the CLI runs in Node.
-import { acquireGpu, type Gpu } from '../../../src/gpu/device.ts';
-import type { DownloadProgress } from '../../../src/loading/browser-files.ts';
-import { generate, type GenerateOptions } from '../../../src/generate.ts';
-import type { WeightFormat } from '../../../src/model/model.ts';
+import { acquireGpu, generate, type DownloadProgress, type GenerateOptions, type Gpu, type WeightFormat } from 'wgpt';
 import { $, el, input, linkHover, refreshHover } from './dom.ts';
 import { explained, setUpGlossary } from './glossary.ts';
 import { hubEndpoint, openBrowserModel, type BrowserModel, type ModelSource } from './model-source.ts';

@@ -1,16 +1,22 @@
 // Opening a model in the browser: the embedded one (served at model/), a Hugging Face id (downloaded once from the
 // hub, or from the mirror that ?hf-endpoint= names, then read from the Cache API), or files the user chose. The
 // browser's counterpart of src/runtime.ts, which is Node-only.
-import type { Gpu } from '../../../src/gpu/device.ts';
-import { DEFAULT_ENDPOINT } from '../../../src/hub/settings.ts';
-import { fetchModelFiles, localModelFiles, type DownloadProgress } from '../../../src/loading/browser-files.ts';
-import type { ModelFiles } from '../../../src/loading/files.ts';
-import type { ModelConfig } from '../../../src/model/config.ts';
-import { loadModel, readModelConfig } from '../../../src/model/load.ts';
-import type { LanguageModel, WeightFormat } from '../../../src/model/model.ts';
-import { gpt2Tokenizer } from '../../../src/tokenizer/gpt2.ts';
-import { loadHfTokenizer } from '../../../src/tokenizer/hf.ts';
-import type { Tokenizer } from '../../../src/tokenizer/tokenizer.ts';
+import {
+  DEFAULT_ENDPOINT,
+  fetchModelFiles,
+  gpt2Tokenizer,
+  loadHfTokenizer,
+  loadModel,
+  localModelFiles,
+  readModelConfig,
+  type DownloadProgress,
+  type Gpu,
+  type LanguageModel,
+  type ModelConfig,
+  type ModelFiles,
+  type Tokenizer,
+  type WeightFormat,
+} from 'wgpt';
 
 /** `endpoint` is the hub's base URL without a trailing slash (see hubEndpoint). */
 export type ModelSource = { kind: 'embedded' } | { kind: 'hub'; id: string; endpoint: string } | { kind: 'local'; files: File[] };

@@ -1,6 +1,6 @@
 // What the inside views share: the loaded model, the token sequence they look at, the chosen token, and one lock
 // so that only one thing at a time drives the GPU (a forward pass rewrites the model's activations and KV cache).
-import type { Gpu } from '../../../src/gpu/device.ts';
+import type { Gpu } from 'wgpt';
 import type { BrowserModel } from './model-source.ts';
 
 export interface SamplingView {

@@ -1,7 +1,6 @@
 // The activations the attention and hidden-state views read, captured once per sequence with the hook API
 // (src/hooks): every block's attention pattern and residual stream.
-import { runWithCache, type HookedRun } from '../../../../src/hooks/index.ts';
-import type { ModelDims } from '../../../../src/hooks/points.ts';
+import { runWithCache, type HookedRun, type ModelDims } from 'wgpt';
 import { memo, type InsideState } from '../state.ts';
 
 export function dims(state: InsideState): ModelDims {

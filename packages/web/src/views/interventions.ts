@@ -3,9 +3,7 @@
 // two texts are shown with the point where they part marked, KL(BASE‖TWEAK) is drawn for each step of BASE's
 // continuation, and the next-token candidates are compared. The changes are the hook API's (src/hooks), applied
 // on the GPU at every step.
-import { generate } from '../../../../src/generate.ts';
-import { hookedModel, type Intervention } from '../../../../src/hooks/index.ts';
-import { softmax } from '../../../../src/sampling/logprobs.ts';
+import { generate, hookedModel, softmax, type Intervention } from 'wgpt';
 import { el, heat, inkOn, showToken } from '../dom.ts';
 import { explained, term } from '../glossary.ts';
 import type { InsideState, View } from '../state.ts';

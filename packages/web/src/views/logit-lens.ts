@@ -1,8 +1,7 @@
 // Logit lens: read each block's residual stream through the final norm and the LM head, as if the model stopped
 // there. Rows are blocks, columns positions; each cell is the top token that block would predict next, shaded by
 // its probability. The chosen position's top five per block are listed below.
-import { logitLens } from '../../../../src/hooks/index.ts';
-import { softmax, topLogprobs } from '../../../../src/sampling/logprobs.ts';
+import { logitLens, softmax, topLogprobs } from 'wgpt';
 import { el, heat, inkOn, linkHover, setHover, showToken } from '../dom.ts';
 import { memo, type View } from '../state.ts';
 import { heatmapFrame, probabilityLegend } from './heatmap.ts';

@@ -1,8 +1,7 @@
 // Next-token: the model's distribution over the token after the chosen one, and what each sampling filter does to
 // it. The filters are the runtime's own (src/sampling/processors.ts), in the order the sampler applies them:
 // temperature, then top-k, top-p, min-p, each on what the previous one left.
-import { entropy, idsByValueDescending, softmax } from '../../../../src/sampling/logprobs.ts';
-import { applyTemperature, minPFilter, topKFilter, topPFilter } from '../../../../src/sampling/processors.ts';
+import { applyTemperature, entropy, idsByValueDescending, minPFilter, softmax, topKFilter, topPFilter } from 'wgpt';
 import { el, linkHover, showToken } from '../dom.ts';
 import { explained } from '../glossary.ts';
 import { memo, type InsideState, type View } from '../state.ts';

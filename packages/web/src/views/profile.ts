@@ -1,6 +1,6 @@
 // Profile: the GPU time of every dispatch of one decode step (the last token of the sequence, reading the others from
 // the KV cache), from timestamp queries around each dispatch. Summed per kernel below.
-import { profileByKernel, profileRows } from '../../../../src/profile.ts';
+import { profileByKernel, profileRows } from 'wgpt';
 import { el } from '../dom.ts';
 import { memo, type View } from '../state.ts';
 
