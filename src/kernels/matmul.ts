@@ -14,7 +14,7 @@ import { byteSize } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
-import { defineKernel, type KernelVersion } from './versions.ts';
+import { defineKernel } from './versions.ts';
 
 const MatmulParams = defineUniforms('MatmulParams', { M: 'u32', N: 'u32', K: 'u32' });
 
@@ -116,7 +116,7 @@ export function defaultVersion(M: number, rec: Recorder): MatmulVersion {
 /** The mistakes a caller can make, each said in one line before anything reaches the GPU. */
 function checkOperands(
   label: string,
-  version: KernelVersion<(typeof matmulKernel.versions)[number]>,
+  version: (typeof matmulKernel.versions)[number],
   out: Tensor,
   a: Tensor,
   w: Tensor,
