@@ -20,8 +20,8 @@ import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
-import { defineKernel } from './versions.ts';
 import { softmaxReference } from './softmax.ts';
+import { defineKernel } from './versions.ts';
 
 /** The sizes every attention step shares. */
 export interface AttentionShape {
