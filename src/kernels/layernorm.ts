@@ -6,7 +6,7 @@ import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
-import { defineKernel } from './versions.ts';
+import { defineKernel, ROW_VERSIONS } from './versions.ts';
 
 const LayerNormParams = defineUniforms('LayerNormParams', { rows: 'u32', C: 'u32', eps: 'f32' });
 /** v1: threads per row; a power of two, for the tree reduction. */
@@ -15,8 +15,8 @@ const V1 = { WG: 256 };
 const V2 = { WG: 64 };
 
 export const layerNormKernel = defineKernel('layerNorm', [
-  { name: 'v1', uniforms: LayerNormParams, defaultOn: ['hardware'], changes: 'a workgroup per row, its partial sums added by a tree reduction' },
-  { name: 'v2', uniforms: LayerNormParams, defaultOn: ['software'], changes: 'one invocation per row walking it alone: no workgroup memory, no barriers' },
+  { ...ROW_VERSIONS.v1, uniforms: LayerNormParams },
+  { ...ROW_VERSIONS.v2, uniforms: LayerNormParams },
 ]);
 
 export type LayerNormVersion = (typeof layerNormKernel.versions)[number]['name'];

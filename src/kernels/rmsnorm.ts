@@ -6,7 +6,7 @@ import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
-import { defineKernel } from './versions.ts';
+import { defineKernel, ROW_VERSIONS } from './versions.ts';
 
 const RmsNormParams = defineUniforms('RmsNormParams', { rows: 'u32', C: 'u32', eps: 'f32' });
 /** v1: threads per row; a power of two, for the tree reduction. */
@@ -15,8 +15,8 @@ const V1 = { WG: 256 };
 const V2 = { WG: 64 };
 
 export const rmsNormKernel = defineKernel('rmsNorm', [
-  { name: 'v1', uniforms: RmsNormParams, defaultOn: ['hardware'], changes: 'a workgroup per row, its partial sums added by a tree reduction' },
-  { name: 'v2', uniforms: RmsNormParams, defaultOn: ['software'], changes: 'one invocation per row walking it alone: no workgroup memory, no barriers' },
+  { ...ROW_VERSIONS.v1, uniforms: RmsNormParams },
+  { ...ROW_VERSIONS.v2, uniforms: RmsNormParams },
 ]);
 
 export type RmsNormVersion = (typeof rmsNormKernel.versions)[number]['name'];

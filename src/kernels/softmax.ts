@@ -6,7 +6,7 @@ import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
-import { defineKernel } from './versions.ts';
+import { defineKernel, ROW_VERSIONS } from './versions.ts';
 
 const SoftmaxParams = defineUniforms('SoftmaxParams', { rows: 'u32', cols: 'u32' });
 /**
@@ -18,8 +18,8 @@ const V1 = { WG: 128 };
 const V2 = { WG: 64 };
 
 export const softmaxKernel = defineKernel('softmax', [
-  { name: 'v1', uniforms: SoftmaxParams, defaultOn: ['hardware'], changes: 'a workgroup per row, its partial maxima and sums combined by tree reductions' },
-  { name: 'v2', uniforms: SoftmaxParams, defaultOn: ['software'], changes: 'one invocation per row walking it alone: no workgroup memory, no barriers' },
+  { ...ROW_VERSIONS.v1, uniforms: SoftmaxParams },
+  { ...ROW_VERSIONS.v2, uniforms: SoftmaxParams },
 ]);
 
 export type SoftmaxVersion = (typeof softmaxKernel.versions)[number]['name'];

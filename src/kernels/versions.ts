@@ -33,6 +33,15 @@ export type KernelVersion<S extends VersionSpec = VersionSpec> = S & {
   shader: string;
 };
 
+/**
+ * The two versions every row kernel (layerNorm, rmsNorm, softmax) comes in: v1 spends a workgroup on a row and
+ * combines its threads' partial results in workgroup memory; v2 gives each row to one invocation.
+ */
+export const ROW_VERSIONS = {
+  v1: { name: 'v1', defaultOn: ['hardware'], changes: 'a workgroup per row, its partial results combined by tree reductions' },
+  v2: { name: 'v2', defaultOn: ['software'], changes: 'one invocation per row walking it alone: no workgroup memory, no barriers' },
+} as const;
+
 export interface Kernel<S extends VersionSpec = VersionSpec> {
   /** The kernel function's name in src/kernels (matmul, layerNorm, ...), which its shader files start with. */
   name: string;
