@@ -1,7 +1,7 @@
 // One op, one registry. Each kernel file declares its versions once, with defineKernel: the name a caller,
 // a test or the bench uses, the shader file, the uniform struct, what the version changes, and where it is the
 // default. The kernel dispatches through that list, its tests and the bench run every version on it, and the
-// default is chosen from it, so adding a version is one entry (and its shader) and nothing else.
+// default is chosen from it: a new version is its shader, one entry here and its dispatch, and nothing else.
 import type { UniformStruct } from '../gpu/uniforms.ts';
 
 /**
