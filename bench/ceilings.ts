@@ -92,7 +92,7 @@ export async function measureKernelCopy(gpu: Gpu, bytes: number, timing: TimingO
     kvAppend(rec, dst, src, { T: rows, pos0: 0, nKVHead: 1, headDim: WIDTH, nCtx: rows, srcStride: WIDTH, srcOffset: 0 });
     const t = await timeDispatches(gpu, rec.dispatches, timing);
     const copied = rows * WIDTH * 4;
-    return { ...t, bytes: copied, gbPerS: (2 * copied) / (t.median * 1e6), method: `kv_append.wgsl as a flat copy, ${t.method}` };
+    return { ...t, bytes: copied, gbPerS: (2 * copied) / (t.median * 1e6), method: `kvAppend.wgsl as a flat copy, ${t.method}` };
   } finally {
     src.buffer.destroy();
     dst.buffer.destroy();

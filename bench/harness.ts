@@ -23,7 +23,7 @@ import { randomGPT2Params } from '../src/model/random.ts';
 import { defaultModelDir } from '../src/runtime.ts';
 import { measureCopy, measureKernelCopy, type CopyCeiling, type KernelCopyCeiling } from './ceilings.ts';
 import { writeCharts } from './charts.ts';
-import type { Validation } from './check.ts';
+import type { Validation } from '../src/kernels/check.ts';
 import { lengthsUpTo, measureThroughput, profileStep, randomIds, throughputSteps, type FormatResult, type StepProfile } from './e2e.ts';
 import { ceilingCases, modelCases, type KernelCase, type Phase } from './kernels.ts';
 import { GPT2_124M, gpt2Config, shapeOf, SMOLLM2_135M, TINY_GPT2, TINY_LLAMA, type ModelShape } from './models.ts';

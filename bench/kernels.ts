@@ -13,18 +13,29 @@ import type { Gpu } from '../src/gpu/device.ts';
 import type { Recorder } from '../src/gpu/recorder.ts';
 import { packF16, unpackF16 } from '../src/half.ts';
 import { residualAdd, residualAddReference } from '../src/kernels/add.ts';
-import { attentionScores, attentionScoresReference, attentionValues, attentionValuesReference, type ScoresOptions, type ValuesVersion } from '../src/kernels/attention.ts';
+import {
+  attentionScores,
+  attentionScoresReference,
+  attentionValues,
+  attentionValuesKernel,
+  attentionValuesReference,
+  type ScoresOptions,
+  type ValuesVersion,
+} from '../src/kernels/attention.ts';
+import { Checker, type Validation } from '../src/kernels/check.ts';
 import { embed, embedReference } from '../src/kernels/embedding.ts';
 import { gelu, geluReference } from '../src/kernels/gelu.ts';
 import { kvAppend, kvAppendReference, type KvAppendOptions } from '../src/kernels/kvcache.ts';
-import { layerNorm, layerNormReference, type LayerNormVersion } from '../src/kernels/layernorm.ts';
-import { matmul, matmulBytes, matmulFlops, matmulReference, type MatmulVersion } from '../src/kernels/matmul.ts';
-import { rmsNorm, rmsNormReference, type RmsNormVersion } from '../src/kernels/rmsnorm.ts';
+import { layerNorm, layerNormKernel, layerNormReference, type LayerNormVersion } from '../src/kernels/layernorm.ts';
+import { matmul, matmulBytes, matmulFlops, matmulKernel, matmulReference, type MatmulVersion } from '../src/kernels/matmul.ts';
+import { KERNELS } from '../src/kernels/registry.ts';
+import { rmsNorm, rmsNormKernel, rmsNormReference, type RmsNormVersion } from '../src/kernels/rmsnorm.ts';
 import { rope, ropeInvFreq, ropeReference, type RopeOptions } from '../src/kernels/rope.ts';
-import { softmax, softmaxReference, type SoftmaxVersion } from '../src/kernels/softmax.ts';
+import { softmax, softmaxKernel, softmaxReference, type SoftmaxVersion } from '../src/kernels/softmax.ts';
 import { swiglu, swigluReference } from '../src/kernels/swiglu.ts';
+import type { Kernel } from '../src/kernels/versions.ts';
 import { Rng } from '../src/random.ts';
-import { Checker, describeRows, rowsToCheck, type Validation } from './check.ts';
+import { describeRows, rowsToCheck } from './check.ts';
 import type { ModelShape } from './models.ts';
 
 export type Phase = 'prefill' | 'decode' | 'ceiling';
@@ -58,36 +69,21 @@ export interface Prepared {
   destroy(): void;
 }
 
+/** Kernels the bench leaves out, and why: they are not part of a model's forward pass. */
+const NOT_BENCHED: Record<string, string> = { intervene: 'runs only when a hook intervenes, on shapes the user picks' };
+
 /**
- * The versions of the kernels that have several. Records, so that a version added to a kernel's version type does
- * not compile here until the bench runs it too. A matmul version says which rows it computes.
+ * A kernel's versions as bench cases name them: every version, from the kernel's own list, or "-" for a kernel
+ * with a single one.
  */
-export const MATMUL_VERSIONS: Record<MatmulVersion, 'any rows' | 'one row'> = { v1: 'any rows', v2: 'any rows', matvec: 'one row', 'matvec.v2': 'one row' };
-const LAYERNORM_VERSIONS: Record<LayerNormVersion, true> = { v1: true, v2: true };
-const RMSNORM_VERSIONS: Record<RmsNormVersion, true> = { v1: true, v2: true };
-const SOFTMAX_VERSIONS: Record<SoftmaxVersion, true> = { v1: true, v2: true };
-const VALUES_VERSIONS: Record<ValuesVersion, true> = { v1: true, v2: true };
-
-/** Every version of every kernel, by the kernel's function name ("-" for a kernel with one version). */
-export const KERNEL_VERSIONS: Record<string, string[]> = {
-  embed: ['-'],
-  layerNorm: Object.keys(LAYERNORM_VERSIONS),
-  rmsNorm: Object.keys(RMSNORM_VERSIONS),
-  matmul: Object.keys(MATMUL_VERSIONS),
-  kvAppend: ['-'],
-  rope: ['-'],
-  attentionScores: ['-'],
-  softmax: Object.keys(SOFTMAX_VERSIONS),
-  attentionValues: Object.keys(VALUES_VERSIONS),
-  residualAdd: ['-'],
-  gelu: ['-'],
-  swiglu: ['-'],
-};
-
-/** The keys of a version Record, typed. */
-function versionsOf<V extends string>(all: Record<V, unknown>): V[] {
-  return Object.keys(all) as V[];
+function versionNames(kernel: Kernel): string[] {
+  return kernel.versions.length === 1 ? ['-'] : kernel.versions.map((v) => v.name);
 }
+
+/** Every version of every kernel the bench runs, by the kernel's function name. */
+export const KERNEL_VERSIONS: Record<string, string[]> = Object.fromEntries(
+  KERNELS.filter((k) => !(k.name in NOT_BENCHED)).map((k) => [k.name, versionNames(k)]),
+);
 
 export interface CaseOptions {
   /** Multiply-adds the CPU reference may spend on one case before it checks a sample of rows instead of all. */
@@ -118,20 +114,20 @@ function stepCases(step: Step): KernelCase[] {
   const { model: m, T, phase } = step;
   const C = m.hidden;
   const qkvWidth = (m.nHead + 2 * m.nKVHead) * m.headDim;
-  const versions = versionsOf(MATMUL_VERSIONS).filter((v) => T === 1 || MATMUL_VERSIONS[v] === 'any rows');
+  const versions = matmulKernel.versions.filter((v) => T === 1 || v.rows === 'any').map((v) => v.name);
   const linear = (op: string, N: number, K: number, bias: boolean): KernelCase[] =>
     (['f32', 'f16'] as const).flatMap((w) => versions.map((v) => matmulCase(step, op, T, N, K, v, w, bias)));
   const lmHead = phase === 'decode' ? linear('lm_head', m.vocab, C, false) : [];
   const attention = [
-    ...versionsOf(SOFTMAX_VERSIONS).map((v) => softmaxCase(step, v)),
-    ...versionsOf(VALUES_VERSIONS).map((v) => valuesCase(step, v)),
+    ...softmaxKernel.versions.map((v) => softmaxCase(step, v.name)),
+    ...attentionValuesKernel.versions.map((v) => valuesCase(step, v.name)),
   ];
 
   if (m.arch === 'gpt2') {
     return [
       embeddingCase(step, 'wte+wpe', 'f32'),
       embeddingCase(step, 'wte+wpe', 'f16'),
-      ...versionsOf(LAYERNORM_VERSIONS).map((v) => layerNormCase(step, 'ln_1', v)),
+      ...layerNormKernel.versions.map((v) => layerNormCase(step, 'ln_1', v.name)),
       ...linear('c_attn', qkvWidth, C, true),
       kvAppendCase(step, 'k_cache'),
       scoresCase(step),
@@ -147,7 +143,7 @@ function stepCases(step: Step): KernelCase[] {
   return [
     embeddingCase(step, 'embed_tokens', 'f32'),
     embeddingCase(step, 'embed_tokens', 'f16'),
-    ...versionsOf(RMSNORM_VERSIONS).map((v) => rmsNormCase(step, 'input_layernorm', v)),
+    ...rmsNormKernel.versions.map((v) => rmsNormCase(step, 'input_layernorm', v.name)),
     ...linear('qkv_proj', qkvWidth, C, false),
     ropeCase(step, 'rope_q'),
     kvAppendCase(step, 'k_cache'),

@@ -18,33 +18,9 @@ struct MatmulParams {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 
-#if ${WEIGHT_F16}
-@group(0) @binding(3) var<storage, read> w: array<u32>;
-
-// w[n, k]: the word holding the pair (k even, k odd), then the half that k names.
-fn weight(n: u32, k: u32) -> f32 {
-  let pair = unpack2x16float(w[n * ((params.K + 1u) / 2u) + k / 2u]);
-  return select(pair.x, pair.y, (k & 1u) == 1u);
-}
-#else
-@group(0) @binding(3) var<storage, read> w: array<f32>;
-
-fn weight(n: u32, k: u32) -> f32 {
-  return w[n * params.K + k];
-}
-#endif
-
-#if ${HAS_BIAS}
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-
-fn biasAt(n: u32) -> f32 {
-  return bias[n];
-}
-#else
-fn biasAt(n: u32) -> f32 {
-  return 0.0;
-}
-#endif
+// w and bias through the library's loadW and biasAt; the kernel's TypeScript compiles it with VEC4 false, so a
+// chunk of w is a single value and loadW(n, k) is w[n, k].
+#include "lib/weights.wgsl"
 
 // x runs along N, y along M: the grid is ceil(N / WG_N) x ceil(M / WG_M) workgroups.
 @compute @workgroup_size(${WG_N}, ${WG_M})
@@ -56,7 +32,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   var sum = 0.0;
   for (var k = 0u; k < params.K; k++) {
-    sum += a[m * params.K + k] * weight(n, k);
+    sum += a[m * params.K + k] * loadW(n, k);
   }
   out[m * params.N + n] = sum + biasAt(n);
 }

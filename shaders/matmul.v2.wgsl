@@ -24,30 +24,15 @@ struct MatmulParams {
 @group(0) @binding(0) var<uniform> params: MatmulParams;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 
-// A Chunk is what one step along K reads from a row: 4 consecutive values (VEC4) or 1. Four rows' chunks make
-// a Block, and blockProduct(A, W)[j][i] is the dot product of chunk i of A with chunk j of W: for vec4 chunks
-// the matrix product transpose(A) * W, for single values the outer product of the two vec4s.
+#include "lib/weights.wgsl"
+
+// blockProduct(A, W)[j][i] is the dot product of chunk i of block A with chunk j of block W (lib/chunk.wgsl): for
+// vec4 chunks the matrix product transpose(A) * W, for single values the outer product of the two vec4s.
 #if ${VEC4}
-alias Chunk = vec4<f32>;
-alias Block = mat4x4<f32>;
-const CHUNK = 4u;
-
-fn block(r0: Chunk, r1: Chunk, r2: Chunk, r3: Chunk) -> Block {
-  return mat4x4<f32>(r0, r1, r2, r3);
-}
-
 fn blockProduct(a: Block, w: Block) -> mat4x4<f32> {
   return transpose(a) * w;
 }
 #else
-alias Chunk = f32;
-alias Block = vec4<f32>;
-const CHUNK = 1u;
-
-fn block(r0: Chunk, r1: Chunk, r2: Chunk, r3: Chunk) -> Block {
-  return vec4<f32>(r0, r1, r2, r3);
-}
-
 fn blockProduct(a: Block, w: Block) -> mat4x4<f32> {
   return mat4x4<f32>(a * w.x, a * w.y, a * w.z, a * w.w);
 }
@@ -58,45 +43,6 @@ fn blockProduct(a: Block, w: Block) -> mat4x4<f32> {
 fn loadA(m: u32, c: u32) -> Chunk {
   return a[m * (params.K / CHUNK) + c];
 }
-
-// loadW(n, c): chunk c of row n of w.
-#if ${WEIGHT_F16}
-#if ${VEC4}
-// Four halves are two u32 words; K % 4 == 0 makes the row stride (K / 2 words) even, so they never straddle rows.
-@group(0) @binding(3) var<storage, read> w: array<vec2<u32>>;
-
-fn loadW(n: u32, c: u32) -> Chunk {
-  let words = w[n * (params.K / 4u) + c];
-  return vec4<f32>(unpack2x16float(words.x), unpack2x16float(words.y));
-}
-#else
-// One half at a time; rows are ceil(K / 2) words long.
-@group(0) @binding(3) var<storage, read> w: array<u32>;
-
-fn loadW(n: u32, k: u32) -> Chunk {
-  let pair = unpack2x16float(w[n * ((params.K + 1u) / 2u) + k / 2u]);
-  return select(pair.x, pair.y, (k & 1u) == 1u);
-}
-#endif
-#else
-@group(0) @binding(3) var<storage, read> w: array<Chunk>;
-
-fn loadW(n: u32, c: u32) -> Chunk {
-  return w[n * (params.K / CHUNK) + c];
-}
-#endif
-
-#if ${HAS_BIAS}
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-
-fn biasAt(n: u32) -> f32 {
-  return bias[n];
-}
-#else
-fn biasAt(n: u32) -> f32 {
-  return 0.0;
-}
-#endif
 
 // x runs along N, y along M; one invocation per 4 x 8 block: ceil(N / (8 * WG_N)) x ceil(M / (4 * WG_M)).
 @compute @workgroup_size(${WG_N}, ${WG_M})

@@ -2,7 +2,7 @@
 //
 //   x[r, c] = exp(x[r, c] - max_r) / sum_c' exp(x[r, c'] - max_r)      x: [rows, cols]
 //
-// The arithmetic and the handling of -infinity are those of softmax.wgsl (version 1; see there for why): the
+// The arithmetic and the handling of -infinity are those of softmax.v1.wgsl (version 1; see there for why): the
 // row max over unmasked entries, the sum of exp(x - max), then the normalised values, with entries that are
 // exactly -infinity (recognised by their bits) written as exactly 0 and a fully masked row written as zeros.
 //
@@ -23,12 +23,7 @@ struct SoftmaxParams {
 @group(0) @binding(0) var<uniform> params: SoftmaxParams;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 
-const NEG_INF_BITS = 0xff800000u;
-const LOWEST_F32 = -3.4028234663852886e38;  // the most negative finite f32
-
-fn isMasked(v: f32) -> bool {
-  return bitcast<u32>(v) == NEG_INF_BITS;
-}
+#include "lib/masked.wgsl"
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

@@ -15,14 +15,13 @@
 //   scores:         [nHead, T, S], -infinity where s > pos0 + t
 //   z:              [T, nHead * headDim]
 //
-// attentionValues has two versions, side by side in shaders/:
-//   v1  attn_values.wgsl     a workgroup per (t, h, 16 dims), the sum over s split 16 ways and reduced (hardware)
-//   v2  attn_values.v2.wgsl  one invocation per (t, h, 4 dims), the whole sum over s, no barriers (software)
+// attentionValues has two versions, side by side in shaders/ (attentionValuesKernel below).
 import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
-import { ceilDiv, grid1d, prefersBarrierFree } from './dispatch.ts';
+import { ceilDiv, grid1d } from './dispatch.ts';
 import { softmaxReference } from './softmax.ts';
+import { defineKernel } from './versions.ts';
 
 /** The sizes every attention step shares. */
 export interface AttentionShape {
@@ -34,8 +33,6 @@ export interface AttentionShape {
   nCtx: number;
   layer?: number;
 }
-
-export type ValuesVersion = 'v1' | 'v2';
 
 export interface ValuesOptions extends AttentionShape {
   /** Which attention-values kernel; by default the one that suits the adapter (see defaultValuesVersion). */
@@ -75,7 +72,7 @@ const ValuesParams = defineUniforms('ValuesParams', {
   nCtx: 'u32',
   tiles: 'u32',
 });
-/** attn_values.v2.wgsl's struct: the same fields, the last one counting chunks of dims (vec4s, or single floats). */
+/** v2's struct: the same fields, the last one counting chunks of dims (vec4s, or single floats). */
 const ValuesV2Params = defineUniforms('ValuesParams', {
   T: 'u32',
   pos0: 'u32',
@@ -86,11 +83,32 @@ const ValuesV2Params = defineUniforms('ValuesParams', {
   nCtx: 'u32',
   chunks: 'u32',
 });
-/** attn_values.wgsl (v1): LANES dims per workgroup, each summed over s by PARTS threads. */
+/** v1: LANES dims per workgroup, each summed over s by PARTS threads. */
 const LANES = 16;
 const PARTS = 16;
-/** attn_values.v2.wgsl: WG invocations per workgroup, each owning one (t, h, chunk of dims). */
+/** v2: WG invocations per workgroup, each owning one (t, h, chunk of dims). */
 const VALUES_V2 = { WG: 64 };
+
+export const attentionScoresKernel = defineKernel('attentionScores', [
+  { name: 'v1', uniforms: ScoresParams, defaultOn: ['hardware', 'software'], changes: 'one invocation per score, a dot product over headDim' },
+]);
+
+export const attentionValuesKernel = defineKernel('attentionValues', [
+  {
+    name: 'v1',
+    uniforms: ValuesParams,
+    defaultOn: ['hardware'],
+    changes: 'a workgroup per (t, h, 16 dims), the sum over s split 16 ways and added in workgroup memory',
+  },
+  {
+    name: 'v2',
+    uniforms: ValuesV2Params,
+    defaultOn: ['software'],
+    changes: 'one invocation per (t, h, 4 dims) running the whole sum over s: no workgroup memory, no barriers',
+  },
+]);
+
+export type ValuesVersion = (typeof attentionValuesKernel.versions)[number]['name'];
 
 /** Query heads per KV head; checks the shape on the way. */
 function groupSize(o: AttentionShape, kernel: string): number {
@@ -113,7 +131,7 @@ export function attentionScores(rec: Recorder, scores: Tensor, q: Tensor, kCache
   if (T > 0 && q.byteLength < ((T - 1) * qStride + qOffset + nHead * headDim) * 4) throw new Error('attn_scores: q is too small for T rows of its stride');
   checkCache(kCache, o, 'attn_scores');
   rec.dispatch({
-    shader: 'attn_scores.wgsl',
+    shader: attentionScoresKernel.version('v1').shader,
     constants: { WORKGROUP: SCORES_WORKGROUP },
     uniforms: ScoresParams.pack({ T, pos0, S, nHead, group, headDim, nCtx, qStride, qOffset, scale, n }),
     bindings: [scores, q, kCache],
@@ -133,11 +151,12 @@ export function attentionValues(rec: Recorder, z: Tensor, pattern: Tensor, vCach
   if (pattern.byteLength < nHead * T * S * 4) throw new Error(`attn_values: pattern needs ${nHead}x${T}x${S} floats`);
   checkCache(vCache, o, 'attn_values');
   const base = { bindings: [z, pattern, vCache], label: 'attn_values', layer: o.layer, shape: `[${nHead}, ${T}, ${S}] x ${headDim}` };
-  if ((o.version ?? defaultValuesVersion(rec)) === 'v1') {
+  const version = attentionValuesKernel.version(o.version ?? defaultValuesVersion(rec));
+  if (version.name === 'v1') {
     const tiles = ceilDiv(headDim, LANES);
     rec.dispatch({
       ...base,
-      shader: 'attn_values.wgsl',
+      shader: version.shader,
       constants: { LANES, PARTS },
       uniforms: ValuesParams.pack({ T, pos0, S, nHead, group, headDim, nCtx, tiles }),
       workgroups: grid1d(nHead * T * tiles),
@@ -148,7 +167,7 @@ export function attentionValues(rec: Recorder, z: Tensor, pattern: Tensor, vCach
     const chunks = VEC4 ? headDim / 4 : headDim;
     rec.dispatch({
       ...base,
-      shader: 'attn_values.v2.wgsl',
+      shader: version.shader,
       constants: { VEC4, ...VALUES_V2 },
       uniforms: ValuesV2Params.pack({ T, pos0, S, nHead, group, headDim, nCtx, chunks }),
       workgroups: grid1d(ceilDiv(T * nHead * chunks, VALUES_V2.WG)),
@@ -156,9 +175,9 @@ export function attentionValues(rec: Recorder, z: Tensor, pattern: Tensor, vCach
   }
 }
 
-/** v2 on software adapters, where barriers are dear; v1 on hardware ones. */
+/** The default on `rec`'s adapter (see attentionValuesKernel): v2 on software adapters, where barriers are dear. */
 export function defaultValuesVersion(rec: Recorder): ValuesVersion {
-  return prefersBarrierFree(rec.gpu) ? 'v2' : 'v1';
+  return attentionValuesKernel.defaultFor(rec.gpu).name;
 }
 
 /** CPU reference of attentionScores: [nHead, T, S] in float64, -Infinity past the mask. */

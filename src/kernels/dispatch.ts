@@ -14,12 +14,3 @@ export function ceilDiv(a: number, b: number): number {
   return Math.ceil(a / b);
 }
 
-/**
- * Whether to pick the barrier-free version of a kernel. Reductions across a workgroup (shared memory plus
- * barriers) keep a real GPU's cores and memory busy; on a CPU implementation of WebGPU such as SwiftShader every
- * barrier stops and restarts the workgroup's threads, and one invocation doing a whole row alone is many times
- * faster. So kernels with both kinds of version pick by the adapter: this is the one place that rule lives.
- */
-export function prefersBarrierFree(gpu: { info: { kind: string } }): boolean {
-  return gpu.info.kind === 'software';
-}

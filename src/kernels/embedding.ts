@@ -4,9 +4,14 @@ import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
+import { defineKernel } from './versions.ts';
 
 const EmbedParams = defineUniforms('EmbedParams', { T: 'u32', C: 'u32', pos0: 'u32' });
 const WORKGROUP = 256;
+
+export const embedKernel = defineKernel('embed', [
+  { name: 'v1', uniforms: EmbedParams, defaultOn: ['hardware', 'software'], changes: 'one invocation per output element: a row of wte, plus one of wpe' },
+]);
 
 export interface EmbedOptions {
   /** Tokens embedded, and channels. */
@@ -31,7 +36,7 @@ export function embed(rec: Recorder, out: Tensor, ids: Tensor, wte: Tensor, wpe:
     );
   }
   rec.dispatch({
-    shader: 'embedding.wgsl',
+    shader: embedKernel.version('v1').shader,
     constants: { WORKGROUP, WTE_F16: isF16(wte, 'wte'), HAS_WPE: wpe !== undefined, WPE_F16: wpe ? isF16(wpe, 'wpe') : false },
     uniforms: EmbedParams.pack({ T, C, pos0 }),
     bindings: wpe ? [out, ids, wte, wpe] : [out, ids, wte],

@@ -3,14 +3,19 @@ import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
+import { defineKernel } from './versions.ts';
 
 const GeluParams = defineUniforms('GeluParams', { n: 'u32' });
 const WORKGROUP = 256;
 
+export const geluKernel = defineKernel('gelu', [
+  { name: 'v1', uniforms: GeluParams, defaultOn: ['hardware', 'software'], changes: 'in place, one invocation per element' },
+]);
+
 /** x[i] = gelu(x[i]) for i < n, in place, on the GPU. */
 export function gelu(rec: Recorder, x: Tensor, n: number, o: { layer?: number; label?: string } = {}): void {
   rec.dispatch({
-    shader: 'gelu.wgsl',
+    shader: geluKernel.version('v1').shader,
     constants: { WORKGROUP },
     uniforms: GeluParams.pack({ n }),
     bindings: [x],

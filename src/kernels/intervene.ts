@@ -5,6 +5,7 @@ import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
+import { defineKernel } from './versions.ts';
 
 const InterveneParams = defineUniforms('InterveneParams', {
   o0: 'u32',
@@ -23,6 +24,10 @@ const InterveneParams = defineUniforms('InterveneParams', {
   sigma: 'f32',
 });
 const WORKGROUP = 256;
+
+export const interveneKernel = defineKernel('intervene', [
+  { name: 'v1', uniforms: InterveneParams, defaultOn: ['hardware', 'software'], changes: 'one invocation per element of the box' },
+]);
 
 /** Where element (o, r, c) of the view lives: offset + o * outerStride + r * rowStride + c (in floats). */
 export interface BoxView {
@@ -56,7 +61,7 @@ export interface InterveneOp {
 export function intervene(rec: Recorder, x: Tensor, src: Tensor, view: BoxView, box: Box, op: Omit<InterveneOp, 'source'> & { srcMode: 0 | 1 | 2 }, label = 'intervene'): void {
   const n = box.nO * box.nR * box.nC;
   rec.dispatch({
-    shader: 'intervene.wgsl',
+    shader: interveneKernel.version('v1').shader,
     constants: { WORKGROUP },
     uniforms: InterveneParams.pack({ ...box, ...view, srcMode: op.srcMode, seed: op.seed >>> 0, scale: op.scale, sigma: op.sigma }),
     bindings: [x, src],

@@ -9,6 +9,7 @@ import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
+import { defineKernel } from './versions.ts';
 
 export interface KvAppendOptions {
   /** New tokens, at positions pos0 .. pos0 + T - 1. */
@@ -36,6 +37,10 @@ const AppendParams = defineUniforms('AppendParams', {
 });
 const WORKGROUP = 256;
 
+export const kvAppendKernel = defineKernel('kvAppend', [
+  { name: 'v1', uniforms: AppendParams, defaultOn: ['hardware', 'software'], changes: 'one invocation per copied element' },
+]);
+
 /** cache[j, pos0 + t, d] = src[t * srcStride + srcOffset + j * headDim + d], on the GPU. */
 export function kvAppend(rec: Recorder, cache: Tensor, src: Tensor, o: KvAppendOptions): void {
   const { T, pos0, nKVHead, headDim, nCtx, srcStride, srcOffset } = o;
@@ -46,7 +51,7 @@ export function kvAppend(rec: Recorder, cache: Tensor, src: Tensor, o: KvAppendO
   if (T > 0 && src.byteLength < ((T - 1) * srcStride + srcOffset + nKVHead * headDim) * 4) throw new Error('kv_append: src is too small for T rows of its stride');
   const n = T * nKVHead * headDim;
   rec.dispatch({
-    shader: 'kv_append.wgsl',
+    shader: kvAppendKernel.version('v1').shader,
     constants: { WORKGROUP },
     uniforms: AppendParams.pack({ T, pos0, nKVHead, headDim, nCtx, srcStride, srcOffset, n }),
     bindings: [cache, src],

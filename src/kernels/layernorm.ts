@@ -1,21 +1,25 @@
 // Layer normalisation (GPT-2's ln_1, ln_2, ln_f): each row of x is brought to mean 0 and variance 1 over its
 // C channels, then scaled by gamma and shifted by beta, two learned vectors of C values.
 //
-// Versions, side by side in shaders/:
-//   v1  layernorm.wgsl     a workgroup per row, its partial sums added by a tree reduction (hardware adapters)
-//   v2  layernorm.v2.wgsl  one invocation per row, no barriers (software adapters such as SwiftShader)
+// Its versions, side by side in shaders/, are listed in layerNormKernel below.
 import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
-import { ceilDiv, grid1d, prefersBarrierFree } from './dispatch.ts';
+import { ceilDiv, grid1d } from './dispatch.ts';
+import { defineKernel, ROW_VERSIONS } from './versions.ts';
 
 const LayerNormParams = defineUniforms('LayerNormParams', { rows: 'u32', C: 'u32', eps: 'f32' });
 /** v1: threads per row; a power of two, for the tree reduction. */
-const WORKGROUP = 256;
+const V1 = { WG: 256 };
 /** v2: rows per workgroup, one per invocation. */
 const V2 = { WG: 64 };
 
-export type LayerNormVersion = 'v1' | 'v2';
+export const layerNormKernel = defineKernel('layerNorm', [
+  { ...ROW_VERSIONS.v1, uniforms: LayerNormParams },
+  { ...ROW_VERSIONS.v2, uniforms: LayerNormParams },
+]);
+
+export type LayerNormVersion = (typeof layerNormKernel.versions)[number]['name'];
 
 export interface LayerNormOptions {
   /** Which kernel; by default the one that suits the adapter (see defaultVersion). */
@@ -38,16 +42,17 @@ export function layerNorm(
   o: LayerNormOptions = {},
 ): void {
   const base = { uniforms: LayerNormParams.pack({ rows, C, eps }), bindings: [out, x, gamma, beta], label: o.label ?? 'layernorm', layer: o.layer, shape: `[${rows}, ${C}]` };
-  if ((o.version ?? defaultVersion(rec)) === 'v1') {
-    rec.dispatch({ ...base, shader: 'layernorm.wgsl', constants: { WORKGROUP }, workgroups: grid1d(rows) }); // one workgroup per row
+  const version = layerNormKernel.version(o.version ?? defaultVersion(rec));
+  if (version.name === 'v1') {
+    rec.dispatch({ ...base, shader: version.shader, constants: V1, workgroups: grid1d(rows) }); // one workgroup per row
   } else {
-    rec.dispatch({ ...base, shader: 'layernorm.v2.wgsl', constants: V2, workgroups: grid1d(ceilDiv(rows, V2.WG)) }); // one invocation per row
+    rec.dispatch({ ...base, shader: version.shader, constants: V2, workgroups: grid1d(ceilDiv(rows, V2.WG)) }); // one invocation per row
   }
 }
 
-/** v2 on software adapters, where barriers are dear; v1 on hardware ones. */
+/** The default on `rec`'s adapter (see layerNormKernel): v2 on software adapters, where barriers are dear. */
 export function defaultVersion(rec: Recorder): LayerNormVersion {
-  return prefersBarrierFree(rec.gpu) ? 'v2' : 'v1';
+  return layerNormKernel.defaultFor(rec.gpu).name;
 }
 
 /** CPU reference: two passes in float64 (mean, then the biased variance). */

@@ -7,22 +7,47 @@
 //   K  input features, N  output features
 //   out [M, N] f32, a [M, K] f32, w [N, K] f32 or f16x2 (nn.Linear layout), bias [N] f32 or none
 //
-// Versions, side by side in shaders/:
-//   v1      matmul.v1.wgsl   naive: one output per invocation
-//   v2      matmul.v2.wgsl   register tiling: a 4 x 8 block per invocation from vec4 loads (the default for M > 1)
-//   matvec  matvec.v1.wgsl   M == 1: a workgroup per 8 rows of w, K split across its invocations, then reduced
+// Its versions, side by side in shaders/ (matmulKernel below): v2 by default for several rows; for one row (M = 1,
+// a decode step) one of the matvecs, picked by the adapter.
 import type { DType, Tensor } from '../gpu/buffers.ts';
 import { byteSize } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
-import { ceilDiv, grid1d, prefersBarrierFree } from './dispatch.ts';
+import { ceilDiv, grid1d } from './dispatch.ts';
+import { defineKernel } from './versions.ts';
 
 const MatmulParams = defineUniforms('MatmulParams', { M: 'u32', N: 'u32', K: 'u32' });
 
-export type MatmulVersion = 'v1' | 'v2' | 'matvec' | 'matvec.v2';
+/** The versions of matmul; `rows` says which calls a version serves: any M, or one row (M = 1) only. */
+export const matmulKernel = defineKernel('matmul', [
+  { name: 'v1', rows: 'any', uniforms: MatmulParams, defaultOn: [], changes: 'naive: one output per invocation, one k at a time' },
+  {
+    name: 'v2',
+    rows: 'any',
+    uniforms: MatmulParams,
+    defaultOn: ['hardware', 'software'],
+    changes: 'register tiling: a 4 x 8 block of outputs per invocation, from vec4 loads when K % 4 == 0',
+  },
+  {
+    name: 'matvec',
+    rows: 'one',
+    uniforms: MatmulParams,
+    defaultOn: ['hardware'],
+    changes: 'one row: a workgroup per 8 rows of w, K split across its invocations, then a tree reduction',
+  },
+  {
+    name: 'matvec.v2',
+    rows: 'one',
+    uniforms: MatmulParams,
+    defaultOn: ['software'],
+    changes: 'one row: an invocation per 8 rows of w running the whole of K, no workgroup memory or barriers',
+  },
+]);
+
+export type MatmulVersion = (typeof matmulKernel.versions)[number]['name'];
 
 export interface MatmulOptions {
-  /** Which kernel; by default 'matvec' when M == 1, else 'v2'. */
+  /** Which kernel; by default the one defaultVersion picks for M and the adapter. */
   version?: MatmulVersion;
   /** For profiles. */
   layer?: number;
@@ -57,43 +82,41 @@ export function matmul(
   options: MatmulOptions = {},
 ): void {
   const label = options.label ?? 'matmul';
-  const version = options.version ?? defaultVersion(M, rec);
+  const version = matmulKernel.version(options.version ?? defaultVersion(M, rec));
   checkOperands(label, version, out, a, w, bias, M, N, K);
 
-  // Flags of every version: the weight format and whether there is a bias. v2 and matvec also read vec4
-  // chunks along K when K % 4 == 0 (v1 reads one k at a time whatever K is).
+  // Flags of every version: the weight format and whether there is a bias. v2 and the matvecs also read vec4
+  // chunks along K when K % 4 == 0; v1 reads one k at a time whatever K is.
   const flags = { WEIGHT_F16: w.dtype === 'f16x2', HAS_BIAS: bias !== undefined };
   const VEC4 = K % 4 === 0;
   const bindings = bias ? [out, a, w, bias] : [out, a, w];
-  const base = { uniforms: MatmulParams.pack({ M, N, K }), bindings, label, layer: options.layer, shape: `[${M},${K}]x[${N},${K}]` };
+  const base = { shader: version.shader, uniforms: MatmulParams.pack({ M, N, K }), bindings, label, layer: options.layer, shape: `[${M},${K}]x[${N},${K}]` };
 
-  if (version === 'v1') {
-    rec.dispatch({ ...base, shader: 'matmul.v1.wgsl', constants: { ...flags, ...V1 }, workgroups: [ceilDiv(N, V1.WG_N), ceilDiv(M, V1.WG_M)] });
-  } else if (version === 'v2') {
-    rec.dispatch({
-      ...base,
-      shader: 'matmul.v2.wgsl',
-      constants: { ...flags, VEC4, ...V2 },
-      workgroups: [ceilDiv(N, V2_BLOCK.N * V2.WG_N), ceilDiv(M, V2_BLOCK.M * V2.WG_M)],
-    });
-  } else if (version === 'matvec') {
-    rec.dispatch({ ...base, shader: 'matvec.v1.wgsl', constants: { ...flags, VEC4, ...MATVEC }, workgroups: grid1d(ceilDiv(N, MATVEC_ROWS)) });
-  } else {
-    const invocations = ceilDiv(N, MATVEC_ROWS);
-    rec.dispatch({ ...base, shader: 'matvec.v2.wgsl', constants: { ...flags, VEC4, ...MATVEC_V2 }, workgroups: grid1d(ceilDiv(invocations, MATVEC_V2.WG)) });
+  switch (version.name) {
+    case 'v1':
+      rec.dispatch({ ...base, constants: { ...flags, VEC4: false, ...V1 }, workgroups: [ceilDiv(N, V1.WG_N), ceilDiv(M, V1.WG_M)] });
+      break;
+    case 'v2':
+      rec.dispatch({ ...base, constants: { ...flags, VEC4, ...V2 }, workgroups: [ceilDiv(N, V2_BLOCK.N * V2.WG_N), ceilDiv(M, V2_BLOCK.M * V2.WG_M)] });
+      break;
+    case 'matvec':
+      rec.dispatch({ ...base, constants: { ...flags, VEC4, ...MATVEC }, workgroups: grid1d(ceilDiv(N, MATVEC_ROWS)) });
+      break;
+    case 'matvec.v2':
+      rec.dispatch({ ...base, constants: { ...flags, VEC4, ...MATVEC_V2 }, workgroups: grid1d(ceilDiv(ceilDiv(N, MATVEC_ROWS), MATVEC_V2.WG)) });
+      break;
   }
 }
 
-/** v2 for several rows; for one row, the matvec that suits the adapter (see the top of this file). */
+/** The default for M rows on `rec`'s adapter: among the versions serving M rows (see matmulKernel), its default. */
 export function defaultVersion(M: number, rec: Recorder): MatmulVersion {
-  if (M > 1) return 'v2';
-  return prefersBarrierFree(rec.gpu) ? 'matvec.v2' : 'matvec';
+  return matmulKernel.defaultFor(rec.gpu, (v) => (M === 1 ? v.rows === 'one' : v.rows === 'any')).name;
 }
 
 /** The mistakes a caller can make, each said in one line before anything reaches the GPU. */
 function checkOperands(
   label: string,
-  version: MatmulVersion,
+  version: (typeof matmulKernel.versions)[number],
   out: Tensor,
   a: Tensor,
   w: Tensor,
@@ -105,7 +128,7 @@ function checkOperands(
   for (const [name, size] of [['M', M], ['N', N], ['K', K]] as const) {
     if (!Number.isInteger(size) || size < 1) throw new Error(`${label}: ${name} must be a positive integer, got ${size}`);
   }
-  if ((version === 'matvec' || version === 'matvec.v2') && M !== 1) throw new Error(`${label}: the matvec kernel computes one row (M = 1), got M = ${M}; use v1 or v2`);
+  if (version.rows === 'one' && M !== 1) throw new Error(`${label}: the ${version.name} kernel computes one row (M = 1), got M = ${M}; use v1 or v2`);
   if (w.dtype === 'u32') throw new Error(`${label}: weights must be f32 or f16x2, got u32`);
   const operands: [string, Tensor | undefined, DType, number[]][] = [
     ['out', out, 'f32', [M, N]],

@@ -1,21 +1,25 @@
 // RMS normalisation (Llama-style models): each row of x is divided by its root mean square over the C channels,
 // then scaled by gamma, a learned vector of C values. Unlike layernorm, no mean is removed and there is no beta.
 //
-// Versions, side by side in shaders/:
-//   v1  rmsnorm.wgsl     a workgroup per row, its partial sums added by a tree reduction (hardware adapters)
-//   v2  rmsnorm.v2.wgsl  one invocation per row, no barriers (software adapters such as SwiftShader)
+// Its versions, side by side in shaders/, are listed in rmsNormKernel below.
 import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
-import { ceilDiv, grid1d, prefersBarrierFree } from './dispatch.ts';
+import { ceilDiv, grid1d } from './dispatch.ts';
+import { defineKernel, ROW_VERSIONS } from './versions.ts';
 
 const RmsNormParams = defineUniforms('RmsNormParams', { rows: 'u32', C: 'u32', eps: 'f32' });
 /** v1: threads per row; a power of two, for the tree reduction. */
-const WORKGROUP = 256;
+const V1 = { WG: 256 };
 /** v2: rows per workgroup, one per invocation. */
 const V2 = { WG: 64 };
 
-export type RmsNormVersion = 'v1' | 'v2';
+export const rmsNormKernel = defineKernel('rmsNorm', [
+  { ...ROW_VERSIONS.v1, uniforms: RmsNormParams },
+  { ...ROW_VERSIONS.v2, uniforms: RmsNormParams },
+]);
+
+export type RmsNormVersion = (typeof rmsNormKernel.versions)[number]['name'];
 
 export interface RmsNormOptions {
   /** Which kernel; by default the one that suits the adapter (see defaultVersion). */
@@ -37,16 +41,17 @@ export function rmsNorm(
   o: RmsNormOptions = {},
 ): void {
   const base = { uniforms: RmsNormParams.pack({ rows, C, eps }), bindings: [out, x, gamma], label: o.label ?? 'rmsnorm', layer: o.layer, shape: `[${rows}, ${C}]` };
-  if ((o.version ?? defaultVersion(rec)) === 'v1') {
-    rec.dispatch({ ...base, shader: 'rmsnorm.wgsl', constants: { WORKGROUP }, workgroups: grid1d(rows) }); // one workgroup per row
+  const version = rmsNormKernel.version(o.version ?? defaultVersion(rec));
+  if (version.name === 'v1') {
+    rec.dispatch({ ...base, shader: version.shader, constants: V1, workgroups: grid1d(rows) }); // one workgroup per row
   } else {
-    rec.dispatch({ ...base, shader: 'rmsnorm.v2.wgsl', constants: V2, workgroups: grid1d(ceilDiv(rows, V2.WG)) }); // one invocation per row
+    rec.dispatch({ ...base, shader: version.shader, constants: V2, workgroups: grid1d(ceilDiv(rows, V2.WG)) }); // one invocation per row
   }
 }
 
-/** v2 on software adapters, where barriers are dear; v1 on hardware ones. */
+/** The default on `rec`'s adapter (see rmsNormKernel): v2 on software adapters, where barriers are dear. */
 export function defaultVersion(rec: Recorder): RmsNormVersion {
-  return prefersBarrierFree(rec.gpu) ? 'v2' : 'v1';
+  return rmsNormKernel.defaultFor(rec.gpu).name;
 }
 
 /** CPU reference, in float64. */

@@ -9,6 +9,7 @@ import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
+import { defineKernel } from './versions.ts';
 
 export interface RopeOptions {
   /** Rows, at positions pos0 .. pos0 + T - 1. */
@@ -41,6 +42,10 @@ const RopeParams = defineUniforms('RopeParams', {
 });
 const WORKGROUP = 256;
 
+export const ropeKernel = defineKernel('rope', [
+  { name: 'v1', uniforms: RopeParams, defaultOn: ['hardware', 'software'], changes: 'in place, one invocation per rotated pair' },
+]);
+
 /** Rotate each (i, i + rotaryDim / 2) pair of every head of every row by (pos0 + t) * invFreq[i], on the GPU. */
 export function rope(rec: Recorder, x: Tensor, invFreq: Tensor, o: RopeOptions): void {
   const { T, pos0, nHeads, headDim, rotaryDim, stride, offset } = o;
@@ -50,7 +55,7 @@ export function rope(rec: Recorder, x: Tensor, invFreq: Tensor, o: RopeOptions):
   if (T > 0 && x.byteLength < ((T - 1) * stride + offset + nHeads * headDim) * 4) throw new Error('rope: x is too small for T rows of its stride');
   const n = T * nHeads * half;
   rec.dispatch({
-    shader: 'rope.wgsl',
+    shader: ropeKernel.version('v1').shader,
     constants: { WORKGROUP },
     uniforms: RopeParams.pack({ T, pos0, nHeads, headDim, half, stride, offset, n }),
     bindings: [x, invFreq],

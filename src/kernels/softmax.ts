@@ -1,24 +1,28 @@
 // Softmax over the rows of a matrix, in place. In attention it turns masked scores [nHead, T, S] into the
 // pattern (hook_pattern); on its own it turns logits [rows, vocab] into probabilities.
 //
-// Versions, side by side in shaders/:
-//   v1  softmax.wgsl     a workgroup per row, its partial maxima and sums combined by tree reductions (hardware)
-//   v2  softmax.v2.wgsl  one invocation per row, no barriers (software adapters such as SwiftShader)
+// Its versions, side by side in shaders/, are listed in softmaxKernel below.
 import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
-import { ceilDiv, grid1d, prefersBarrierFree } from './dispatch.ts';
+import { ceilDiv, grid1d } from './dispatch.ts';
+import { defineKernel, ROW_VERSIONS } from './versions.ts';
 
 const SoftmaxParams = defineUniforms('SoftmaxParams', { rows: 'u32', cols: 'u32' });
 /**
- * v1: threads per row; a power of two for the tree reduction in softmax.wgsl. An attention row (S up to a few
- * thousand) gives each thread a handful of entries, a vocabulary row (~50k) a few hundred.
+ * v1: threads per row; a power of two for the tree reductions. An attention row (S up to a few thousand) gives
+ * each thread a handful of entries, a vocabulary row (~50k) a few hundred.
  */
-const WORKGROUP = 128;
+const V1 = { WG: 128 };
 /** v2: rows per workgroup, one per invocation. */
 const V2 = { WG: 64 };
 
-export type SoftmaxVersion = 'v1' | 'v2';
+export const softmaxKernel = defineKernel('softmax', [
+  { ...ROW_VERSIONS.v1, uniforms: SoftmaxParams },
+  { ...ROW_VERSIONS.v2, uniforms: SoftmaxParams },
+]);
+
+export type SoftmaxVersion = (typeof softmaxKernel.versions)[number]['name'];
 
 export interface SoftmaxOptions {
   /** Which kernel; by default the one that suits the adapter (see defaultVersion). */
@@ -32,16 +36,17 @@ export interface SoftmaxOptions {
 export function softmax(rec: Recorder, x: Tensor, rows: number, cols: number, o: SoftmaxOptions = {}): void {
   if (x.byteLength < rows * cols * 4) throw new Error(`softmax: the tensor holds fewer than ${rows}x${cols} floats`);
   const base = { uniforms: SoftmaxParams.pack({ rows, cols }), bindings: [x], label: o.label ?? 'softmax', layer: o.layer, shape: `[${rows}, ${cols}]` };
-  if ((o.version ?? defaultVersion(rec)) === 'v1') {
-    rec.dispatch({ ...base, shader: 'softmax.wgsl', constants: { WORKGROUP }, workgroups: grid1d(rows) }); // one workgroup per row
+  const version = softmaxKernel.version(o.version ?? defaultVersion(rec));
+  if (version.name === 'v1') {
+    rec.dispatch({ ...base, shader: version.shader, constants: V1, workgroups: grid1d(rows) }); // one workgroup per row
   } else {
-    rec.dispatch({ ...base, shader: 'softmax.v2.wgsl', constants: V2, workgroups: grid1d(ceilDiv(rows, V2.WG)) }); // one invocation per row
+    rec.dispatch({ ...base, shader: version.shader, constants: V2, workgroups: grid1d(ceilDiv(rows, V2.WG)) }); // one invocation per row
   }
 }
 
-/** v2 on software adapters, where barriers are dear; v1 on hardware ones. */
+/** The default on `rec`'s adapter (see softmaxKernel): v2 on software adapters, where barriers are dear. */
 export function defaultVersion(rec: Recorder): SoftmaxVersion {
-  return prefersBarrierFree(rec.gpu) ? 'v2' : 'v1';
+  return softmaxKernel.defaultFor(rec.gpu).name;
 }
 
 /** CPU reference, in place: each row minus its max, exponentiated, divided by the row's sum; -Infinity gives 0. */

@@ -4,9 +4,14 @@ import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
+import { defineKernel } from './versions.ts';
 
 const SwigluParams = defineUniforms('SwigluParams', { rows: 'u32', I: 'u32' });
 const WORKGROUP = 256;
+
+export const swigluKernel = defineKernel('swiglu', [
+  { name: 'v1', uniforms: SwigluParams, defaultOn: ['hardware', 'software'], changes: 'one invocation per output element' },
+]);
 
 /** out[rows, I] = silu(gateUp[:, 0:I]) * gateUp[:, I:2I], on the GPU. */
 export function swiglu(
@@ -18,7 +23,7 @@ export function swiglu(
   o: { layer?: number; label?: string } = {},
 ): void {
   rec.dispatch({
-    shader: 'swiglu.wgsl',
+    shader: swigluKernel.version('v1').shader,
     constants: { WORKGROUP },
     uniforms: SwigluParams.pack({ rows, I }),
     bindings: [out, gateUp],

@@ -5,9 +5,9 @@ import {
   attentionReference,
   attentionScores,
   attentionValues,
+  attentionValuesKernel,
   defaultValuesVersion,
   type ScoresOptions,
-  type ValuesVersion,
 } from '../../src/kernels/attention.ts';
 import { kvAppend, kvAppendReference } from '../../src/kernels/kvcache.ts';
 import { softmax } from '../../src/kernels/softmax.ts';
@@ -34,18 +34,18 @@ const cases: Case[] = [
   { name: 'decode after 13 tokens, MQA 5 heads over 1', T: 1, pos0: 13, nHead: 5, nKVHead: 1, headDim: 20, nCtx: 17 },
   { name: 'chunk of 4 after a prefix of 5, GQA', T: 4, pos0: 5, nHead: 6, nKVHead: 2, headDim: 12, nCtx: 12 },
   { name: 'decode after 300 tokens, heads of 36', T: 1, pos0: 300, nHead: 5, nKVHead: 5, headDim: 36, nCtx: 333 },
-  // headDim % 4 != 0: attn_values v2 takes one dim per invocation instead of a vec4
+  // headDim % 4 != 0: attentionValues v2 takes one dim per invocation instead of a vec4
   { name: 'chunk of 7 after 3, GQA 4 heads over 2 of 10', T: 7, pos0: 3, nHead: 4, nKVHead: 2, headDim: 10, nCtx: 13 },
   { name: 'decode after 40 tokens, heads of 7', T: 1, pos0: 40, nHead: 3, nKVHead: 3, headDim: 7, nCtx: 45 },
 ];
 
 /**
- * softmax and attn_values both come in v1 (a workgroup per row, reduced behind barriers, for hardware adapters)
+ * softmax and attentionValues both come in v1 (a workgroup per row, reduced behind barriers, for hardware adapters)
  * and v2 (one invocation per row or per output chunk, for software ones); each version runs the whole chain.
  */
-const VERSIONS: ValuesVersion[] = ['v1', 'v2'];
+const VERSIONS = attentionValuesKernel.versions.map((v) => v.name);
 
-describe.each(VERSIONS)('attention (scores, softmax, values) over a KV cache, softmax and attn_values %s', (version) => {
+describe.each(VERSIONS)('attention (scores, softmax, values) over a KV cache, softmax and attentionValues %s', (version) => {
   it.each(cases)('matches the CPU reference: $name', async (c) => {
     const { T, pos0, nHead, nKVHead, headDim, nCtx } = c;
     const g = await gpu();
@@ -136,12 +136,12 @@ describe.each(VERSIONS)('attention (scores, softmax, values) over a KV cache, so
 });
 
 describe('attention', () => {
-  it('picks attn_values v2 (one invocation per output chunk) on a software adapter and v1 on a hardware one', async () => {
+  it('picks attentionValues v2 (one invocation per output chunk) on a software adapter and v1 on a hardware one', async () => {
     const g = await gpu();
     const rec = new Recorder(g);
     const t = createTensor(g.device, 'f32', [64], 't');
     attentionValues(rec, t, t, t, { T: 1, pos0: 0, nHead: 2, nKVHead: 2, headDim: 4, nCtx: 4 });
-    expect(rec.dispatches[0]!.shader).toBe(g.info.kind === 'software' ? 'attn_values.v2.wgsl' : 'attn_values.wgsl');
+    expect(rec.dispatches[0]!.shader).toBe(g.info.kind === 'software' ? 'attentionValues.v2.wgsl' : 'attentionValues.v1.wgsl');
     const soft = new Recorder({ ...g, info: { ...g.info, kind: 'software' } });
     const hard = new Recorder({ ...g, info: { ...g.info, kind: 'hardware' } });
     expect([defaultValuesVersion(soft), defaultValuesVersion(hard)]).toEqual(['v2', 'v1']);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTensor, poison, readF32, uploadTensor } from '../../src/gpu/buffers.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
-import { defaultVersion, layerNorm, layerNormReference, type LayerNormVersion } from '../../src/kernels/layernorm.ts';
+import { defaultVersion, layerNorm, layerNormKernel, layerNormReference, type LayerNormVersion } from '../../src/kernels/layernorm.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
 
@@ -21,7 +21,8 @@ function makeRows(rng: Rng, rows: number, C: number): Float32Array {
   return x;
 }
 
-const VERSIONS: LayerNormVersion[] = ['v1', 'v2'];
+/** Every version of the kernel, from its list. */
+const VERSIONS = layerNormKernel.versions.map((v) => v.name);
 
 async function run(version: LayerNormVersion, rows: number, C: number, x: Float32Array, seed: number): Promise<{ out: Float32Array; ref: Float64Array }> {
   const g = await gpu();
@@ -85,7 +86,7 @@ describe('layernorm versions', () => {
     const rec = new Recorder(g);
     const t = createTensor(g.device, 'f32', [6], 't');
     layerNorm(rec, t, t, t, t, 2, 3, 1e-5);
-    expect(rec.dispatches[0]!.shader).toBe(g.info.kind === 'software' ? 'layernorm.v2.wgsl' : 'layernorm.wgsl');
+    expect(rec.dispatches[0]!.shader).toBe(g.info.kind === 'software' ? 'layerNorm.v2.wgsl' : 'layerNorm.v1.wgsl');
     const soft = new Recorder({ ...g, info: { ...g.info, kind: 'software' } });
     const hard = new Recorder({ ...g, info: { ...g.info, kind: 'hardware' } });
     expect([defaultVersion(soft), defaultVersion(hard)]).toEqual(['v2', 'v1']);

@@ -3,7 +3,7 @@ import { createTensor, poison, readF32, uploadTensor, writeTensor, type Tensor }
 import type { Gpu } from '../../src/gpu/device.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
 import { packF16, roundToF16 } from '../../src/half.ts';
-import { matmul, matmulReference, type MatmulVersion } from '../../src/kernels/matmul.ts';
+import { defaultVersion, matmul, matmulKernel, matmulReference, type MatmulVersion } from '../../src/kernels/matmul.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
 
@@ -60,8 +60,9 @@ const Ms = [1, 6, 39];
 const Ns = [3, 70, 133];
 const Ks = [7, 64, 129];
 
-describe.each(['v1', 'v2', 'matvec', 'matvec.v2'] as const)('matmul %s', (version) => {
-  const shapes = (version.startsWith('matvec') ? [1] : Ms).flatMap((M) => Ns.flatMap((N) => Ks.map((K) => [M, N, K] as const)));
+// Every version of the kernel, from its list; one-row versions on M = 1 only.
+describe.each(matmulKernel.versions.map((v) => [v.name, v.rows] as const))('matmul %s', (version, rows) => {
+  const shapes = (rows === 'one' ? [1] : Ms).flatMap((M) => Ns.flatMap((N) => Ks.map((K) => [M, N, K] as const)));
 
   it.each(variants)('matches the CPU reference with $dtype weights, bias: $bias', async ({ dtype, bias }) => {
     const g = await gpu();
@@ -99,9 +100,12 @@ describe('matmul dispatch', () => {
     const t = (shape: number[]) => createTensor(g.device, 'f32', shape, 't');
     matmul(rec, t([1, 6]), t([1, 8]), t([6, 8]), undefined, 1, 6, 8);
     matmul(rec, t([2, 6]), t([2, 8]), t([6, 8]), undefined, 2, 6, 8);
-    const matvec = g.info.kind === 'software' ? 'matvec.v2.wgsl' : 'matvec.v1.wgsl';
+    const matvec = g.info.kind === 'software' ? 'matmul.matvec.v2.wgsl' : 'matmul.matvec.wgsl';
     expect(rec.dispatches.map((d) => d.shader)).toEqual([matvec, 'matmul.v2.wgsl']);
     expect(rec.dispatches[0]!.shape).toBe('[1,8]x[6,8]');
+    const soft = new Recorder({ ...g, info: { ...g.info, kind: 'software' } });
+    const hard = new Recorder({ ...g, info: { ...g.info, kind: 'hardware' } });
+    expect([1, 2].flatMap((M) => [defaultVersion(M, soft), defaultVersion(M, hard)])).toEqual(['matvec.v2', 'matvec', 'v2', 'v2']);
   });
 
   it('says what is wrong with mismatched operands', async () => {

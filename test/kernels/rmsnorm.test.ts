@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTensor, poison, readF32, uploadTensor } from '../../src/gpu/buffers.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
-import { defaultVersion, rmsNorm, rmsNormReference, type RmsNormVersion } from '../../src/kernels/rmsnorm.ts';
+import { defaultVersion, rmsNorm, rmsNormKernel, rmsNormReference } from '../../src/kernels/rmsnorm.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
 
@@ -9,7 +9,8 @@ import { expectClose, gpu, randomArray } from '../helpers.ts';
 // few f32 ulps whatever its size: no absolute allowance is needed.
 const TOL = { rtol: 1e-4, atol: 0 };
 
-const VERSIONS: RmsNormVersion[] = ['v1', 'v2'];
+/** Every version of the kernel, from its list. */
+const VERSIONS = rmsNormKernel.versions.map((v) => v.name);
 
 describe.each(VERSIONS)('rmsnorm %s', (version) => {
   it.each([
@@ -47,7 +48,7 @@ describe('rmsnorm versions', () => {
     const rec = new Recorder(g);
     const t = createTensor(g.device, 'f32', [6], 't');
     rmsNorm(rec, t, t, t, 2, 3, 1e-6);
-    expect(rec.dispatches[0]!.shader).toBe(g.info.kind === 'software' ? 'rmsnorm.v2.wgsl' : 'rmsnorm.wgsl');
+    expect(rec.dispatches[0]!.shader).toBe(g.info.kind === 'software' ? 'rmsNorm.v2.wgsl' : 'rmsNorm.v1.wgsl');
     const soft = new Recorder({ ...g, info: { ...g.info, kind: 'software' } });
     const hard = new Recorder({ ...g, info: { ...g.info, kind: 'hardware' } });
     expect([defaultVersion(soft), defaultVersion(hard)]).toEqual(['v2', 'v1']);

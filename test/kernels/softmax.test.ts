@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTensor, poison, readF32, writeTensor } from '../../src/gpu/buffers.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
-import { defaultVersion, softmax, softmaxReference, type SoftmaxVersion } from '../../src/kernels/softmax.ts';
+import { defaultVersion, softmax, softmaxKernel, softmaxReference } from '../../src/kernels/softmax.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
 
@@ -9,7 +9,8 @@ import { expectClose, gpu, randomArray } from '../helpers.ts';
 // GPUs may flush the tiniest exponentials (below 1e-38) to zero, so probabilities under 1e-7 are held to 1e-7.
 const TOL = { rtol: 1e-4, atol: 1e-7 };
 
-const VERSIONS: SoftmaxVersion[] = ['v1', 'v2'];
+/** Every version of the kernel, from its list. */
+const VERSIONS = softmaxKernel.versions.map((v) => v.name);
 
 /**
  * Rows of values in [-5, 5) with, in turn: an outlier of 1000 (exp(1000) overflows f32: only a max-subtracting
@@ -65,7 +66,7 @@ describe('softmax versions', () => {
     const g = await gpu();
     const rec = new Recorder(g);
     softmax(rec, createTensor(g.device, 'f32', [6], 't'), 2, 3);
-    expect(rec.dispatches[0]!.shader).toBe(g.info.kind === 'software' ? 'softmax.v2.wgsl' : 'softmax.wgsl');
+    expect(rec.dispatches[0]!.shader).toBe(g.info.kind === 'software' ? 'softmax.v2.wgsl' : 'softmax.v1.wgsl');
     const soft = new Recorder({ ...g, info: { ...g.info, kind: 'software' } });
     const hard = new Recorder({ ...g, info: { ...g.info, kind: 'hardware' } });
     expect([defaultVersion(soft), defaultVersion(hard)]).toEqual(['v2', 'v1']);

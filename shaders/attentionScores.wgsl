@@ -31,6 +31,8 @@ struct ScoresParams {
 @group(0) @binding(2) var<storage, read> q: array<f32>;
 @group(0) @binding(3) var<storage, read> kCache: array<f32>;
 
+#include "lib/masked.wgsl"
+
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = gid.x + gid.y * groups.x * ${WORKGROUP};
@@ -41,10 +43,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let t = (i / params.S) % params.T;
   let h = i / (params.S * params.T);
   if (s > params.pos0 + t) {
-    // -infinity, spelled by its bits: WGSL has no infinity literal, and a constant expression may not be
-    // infinite, so the bits go through a `let` and are converted at run time.
-    let negInfBits = 0xff800000u;
-    scores[i] = bitcast<f32>(negInfBits);
+    scores[i] = negativeInfinity();
     return;
   }
   let kvh = h / params.group;

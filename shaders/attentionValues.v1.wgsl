@@ -13,7 +13,7 @@
 // Consecutive lanes read consecutive floats of a value row, and every thread of a part reads the same pattern
 // entry. Keys past pos0 + t are never read: their pattern entries are exactly 0, and skipping them also keeps
 // any stale cache contents out of the sum.
-// This is version 1, for hardware adapters; attn_values.v2.wgsl drops the split over s, for software ones.
+// This is version 1, for hardware adapters; attentionValues.v2.wgsl drops the split over s, for software ones.
 
 struct ValuesParams {
   T: u32,

@@ -3,8 +3,8 @@
 // ids: [T] token ids; wte: [V, C] token embeddings; wpe: [P, C] learned position embeddings (GPT-2); out: [T, C].
 // Models with rotary position embeddings (Llama) have no wpe: HAS_WPE is false and out is the token part alone.
 //
-// Each table is f32 or packed f16 (WTE_F16, WPE_F16): two halves to a u32, low half first, each row padded to
-// ceil(C / 2) words. One thread per output element, over a flat index.
+// Each table is f32 or packed f16 (WTE_F16, WPE_F16; see lib/half.wgsl). One thread per output element, over a
+// flat index.
 
 struct EmbedParams {
   T: u32,
@@ -28,16 +28,12 @@ struct EmbedParams {
 #endif
 #endif
 
-// Half c of a packed row, given the word that holds it (halves c and c + 1 share a word when c is even).
-fn unpackHalf(word: u32, c: u32) -> f32 {
-  let pair = unpack2x16float(word);
-  return select(pair.x, pair.y, (c & 1u) == 1u);
-}
+#include "lib/half.wgsl"
 
 // wte[token, c]
 fn tokenEmbedding(token: u32, c: u32) -> f32 {
 #if ${WTE_F16}
-  return unpackHalf(wte[token * ((params.C + 1u) / 2u) + c / 2u], c);
+  return unpackHalf(wte[token * halfRowWords(params.C) + c / 2u], c);
 #else
   return wte[token * params.C + c];
 #endif
@@ -47,7 +43,7 @@ fn tokenEmbedding(token: u32, c: u32) -> f32 {
 // wpe[position, c]
 fn positionEmbedding(position: u32, c: u32) -> f32 {
 #if ${WPE_F16}
-  return unpackHalf(wpe[position * ((params.C + 1u) / 2u) + c / 2u], c);
+  return unpackHalf(wpe[position * halfRowWords(params.C) + c / 2u], c);
 #else
   return wpe[position * params.C + c];
 #endif

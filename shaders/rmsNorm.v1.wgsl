@@ -3,8 +3,8 @@
 // as Hugging Face's LlamaRMSNorm computes it in f32: no mean is subtracted and there is no bias.
 //
 // x, out: [rows, C]; gamma: [C]. One workgroup per row: each thread strides over the row adding squares, then the
-// workgroup adds up the threads' partial sums in shared memory (a tree reduction). A sum of squares has no
-// cancellation, so one pass is accurate. This is version 1, for hardware adapters; rmsnorm.v2.wgsl runs one
+// workgroup adds up the threads' partial sums in shared memory (lib/workgroup_sum.wgsl). A sum of squares has no
+// cancellation, so one pass is accurate. This is version 1, for hardware adapters; rmsNorm.v2.wgsl runs one
 // invocation per row, for software ones.
 
 struct RmsNormParams {
@@ -18,22 +18,11 @@ struct RmsNormParams {
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 
-var<workgroup> partial: array<f32, ${WORKGROUP}>;
+const WG = ${WG}u;
+alias Partial = f32;
+#include "lib/workgroup_sum.wgsl"
 
-// The sum of `value` over the workgroup's threads, returned to every thread.
-fn workgroupSum(value: f32, lid: u32) -> f32 {
-  partial[lid] = value;
-  workgroupBarrier();
-  for (var stride = ${WORKGROUP}u / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      partial[lid] = partial[lid] + partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
-
-@compute @workgroup_size(${WORKGROUP})
+@compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
@@ -48,13 +37,13 @@ fn main(
   let base = row * C;
 
   var squares = 0.0;
-  for (var c = lid; c < C; c += ${WORKGROUP}u) {
+  for (var c = lid; c < C; c += WG) {
     let v = x[base + c];
     squares += v * v;
   }
   let rstd = inverseSqrt(workgroupSum(squares, lid) / f32(C) + params.eps);
 
-  for (var c = lid; c < C; c += ${WORKGROUP}u) {
+  for (var c = lid; c < C; c += WG) {
     out[base + c] = x[base + c] * rstd * gamma[c];
   }
 }

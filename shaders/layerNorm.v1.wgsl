@@ -3,8 +3,8 @@
 // with the biased variance (divide by C), as torch.nn.LayerNorm computes it.
 //
 // x, out: [rows, C]; gamma, beta: [C]. One workgroup per row: each thread strides over the row, then the
-// workgroup adds up the threads' partial sums in shared memory (a tree reduction). This is version 1, for hardware
-// adapters; layernorm.v2.wgsl runs one invocation per row, for software ones.
+// workgroup adds up the threads' partial sums in shared memory (lib/workgroup_sum.wgsl). This is version 1, for
+// hardware adapters; layerNorm.v2.wgsl runs one invocation per row, for software ones.
 //
 // Numerics. The variance is computed in a second pass as the mean of squared deviations; the one-pass formula
 // E[x^2] - E[x]^2 subtracts two nearly equal numbers when |mean| is much larger than the spread, and loses every
@@ -24,23 +24,11 @@ struct LayerNormParams {
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
 
-var<workgroup> partial: array<f32, ${WORKGROUP}>;
+const WG = ${WG}u;
+alias Partial = f32;
+#include "lib/workgroup_sum.wgsl"
 
-// The sum of `value` over the workgroup's threads, returned to every thread.
-fn workgroupSum(value: f32, lid: u32) -> f32 {
-  workgroupBarrier(); // every thread has read the previous sum from partial[0] before it is overwritten
-  partial[lid] = value;
-  workgroupBarrier();
-  for (var stride = ${WORKGROUP}u / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      partial[lid] = partial[lid] + partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
-
-@compute @workgroup_size(${WORKGROUP})
+@compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
@@ -56,20 +44,20 @@ fn main(
   let shift = x[base];
 
   var sum = 0.0;
-  for (var c = lid; c < C; c += ${WORKGROUP}u) {
+  for (var c = lid; c < C; c += WG) {
     sum += x[base + c] - shift;
   }
   let mean = workgroupSum(sum, lid) / f32(C); // the mean of x - shift
 
   var squares = 0.0;
-  for (var c = lid; c < C; c += ${WORKGROUP}u) {
+  for (var c = lid; c < C; c += WG) {
     let d = x[base + c] - shift - mean;
     squares += d * d;
   }
   let variance = workgroupSum(squares, lid) / f32(C);
   let rstd = inverseSqrt(variance + params.eps);
 
-  for (var c = lid; c < C; c += ${WORKGROUP}u) {
+  for (var c = lid; c < C; c += WG) {
     out[base + c] = (x[base + c] - shift - mean) * rstd * gamma[c] + beta[c];
   }
 }

@@ -8,8 +8,9 @@
 // compilers may assume floats are finite. A row with no finite entry becomes all zeros.
 //
 // One workgroup per row, in three passes over it: row max, sum of exponentials, normalise. Each thread strides
-// through the row; the partial maxima and sums of the WORKGROUP threads are combined by a tree reduction in
-// workgroup memory. More than 65535 rows fold into a 2-D grid: row = workgroup x + y * (workgroups in x).
+// through the row; the partial maxima and sums of the WG threads are combined by tree reductions in workgroup
+// memory (lib/workgroup_max.wgsl, lib/workgroup_sum.wgsl). More than 65535 rows fold into a 2-D grid:
+// row = workgroup x + y * (workgroups in x).
 // This is version 1, for hardware adapters; softmax.v2.wgsl runs one invocation per row, for software ones.
 
 struct SoftmaxParams {
@@ -20,38 +21,13 @@ struct SoftmaxParams {
 @group(0) @binding(0) var<uniform> params: SoftmaxParams;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 
-var<workgroup> partial: array<f32, ${WORKGROUP}>;
+const WG = ${WG}u;
+alias Partial = f32;
+#include "lib/masked.wgsl"
+#include "lib/workgroup_max.wgsl"
+#include "lib/workgroup_sum.wgsl"
 
-const NEG_INF_BITS = 0xff800000u;
-const LOWEST_F32 = -3.4028234663852886e38;  // the most negative finite f32
-
-fn isMasked(v: f32) -> bool {
-  return bitcast<u32>(v) == NEG_INF_BITS;
-}
-
-// Every thread puts its value in partial[lid]; afterwards partial[0] holds the combination of all of them.
-// The workgroup halves the active range each step: log2(WORKGROUP) steps.
-fn reduceMax(lid: u32) {
-  for (var stride = ${WORKGROUP}u / 2u; stride > 0u; stride /= 2u) {
-    workgroupBarrier();
-    if (lid < stride) {
-      partial[lid] = max(partial[lid], partial[lid + stride]);
-    }
-  }
-  workgroupBarrier();
-}
-
-fn reduceSum(lid: u32) {
-  for (var stride = ${WORKGROUP}u / 2u; stride > 0u; stride /= 2u) {
-    workgroupBarrier();
-    if (lid < stride) {
-      partial[lid] = partial[lid] + partial[lid + stride];
-    }
-  }
-  workgroupBarrier();
-}
-
-@compute @workgroup_size(${WORKGROUP})
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wg.x + wg.y * groups.x;
   if (row >= params.rows) {
@@ -61,31 +37,26 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
 
   // 1. The row max, over the unmasked entries.
   var m = LOWEST_F32;
-  for (var c = lid; c < params.cols; c += ${WORKGROUP}u) {
+  for (var c = lid; c < params.cols; c += WG) {
     let v = x[base + c];
     if (!isMasked(v)) {
       m = max(m, v);
     }
   }
-  partial[lid] = m;
-  reduceMax(lid);
-  let rowMax = partial[0];
-  workgroupBarrier();  // everyone has read partial[0] before it is reused for the sum
+  let rowMax = workgroupMax(m, lid);
 
   // 2. The sum of exp(x - max).
   var sum = 0.0;
-  for (var c = lid; c < params.cols; c += ${WORKGROUP}u) {
+  for (var c = lid; c < params.cols; c += WG) {
     let v = x[base + c];
     if (!isMasked(v)) {
       sum += exp(v - rowMax);
     }
   }
-  partial[lid] = sum;
-  reduceSum(lid);
-  let total = partial[0];
+  let total = workgroupSum(sum, lid);
 
   // 3. Normalise; masked entries become exact zeros.
-  for (var c = lid; c < params.cols; c += ${WORKGROUP}u) {
+  for (var c = lid; c < params.cols; c += WG) {
     let v = x[base + c];
     if (isMasked(v)) {
       x[base + c] = 0.0;

@@ -7,8 +7,8 @@
 //   vCache:  [nKVHead, nCtx, headDim]; query head h reads KV head kvh = h / group
 //   z:       [T, nHead * headDim], the heads side by side, ready for the output projection
 //
-// A chunk is 4 consecutive dims read as one vec4 when headDim % 4 == 0 (VEC4), else 1 dim. Each invocation walks
-// s = 0 .. pos0 + t by itself: keys past pos0 + t are never read, as in version 1.
+// A chunk (lib/chunk.wgsl) is 4 consecutive dims read as one vec4 when headDim % 4 == 0 (VEC4), else 1 dim.
+// Each invocation walks s = 0 .. pos0 + t by itself: keys past pos0 + t are never read, as in version 1.
 //
 // What changes from v1, and why. v1 gives each (t, h, tile of 16 dims) a workgroup of 256 threads that split
 // the sum over s 16 ways and add the 16 partial sums in workgroup memory behind a barrier. That keeps a real GPU
@@ -31,13 +31,7 @@ struct ValuesParams {
   chunks: u32,  // headDim / CHUNK
 }
 
-#if ${VEC4}
-alias Chunk = vec4<f32>;
-const CHUNK = 4u;
-#else
-alias Chunk = f32;
-const CHUNK = 1u;
-#endif
+#include "lib/chunk.wgsl"
 
 @group(0) @binding(0) var<uniform> params: ValuesParams;
 @group(0) @binding(1) var<storage, read_write> z: array<Chunk>;

@@ -1,6 +1,6 @@
 // Layer normalisation, version 2: one invocation per row, with no workgroup memory and no barriers.
 //   out[r, c] = (x[r, c] - mean_r) / sqrt(var_r + eps) * gamma[c] + beta[c]
-// x, out: [rows, C]; gamma, beta: [C]. The arithmetic is that of layernorm.wgsl (version 1): the same two passes
+// x, out: [rows, C]; gamma, beta: [C]. The arithmetic is that of layerNorm.v1.wgsl (version 1): the same two passes
 // on x - shift (see there for why), run by one invocation walking the whole row instead of a workgroup striding
 // over it and reducing in shared memory.
 //

@@ -1,6 +1,6 @@
 // RMS normalisation, version 2: one invocation per row, with no workgroup memory and no barriers.
 //   out[r, c] = x[r, c] / sqrt(mean_c(x[r, c]^2) + eps) * gamma[c]
-// x, out: [rows, C]; gamma: [C]. The arithmetic is that of rmsnorm.wgsl (version 1): one pass adding squares,
+// x, out: [rows, C]; gamma: [C]. The arithmetic is that of rmsNorm.v1.wgsl (version 1): one pass adding squares,
 // one writing, run by one invocation walking the whole row.
 //
 // What changes from v1, and why. v1 spends a workgroup of 256 threads on each row and adds their partial sums in

@@ -1,0 +1,30 @@
+// Every kernel of src/kernels with its versions, in forward-pass order: what the tests and the bench iterate.
+import { residualAddKernel } from './add.ts';
+import { attentionScoresKernel, attentionValuesKernel } from './attention.ts';
+import { embedKernel } from './embedding.ts';
+import { geluKernel } from './gelu.ts';
+import { interveneKernel } from './intervene.ts';
+import { kvAppendKernel } from './kvcache.ts';
+import { layerNormKernel } from './layernorm.ts';
+import { matmulKernel } from './matmul.ts';
+import { rmsNormKernel } from './rmsnorm.ts';
+import { ropeKernel } from './rope.ts';
+import { softmaxKernel } from './softmax.ts';
+import { swigluKernel } from './swiglu.ts';
+import type { Kernel } from './versions.ts';
+
+export const KERNELS: readonly Kernel[] = [
+  embedKernel,
+  layerNormKernel,
+  rmsNormKernel,
+  matmulKernel,
+  ropeKernel,
+  kvAppendKernel,
+  attentionScoresKernel,
+  softmaxKernel,
+  attentionValuesKernel,
+  residualAddKernel,
+  geluKernel,
+  swigluKernel,
+  interveneKernel,
+];
