@@ -19,7 +19,7 @@ const LABS: Record<string, { args: string; help: string }> = {
   'residual-noise': { args: 'sigma', help: 'Gaussian noise into the residual stream of every block' },
   'boost-positions': { args: 'factor', help: 'scale the position embeddings (GPT-2) or the RoPE angles (Llama)' },
   'style-bias': { args: 'TOKEN=VALUE', help: "add VALUE to a token's logit" },
-  temperature: { args: '', help: 'T=0 vs T=1.2 with top-k, entropy per step' },
+  temperature: { args: '', help: 'entropy and top-token probability at several T; top-k/top-p; samples' },
   'logit-lens': { args: '', help: 'what each layer predicts' },
   patch: { args: '', help: 'activation patching, clean vs corrupt (--clean, --corrupt, --answer, --wrong)' },
   attention: { args: '', help: 'attention patterns (--layer, --head)' },
@@ -43,8 +43,9 @@ export function registerLab(cli: CAC, run: Run): void {
     .option('--layer <n>', 'Layer (weights, attention, hidden-states)', { default: 0 })
     .option('--head <n>', 'Head (attention)', { default: 0 })
     .option('--matrix <name>', 'Weight matrix: q, k, v, o, up, down', { default: 'q' })
-    .option('--temperature <t>', 'Sampling temperature of the hot run (temperature)', { default: 1.2 })
-    .option('--top-k <k>', 'Top-k of the hot run (temperature)', { default: 40 })
+    .option('--temperature <t>', 'Temperature the top-k / top-p figure is drawn at (temperature)', { default: 1.2 })
+    .option('--top-k <k>', 'Top-k compared (temperature)', { default: 40 })
+    .option('--top-p <p>', 'Top-p compared (temperature)', { default: 0.9 })
     .option('--clean <text>', `Clean prompt (patch) (default: ${JSON.stringify(labs.PATCH_DEFAULTS.clean)})`)
     .option('--corrupt <text>', `Corrupted prompt, same token count (patch) (default: ${JSON.stringify(labs.PATCH_DEFAULTS.corrupt)})`)
     .option('--answer <token>', `Answer token of the clean prompt (patch) (default: ${JSON.stringify(labs.PATCH_DEFAULTS.answer)})`)
@@ -68,7 +69,7 @@ export function registerLab(cli: CAC, run: Run): void {
       const modelArg: string | undefined = o.model ?? experiment?.model;
       const { model, tokenizer } = await openModel(modelArg, { offline: o.offline, onProgress: pullProgress(process.stderr).onProgress });
       const modelDir = modelArg === undefined ? defaultModelDir() : await resolveModelDir(modelArg, { offline: o.offline });
-      const ctx: LabContext = { model, tokenizer, modelDir };
+      const ctx: LabContext = { model, tokenizer, modelDir, embedded: modelArg === undefined };
       try {
         const result = await runLab(ctx, name, args, o, experiment);
         const files = await labs.writeFigures(result.figures, String(o.out));
@@ -92,7 +93,7 @@ function runLab(ctx: LabContext, name: string, args: string[], o: Record<string,
     case 'residual-noise': return labs.residualNoise(ctx, num(args[0], 'sigma'), compare);
     case 'boost-positions': return labs.boostPositions(ctx, num(args[0], 'factor'), compare);
     case 'style-bias': return labs.styleBias(ctx, args[0]!, compare);
-    case 'temperature': return labs.temperatureLab(ctx, compare.prompt, { ...compare, temperature: num(o.temperature, '--temperature'), topK: int(o.topK, '--top-k') });
+    case 'temperature': return labs.temperatureLab(ctx, compare.prompt, { ...compare, temperature: num(o.temperature, '--temperature'), topK: int(o.topK, '--top-k'), topP: num(o.topP, '--top-p') });
     case 'logit-lens': return labs.logitLensLab(ctx, compare.prompt);
     case 'patch': return labs.patchLab(ctx, { ...labs.PATCH_DEFAULTS, ...definedStrings({ clean: o.clean, corrupt: o.corrupt, answer: o.answer, wrong: o.wrong }) });
     case 'attention': return labs.attentionLab(ctx, compare.prompt, layer, int(o.head, '--head'));
@@ -126,15 +127,27 @@ const paint = (code: number, text: string) => (colour ? `\x1b[${code}m${text}\x1
 
 function printResult(r: LabResult, files: string[]): void {
   const out = process.stdout;
-  if (r.base !== undefined) out.write(`${paint(36, 'BASE ')} ${r.base}\n`);
-  if (r.tweak !== undefined) out.write(`${paint(35, 'TWEAK')} ${r.tweak}\n`);
+  for (const line of r.lesson) out.write(`${paint(1, 'look for:')} ${line}\n`);
+  if (r.prompt !== undefined) out.write(`${paint(2, 'prompt')} ${JSON.stringify(r.prompt)}\n`);
+  // continuations on one line each (newlines escaped), with a mark where they first differ
+  const shown = (text: string, at: number | undefined) => {
+    const json = (t: string) => JSON.stringify(t).slice(1, -1);
+    return at === undefined ? json(text) : `${json(text.slice(0, at))}${paint(33, '|>')}${json(text.slice(at))}`;
+  };
+  if (r.base !== undefined) out.write(`${paint(36, 'BASE ')} ${shown(r.base, r.divergence?.base)}\n`);
+  if (r.tweak !== undefined) out.write(`${paint(35, 'TWEAK')} ${shown(r.tweak, r.divergence?.tweak)}\n`);
+  if (r.divergence) out.write(paint(2, `(|> marks the first divergence, step ${r.divergence.step})\n`));
   for (const line of r.lines) out.write(`${line}\n`);
+  if (r.tooSmall) out.write(`${paint(33, 'note:')} ${r.tooSmall}\n`);
   out.write(paint(2, `figures: ${files.join(', ')}\n`));
 }
 
 function jsonOf(r: LabResult, files: string[]) {
   return {
     lab: r.lab,
+    lesson: r.lesson,
+    ...(r.tooSmall ? { too_small: r.tooSmall } : {}),
+    ...(r.divergence ? { divergence: r.divergence } : {}),
     base: r.base,
     tweak: r.tweak,
     lines: r.lines,
