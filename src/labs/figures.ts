@@ -70,6 +70,10 @@ export function heatmap(o: {
   domain?: [number, number];
   zero?: boolean;
   cell?: number;
+  /** A narrower cell for many columns (defaults to cell). */
+  cellWidth?: number;
+  /** The x labels to show when there are too many to show them all. */
+  xTicks?: string[];
   facet?: { field: string; title: string; columns: number; order?: string[] };
 }): TopLevelSpec {
   const cell = o.cell ?? 22;
@@ -96,10 +100,10 @@ export function heatmap(o: {
     });
   }
   const inner = {
-    width: { step: cell },
+    width: { step: o.cellWidth ?? cell },
     height: { step: cell },
     encoding: {
-      x: { field: o.x, type: 'ordinal', title: o.xTitle, sort: o.xOrder ?? null, axis: { labelAngle: -45, labelLimit: 200 } },
+      x: { field: o.x, type: 'ordinal', title: o.xTitle, sort: o.xOrder ?? null, axis: { labelAngle: o.xTicks ? 0 : -45, labelLimit: 200, ...(o.xTicks ? { values: o.xTicks } : {}) } },
       y: { field: o.y, type: 'ordinal', title: o.yTitle, sort: o.yOrder ?? null, axis: { labelLimit: 200 } },
     },
     layer: layers,

@@ -6,7 +6,7 @@
 // the output z of every head over all positions.
 import { runWithCache, runWithHooks, type Intervention } from '../hooks/index.ts';
 import { UserError } from '../errors.ts';
-import { dims, encodePrompt, REAL_MODEL, singleToken, type LabContext, type LabResult } from './common.ts';
+import { dims, encodePrompt, singleToken, tooSmall, type LabContext, type LabResult } from './common.ts';
 import { heatmap, showToken } from './figures.ts';
 
 export interface PatchOptions {
@@ -107,9 +107,8 @@ export async function patchLab(ctx: LabContext, o: PatchOptions): Promise<LabRes
       'Look at resid_pre: early blocks need the changed word at its own position, later blocks need the last position;',
       'the block where the red moves across is where attention carries the word forward (attn_out and the heads say which).',
     ],
-    tooSmall: ctx.embedded
-      ? `the embedded 7M model has only this weak copying to patch; the indirect-object circuit of the tutorials needs GPT-2: wgpt lab patch --clean "When John and Mary went to the store, John gave a drink to" --corrupt "When John and Mary went to the store, Mary gave a drink to" --answer " Mary" --wrong " John" --model ${REAL_MODEL}`
-      : undefined,
+    tooSmall: tooSmall(ctx, 'it only copies a repeated word, weakly; the indirect-object circuit of the tutorials needs GPT-2', 'patch',
+      '--clean "When John and Mary went to the store, John gave a drink to" --corrupt "When John and Mary went to the store, Mary gave a drink to" --answer " Mary" --wrong " John"'),
     lines,
     figures: [
       {

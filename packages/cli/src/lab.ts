@@ -24,8 +24,8 @@ const LABS: Record<string, { args: string; help: string }> = {
   patch: { args: '', help: 'activation patching, clean vs corrupt (--clean, --corrupt, --answer, --wrong)' },
   attention: { args: '', help: 'attention patterns (--layer, --head)' },
   'hidden-states': { args: '', help: 'activations of two sentences (--a, --b, --layer)' },
-  embeddings: { args: '', help: 'PCA and t-SNE of word embeddings (--words)' },
-  'kv-cache': { args: '', help: 'generation time with and without the KV cache (--lengths)' },
+  embeddings: { args: '', help: 'PCA and t-SNE of word vectors, analogies (--words, --from)' },
+  'kv-cache': { args: '', help: 'cost of one step with and without the KV cache (--lengths, --repeats)' },
   run: { args: 'experiment.yaml', help: 'replay a saved experiment' },
 };
 
@@ -40,7 +40,7 @@ export function registerLab(cli: CAC, run: Run): void {
     .option('--prompt <text>', `Prompt (default: ${JSON.stringify(labs.DEFAULT_PROMPT)})`)
     .option('--max-new-tokens <n>', 'Tokens to generate for BASE and TWEAK', { default: 20 })
     .option('--seed <n>', 'Random seed (noise, sampling)', { default: 0 })
-    .option('--layer <n>', 'Layer (weights, attention, hidden-states)', { default: 0 })
+    .option('--layer <n>', 'Layer (weights, attention: default 0; hidden-states: default the last)')
     .option('--head <n>', 'Head (attention)', { default: 0 })
     .option('--matrix <name>', 'Weight matrix: q, k, v, o, up, down', { default: 'q' })
     .option('--temperature <t>', 'Temperature the top-k / top-p figure is drawn at (temperature)', { default: 1.2 })
@@ -53,7 +53,9 @@ export function registerLab(cli: CAC, run: Run): void {
     .option('--a <text>', 'First sentence (hidden-states)', { default: 'I love this movie' })
     .option('--b <text>', 'Second sentence (hidden-states)', { default: 'I hate this movie' })
     .option('--words <list>', 'Comma-separated words (embeddings)', { default: labs.DEFAULT_WORDS.join(',') })
-    .option('--lengths <list>', 'Comma-separated token counts (kv-cache)', { default: '4,8,16,32' })
+    .option('--from <where>', 'Word vectors: static, or a block whose output is averaged (embeddings; default: the last block)')
+    .option('--lengths <list>', 'Comma-separated sequence lengths (kv-cache)', { default: '8,32,64,128' })
+    .option('--repeats <n>', 'Timings per length and mode (kv-cache)', { default: 5 })
     .option('--out <dir>', 'Folder for the SVG and PNG figures', { default: './wgpt-out' })
     .option('--json', 'Print the results and the numbers behind every figure as one JSON object')
     .example('wgpt lab ablate-head 1 2 --prompt "ROMEO:"')
@@ -83,7 +85,7 @@ export function registerLab(cli: CAC, run: Run): void {
 
 function runLab(ctx: LabContext, name: string, args: string[], o: Record<string, any>, experiment?: labs.Experiment): Promise<LabResult> {
   const compare = { prompt: String(o.prompt ?? labs.DEFAULT_PROMPT), maxNewTokens: int(o.maxNewTokens, '--max-new-tokens'), seed: int(o.seed, '--seed') };
-  const layer = int(o.layer, '--layer');
+  const layer = int(o.layer ?? 0, '--layer');
   switch (name) {
     case 'weights': return labs.weightsLab(ctx, layer, String(o.matrix) as labs.WeightMatrix);
     case 'ablate-head': return labs.ablateHead(ctx, int(args[0], 'L'), int(args[1], 'H'), compare);
@@ -97,9 +99,9 @@ function runLab(ctx: LabContext, name: string, args: string[], o: Record<string,
     case 'logit-lens': return labs.logitLensLab(ctx, compare.prompt);
     case 'patch': return labs.patchLab(ctx, { ...labs.PATCH_DEFAULTS, ...definedStrings({ clean: o.clean, corrupt: o.corrupt, answer: o.answer, wrong: o.wrong }) });
     case 'attention': return labs.attentionLab(ctx, compare.prompt, layer, int(o.head, '--head'));
-    case 'hidden-states': return labs.hiddenStatesLab(ctx, String(o.a), String(o.b), layer);
-    case 'embeddings': return labs.embeddingsLab(ctx, String(o.words).split(',').map((w) => w.trim()).filter(Boolean), compare.seed);
-    case 'kv-cache': return labs.kvCacheLab(ctx, compare.prompt, String(o.lengths).split(',').map((x) => int(x, '--lengths')));
+    case 'hidden-states': return labs.hiddenStatesLab(ctx, String(o.a), String(o.b), o.layer === undefined ? undefined : layer);
+    case 'embeddings': return labs.embeddingsLab(ctx, String(o.words).split(',').map((w) => w.trim()).filter(Boolean), compare.seed, o.from === undefined ? undefined : o.from === 'static' ? 'static' : int(o.from, '--from (static or a block index)'));
+    case 'kv-cache': return labs.kvCacheLab(ctx, compare.prompt, String(o.lengths).split(',').map((x) => int(x, '--lengths')), int(o.repeats, '--repeats'));
     default: return labs.runExperiment(ctx, experiment!);
   }
 }
