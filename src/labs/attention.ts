@@ -40,7 +40,7 @@ export async function attentionLab(ctx: LabContext, prompt: string, layer: numbe
       {
         name: `attention-L${layer}-all-heads`,
         title: `Layer ${layer}, all heads`,
-        spec: heatmap({ ...common, xTitle: 'key', yTitle: 'query', title: `Attention patterns of every head in layer ${layer}`, cell: 14, facet: { field: 'head', title: 'head', columns: Math.min(NH, 4) } }),
+        spec: heatmap({ ...common, xTitle: 'key', yTitle: 'query', title: `Attention patterns of every head in layer ${layer}`, cell: 20, facet: { field: 'head', title: 'head', columns: Math.min(NH, 4) } }),
         data: Array.from({ length: NH }, (_, h) => cells(h)).flat(),
       },
       { name: `attention-L${layer}-mean`, title: `Layer ${layer}, mean over heads`, spec: heatmap({ ...common, title: `Attention averaged over the ${NH} heads of layer ${layer}` }), data: mean },

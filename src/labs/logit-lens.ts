@@ -39,8 +39,8 @@ export async function logitLensLab(ctx: LabContext, prompt: string): Promise<Lab
   return {
     lab: 'logit-lens',
     lesson: [
-      "Read each row as the model's guess if it stopped there. The embeddings row predicts from the token alone (often",
-      'the token itself or a common follower); look for the row where the final prediction takes over, and how early.',
+      "Read each row as the model's guess if it stopped there; the embeddings row is before any block has run. Look for",
+      'the row where the final prediction (bright cells) takes over at each position, and how early: easy tokens settle first.',
     ],
     tooSmall: tooSmall(ctx, 'with 4 blocks the guess settles in a step or two, not the gradual refinement the lens shows in deeper models', 'logit-lens', prompt === DEFAULT_PROMPT ? '' : `--prompt ${JSON.stringify(prompt)}`),
     lines,

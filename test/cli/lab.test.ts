@@ -46,7 +46,8 @@ function checkPng(bytes: Buffer, file: string): void {
 describe('wgpt lab', () => {
   it.each(LABS)('%s writes a valid SVG and PNG and its numbers as JSON', (name, args) => {
     const out = join(dir, name);
-    const run = spawnSync(process.execPath, [BIN, 'lab', name, ...args, '--out', out, '--json'], { encoding: 'utf8', timeout: 120_000 });
+    // the weights lab's JSON holds every weight of a 128 x 128 matrix: more than spawnSync's default 1 MB buffer
+    const run = spawnSync(process.execPath, [BIN, 'lab', name, ...args, '--out', out, '--json'], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 });
     expect(run.status, run.stderr).toBe(0);
     const json = JSON.parse(run.stdout);
     expect(json.lab).toBe(name);
