@@ -149,6 +149,15 @@ export async function compare(
   ]);
   const figures: Figure[] = [
     {
+      name: `${lab}-continuations`,
+      title: `BASE and TWEAK continuations side by side (${what})`,
+      spec: continuationsSpec(`After ${JSON.stringify(o.prompt)}: BASE and TWEAK token by token (${what})`, steps.length),
+      data: steps.flatMap((s, i) => [
+        { step: s.step, run: 'BASE', token: s.base, diverged: diverge >= 0 && i >= diverge ? (i === diverge ? 'first divergence' : 'after it') : 'same so far' },
+        { step: s.step, run: 'TWEAK', token: s.tweak, diverged: diverge >= 0 && i >= diverge ? (i === diverge ? 'first divergence' : 'after it') : 'same so far' },
+      ]),
+    },
+    {
       name: `${lab}-per-step`,
       title: `BASE vs TWEAK along the continuation (${what})`,
       spec: lineChart({
@@ -209,16 +218,37 @@ function sweepFigure(lab: string, sweep: Sweep, points: { x: number | string; y?
     return {
       name: `${lab}-${sweep.name}`,
       title: sweep.title,
-      spec: heatmap({ title: sweep.title, x: 'x', y: 'y', xTitle: sweep.xTitle, yTitle: sweep.yTitle, value: 'kl', valueTitle: 'mean KL (nats)', text: 'label', zero: true, cell: 44 }),
+      spec: heatmap({ title: sweep.title, x: 'x', y: 'y', xTitle: sweep.xTitle, yTitle: sweep.yTitle, value: 'kl', valueTitle: 'mean KL (nats)', text: 'label', domain: [0, Math.max(...points.map((p) => p.kl)) || 1], cell: 44 }),
       data: points.map((p) => ({ ...p, label: p.kl.toFixed(3) })),
     };
   }
   return {
     name: `${lab}-${sweep.name}`,
     title: sweep.title,
-    spec: lineChart({ title: sweep.title, x: 'x', xTitle: sweep.xTitle, y: 'kl', yTitle: "mean KL(BASE || TWEAK) over BASE's continuation (nats)", series: 'what', seriesTitle: null, points: true }),
-    data: points.map((p) => ({ ...p, what: 'mean KL' })),
+    // the values as categories, evenly spaced: sweeps mix small steps near the identity with large ones
+    spec: lineChart({ title: sweep.title, x: 'x', xTitle: sweep.xTitle, xType: 'ordinal', xOrder: points.map((p) => String(p.x)), y: 'kl', yTitle: 'mean KL over the continuation (nats)', series: 'what', seriesTitle: null, points: true, width: 420 }),
+    data: points.map((p) => ({ ...p, x: String(p.x), what: 'mean KL(BASE || TWEAK)' })),
   };
+}
+
+/** Two rows of token cells (BASE over TWEAK), one column per step, shaded from the first divergence on. */
+function continuationsSpec(title: string, n: number): Figure['spec'] {
+  return {
+    title: { text: title, limit: 2000 },
+    width: { step: Math.max(56, Math.min(90, Math.floor(1100 / Math.max(n, 1)))) },
+    height: { step: 34 },
+    encoding: {
+      x: { field: 'step', type: 'ordinal', title: 'step', axis: { labelAngle: 0 } },
+      y: { field: 'run', type: 'nominal', title: null, sort: ['BASE', 'TWEAK'] },
+    },
+    layer: [
+      {
+        mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },
+        encoding: { color: { field: 'diverged', type: 'nominal', title: null, scale: { domain: ['same so far', 'first divergence', 'after it'], range: ['#f2f2f2', '#f58518', '#fdd9b5'] } } },
+      },
+      { mark: { type: 'text', fontSize: 11 }, encoding: { text: { field: 'token' } } },
+    ],
+  } as Figure['spec'];
 }
 
 /** Rows P-1 .. P-2+n of all-position logits [T, V]: the distributions the n generated tokens were drawn from. */

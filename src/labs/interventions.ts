@@ -6,9 +6,9 @@
 //   residual-noise sigma       Gaussian noise into the residual stream entering every block
 //   boost-positions f          scale the learned position embeddings (GPT-2) or every RoPE angle (Llama-style)
 //   style-bias TOKEN=VALUE     add VALUE to one token's logit: an output bias
-import type { Intervention } from '../hooks/index.ts';
+import { runWithCache, type Intervention } from '../hooks/index.ts';
 import { UserError } from '../errors.ts';
-import { checkHead, checkLayer, compare, dims, singleToken, tooSmall, type CompareOptions, type LabContext, type LabResult, type Sweep } from './common.ts';
+import { checkHead, checkLayer, compare, dims, encodePrompt, singleToken, tooSmall, type CompareOptions, type LabContext, type LabResult, type Sweep } from './common.ts';
 
 /** Sweep values: the usual ones and the user's, sorted. */
 const around = (usual: number[], own: number) => [...new Set([...usual, own])].sort((a, b) => a - b);
@@ -91,11 +91,16 @@ export async function residualNoise(ctx: LabContext, sigma: number, o: CompareOp
   finite(sigma, 'sigma');
   const L = dims(ctx).nLayer;
   const ivs = (s: number): Intervention[] => Array.from({ length: L }, (_, l) => ({ hook: `blocks.${l}.hook_resid_pre`, op: 'noise', sigma: s, seed: (o.seed ?? 0) + l }));
-  const sweep: Sweep = { name: 'sweep', title: 'Noise into every block: mean KL against sigma', xTitle: 'sigma', points: around([0, 0.25, 0.5, 1, 2, 4], sigma).map((s) => ({ x: s, interventions: ivs(s) })) };
+  const sweep: Sweep = { name: 'sweep', title: 'Noise into every block: mean KL against sigma', xTitle: 'sigma', points: around([0, 0.01, 0.03, 0.1, 0.3, 1, 3], sigma).map((s) => ({ x: s, interventions: ivs(s) })) };
   const r = await compare(ctx, 'residual-noise', ivs(sigma), o, `noise sigma ${sigma} into every block`, {}, sweep);
+  // the scale the noise competes with: the root mean square of the stream entering the first and the last block
+  const names = [`blocks.0.hook_resid_pre`, `blocks.${L - 1}.hook_resid_pre`];
+  const { cache } = await runWithCache(ctx.model, encodePrompt(ctx, o.prompt), names);
+  const rms = names.map((n) => Math.sqrt(cache.get(n)!.data.reduce((s, x) => s + x * x, 0) / cache.get(n)!.data.length));
+  r.lines.push(`RMS of the residual stream entering block 0: ${rms[0]!.toFixed(3)}, entering block ${L - 1}: ${rms[1]!.toFixed(3)}`);
   return teach(ctx, r, [
-    'Small noise is absorbed: the layer norms and the many dimensions average it away, and KL stays near 0.',
-    'Look at the sweep for the sigma where KL takes off: that is the scale of the residual stream itself.',
+    'Noise well below the scale of the residual stream is absorbed, and KL stays near 0. Look at the sweep for the sigma',
+    'where KL takes off, and compare it with the RMS of the stream printed below: the first blocks are the most fragile.',
   ], 'residual-noise', String(sigma));
 }
 
