@@ -150,6 +150,7 @@ function jsonOf(r: LabResult, files: string[]) {
     lesson: r.lesson,
     ...(r.tooSmall ? { too_small: r.tooSmall } : {}),
     ...(r.divergence ? { divergence: r.divergence } : {}),
+    ...(r.prompt !== undefined ? { prompt: r.prompt } : {}),
     base: r.base,
     tweak: r.tweak,
     lines: r.lines,
