@@ -138,6 +138,7 @@ export async function compare(
   ]);
 
   const lines = [
+    "each run's own tokens; KL and the change in logprob of BASE's token are read on BASE's context at every step:",
     `step  ${'BASE'.padEnd(14)} ${'TWEAK'.padEnd(14)} ${'KL(BASE||TWEAK)'.padStart(15)} ${'dlogp(BASE tok)'.padStart(15)}`,
     ...steps.map((s, i) => `${String(s.step).padStart(4)}  ${s.base.padEnd(14)} ${s.tweak.padEnd(14)} ${s.kl.toFixed(4).padStart(15)} ${s.dlogp.toFixed(3).padStart(15)}${i === diverge ? '  <- first divergence' : ''}`),
     diverge < 0 ? `BASE and TWEAK agree on all ${steps.length} tokens` : `first divergence at step ${diverge + 1}: BASE ${steps[diverge]!.base}, TWEAK ${steps[diverge]!.tweak}`,
