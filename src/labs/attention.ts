@@ -20,7 +20,7 @@ export async function attentionLab(ctx: LabContext, prompt: string, layer: numbe
     for (let h = 0; h < NH; h++) s += at(h, q, k);
     return { query, key, weight: k <= q ? s / NH : null };
   }));
-  const common = { x: 'key', y: 'query', xTitle: 'attended-to token (key)', yTitle: 'attending token (query)', value: 'weight', valueTitle: 'attention', xOrder: labels, yOrder: labels };
+  const common = { x: 'key', y: 'query', xTitle: 'attended-to token (key)', yTitle: 'attending token (query)', value: 'weight', valueTitle: 'attention', xOrder: labels, yOrder: labels, domain: [0, 1] as [number, number] };
   const lines = [`layer ${layer}, head ${head}: the token each position attends to most`];
   labels.forEach((query, q) => {
     let best = 0;
@@ -29,13 +29,18 @@ export async function attentionLab(ctx: LabContext, prompt: string, layer: numbe
   });
   return {
     lab: 'attention',
+    lesson: [
+      "Each row is one token's attention over itself and the tokens before it (a row sums to 1; above the diagonal is masked).",
+      'Look for a diagonal just below the main one (a previous-token head), a bright first column (a resting place when',
+      'nothing else is relevant), and bright cells on an earlier copy of the same token (an induction head).',
+    ],
     lines,
     figures: [
       { name: `attention-L${layer}H${head}`, title: `Layer ${layer} head ${head}`, spec: heatmap({ ...common, title: `Attention pattern, layer ${layer} head ${head}` }), data: cells(head) },
       {
         name: `attention-L${layer}-all-heads`,
         title: `Layer ${layer}, all heads`,
-        spec: heatmap({ ...common, xTitle: 'key', yTitle: 'query', title: `Attention patterns of every head in layer ${layer}`, cell: 14, facet: { field: 'head', title: 'head', columns: Math.min(NH, 4) } }),
+        spec: heatmap({ ...common, xTitle: 'key', yTitle: 'query', title: `Attention patterns of every head in layer ${layer}`, cell: 20, facet: { field: 'head', title: 'head', columns: Math.min(NH, 4) } }),
         data: Array.from({ length: NH }, (_, h) => cells(h)).flat(),
       },
       { name: `attention-L${layer}-mean`, title: `Layer ${layer}, mean over heads`, spec: heatmap({ ...common, title: `Attention averaged over the ${NH} heads of layer ${layer}` }), data: mean },

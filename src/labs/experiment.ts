@@ -18,13 +18,13 @@ import { UserError } from '../errors.ts';
 import { compare, dims, encodePrompt, type LabContext, type LabResult } from './common.ts';
 
 export interface Experiment {
+  /** The file it was read from (named in errors). */
+  file: string;
   model?: string;
   prompt: string;
   seed: number;
   decoding: { maxNewTokens: number; temperature: number; topK: number };
   interventions: Intervention[];
-  /** The file it came from, for messages. */
-  file?: string;
 }
 
 /** The file format, as `wgpt lab run --help` and the README show it. */
@@ -81,6 +81,7 @@ export function parseExperiment(text: string, file: string): Experiment {
     return iv as Intervention;
   });
   const experiment: Experiment = {
+    file,
     model: doc.model ?? undefined,
     prompt: doc.prompt,
     seed: num(doc.seed, 0, 'seed', true),
@@ -90,7 +91,6 @@ export function parseExperiment(text: string, file: string): Experiment {
       topK: num(d.top_k, 0, 'decoding.top_k', true),
     },
     interventions,
-    file,
   };
   if (problems.length > 0) throw new UserError(problems.join('\n'));
   return experiment;
@@ -160,9 +160,17 @@ export function checkExperiment(e: Experiment, d: ModelDims, promptTokens: numbe
   return problems;
 }
 
-export function runExperiment(ctx: LabContext, e: Experiment): Promise<LabResult> {
+export async function runExperiment(ctx: LabContext, e: Experiment): Promise<LabResult> {
   const problems = checkExperiment(e, dims(ctx), encodePrompt(ctx, e.prompt).length);
   if (problems.length > 0) throw new UserError(problems.join('\n'));
   const what = e.interventions.map((iv) => `${iv.op} ${iv.hook}${iv.head !== undefined ? ` head ${iv.head}` : ''}`).join(', ') || 'no intervention';
-  return compare(ctx, 'run', e.interventions, { prompt: e.prompt, seed: e.seed, ...e.decoding }, what);
+  const r = await compare(ctx, 'run', e.interventions, { prompt: e.prompt, seed: e.seed, ...e.decoding }, what);
+  return {
+    ...r,
+    lesson: [
+      'The experiment replayed: BASE without the interventions, TWEAK with them, the same decoding and seed.',
+      "Look at the first divergence and at the KL per step along BASE's continuation: where the change bites.",
+    ],
+  };
 }
+

@@ -20,7 +20,7 @@ export async function renderFigure(figure: Figure): Promise<{ svg: string; png: 
   const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const resvg = '@resvg/resvg-js';
   const { Resvg } = (await import(/* @vite-ignore */ resvg)) as typeof import('@resvg/resvg-js');
-  const spec = { ...figure.spec, data: { values: figure.data }, config: { font: FONT, background: 'white', legend: { labelLimit: 400 } } } as TopLevelSpec;
+  const spec = { ...figure.spec, data: { values: figure.data }, config: { font: FONT, background: 'white', legend: { labelLimit: 400, titleLimit: 400 }, axis: { labelLimit: 200 }, header: { labelFontSize: 12, titleFontSize: 13 } } } as TopLevelSpec;
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
@@ -53,7 +53,11 @@ export function showToken(t: string): string {
   return JSON.stringify(t).slice(1, -1).replace(/ /g, '·');
 }
 
-/** A heatmap of `value` over x and y fields (ordinal, in the order given), with an optional text field in cells. */
+/**
+ * A heatmap of `value` over x and y fields (ordinal, in the order given), with an optional text field in cells.
+ * `domain` fixes the colour scale (values beyond it take the end colours), so figures of the same measure compare;
+ * `zero` anchors a sequential scale at 0 (probabilities, KL). Cell text is black on light cells and white on dark.
+ */
 export function heatmap(o: {
   title: string;
   x: string;
@@ -66,36 +70,55 @@ export function heatmap(o: {
   yOrder?: string[];
   text?: string;
   diverging?: boolean;
+  domain?: [number, number];
+  zero?: boolean;
   cell?: number;
-  facet?: { field: string; title: string; columns: number };
+  /** A narrower cell for many columns (defaults to cell). */
+  cellWidth?: number;
+  /** The x labels to show when there are too many to show them all. */
+  xTicks?: string[];
+  facet?: { field: string; title: string; columns: number; order?: string[] };
 }): TopLevelSpec {
   const cell = o.cell ?? 22;
+  const scale: Record<string, unknown> = o.diverging ? { scheme: 'redblue', domainMid: 0, reverse: true } : { scheme: 'viridis' };
+  if (o.domain) Object.assign(scale, { domain: o.domain, clamp: true });
+  else if (o.zero) scale.domainMin = 0;
   const layers: any[] = [
     {
       mark: 'rect',
       encoding: {
-        color: {
-          field: o.value,
-          type: 'quantitative',
-          title: o.valueTitle,
-          scale: o.diverging ? { scheme: 'redblue', domainMid: 0, reverse: true } : { scheme: 'viridis' },
-        },
+        color: { field: o.value, type: 'quantitative', title: o.valueTitle, scale },
         tooltip: [{ field: o.x }, { field: o.y }, { field: o.value }],
       },
     },
   ];
-  if (o.text) layers.push({ mark: { type: 'text', fontSize: 8 }, encoding: { text: { field: o.text }, color: { value: 'white' } } });
+  if (o.text) {
+    // redblue is dark at both ends and pale in the middle; viridis is dark at the low end and light at the high
+    const v = `datum[${JSON.stringify(o.value)}]`;
+    const [lo, hi] = o.domain ?? [0, 1];
+    const dark = o.diverging ? `abs(${v}) > ${0.6 * Math.max(Math.abs(lo), Math.abs(hi))}` : `${v} < ${lo + 0.55 * (hi - lo)}`;
+    layers.push({
+      mark: { type: 'text', fontSize: Math.max(8, Math.min(12, Math.floor(cell / 4))) },
+      encoding: { text: { field: o.text }, color: { condition: { test: dark, value: 'white' }, value: 'black' } },
+    });
+  }
   const inner = {
-    width: { step: cell },
+    width: { step: o.cellWidth ?? cell },
     height: { step: cell },
     encoding: {
-      x: { field: o.x, type: 'ordinal', title: o.xTitle, sort: o.xOrder ?? null, axis: { labelAngle: -45, labelLimit: 120 } },
-      y: { field: o.y, type: 'ordinal', title: o.yTitle, sort: o.yOrder ?? null, axis: { labelLimit: 160 } },
+      x: { field: o.x, type: 'ordinal', title: o.xTitle, sort: o.xOrder ?? null, axis: { labelAngle: o.xTicks ? 0 : -45, labelLimit: 200, ...(o.xTicks ? { values: o.xTicks } : {}) } },
+      y: { field: o.y, type: 'ordinal', title: o.yTitle, sort: o.yOrder ?? null, axis: { labelLimit: 200 } },
     },
     layer: layers,
   };
   if (o.facet) {
-    return { title: o.title, facet: { field: o.facet.field, type: 'ordinal', title: o.facet.title }, columns: o.facet.columns, spec: inner } as TopLevelSpec;
+    return {
+      title: o.title,
+      facet: { field: o.facet.field, type: 'ordinal', title: o.facet.title, ...(o.facet.order ? { sort: o.facet.order } : {}) },
+      columns: o.facet.columns,
+      resolve: { axis: { x: 'independent', y: 'independent' } },
+      spec: inner,
+    } as TopLevelSpec;
   }
   return { title: o.title, ...inner } as TopLevelSpec;
 }
@@ -116,18 +139,38 @@ export function groupedBars(o: { title: string; category: string; categoryTitle:
 }
 
 /** Lines of `y` over `x`, one per `series`. */
-export function lines(o: { title: string; x: string; xTitle: string; y: string; yTitle: string; series: string; seriesTitle: string; xType?: 'quantitative' | 'ordinal'; xOrder?: string[]; points?: boolean; width?: number }): TopLevelSpec {
-  return {
-    title: o.title,
-    width: o.width ?? 520,
-    height: 260,
-    mark: { type: 'line', point: o.points ?? false, strokeWidth: 1.5 },
-    encoding: {
-      x: { field: o.x, type: o.xType ?? 'quantitative', title: o.xTitle, ...(o.xOrder ? { sort: o.xOrder } : {}), ...(o.xType === 'ordinal' ? { axis: { labelAngle: -45 } } : {}) },
-      y: { field: o.y, type: 'quantitative', title: o.yTitle },
-      color: { field: o.series, type: 'nominal', title: o.seriesTitle, sort: null },
-    },
-  } as TopLevelSpec;
+export function lines(o: {
+  title: string;
+  x: string;
+  xTitle: string;
+  y: string;
+  yTitle: string;
+  series: string;
+  seriesTitle: string | null;
+  xType?: 'quantitative' | 'ordinal';
+  xOrder?: string[];
+  points?: boolean;
+  width?: number;
+  height?: number;
+  /** A rule at y = 0. */
+  zeroRule?: boolean;
+  /** One chart per value of this field, side by side. */
+  column?: { field: string; title: string };
+  xScale?: Record<string, unknown>;
+  yScale?: Record<string, unknown>;
+  /** Draw the spread: `low`..`high` fields as error bars. */
+  errorBars?: { low: string; high: string };
+}): TopLevelSpec {
+  const x = { field: o.x, type: o.xType ?? 'quantitative', title: o.xTitle, ...(o.xOrder ? { sort: o.xOrder } : {}), ...(o.xType === 'ordinal' ? { axis: { labelAngle: -45 } } : {}), ...(o.xScale ? { scale: o.xScale } : {}) };
+  const color = { field: o.series, type: 'nominal', title: o.seriesTitle, sort: null };
+  const layer: any[] = [
+    { mark: { type: 'line', point: o.points ?? false, strokeWidth: 1.5 }, encoding: { x, y: { field: o.y, type: 'quantitative', title: o.yTitle, ...(o.yScale ? { scale: o.yScale } : {}) }, color } },
+  ];
+  if (o.errorBars) layer.push({ mark: { type: 'rule' }, encoding: { x, y: { field: o.errorBars.low, type: 'quantitative' }, y2: { field: o.errorBars.high }, color } });
+  if (o.zeroRule) layer.push({ data: { values: [{ zero: 0 }] }, mark: { type: 'rule', color: 'grey', strokeDash: [4, 4] }, encoding: { y: { field: 'zero', type: 'quantitative' } } });
+  const inner = { width: o.width ?? 520, height: o.height ?? 260, layer };
+  if (o.column) return { title: o.title, facet: { column: { field: o.column.field, type: 'nominal', title: o.column.title, sort: null } }, spec: inner } as TopLevelSpec;
+  return { title: o.title, ...inner } as TopLevelSpec;
 }
 
 /** A labelled scatter plot. */

@@ -11,6 +11,9 @@ const dir = mkdtempSync(join(tmpdir(), 'wgpt-lab-'));
 const experiment = join(dir, 'experiment.yaml');
 writeFileSync(experiment, 'prompt: "ROMEO:"\nseed: 1\ndecoding: { max_new_tokens: 3, temperature: 0 }\ninterventions:\n  - { hook: blocks.1.attn.hook_z, op: zero, head: 2 }\n');
 
+const badExperiment = join(dir, 'bad.yaml');
+writeFileSync(badExperiment, 'prompt: "ROMEO:"\ninterventions:\n  - { hook: blocks.1.attn.hook_z, op: zero, head: 7 }\n');
+
 const short = ['--prompt', 'ROMEO:', '--max-new-tokens', '3'];
 const LABS: [string, string[]][] = [
   ['weights', ['--layer', '1', '--matrix', 'o']],
@@ -27,7 +30,7 @@ const LABS: [string, string[]][] = [
   ['attention', ['--layer', '1', '--head', '2', ...short]],
   ['hidden-states', ['--layer', '2']],
   ['embeddings', ['--words', 'man,woman,king,queen']],
-  ['kv-cache', ['--lengths', '1,2', ...short]],
+  ['kv-cache', ['--lengths', '2,4', '--repeats', '2', ...short]],
   ['run', [experiment]],
 ];
 
@@ -43,10 +46,14 @@ function checkPng(bytes: Buffer, file: string): void {
 describe('wgpt lab', () => {
   it.each(LABS)('%s writes a valid SVG and PNG and its numbers as JSON', (name, args) => {
     const out = join(dir, name);
-    const run = spawnSync(process.execPath, [BIN, 'lab', name, ...args, '--out', out, '--json'], { encoding: 'utf8', timeout: 120_000 });
+    // the weights lab's JSON holds every weight of a 128 x 128 matrix: more than spawnSync's default 1 MB buffer
+    const run = spawnSync(process.execPath, [BIN, 'lab', name, ...args, '--out', out, '--json'], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 });
     expect(run.status, run.stderr).toBe(0);
     const json = JSON.parse(run.stdout);
     expect(json.lab).toBe(name);
+    expect(json.lesson.length, 'what to look for, in two or three lines').toBeGreaterThanOrEqual(2);
+    expect(json.lesson.length).toBeLessThanOrEqual(3);
+    if (json.too_small !== undefined) expect(json.too_small).toMatch(/^the embedded 7M model is too small for this: .*wgpt lab .*--model openai-community\/gpt2$/);
     expect(json.figures.length).toBeGreaterThan(0);
     for (const f of json.figures) expect(f.data.length, f.name).toBeGreaterThan(0);
     const files = readdirSync(out);
@@ -58,6 +65,22 @@ describe('wgpt lab', () => {
       expect(text.trimEnd().endsWith('</svg>'), svg).toBe(true);
       checkPng(readFileSync(join(out, svg.replace(/\.svg$/, '.png'))), svg);
     }
+  }, 180_000);
+
+  const badIndex: [string, string[], RegExp][] = [
+    ['a layer', ['ablate-head', '4', '0'], /^layer 4 does not exist: the model has layers 0\.\.3$/],
+    ['a head', ['attention', '--head', '9', '--prompt', 'ROMEO:'], /^head 9 does not exist: the model has heads 0\.\.3$/],
+    ['a neuron', ['nudge-neuron', '0', '512', '1'], /^neuron 512 does not exist/],
+    ['a token id', ['style-bias', '60000=2'], /^token id 60000 does not exist/],
+    ['a length', ['kv-cache', '--lengths', '2,300'], /^--lengths: 300 is out of range/],
+    ['a YAML head', ['run', badExperiment], /interventions\[0\]: head 7 does not exist/],
+  ];
+  it.each(badIndex)('%s out of range is one line on stderr and exit code 2', (_, args, message) => {
+    const run = spawnSync(process.execPath, [BIN, 'lab', ...args, '--out', join(dir, 'bad')], { encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(2);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines.length, run.stderr).toBe(1);
+    expect(lines[0]!.replace(/^wgpt: /, '')).toMatch(message);
   }, 180_000);
 
   it('an unknown lab is a usage error that lists the labs', () => {

@@ -15,13 +15,13 @@ const LABS: Record<string, { args: string; help: string }> = {
   'residual-noise': { args: 'sigma', help: 'Gaussian noise into the residual stream of every block' },
   'boost-positions': { args: 'factor', help: 'scale the position embeddings (GPT-2) or the RoPE angles (Llama)' },
   'style-bias': { args: 'TOKEN=VALUE', help: "add VALUE to a token's logit" },
-  temperature: { args: '', help: 'T=0 vs T=1.2 with top-k, entropy per step' },
+  temperature: { args: '', help: 'entropy and top-token probability at several T; top-k/top-p; samples' },
   'logit-lens': { args: '', help: 'what each layer predicts' },
   patch: { args: '', help: 'activation patching, clean vs corrupt (--clean, --corrupt, --answer, --wrong)' },
   attention: { args: '', help: 'attention patterns (--layer, --head)' },
   'hidden-states': { args: '', help: 'activations of two sentences (--a, --b, --layer)' },
-  embeddings: { args: '', help: 'PCA and t-SNE of word embeddings (--words)' },
-  'kv-cache': { args: '', help: 'generation time with and without the KV cache (--lengths)' },
+  embeddings: { args: '', help: 'PCA and t-SNE of word vectors, analogies (--words, --from)' },
+  'kv-cache': { args: '', help: 'cost of one step with and without the KV cache (--lengths, --repeats)' },
   run: { args: 'experiment.yaml', help: 'replay a saved experiment' },
 };
 
@@ -37,11 +37,12 @@ export function registerLab(command: Command, run: Run): void {
     .option('--prompt <text>', `Prompt (default: ${JSON.stringify(labs.DEFAULT_PROMPT)})`)
     .option('--max-new-tokens <n>', 'Tokens to generate for BASE and TWEAK', { default: 20 })
     .option('--seed <n>', 'Random seed (noise, sampling)', { default: 0 })
-    .option('--layer <n>', 'Layer (weights, attention, hidden-states)', { default: 0 })
+    .option('--layer <n>', 'Layer (weights, attention: default 0; hidden-states: default the last)')
     .option('--head <n>', 'Head (attention)', { default: 0 })
     .option('--matrix <name>', 'Weight matrix: q, k, v, o, up, down', { default: 'q' })
-    .option('--temperature <t>', 'Sampling temperature of the hot run (temperature)', { default: 1.2 })
-    .option('--top-k <k>', 'Top-k of the hot run (temperature)', { default: 40 })
+    .option('--temperature <t>', 'Temperature the top-k / top-p figure is drawn at (temperature)', { default: 1.2 })
+    .option('--top-k <k>', 'Top-k compared (temperature)', { default: 40 })
+    .option('--top-p <p>', 'Top-p compared (temperature)', { default: 0.9 })
     .option('--clean <text>', `Clean prompt (patch) (default: ${JSON.stringify(labs.PATCH_DEFAULTS.clean)})`)
     .option('--corrupt <text>', `Corrupted prompt, same token count (patch) (default: ${JSON.stringify(labs.PATCH_DEFAULTS.corrupt)})`)
     .option('--answer <token>', `Answer token of the clean prompt (patch) (default: ${JSON.stringify(labs.PATCH_DEFAULTS.answer)})`)
@@ -49,7 +50,9 @@ export function registerLab(command: Command, run: Run): void {
     .option('--a <text>', 'First sentence (hidden-states)', { default: 'I love this movie' })
     .option('--b <text>', 'Second sentence (hidden-states)', { default: 'I hate this movie' })
     .option('--words <list>', 'Comma-separated words (embeddings)', { default: labs.DEFAULT_WORDS.join(',') })
-    .option('--lengths <list>', 'Comma-separated token counts (kv-cache)', { default: '4,8,16,32' })
+    .option('--from <where>', 'Word vectors: static, or a block whose output is averaged (embeddings; default: the last block)')
+    .option('--lengths <list>', 'Comma-separated sequence lengths (kv-cache)', { default: '8,32,64,128' })
+    .option('--repeats <n>', 'Timings per length and mode (kv-cache)', { default: 5 })
     .option('--out <dir>', 'Folder for the SVG and PNG figures', { default: './wgpt-out' })
     .option('--json', 'Print the results and the numbers behind every figure as one JSON object')
     .option(...OFFLINE_OPTION)
@@ -72,7 +75,7 @@ export function registerLab(command: Command, run: Run): void {
       };
       const { model, tokenizer } = await openModel(modelArg, { offline: o.offline, onProgress });
       const modelDir = modelArg === undefined ? defaultModelDir() : await resolveModelDir(modelArg, { offline: o.offline });
-      const ctx: LabContext = { model, tokenizer, modelDir };
+      const ctx: LabContext = { model, tokenizer, modelDir, embedded: modelArg === undefined };
       try {
         const result = await runLab(ctx, name, args, o, experiment);
         const files = await labs.writeFigures(result.figures, String(o.out));
@@ -91,7 +94,7 @@ function runLab(ctx: LabContext, name: string, args: string[], o: Record<string,
     maxNewTokens: toNumber('max-new-tokens', o.maxNewTokens, { min: 0, integer: true })!,
     seed: toNumber('seed', o.seed, { min: 0, max: 0xffffffff, integer: true })!,
   };
-  const layer = int(o.layer, '--layer');
+  const layer = int(o.layer ?? 0, '--layer');
   switch (name) {
     case 'weights': return labs.weightsLab(ctx, layer, String(o.matrix) as labs.WeightMatrix);
     case 'ablate-head': return labs.ablateHead(ctx, int(args[0], 'layer L'), int(args[1], 'head H'), compare);
@@ -101,13 +104,13 @@ function runLab(ctx: LabContext, name: string, args: string[], o: Record<string,
     case 'residual-noise': return labs.residualNoise(ctx, toNumber('the sigma', args[0], { min: 0 })!, compare);
     case 'boost-positions': return labs.boostPositions(ctx, num(args[0], 'the factor'), compare);
     case 'style-bias': return labs.styleBias(ctx, args[0]!, compare);
-    case 'temperature': return labs.temperatureLab(ctx, compare.prompt, { ...compare, temperature: toNumber('temperature', o.temperature, { min: 0, note: '0: greedy' })!, topK: toNumber('top-k', o.topK, { min: 0, integer: true, note: '0: off' })! });
+    case 'temperature': return labs.temperatureLab(ctx, compare.prompt, { ...compare, temperature: toNumber('temperature', o.temperature, { min: 0, note: '0: greedy' })!, topK: toNumber('top-k', o.topK, { min: 0, integer: true, note: '0: off' })!, topP: toNumber('top-p', o.topP, { min: 0, max: 1, note: '1: off' })! });
     case 'logit-lens': return labs.logitLensLab(ctx, compare.prompt);
     case 'patch': return labs.patchLab(ctx, { ...labs.PATCH_DEFAULTS, ...definedStrings({ clean: o.clean, corrupt: o.corrupt, answer: o.answer, wrong: o.wrong }) });
     case 'attention': return labs.attentionLab(ctx, compare.prompt, layer, int(o.head, '--head'));
-    case 'hidden-states': return labs.hiddenStatesLab(ctx, String(o.a), String(o.b), layer);
-    case 'embeddings': return labs.embeddingsLab(ctx, String(o.words).split(',').map((w) => w.trim()).filter(Boolean), compare.seed);
-    case 'kv-cache': return labs.kvCacheLab(ctx, compare.prompt, String(o.lengths).split(',').map((x) => int(x, '--lengths')));
+    case 'hidden-states': return labs.hiddenStatesLab(ctx, String(o.a), String(o.b), o.layer === undefined ? undefined : layer);
+    case 'embeddings': return labs.embeddingsLab(ctx, String(o.words).split(',').map((w) => w.trim()).filter(Boolean), compare.seed, o.from === undefined ? undefined : o.from === 'static' ? 'static' : int(o.from, '--from (static or a block index)'));
+    case 'kv-cache': return labs.kvCacheLab(ctx, compare.prompt, String(o.lengths).split(',').map((x) => int(x, '--lengths')), int(o.repeats, '--repeats'));
     default: return labs.runExperiment(ctx, experiment!);
   }
 }
@@ -132,15 +135,28 @@ const paint = (code: number, text: string) => (colour ? `\x1b[${code}m${text}\x1
 
 function printResult(r: LabResult, files: string[]): void {
   const out = process.stdout;
-  if (r.base !== undefined) out.write(`${paint(36, 'BASE ')} ${r.base}\n`);
-  if (r.tweak !== undefined) out.write(`${paint(35, 'TWEAK')} ${r.tweak}\n`);
+  for (const line of r.lesson) out.write(`${paint(1, 'look for:')} ${line}\n`);
+  if (r.prompt !== undefined) out.write(`${paint(2, 'prompt')} ${JSON.stringify(r.prompt)}\n`);
+  // continuations on one line each (newlines escaped), with a mark where they first differ
+  const shown = (text: string, at: number | undefined) => {
+    const json = (t: string) => JSON.stringify(t).slice(1, -1);
+    return at === undefined ? json(text) : `${json(text.slice(0, at))}${paint(33, '|>')}${json(text.slice(at))}`;
+  };
+  if (r.base !== undefined) out.write(`${paint(36, 'BASE ')} ${shown(r.base, r.divergence?.base)}\n`);
+  if (r.tweak !== undefined) out.write(`${paint(35, 'TWEAK')} ${shown(r.tweak, r.divergence?.tweak)}\n`);
+  if (r.divergence) out.write(paint(2, `(|> marks the first divergence, step ${r.divergence.step})\n`));
   for (const line of r.lines) out.write(`${line}\n`);
+  if (r.tooSmall) out.write(`${paint(33, 'note:')} ${r.tooSmall}\n`);
   out.write(paint(2, `figures: ${files.join(', ')}\n`));
 }
 
 function jsonOf(r: LabResult, files: string[]) {
   return {
     lab: r.lab,
+    lesson: r.lesson,
+    ...(r.tooSmall ? { too_small: r.tooSmall } : {}),
+    ...(r.divergence ? { divergence: r.divergence } : {}),
+    ...(r.prompt !== undefined ? { prompt: r.prompt } : {}),
     base: r.base,
     tweak: r.tweak,
     lines: r.lines,
