@@ -65,6 +65,16 @@ export class GenerateError extends Error {
   override name = 'GenerateError';
 }
 
+/** A prompt longer than the context, refused because truncation was not asked for. */
+export class PromptTooLongError extends GenerateError {
+  constructor(
+    readonly tokens: number,
+    readonly nCtx: number,
+  ) {
+    super(`the prompt is ${tokens} tokens but the model's context holds ${nCtx}: shorten the prompt, or truncate it to keep its end`);
+  }
+}
+
 const now = () => performance.now();
 
 /**
@@ -178,7 +188,7 @@ export function fitPrompt(ids: number[], nCtx: number, maxNewTokens: number, tru
   const keep = truncate ? Math.max(1, nCtx - maxNewTokens) : nCtx;
   if (ids.length <= keep) return { ids, dropped: 0 };
   if (!truncate) {
-    throw new GenerateError(`the prompt is ${ids.length} tokens but the model's context holds ${nCtx}: shorten it, or add --truncate to keep its end`);
+    throw new PromptTooLongError(ids.length, nCtx);
   }
   return { ids: ids.slice(ids.length - keep), dropped: ids.length - keep };
 }

@@ -17,6 +17,7 @@ export {
   generate,
   randomSeed,
   GenerateError,
+  PromptTooLongError,
   type FinishReason,
   type GenerateOptions,
   type GenerationResult,

@@ -1,5 +1,5 @@
 // `wgpt generate`: stream a continuation of a prompt, with the decoding knobs of HF generate() and llama.cpp.
-import { chatPrompt, fitPrompt, formatProfile, generate, openModel, type GenerateOptions, type GenerationResult, type Tokenizer } from 'wgpt';
+import { chatPrompt, fitPrompt, formatProfile, generate, openModel, PromptTooLongError, type GenerateOptions, type GenerationResult, type Tokenizer } from 'wgpt';
 import { CliError, type Command, type Run } from './command.ts';
 import { OFFLINE_OPTION, toList, toNumber } from './options.ts';
 import { pullProgress } from './pull.ts';
@@ -61,7 +61,7 @@ export function registerGenerate(command: Command, run: Run): void {
       const chat = o.chat ? chatPrompt(tokenizer, prompt) : undefined;
       if (chat) options.stop = [...(options.stop ?? []), ...chat.stop];
       // checked before anything is printed: a prompt that does not fit is refused, or with --truncate loses its start
-      const fitted = fitPrompt(chat?.ids ?? tokenizer.encode(prompt), model.nCtx, options.maxNewTokens ?? 64, options.truncate);
+      const fitted = fitPromptForCli(chat?.ids ?? tokenizer.encode(prompt), model.nCtx, options.maxNewTokens ?? 64, options.truncate);
       if (fitted.dropped > 0) {
         const total = fitted.ids.length + fitted.dropped;
         process.stderr.write(`wgpt: the prompt is ${total} tokens and the context holds ${model.nCtx}: dropped its first ${fitted.dropped} tokens (--truncate), kept the last ${fitted.ids.length}\n`);
@@ -185,4 +185,14 @@ function printProfile(r: GenerationResult, hasTimestamps: boolean): void {
   const steps = [formatProfile(`prefill (${r.prompt_tokens.length} tokens)`, r.profile?.prefill ?? [])];
   if (r.profile?.decode) steps.push(formatProfile('first decode step', r.profile.decode));
   process.stderr.write(`${steps.join('\n\n')}\n`);
+}
+
+/** fitPrompt, with the refusal in the command line's terms. */
+function fitPromptForCli(ids: number[], nCtx: number, maxNewTokens: number, truncate?: boolean): { ids: number[]; dropped: number } {
+  try {
+    return fitPrompt(ids, nCtx, maxNewTokens, truncate);
+  } catch (e) {
+    if (!(e instanceof PromptTooLongError)) throw e;
+    throw new CliError(`the prompt is ${e.tokens} tokens but the model's context holds ${e.nCtx}: shorten it, or add --truncate to keep its end`);
+  }
 }
