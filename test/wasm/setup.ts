@@ -1,0 +1,73 @@
+// Shared by the WebAssembly kernel tests: kernel instances (built from source first if the .wasm is missing),
+// and tensors in their memory placed at odd addresses, poisoned, with a sentinel past the end.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
+import type { DType } from '../../src/gpu/buffers.ts';
+import type { WasmTensor } from '../../src/backend/wasm/arena.ts';
+import { WasmKernels } from '../../src/backend/wasm/kernels.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Build the kernels once if this checkout has not (`npm run build:wasm`). */
+function ensureBuilt(): void {
+  if (existsSync(`${root}build/wasm/kernels.wasm`) && existsSync(`${root}build/wasm/kernels.shared.wasm`)) return;
+  execFileSync('npm', ['run', '--silent', 'build:wasm'], { cwd: root, stdio: 'inherit' });
+}
+
+const instances = new Map<string, Promise<WasmKernels>>();
+
+/** Kernels over `threads` threads (a plain, unshared memory when `noSharedMemory`), one instance per file. */
+export function kernels(threads = 1, noSharedMemory = false): Promise<WasmKernels> {
+  const key = `${threads}/${noSharedMemory}`;
+  let k = instances.get(key);
+  if (!k) {
+    ensureBuilt();
+    k = WasmKernels.create({ threads, noSharedMemory });
+    instances.set(key, k);
+  }
+  return k;
+}
+
+afterAll(async () => {
+  for (const k of instances.values()) (await k).destroy();
+  instances.clear();
+});
+
+/** Floats of NaN after a tensor's data: a kernel writing past its end overwrites one. */
+export const SENTINEL = 3;
+
+/**
+ * A tensor of `dtype[shape]` holding `data`, starting one float past a 64-byte boundary (so no SIMD load is
+ * aligned), followed by SENTINEL NaN floats. Without data, the tensor is filled with NaN.
+ */
+export function place(k: WasmKernels, dtype: DType, shape: number[], data: Float32Array | Uint32Array | undefined, label: string): WasmTensor {
+  const t = k.arena.alloc('f32', [1 + (data?.length ?? count(dtype, shape)) + SENTINEL], label);
+  const inner: WasmTensor = { ptr: t.ptr + 4, byteLength: t.byteLength - 4 * (1 + SENTINEL), dtype, shape, label };
+  const all = new Float32Array(k.memory.buffer, t.ptr, t.byteLength / 4);
+  all.fill(Number.NaN);
+  if (data) new Uint8Array(k.memory.buffer, inner.ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return inner;
+}
+
+function count(dtype: DType, shape: number[]): number {
+  const cols = shape.at(-1) ?? 1;
+  const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  return dtype === 'f16x2' ? rows * Math.ceil(cols / 2) : rows * cols;
+}
+
+/** The tensor's floats (a copy). */
+export function read(k: WasmKernels, t: WasmTensor): Float32Array {
+  return new Float32Array(k.memory.buffer, t.ptr, t.byteLength / 4).slice();
+}
+
+/** The SENTINEL floats after the tensor: all still NaN unless something wrote past its end. */
+export function sentinel(k: WasmKernels, t: WasmTensor): number[] {
+  return [...new Float32Array(k.memory.buffer, t.ptr + t.byteLength, SENTINEL)];
+}
+
+/** True when every sentinel float is still NaN. */
+export function untouched(k: WasmKernels, t: WasmTensor): boolean {
+  return sentinel(k, t).every(Number.isNaN);
+}
