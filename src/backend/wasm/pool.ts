@@ -14,9 +14,10 @@ export type RowKernel = (typeof ROW_KERNELS)[number];
 
 /** Shares start on multiples of 4 rows, the kernels' row block, so each block lies in one share. */
 const ROW_BLOCK = 4;
-/** Ints per slot: job, done, kernel, argc, then at most 12 arguments. */
+/** Ints per slot: job, done, kernel, argc, failed, then at most 11 arguments (see worker.js). */
 const SLOT_INTS = 16;
-const ARG_BASE = 4;
+const FAILED_AT = 4;
+const ARG_BASE = 5;
 /** How long the caller spins on a worker's done flag before sleeping on it (where this thread may sleep). */
 const SPIN = 20000;
 
@@ -55,7 +56,7 @@ export class ThreadPool {
     const workers: WorkerHandle[] = [];
     try {
       for (let slot = 0; slot < threads - 1; slot++) {
-        workers.push(await startWorker({ module, memory, control, slot, slotInts: SLOT_INTS, argBase: ARG_BASE, kernels: ROW_KERNELS }));
+        workers.push(await startWorker({ module, memory, control, slot, slotInts: SLOT_INTS, argBase: ARG_BASE, failedAt: FAILED_AT, kernels: ROW_KERNELS }));
       }
     } catch (err) {
       for (const w of workers) w.terminate();
@@ -72,7 +73,7 @@ export class ThreadPool {
       return;
     }
     if (args.length + 2 > SLOT_INTS - ARG_BASE) throw new Error(`${kernel}: too many arguments for a worker slot`);
-    const job = ++this.jobs;
+    const job = (this.jobs = (this.jobs % 0x3fffffff) + 1); // stays positive: -1 means stop
     const id = ROW_KERNELS.indexOf(kernel);
     for (let w = 1; w < shares.length; w++) {
       const base = (w - 1) * SLOT_INTS;
@@ -87,7 +88,12 @@ export class ThreadPool {
     }
     const [n0, n1] = shares[0]!;
     this.kernel(kernel)(...args, n0, n1);
-    for (let w = 1; w < shares.length; w++) this.waitDone(w - 1, job);
+    let failed = false;
+    for (let w = 1; w < shares.length; w++) {
+      this.waitDone(w - 1, job);
+      failed ||= this.ctl[(w - 1) * SLOT_INTS + FAILED_AT] !== 0;
+    }
+    if (failed) throw new Error(`${kernel}: a worker thread failed (its message follows on the console); the pool cannot be used further`);
   }
 
   /** Stop the workers. */
@@ -135,7 +141,7 @@ async function startWorker(init: Record<string, unknown>): Promise<WorkerHandle>
     const worker = new Worker(url);
     worker.unref(); // an idle pool does not keep the process alive
     await new Promise<void>((resolve, reject) => {
-      worker.once('message', () => resolve());
+      worker.on('message', (m) => (m === 'ready' ? resolve() : console.error(`WebAssembly worker: ${m}`)));
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`a WebAssembly worker thread exited (code ${code}) before it started`)));
       worker.postMessage(init);
@@ -144,7 +150,7 @@ async function startWorker(init: Record<string, unknown>): Promise<WorkerHandle>
   }
   const worker = new Worker(url, { type: 'module' });
   await new Promise<void>((resolve, reject) => {
-    worker.addEventListener('message', () => resolve(), { once: true });
+    worker.addEventListener('message', (e) => (e.data === 'ready' ? resolve() : console.error(`WebAssembly worker: ${e.data}`)));
     worker.addEventListener('error', (e) => reject(new Error(`a WebAssembly worker failed to start: ${e.message}`)), { once: true });
     worker.postMessage(init);
   });

@@ -8,12 +8,26 @@
 // Every kernel computes the rows n0 <= n < n1 of w only: one thread's share (src/backend/wasm/pool.ts splits N).
 // Row blocks at the end of a share are clamped to its last row, as matvec.v2.wgsl does: the loads stay inside
 // the share and the sums of the repeated rows are not stored. So one loop body serves every shape.
-import { load1, load4, rowBytes, sum4 } from './simd';
+//
+// f32 weights step along K by 4 (one v128 of w per row). f16 weights step by 8: one 16-byte load holds 8 halves,
+// unpacked as the even and the odd ones (simd.ts), so a is split the same way, [a0 a2 a4 a6] and [a1 a3 a5 a7],
+// once per step for all the rows that share it. The K % 4 (or 8) tail is scalar.
+import { evenHalves, load1, oddHalves, rowBytes, sum4 } from './simd';
+
+@inline function storeOut(row: usize, bias: usize, n: i32, value: f32, n1: i32): void {
+  if (n < n1) store<f32>(row + (<usize>n << 2), bias ? value + load<f32>(bias + (<usize>n << 2)) : value);
+}
+
+/** The scalar tail of a dot product: weights k .. K - 1 of a row against a. */
+@inline function tail<W>(sum: f32, a: usize, row: usize, k: i32, K: i32): f32 {
+  for (; k < K; k++) sum += load<f32>(a + (<usize>k << 2)) * load1<W>(row, k);
+  return sum;
+}
 
 // matvec (M = 1): four rows of w at a time, each streamed once. a (K floats) stays in L1; w is read from memory,
 // which bounds the speed, so the work per weight is one load (and, for f16, a conversion), a multiply and an add.
-function matvec<W>(out: usize, a: usize, w: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
-  const stride = rowBytes<W>(K);
+export function matvecF32(out: usize, a: usize, w: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
+  const stride = rowBytes<f32>(K);
   const K4 = K & ~3;
   const last = n1 - 1;
   for (let n = n0; n < n1; n += 4) {
@@ -25,53 +39,73 @@ function matvec<W>(out: usize, a: usize, w: usize, bias: usize, K: i32, n0: i32,
     let s1 = f32x4.splat(0);
     let s2 = f32x4.splat(0);
     let s3 = f32x4.splat(0);
-    let k = 0;
-    for (; k < K4; k += 4) {
-      const x = v128.load(a + (<usize>k << 2));
-      s0 = f32x4.add(s0, f32x4.mul(x, load4<W>(w0, k)));
-      s1 = f32x4.add(s1, f32x4.mul(x, load4<W>(w1, k)));
-      s2 = f32x4.add(s2, f32x4.mul(x, load4<W>(w2, k)));
-      s3 = f32x4.add(s3, f32x4.mul(x, load4<W>(w3, k)));
+    for (let k = 0; k < K4; k += 4) {
+      const at = <usize>k << 2;
+      const x = v128.load(a + at);
+      s0 = f32x4.add(s0, f32x4.mul(x, v128.load(w0 + at)));
+      s1 = f32x4.add(s1, f32x4.mul(x, v128.load(w1 + at)));
+      s2 = f32x4.add(s2, f32x4.mul(x, v128.load(w2 + at)));
+      s3 = f32x4.add(s3, f32x4.mul(x, v128.load(w3 + at)));
     }
-    let t0 = sum4(s0);
-    let t1 = sum4(s1);
-    let t2 = sum4(s2);
-    let t3 = sum4(s3);
-    for (; k < K; k++) {
-      const x = load<f32>(a + (<usize>k << 2));
-      t0 += x * load1<W>(w0, k);
-      t1 += x * load1<W>(w1, k);
-      t2 += x * load1<W>(w2, k);
-      t3 += x * load1<W>(w3, k);
-    }
-    storeOut(out, bias, n, t0, n1);
-    storeOut(out, bias, n + 1, t1, n1);
-    storeOut(out, bias, n + 2, t2, n1);
-    storeOut(out, bias, n + 3, t3, n1);
+    storeOut(out, bias, n, tail<f32>(sum4(s0), a, w0, K4, K), n1);
+    storeOut(out, bias, n + 1, tail<f32>(sum4(s1), a, w1, K4, K), n1);
+    storeOut(out, bias, n + 2, tail<f32>(sum4(s2), a, w2, K4, K), n1);
+    storeOut(out, bias, n + 3, tail<f32>(sum4(s3), a, w3, K4, K), n1);
   }
 }
 
-@inline function storeOut(row: usize, bias: usize, n: i32, value: f32, n1: i32): void {
-  if (n < n1) store<f32>(row + (<usize>n << 2), bias ? value + load<f32>(bias + (<usize>n << 2)) : value);
+/** Weights k .. k+7 of a row (8 halves at row + 2k) times a split as even and odd: four lanes of partial sums. */
+@inline function dot8(row: usize, k: i32, even: v128, odd: v128): v128 {
+  const h = v128.load(row + (<usize>k << 1));
+  return f32x4.add(f32x4.mul(even, evenHalves(h)), f32x4.mul(odd, oddHalves(h)));
 }
 
-// matmul (M > 1): blocks of 4 rows of a by 2 rows of w, eight dot products sharing their loads (each weight chunk
+export function matvecF16(out: usize, a: usize, w: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
+  const stride = rowBytes<u16>(K);
+  const K8 = K & ~7;
+  const last = n1 - 1;
+  for (let n = n0; n < n1; n += 4) {
+    const w0 = w + <usize>n * stride;
+    const w1 = w + <usize>min(n + 1, last) * stride;
+    const w2 = w + <usize>min(n + 2, last) * stride;
+    const w3 = w + <usize>min(n + 3, last) * stride;
+    let s0 = f32x4.splat(0);
+    let s1 = f32x4.splat(0);
+    let s2 = f32x4.splat(0);
+    let s3 = f32x4.splat(0);
+    for (let k = 0; k < K8; k += 8) {
+      const lo = v128.load(a + (<usize>k << 2));
+      const hi = v128.load(a + (<usize>k << 2) + 16);
+      const even = v128.shuffle<f32>(lo, hi, 0, 2, 4, 6);
+      const odd = v128.shuffle<f32>(lo, hi, 1, 3, 5, 7);
+      s0 = f32x4.add(s0, dot8(w0, k, even, odd));
+      s1 = f32x4.add(s1, dot8(w1, k, even, odd));
+      s2 = f32x4.add(s2, dot8(w2, k, even, odd));
+      s3 = f32x4.add(s3, dot8(w3, k, even, odd));
+    }
+    storeOut(out, bias, n, tail<u16>(sum4(s0), a, w0, K8, K), n1);
+    storeOut(out, bias, n + 1, tail<u16>(sum4(s1), a, w1, K8, K), n1);
+    storeOut(out, bias, n + 2, tail<u16>(sum4(s2), a, w2, K8, K), n1);
+    storeOut(out, bias, n + 3, tail<u16>(sum4(s3), a, w3, K8, K), n1);
+  }
+}
+
+// matmul (M > 1): blocks of 4 rows of a by 2 rows of w, eight dot products sharing their loads (each chunk of w
 // is loaded, and converted from f16, once for four rows of a). The two rows of w stay in L1 while every block of
 // a passes them; a is re-read from L2. Edge blocks are clamped in m as in n.
-function matmul<W>(out: usize, a: usize, w: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
-  const stride = rowBytes<W>(K);
+export function matmulF32(out: usize, a: usize, w: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  const stride = rowBytes<f32>(K);
   const aStride = <usize>K << 2;
+  const outStride = <usize>N << 2;
   const K4 = K & ~3;
-  const lastN = n1 - 1;
-  const lastM = M - 1;
   for (let n = n0; n < n1; n += 2) {
     const wA = w + <usize>n * stride;
-    const wB = w + <usize>min(n + 1, lastN) * stride;
+    const wB = w + <usize>min(n + 1, n1 - 1) * stride;
     for (let m = 0; m < M; m += 4) {
       const a0 = a + <usize>m * aStride;
-      const a1 = a + <usize>min(m + 1, lastM) * aStride;
-      const a2 = a + <usize>min(m + 2, lastM) * aStride;
-      const a3 = a + <usize>min(m + 3, lastM) * aStride;
+      const a1 = a + <usize>min(m + 1, M - 1) * aStride;
+      const a2 = a + <usize>min(m + 2, M - 1) * aStride;
+      const a3 = a + <usize>min(m + 3, M - 1) * aStride;
       let s0A = f32x4.splat(0);
       let s1A = f32x4.splat(0);
       let s2A = f32x4.splat(0);
@@ -80,15 +114,14 @@ function matmul<W>(out: usize, a: usize, w: usize, bias: usize, M: i32, N: i32, 
       let s1B = f32x4.splat(0);
       let s2B = f32x4.splat(0);
       let s3B = f32x4.splat(0);
-      let k = 0;
-      for (; k < K4; k += 4) {
-        const off = <usize>k << 2;
-        const xA = load4<W>(wA, k);
-        const xB = load4<W>(wB, k);
-        const x0 = v128.load(a0 + off);
-        const x1 = v128.load(a1 + off);
-        const x2 = v128.load(a2 + off);
-        const x3 = v128.load(a3 + off);
+      for (let k = 0; k < K4; k += 4) {
+        const at = <usize>k << 2;
+        const xA = v128.load(wA + at);
+        const xB = v128.load(wB + at);
+        const x0 = v128.load(a0 + at);
+        const x1 = v128.load(a1 + at);
+        const x2 = v128.load(a2 + at);
+        const x3 = v128.load(a3 + at);
         s0A = f32x4.add(s0A, f32x4.mul(x0, xA));
         s1A = f32x4.add(s1A, f32x4.mul(x1, xA));
         s2A = f32x4.add(s2A, f32x4.mul(x2, xA));
@@ -98,57 +131,90 @@ function matmul<W>(out: usize, a: usize, w: usize, bias: usize, M: i32, N: i32, 
         s2B = f32x4.add(s2B, f32x4.mul(x2, xB));
         s3B = f32x4.add(s3B, f32x4.mul(x3, xB));
       }
-      let t0A = sum4(s0A);
-      let t1A = sum4(s1A);
-      let t2A = sum4(s2A);
-      let t3A = sum4(s3A);
-      let t0B = sum4(s0B);
-      let t1B = sum4(s1B);
-      let t2B = sum4(s2B);
-      let t3B = sum4(s3B);
-      for (; k < K; k++) {
-        const off = <usize>k << 2;
-        const xA = load1<W>(wA, k);
-        const xB = load1<W>(wB, k);
-        const x0 = load<f32>(a0 + off);
-        const x1 = load<f32>(a1 + off);
-        const x2 = load<f32>(a2 + off);
-        const x3 = load<f32>(a3 + off);
-        t0A += x0 * xA;
-        t1A += x1 * xA;
-        t2A += x2 * xA;
-        t3A += x3 * xA;
-        t0B += x0 * xB;
-        t1B += x1 * xB;
-        t2B += x2 * xB;
-        t3B += x3 * xB;
-      }
-      const rowBytesOut = <usize>N << 2;
-      if (m < M) storePair(out + <usize>m * rowBytesOut, bias, n, t0A, t0B, n1);
-      if (m + 1 < M) storePair(out + <usize>(m + 1) * rowBytesOut, bias, n, t1A, t1B, n1);
-      if (m + 2 < M) storePair(out + <usize>(m + 2) * rowBytesOut, bias, n, t2A, t2B, n1);
-      if (m + 3 < M) storePair(out + <usize>(m + 3) * rowBytesOut, bias, n, t3A, t3B, n1);
+      storeBlock<f32>(out + <usize>m * outStride, outStride, bias, m, M, n, n1, a0, a1, a2, a3, wA, wB, K4, K,
+        s0A, s1A, s2A, s3A, s0B, s1B, s2B, s3B);
     }
   }
 }
 
-@inline function storePair(row: usize, bias: usize, n: i32, valueA: f32, valueB: f32, n1: i32): void {
-  storeOut(row, bias, n, valueA, n1);
-  storeOut(row, bias, n + 1, valueB, n1);
-}
-
-export function matvecF32(out: usize, a: usize, w: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
-  matvec<f32>(out, a, w, bias, K, n0, n1);
-}
-
-export function matvecF16(out: usize, a: usize, w: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
-  matvec<u16>(out, a, w, bias, K, n0, n1);
-}
-
-export function matmulF32(out: usize, a: usize, w: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
-  matmul<f32>(out, a, w, bias, M, N, K, n0, n1);
-}
-
 export function matmulF16(out: usize, a: usize, w: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
-  matmul<u16>(out, a, w, bias, M, N, K, n0, n1);
+  const stride = rowBytes<u16>(K);
+  const aStride = <usize>K << 2;
+  const outStride = <usize>N << 2;
+  const K8 = K & ~7;
+  for (let n = n0; n < n1; n += 2) {
+    const wA = w + <usize>n * stride;
+    const wB = w + <usize>min(n + 1, n1 - 1) * stride;
+    for (let m = 0; m < M; m += 4) {
+      const a0 = a + <usize>m * aStride;
+      const a1 = a + <usize>min(m + 1, M - 1) * aStride;
+      const a2 = a + <usize>min(m + 2, M - 1) * aStride;
+      const a3 = a + <usize>min(m + 3, M - 1) * aStride;
+      let s0A = f32x4.splat(0);
+      let s1A = f32x4.splat(0);
+      let s2A = f32x4.splat(0);
+      let s3A = f32x4.splat(0);
+      let s0B = f32x4.splat(0);
+      let s1B = f32x4.splat(0);
+      let s2B = f32x4.splat(0);
+      let s3B = f32x4.splat(0);
+      for (let k = 0; k < K8; k += 8) {
+        const hA = v128.load(wA + (<usize>k << 1));
+        const hB = v128.load(wB + (<usize>k << 1));
+        const evenA = evenHalves(hA);
+        const oddA = oddHalves(hA);
+        const evenB = evenHalves(hB);
+        const oddB = oddHalves(hB);
+        const at = <usize>k << 2;
+        let lo = v128.load(a0 + at);
+        let hi = v128.load(a0 + at + 16);
+        let even = v128.shuffle<f32>(lo, hi, 0, 2, 4, 6);
+        let odd = v128.shuffle<f32>(lo, hi, 1, 3, 5, 7);
+        s0A = f32x4.add(s0A, f32x4.add(f32x4.mul(even, evenA), f32x4.mul(odd, oddA)));
+        s0B = f32x4.add(s0B, f32x4.add(f32x4.mul(even, evenB), f32x4.mul(odd, oddB)));
+        lo = v128.load(a1 + at);
+        hi = v128.load(a1 + at + 16);
+        even = v128.shuffle<f32>(lo, hi, 0, 2, 4, 6);
+        odd = v128.shuffle<f32>(lo, hi, 1, 3, 5, 7);
+        s1A = f32x4.add(s1A, f32x4.add(f32x4.mul(even, evenA), f32x4.mul(odd, oddA)));
+        s1B = f32x4.add(s1B, f32x4.add(f32x4.mul(even, evenB), f32x4.mul(odd, oddB)));
+        lo = v128.load(a2 + at);
+        hi = v128.load(a2 + at + 16);
+        even = v128.shuffle<f32>(lo, hi, 0, 2, 4, 6);
+        odd = v128.shuffle<f32>(lo, hi, 1, 3, 5, 7);
+        s2A = f32x4.add(s2A, f32x4.add(f32x4.mul(even, evenA), f32x4.mul(odd, oddA)));
+        s2B = f32x4.add(s2B, f32x4.add(f32x4.mul(even, evenB), f32x4.mul(odd, oddB)));
+        lo = v128.load(a3 + at);
+        hi = v128.load(a3 + at + 16);
+        even = v128.shuffle<f32>(lo, hi, 0, 2, 4, 6);
+        odd = v128.shuffle<f32>(lo, hi, 1, 3, 5, 7);
+        s3A = f32x4.add(s3A, f32x4.add(f32x4.mul(even, evenA), f32x4.mul(odd, oddA)));
+        s3B = f32x4.add(s3B, f32x4.add(f32x4.mul(even, evenB), f32x4.mul(odd, oddB)));
+      }
+      storeBlock<u16>(out + <usize>m * outStride, outStride, bias, m, M, n, n1, a0, a1, a2, a3, wA, wB, K8, K,
+        s0A, s1A, s2A, s3A, s0B, s1B, s2B, s3B);
+    }
+  }
+}
+
+/** Finish a 4 x 2 block of matmul (lane sums, scalar tails from k0, bias) and store the rows and columns inside M and n1. */
+@inline function storeBlock<W>(
+  row0: usize, outStride: usize, bias: usize, m: i32, M: i32, n: i32, n1: i32,
+  a0: usize, a1: usize, a2: usize, a3: usize, wA: usize, wB: usize, k0: i32, K: i32,
+  s0A: v128, s1A: v128, s2A: v128, s3A: v128, s0B: v128, s1B: v128, s2B: v128, s3B: v128,
+): void {
+  storeOut(row0, bias, n, tail<W>(sum4(s0A), a0, wA, k0, K), n1);
+  storeOut(row0, bias, n + 1, tail<W>(sum4(s0B), a0, wB, k0, K), n1);
+  if (m + 1 < M) {
+    storeOut(row0 + outStride, bias, n, tail<W>(sum4(s1A), a1, wA, k0, K), n1);
+    storeOut(row0 + outStride, bias, n + 1, tail<W>(sum4(s1B), a1, wB, k0, K), n1);
+  }
+  if (m + 2 < M) {
+    storeOut(row0 + 2 * outStride, bias, n, tail<W>(sum4(s2A), a2, wA, k0, K), n1);
+    storeOut(row0 + 2 * outStride, bias, n + 1, tail<W>(sum4(s2B), a2, wB, k0, K), n1);
+  }
+  if (m + 3 < M) {
+    storeOut(row0 + 3 * outStride, bias, n, tail<W>(sum4(s3A), a3, wA, k0, K), n1);
+    storeOut(row0 + 3 * outStride, bias, n + 1, tail<W>(sum4(s3B), a3, wB, k0, K), n1);
+  }
 }

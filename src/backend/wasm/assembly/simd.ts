@@ -42,19 +42,9 @@ const LN2_LO: f32 = -2.12194440e-4;
 }
 
 // f16 -> f32 by moving bits: exponent and mantissa shift up by 13 into an f32 that is 2^-112 too small (f16
-// subnormals land on f32 subnormals, which WebAssembly keeps), a multiply by 2^112 corrects it exactly, and an
-// all-ones f16 exponent (infinity, NaN) becomes an all-ones f32 one. Same results as WGSL's unpack2x16float.
+// subnormals land on f32 subnormals, which WebAssembly keeps), a multiply by 2^112 corrects it exactly, and (in
+// half1) an all-ones f16 exponent (infinity, NaN) becomes an all-ones f32 one, as WGSL's unpack2x16float.
 const TWO_POW_112: f32 = reinterpret<f32>(0x77800000);
-
-/** Four consecutive halves at ptr (two packed u32 words) as four f32. */
-@inline export function halves4(ptr: usize): v128 {
-  const h = v128.load16x4_u(ptr); // each half zero-extended into a 32-bit lane
-  const em = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
-  let f = f32x4.mul(em, f32x4.splat(TWO_POW_112));
-  const special = i32x4.eq(v128.and(h, i32x4.splat(0x7c00)), i32x4.splat(0x7c00));
-  f = v128.or(f, v128.and(special, i32x4.splat(0x7f800000)));
-  return v128.or(f, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
-}
 
 /** The half at ptr as an f32. */
 @inline export function half1(ptr: usize): f32 {
@@ -64,17 +54,30 @@ const TWO_POW_112: f32 = reinterpret<f32>(0x77800000);
   return reinterpret<f32>(bits | ((h & 0x8000) << 16));
 }
 
+// The fast path for the weights of matvec and matmul: 8 halves from one 16-byte load, in two sets of four, the
+// halves in the low 16 bits of each 32-bit lane (weights k, k+2, k+4, k+6) and those in the high bits (k+1, k+3,
+// k+5, k+7). An arithmetic shift right by 3 moves a high half's exponent and mantissa to the f32 positions and
+// copies its sign over bits 31..28; the mask keeps bit 31 and the 15 bits of exponent and mantissa; the multiply
+// by 2^112 rescales, as above. Three instructions for four weights (four for the low set, shifted up first).
+// f16 infinities and NaNs are not told apart here (they become 65536 * (1 + m)): weights never hold them.
+const HALF_BITS_MASK = 0x8fffe000;
+
+/** f32 of the high halves of the four lanes: weights k+1, k+3, k+5, k+7 of a load at weight k. */
+@inline export function oddHalves(v: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shr_s(v, 3), i32x4.splat(HALF_BITS_MASK)), f32x4.splat(TWO_POW_112));
+}
+
+/** f32 of the low halves of the four lanes: weights k, k+2, k+4, k+6 of a load at weight k. */
+@inline export function evenHalves(v: v128): v128 {
+  return oddHalves(i32x4.shl(v, 16));
+}
+
 /** Bytes of one row of `cols` weights: f32, or f16 packed two to a u32 word with odd rows padded by a half. */
 @inline export function rowBytes<W>(cols: i32): usize {
   return isInteger<W>() ? (<usize>(cols + 1) >> 1) << 2 : <usize>cols << 2;
 }
 
-/** Four weights starting at element k of a row: f32 (W = f32) or packed f16 (W = u16). */
-@inline export function load4<W>(row: usize, k: i32): v128 {
-  return isInteger<W>() ? halves4(row + (<usize>k << 1)) : v128.load(row + (<usize>k << 2));
-}
-
-/** Weight k of a row. */
+/** Weight k of a row: f32 (W = f32) or packed f16 (W = u16). */
 @inline export function load1<W>(row: usize, k: i32): f32 {
   return isInteger<W>() ? half1(row + (<usize>k << 1)) : load<f32>(row + (<usize>k << 2));
 }
