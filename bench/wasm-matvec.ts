@@ -73,9 +73,18 @@ interface Row {
   gbps: number;
 }
 
-async function onnxRuntime(): Promise<typeof import('onnxruntime-node') | undefined> {
+/** The part of onnxruntime-node used here. It is optional (about 290 MB), so it is not a dependency. */
+interface OnnxRuntime {
+  InferenceSession: {
+    create(model: Uint8Array, options: object): Promise<{ run(feeds: object): Promise<Record<string, { data: unknown }>>; release(): Promise<void> }>;
+  };
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => object;
+}
+
+async function onnxRuntime(): Promise<OnnxRuntime | undefined> {
+  const name = 'onnxruntime-node'; // a variable: type-checking does not look for the package
   try {
-    return await import('onnxruntime-node');
+    return (await import(name)) as OnnxRuntime;
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up wgpt on a fresh Debian/Ubuntu machine: the system packages WebGPU needs without a GPU, then npm ci.
+# Set up wgpt on a fresh Debian/Ubuntu machine: the system packages WebGPU needs without a GPU, then npm ci and
+# the WebAssembly kernels' build.
 #   chromium    ships SwiftShader, a Vulkan driver that runs on the CPU (used when there is no GPU)
 #   libvulkan1  the Vulkan loader Dawn (the `webgpu` package) opens
 # Run as root, or with sudo available. Safe to run again.
@@ -24,4 +25,5 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+npm run --silent build:wasm # the WebAssembly kernels, from src/backend/wasm/assembly
 echo "setup: done. Try: npx wgpt generate \"ROMEO:\""

@@ -22,8 +22,9 @@ function alignUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
 
-function gib(bytes: number): string {
-  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+/** Bytes for a person: MiB below 1 GiB, GiB above. */
+function size(bytes: number): string {
+  return bytes < 2 ** 30 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 }
 
 export class WasmArena {
@@ -42,7 +43,7 @@ export class WasmArena {
     return this.top;
   }
 
-  /** A new tensor, zero-filled on first allocation (fresh pages are zero; a reused region is zeroed here). */
+  /** A new zero-filled tensor (a region freed by `release` and reused is zeroed again). */
   alloc(dtype: DType, shape: number[], label: string): WasmTensor {
     const byteLength = Math.max(4, byteSize(dtype, shape));
     const ptr = this.top;
@@ -86,12 +87,12 @@ export class WasmArena {
     const have = this.memory.buffer.byteLength;
     if (end <= have) return;
     if (end > MEMORY_LIMIT) {
-      throw new Error(`out of WebAssembly memory: ${label} needs ${gib(end - this.top)} more, ${gib(end)} in all, past the ${gib(MEMORY_LIMIT)} a wasm32 memory can hold; use a smaller model, f16 weights, or the WebGPU device`);
+      throw new Error(`out of WebAssembly memory: ${label} needs ${size(end - this.top)} more, ${size(end)} in all, past the ${size(MEMORY_LIMIT)} a wasm32 memory can hold; use a smaller model, f16 weights, or the WebGPU device`);
     }
     try {
       this.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
     } catch {
-      throw new Error(`out of WebAssembly memory: ${label} needs ${gib(end)} in all and this runtime would not grow its memory past ${gib(have)}; use a smaller model or f16 weights`);
+      throw new Error(`out of WebAssembly memory: ${label} needs ${size(end)} in all and this runtime would not grow its memory past ${size(have)}; use a smaller model or f16 weights`);
     }
   }
 }
