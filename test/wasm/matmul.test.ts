@@ -108,3 +108,21 @@ describe('wasm matmul threads', () => {
     expect(() => k.matmul(out, a, w, undefined, 0, 5, 8)).toThrow(/M must be a positive integer/);
   });
 });
+
+describe('wasm thread pool', () => {
+  it('reports a kernel that fails in a worker thread, and keeps working after it', async () => {
+    const k = await kernels(2);
+    const K = 16;
+    const N = 64;
+    const a = k.arena.upload('f32', [1, K], new Float32Array(K).fill(1), 'a');
+    const out = k.arena.alloc('f32', [1, N], 'out');
+    // weights whose first half of rows (the caller's share) lies in memory and whose second half (the worker's)
+    // runs past its end: the worker's kernel traps
+    const end = k.memory.buffer.byteLength;
+    const w = { ptr: end - (N / 2) * K * 4, byteLength: N * K * 4, dtype: 'f32' as const, shape: [N, K], label: 'w' };
+    expect(() => k.matmul(out, a, w, undefined, 1, N, K)).toThrow(/matvecF32: a worker thread failed/);
+    // the pool still runs jobs, and runs them right
+    const r = await run(2, 'f32', true, 1, 37, 29);
+    expectClose(r.got, r.ref, TOL, 'after a failure');
+  });
+});

@@ -79,6 +79,7 @@ export class ThreadPool {
       const base = (w - 1) * SLOT_INTS;
       const [n0, n1] = shares[w]!;
       this.ctl[base + 2] = id;
+      this.ctl[base + FAILED_AT] = 0;
       this.ctl[base + 3] = args.length + 2;
       for (let i = 0; i < args.length; i++) this.ctl[base + ARG_BASE + i] = args[i]! | 0;
       this.ctl[base + ARG_BASE + args.length] = n0;
@@ -86,14 +87,21 @@ export class ThreadPool {
       Atomics.store(this.ctl, base, job);
       Atomics.notify(this.ctl, base);
     }
+    // The caller's share; whatever happens to it, the workers finish theirs before the slots are written again.
     const [n0, n1] = shares[0]!;
-    this.kernel(kernel)(...args, n0, n1);
+    let error: unknown;
+    try {
+      this.kernel(kernel)(...args, n0, n1);
+    } catch (err) {
+      error = err;
+    }
     let failed = false;
     for (let w = 1; w < shares.length; w++) {
       this.waitDone(w - 1, job);
       failed ||= this.ctl[(w - 1) * SLOT_INTS + FAILED_AT] !== 0;
     }
-    if (failed) throw new Error(`${kernel}: a worker thread failed (its message follows on the console); the pool cannot be used further`);
+    if (error) throw error;
+    if (failed) throw new Error(`${kernel}: a worker thread failed (its message follows on the console)`);
   }
 
   /** Stop the workers. */
