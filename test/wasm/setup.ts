@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
-import type { DType } from '../../src/gpu/buffers.ts';
+import { byteSize, type DType } from '../../src/gpu/buffers.ts';
 import type { WasmTensor } from '../../src/backend/wasm/arena.ts';
 import { WasmKernels } from '../../src/backend/wasm/kernels.ts';
 
@@ -43,18 +43,12 @@ export const SENTINEL = 3;
  * aligned), followed by SENTINEL NaN floats. Without data, the tensor is filled with NaN.
  */
 export function place(k: WasmKernels, dtype: DType, shape: number[], data: Float32Array | Uint32Array | undefined, label: string): WasmTensor {
-  const t = k.arena.alloc('f32', [1 + (data?.length ?? count(dtype, shape)) + SENTINEL], label);
+  const words = data?.length ?? byteSize(dtype, shape) / 4;
+  const t = k.arena.alloc('f32', [1 + words + SENTINEL], label);
   const inner: WasmTensor = { ptr: t.ptr + 4, byteLength: t.byteLength - 4 * (1 + SENTINEL), dtype, shape, label };
-  const all = new Float32Array(k.memory.buffer, t.ptr, t.byteLength / 4);
-  all.fill(Number.NaN);
+  new Float32Array(k.memory.buffer, t.ptr, t.byteLength / 4).fill(Number.NaN);
   if (data) new Uint8Array(k.memory.buffer, inner.ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   return inner;
-}
-
-function count(dtype: DType, shape: number[]): number {
-  const cols = shape.at(-1) ?? 1;
-  const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-  return dtype === 'f16x2' ? rows * Math.ceil(cols / 2) : rows * cols;
 }
 
 /** The tensor's floats (a copy). */

@@ -6,7 +6,7 @@
 //   const x = k.arena.upload('f32', [T, C], data, 'x');
 //   k.layerNorm(out, x, gamma, beta, T, C, 1e-5);
 //   k.arena.f32(out)  // the result, read in place
-import type { DType } from '../../gpu/buffers.ts';
+import { byteSize, type DType } from '../../gpu/buffers.ts';
 import type { AttentionShape, ScoresOptions } from '../../kernels/attention.ts';
 import type { EmbedOptions } from '../../kernels/embedding.ts';
 import type { Box, BoxView, InterveneOp } from '../../kernels/intervene.ts';
@@ -188,7 +188,7 @@ export class WasmKernels {
 /** The mistakes a caller can make with a tensor, each said in one line before any kernel runs. */
 function need(kernel: string, name: string, t: WasmTensor, dtype: DType, shape: number[]): void {
   if (t.dtype !== dtype) throw new Error(`${kernel}: ${name} must be ${dtype}, got ${t.dtype}`);
-  const bytes = dtype === 'f16x2' ? (shape.slice(0, -1).reduce((a, b) => a * b, 1) * Math.ceil(shape.at(-1)! / 2) * 4) : shape.reduce((a, b) => a * b, 1) * 4;
+  const bytes = byteSize(dtype, shape);
   if (t.byteLength < bytes) throw new Error(`${kernel}: ${name} needs ${bytes} bytes for ${dtype}[${shape}], its tensor has ${t.byteLength}`);
 }
 
