@@ -6,12 +6,10 @@
 //   src/half.ts packs them), bias [N] f32 or 0 for none. Pointers are byte addresses in the module's memory.
 //
 // Every kernel computes the rows n0 <= n < n1 of w only: one thread's share (src/backend/wasm/pool.ts splits N).
-// Row blocks at the end of a share are clamped to its last row, as matvec.v2.wgsl does: the loads stay inside
-// the share and the sums of the repeated rows are not stored. So one loop body serves every shape.
 //
-// f32 weights step along K by 4 (one v128 of w per row). f16 weights step by 8: one 16-byte load holds 8 halves,
-// unpacked as the even and the odd ones (simd.ts), so a is split the same way, [a0 a2 a4 a6] and [a1 a3 a5 a7],
-// once per step for all the rows that share it. The K % 4 (or 8) tail is scalar.
+// f32 weights are read 4 to a v128. f16 weights are read 8 to a v128 and unpacked as the even and the odd ones
+// (simd.ts), so a is split the same way, [a0 a2 a4 a6] and [a1 a3 a5 a7]. The K % 16 (matmul: K % 4 or 8) tail
+// of each dot product is scalar.
 import { evenHalves, load1, oddHalves, rowBytes, sum4 } from './simd';
 
 @inline function storeOut(row: usize, bias: usize, n: i32, value: f32, n1: i32): void {
@@ -24,75 +22,63 @@ import { evenHalves, load1, oddHalves, rowBytes, sum4 } from './simd';
   return sum;
 }
 
-// matvec (M = 1): four rows of w at a time, each streamed once. a (K floats) stays in L1; w is read from memory,
-// which bounds the speed, so the work per weight is one load (and, for f16, a conversion), a multiply and an add.
+// matvec (M = 1): one row of w at a time, streamed once from memory, which bounds the speed: the work per weight
+// is one load (and, for f16, a conversion), a multiply and an add. Four accumulators, 16 weights per step, keep
+// the adds off one dependency chain. Streaming one row at a time ran the 768 x 50257 LM head about twice as fast
+// as interleaving four or eight rows (which shares the loads of a, but a stays in L1 anyway) on this project's
+// 2-core test machine; on shapes that fit the cache the two are even.
 export function matvecF32(out: usize, a: usize, w: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
   const stride = rowBytes<f32>(K);
-  const K4 = K & ~3;
-  const last = n1 - 1;
-  for (let n = n0; n < n1; n += 4) {
-    const w0 = w + <usize>n * stride;
-    const w1 = w + <usize>min(n + 1, last) * stride;
-    const w2 = w + <usize>min(n + 2, last) * stride;
-    const w3 = w + <usize>min(n + 3, last) * stride;
+  const K16 = K & ~15;
+  for (let n = n0; n < n1; n++) {
+    const row = w + <usize>n * stride;
     let s0 = f32x4.splat(0);
     let s1 = f32x4.splat(0);
     let s2 = f32x4.splat(0);
     let s3 = f32x4.splat(0);
-    for (let k = 0; k < K4; k += 4) {
-      const at = <usize>k << 2;
-      const x = v128.load(a + at);
-      s0 = f32x4.add(s0, f32x4.mul(x, v128.load(w0 + at)));
-      s1 = f32x4.add(s1, f32x4.mul(x, v128.load(w1 + at)));
-      s2 = f32x4.add(s2, f32x4.mul(x, v128.load(w2 + at)));
-      s3 = f32x4.add(s3, f32x4.mul(x, v128.load(w3 + at)));
+    for (let k = 0; k < K16; k += 16) {
+      const x = a + (<usize>k << 2);
+      const r = row + (<usize>k << 2);
+      s0 = f32x4.add(s0, f32x4.mul(v128.load(x), v128.load(r)));
+      s1 = f32x4.add(s1, f32x4.mul(v128.load(x, 16), v128.load(r, 16)));
+      s2 = f32x4.add(s2, f32x4.mul(v128.load(x, 32), v128.load(r, 32)));
+      s3 = f32x4.add(s3, f32x4.mul(v128.load(x, 48), v128.load(r, 48)));
     }
-    storeOut(out, bias, n, tail<f32>(sum4(s0), a, w0, K4, K), n1);
-    storeOut(out, bias, n + 1, tail<f32>(sum4(s1), a, w1, K4, K), n1);
-    storeOut(out, bias, n + 2, tail<f32>(sum4(s2), a, w2, K4, K), n1);
-    storeOut(out, bias, n + 3, tail<f32>(sum4(s3), a, w3, K4, K), n1);
+    const sum = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
+    storeOut(out, bias, n, tail<f32>(sum4(sum), a, row, K16, K), n1);
   }
 }
 
-/** Weights k .. k+7 of a row (8 halves at row + 2k) times a split as even and odd: four lanes of partial sums. */
-@inline function dot8(row: usize, k: i32, even: v128, odd: v128): v128 {
+/** Weights k .. k+7 of a row (8 halves at row + 2k) times a[k .. k+7]: four lanes of partial sums. */
+@inline function dot8(row: usize, k: i32, a: usize): v128 {
   const h = v128.load(row + (<usize>k << 1));
+  const lo = v128.load(a + (<usize>k << 2));
+  const hi = v128.load(a + (<usize>k << 2), 16);
+  const even = v128.shuffle<f32>(lo, hi, 0, 2, 4, 6); // a[k], a[k+2], a[k+4], a[k+6], against the low halves
+  const odd = v128.shuffle<f32>(lo, hi, 1, 3, 5, 7);
   return f32x4.add(f32x4.mul(even, evenHalves(h)), f32x4.mul(odd, oddHalves(h)));
 }
 
 export function matvecF16(out: usize, a: usize, w: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
   const stride = rowBytes<u16>(K);
-  const K8 = K & ~7;
-  const last = n1 - 1;
-  for (let n = n0; n < n1; n += 4) {
-    const w0 = w + <usize>n * stride;
-    const w1 = w + <usize>min(n + 1, last) * stride;
-    const w2 = w + <usize>min(n + 2, last) * stride;
-    const w3 = w + <usize>min(n + 3, last) * stride;
+  const K16 = K & ~15;
+  for (let n = n0; n < n1; n++) {
+    const row = w + <usize>n * stride;
     let s0 = f32x4.splat(0);
     let s1 = f32x4.splat(0);
-    let s2 = f32x4.splat(0);
-    let s3 = f32x4.splat(0);
-    for (let k = 0; k < K8; k += 8) {
-      const lo = v128.load(a + (<usize>k << 2));
-      const hi = v128.load(a + (<usize>k << 2) + 16);
-      const even = v128.shuffle<f32>(lo, hi, 0, 2, 4, 6);
-      const odd = v128.shuffle<f32>(lo, hi, 1, 3, 5, 7);
-      s0 = f32x4.add(s0, dot8(w0, k, even, odd));
-      s1 = f32x4.add(s1, dot8(w1, k, even, odd));
-      s2 = f32x4.add(s2, dot8(w2, k, even, odd));
-      s3 = f32x4.add(s3, dot8(w3, k, even, odd));
+    for (let k = 0; k < K16; k += 16) {
+      s0 = f32x4.add(s0, dot8(row, k, a));
+      s1 = f32x4.add(s1, dot8(row, k + 8, a));
     }
-    storeOut(out, bias, n, tail<u16>(sum4(s0), a, w0, K8, K), n1);
-    storeOut(out, bias, n + 1, tail<u16>(sum4(s1), a, w1, K8, K), n1);
-    storeOut(out, bias, n + 2, tail<u16>(sum4(s2), a, w2, K8, K), n1);
-    storeOut(out, bias, n + 3, tail<u16>(sum4(s3), a, w3, K8, K), n1);
+    storeOut(out, bias, n, tail<u16>(sum4(f32x4.add(s0, s1)), a, row, K16, K), n1);
   }
 }
 
 // matmul (M > 1): blocks of 4 rows of a by 2 rows of w, eight dot products sharing their loads (each chunk of w
 // is loaded, and converted from f16, once for four rows of a). The two rows of w stay in L1 while every block of
-// a passes them; a is re-read from L2. Edge blocks are clamped in m as in n.
+// a passes them; a is re-read from L2. Blocks at the end are clamped to the last row of a and of the share, as
+// matvec.v2.wgsl does: the loads stay in bounds and the sums of repeated rows are not stored, so one loop body
+// serves every shape.
 export function matmulF32(out: usize, a: usize, w: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
   const stride = rowBytes<f32>(K);
   const aStride = <usize>K << 2;
