@@ -12,9 +12,9 @@ const TOL = { rtol: 1e-4, atol: 1e-5 };
 
 type WeightDtype = 'f32' | 'f16x2';
 
-// None of these is a multiple of the kernels' blocks (4 rows of w for matvec; 4 rows of a by 2 rows of w for
-// matmul), of the SIMD width along K, or of the thread counts: last blocks of 1, 2 and 3 rows, and K tails of
-// 1, 2 and 3 floats (K = 1 and 3 have no SIMD body at all).
+// None of these is a multiple of matmul's blocks (4 rows of a by 2 rows of w), of the steps along K (matvec 16
+// weights, matmul 4 for f32 and 8 for f16) or of the thread counts: last blocks of 1, 2 and 3 rows, K tails of
+// 1 to 13 weights, and K = 1, 3 and 7 with no SIMD body at all.
 const shapes = [
   { M: 1, N: 1, K: 1 },
   { M: 1, N: 37, K: 29 },

@@ -12,7 +12,7 @@ import type { KernelExports } from './module.ts';
 export const ROW_KERNELS = ['matvecF32', 'matvecF16', 'matmulF32', 'matmulF16'] as const;
 export type RowKernel = (typeof ROW_KERNELS)[number];
 
-/** Shares start on multiples of 4 rows, the kernels' row block, so each block lies in one share. */
+/** Shares start on multiples of 4 rows, so matmul's blocks of 2 rows of w never straddle two shares. */
 const ROW_BLOCK = 4;
 /** Ints per slot: job, done, kernel, argc, failed, then at most 11 arguments (see worker.js). */
 const SLOT_INTS = 16;
