@@ -1,7 +1,7 @@
 // Shared by the WebAssembly kernel tests: kernel instances (built from source first if the .wasm is missing),
 // and tensors in their memory placed at odd addresses, poisoned, with a sentinel past the end.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import { byteSize, type DType } from '../../src/gpu/buffers.ts';
@@ -9,10 +9,14 @@ import type { WasmTensor } from '../../src/backend/wasm/arena.ts';
 import { WasmKernels } from '../../src/backend/wasm/kernels.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const SOURCES = 'src/backend/wasm/assembly';
 
-/** Build the kernels once if this checkout has not (`npm run build:wasm`). */
+/** Build the kernels (`npm run build:wasm`) when this checkout has not, or its sources changed since. */
 function ensureBuilt(): void {
-  if (existsSync(`${root}build/wasm/kernels.wasm`) && existsSync(`${root}build/wasm/kernels.shared.wasm`)) return;
+  const outputs = ['kernels.wasm', 'kernels.shared.wasm'].map((f) => `${root}build/wasm/${f}`);
+  const sources = readdirSync(`${root}${SOURCES}`).map((f) => `${root}${SOURCES}/${f}`);
+  const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
+  if (outputs.every((f) => existsSync(f) && statSync(f).mtimeMs >= newest)) return;
   execFileSync('npm', ['run', '--silent', 'build:wasm'], { cwd: root, stdio: 'inherit' });
 }
 
