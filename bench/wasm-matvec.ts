@@ -95,40 +95,45 @@ async function main(): Promise<void> {
   const ceiling = copyCeiling();
   const ort = await onnxRuntime();
   const rng = new Rng(12345);
-  for (const threads of THREADS) {
-    const k = await WasmKernels.create({ threads });
-    if (k.threads !== threads) throw new Error(`asked for ${threads} threads, got ${k.threads} (no SharedArrayBuffer?)`);
-    for (const { name, K, N } of SHAPES) {
-      const a = Float32Array.from({ length: K }, () => rng.range(-1, 1));
-      const w = Float32Array.from({ length: N * K }, () => rng.range(-1, 1));
-      for (const dtype of ['f32', 'f16x2'] as const) {
+  // One instance per thread count, and every configuration of a shape timed one after another, so that a change
+  // in the machine's load (it is shared) falls on all of them alike.
+  const instances = await Promise.all(THREADS.map((threads) => WasmKernels.create({ threads })));
+  for (const k of instances) if (k.threads !== THREADS[instances.indexOf(k)]) throw new Error('no SharedArrayBuffer here: worker threads cannot run');
+  for (const { name, K, N } of SHAPES) {
+    const a = Float32Array.from({ length: K }, () => rng.range(-1, 1));
+    const w = Float32Array.from({ length: N * K }, () => rng.range(-1, 1));
+    for (const dtype of ['f32', 'f16x2'] as const) {
+      const ref = new Float64Array(N);
+      matmulReference(ref, a, dtype === 'f32' ? w : w.map(roundToF16), undefined, 1, N, K);
+      const packed = dtype === 'f32' ? w : packF16(w, K);
+      for (const k of instances) {
         const mark = k.arena.mark();
         const at = k.arena.upload('f32', [1, K], a, 'a');
-        const wt: WasmTensor = dtype === 'f32' ? k.arena.upload('f32', [N, K], w, 'w') : k.arena.upload('f16x2', [N, K], packF16(w, K), 'w');
+        const wt: WasmTensor = k.arena.upload(dtype, [N, K], packed, 'w');
         const out = k.arena.alloc('f32', [1, N], 'out');
         k.matmul(out, at, wt, undefined, 1, N, K);
-        const ref = new Float64Array(N);
-        matmulReference(ref, a, dtype === 'f32' ? w : w.map(roundToF16), undefined, 1, N, K);
-        check(k.arena.f32(out), ref, `${name} ${dtype} ${threads} threads`);
+        check(k.arena.f32(out), ref, `${name} ${dtype} ${k.threads} threads`);
         const ms = time(() => k.matmul(out, at, wt, undefined, 1, N, K));
-        rows.push(row(name, K, N, dtype, 'wasm', threads, ms));
+        rows.push(row(name, K, N, dtype, 'wasm', k.threads, ms));
         k.arena.release(mark);
       }
-      if (ort) {
-        const session = await ort.InferenceSession.create(matmulModel(w, K, N), { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
+    }
+    if (ort) {
+      const ref = new Float64Array(N);
+      matmulReference(ref, a, w, undefined, 1, N, K);
+      const model = matmulModel(w, K, N);
+      for (const threads of THREADS) {
+        const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
         const feeds = { A: new ort.Tensor('float32', a, [1, K]) };
-        const result = (await session.run(feeds)).Y!.data as Float32Array;
-        const ref = new Float64Array(N);
-        matmulReference(ref, a, w, undefined, 1, N, K);
-        check(result, ref, `${name} onnxruntime ${threads} threads`);
+        check((await session.run(feeds)).Y!.data as Float32Array, ref, `${name} onnxruntime ${threads} threads`);
         // session.run is asynchronous: time it by awaiting each call, in batches as above
         const ms = await timeAsync(() => session.run(feeds));
         rows.push(row(name, K, N, 'f32', 'onnxruntime', threads, ms));
         await session.release();
       }
     }
-    k.destroy();
   }
+  for (const k of instances) k.destroy();
   print(rows, ceiling, ort !== undefined);
 }
 
