@@ -73,7 +73,8 @@ async function compile(shared: boolean): Promise<WebAssembly.Module> {
   if (!hasWasmSimd()) {
     throw new Error('this JavaScript runtime has no WebAssembly SIMD (Node 16.4+, Chrome 91+, Firefox 89+, Safari 16.4+ have it); use the WebGPU device instead');
   }
-  const url = new URL(`../../../build/wasm/${shared ? 'kernels.shared.wasm' : 'kernels.wasm'}`, import.meta.url);
+  // literal URLs, so that bundlers (Vite) see and copy both files
+  const url = shared ? new URL('../../../build/wasm/kernels.shared.wasm', import.meta.url) : new URL('../../../build/wasm/kernels.wasm', import.meta.url);
   return WebAssembly.compile(await readBytes(url));
 }
 

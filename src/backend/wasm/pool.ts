@@ -143,10 +143,9 @@ export function splitRows(N: number, threads: number): [number, number][] {
 
 /** Start worker.js (a Node worker thread, or a module Web Worker in a browser) and wait until it is ready. */
 async function startWorker(init: Record<string, unknown>): Promise<WorkerHandle> {
-  const url = new URL('./worker.js', import.meta.url);
   if (typeof process !== 'undefined' && process.versions?.node) {
     const { Worker } = await import('node:worker_threads');
-    const worker = new Worker(url);
+    const worker = new Worker(new URL('./worker.js', import.meta.url));
     worker.unref(); // an idle pool does not keep the process alive
     await new Promise<void>((resolve, reject) => {
       worker.on('message', (m) => (m === 'ready' ? resolve() : console.error(`WebAssembly worker: ${m}`)));
@@ -156,7 +155,7 @@ async function startWorker(init: Record<string, unknown>): Promise<WorkerHandle>
     });
     return worker;
   }
-  const worker = new Worker(url, { type: 'module' });
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }); // the form bundlers recognise
   await new Promise<void>((resolve, reject) => {
     worker.addEventListener('message', (e) => (e.data === 'ready' ? resolve() : console.error(`WebAssembly worker: ${e.data}`)));
     worker.addEventListener('error', (e) => reject(new Error(`a WebAssembly worker failed to start: ${e.message}`)), { once: true });
