@@ -16,6 +16,10 @@ export type RowKernel = (typeof ROW_KERNELS)[number];
 const ROW_BLOCK = 4;
 /** Ints per slot: job, done, kernel, argc, failed, then at most 11 arguments (see worker.js). */
 const SLOT_INTS = 16;
+const JOB_AT = 0;
+const DONE_AT = 1;
+const KERNEL_AT = 2;
+const ARGC_AT = 3;
 const FAILED_AT = 4;
 const ARG_BASE = 5;
 /** How long the caller spins on a worker's done flag before sleeping on it (where this thread may sleep). */
@@ -78,14 +82,14 @@ export class ThreadPool {
     for (let w = 1; w < shares.length; w++) {
       const base = (w - 1) * SLOT_INTS;
       const [n0, n1] = shares[w]!;
-      this.ctl[base + 2] = id;
+      this.ctl[base + KERNEL_AT] = id;
       this.ctl[base + FAILED_AT] = 0;
-      this.ctl[base + 3] = args.length + 2;
+      this.ctl[base + ARGC_AT] = args.length + 2;
       for (let i = 0; i < args.length; i++) this.ctl[base + ARG_BASE + i] = args[i]! | 0;
       this.ctl[base + ARG_BASE + args.length] = n0;
       this.ctl[base + ARG_BASE + args.length + 1] = n1;
-      Atomics.store(this.ctl, base, job);
-      Atomics.notify(this.ctl, base);
+      Atomics.store(this.ctl, base + JOB_AT, job);
+      Atomics.notify(this.ctl, base + JOB_AT);
     }
     // The caller's share; whatever happens to it, the workers finish theirs before the slots are written again.
     const [n0, n1] = shares[0]!;
@@ -107,8 +111,8 @@ export class ThreadPool {
   /** Stop the workers. */
   destroy(): void {
     for (let w = 0; w < this.workers.length; w++) {
-      Atomics.store(this.ctl, w * SLOT_INTS, -1);
-      Atomics.notify(this.ctl, w * SLOT_INTS);
+      Atomics.store(this.ctl, w * SLOT_INTS + JOB_AT, -1);
+      Atomics.notify(this.ctl, w * SLOT_INTS + JOB_AT);
       this.workers[w]!.terminate();
     }
     this.workers.length = 0;
@@ -119,7 +123,7 @@ export class ThreadPool {
   }
 
   private waitDone(worker: number, job: number): void {
-    const at = worker * SLOT_INTS + 1;
+    const at = worker * SLOT_INTS + DONE_AT;
     for (let spin = 0; Atomics.load(this.ctl, at) !== job; spin++) {
       // A browser's main thread may not sleep (Atomics.wait throws there): it keeps spinning.
       if (spin >= SPIN && canSleep) {
