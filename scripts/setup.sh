@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up wgpt on a fresh Debian/Ubuntu machine: the system packages WebGPU needs without a GPU, then npm ci (which
-# compiles the TypeScript to dist/).
+# builds dist/ and the WebAssembly kernels: the `prepare` script runs `npm run build`).
 #   chromium    ships SwiftShader, a Vulkan driver that runs on the CPU (used when there is no GPU)
 #   libvulkan1  the Vulkan loader Dawn (the `webgpu` package) opens
 # Run as root, or with sudo available. Safe to run again.

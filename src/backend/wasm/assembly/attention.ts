@@ -1,0 +1,74 @@
+// Causal self-attention over a KV cache, in the steps of src/kernels/attention.ts so that each intermediate can
+// be a hook (hook_attn_scores, hook_pattern, hook_z); the softmax between them is softmax.ts. Prefill (T query
+// rows from pos0 = 0), a chunk after a prefix, and a one-token decode step (T = 1) are the same kernels.
+//
+//   q:              T rows of qStride floats; head h of row t at q[t * qStride + qOffset + h * headDim + d]
+//   kCache, vCache: [nKVHead, nCtx, headDim]; query head h reads KV head h / (nHead / nKVHead) (GQA, MQA)
+//   scores:         [nHead, T, S], S = pos0 + T; -infinity where s > pos0 + t (the causal mask)
+//   z:              [T, nHead * headDim]
+import { sum4 } from './simd';
+
+/** Dot product of n floats at x and y. */
+@inline function dot(x: usize, y: usize, n: i32): f32 {
+  const n4 = n & ~3;
+  let acc = f32x4.splat(0);
+  let d = 0;
+  for (; d < n4; d += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(x + (<usize>d << 2)), v128.load(y + (<usize>d << 2))));
+  let total = sum4(acc);
+  for (; d < n; d++) total += load<f32>(x + (<usize>d << 2)) * load<f32>(y + (<usize>d << 2));
+  return total;
+}
+
+/** scores[h, t, s] = scale * q[t, h, :] . k[h / group, s, :] for s <= pos0 + t, else -infinity. */
+export function attentionScores(
+  scores: usize, q: usize, kCache: usize,
+  T: i32, pos0: i32, nHead: i32, nKVHead: i32, headDim: i32, nCtx: i32, qStride: i32, qOffset: i32, scale: f32,
+): void {
+  const S = pos0 + T;
+  const group = nHead / nKVHead;
+  const headBytes = <usize>headDim << 2;
+  for (let h = 0; h < nHead; h++) {
+    const kHead = kCache + <usize>(h / group) * <usize>nCtx * headBytes;
+    for (let t = 0; t < T; t++) {
+      const qh = q + ((<usize>t * <usize>qStride + <usize>qOffset + <usize>h * <usize>headDim) << 2);
+      const row = scores + ((<usize>(h * T + t) * <usize>S) << 2);
+      const visible = pos0 + t;
+      for (let s = 0; s <= visible; s++) store<f32>(row + (<usize>s << 2), scale * dot(qh, kHead + <usize>s * headBytes, headDim));
+      for (let s = visible + 1; s < S; s++) store<f32>(row + (<usize>s << 2), -Infinity);
+    }
+  }
+}
+
+/** z[t, h * headDim + d] = sum over s <= pos0 + t of pattern[h, t, s] * v[h / group, s, d]. */
+export function attentionValues(
+  z: usize, pattern: usize, vCache: usize,
+  T: i32, pos0: i32, nHead: i32, nKVHead: i32, headDim: i32, nCtx: i32,
+): void {
+  const S = pos0 + T;
+  const group = nHead / nKVHead;
+  const headBytes = <usize>headDim << 2;
+  const hd4 = headDim & ~3;
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < nHead; h++) {
+      const vHead = vCache + <usize>(h / group) * <usize>nCtx * headBytes;
+      const p = pattern + ((<usize>(h * T + t) * <usize>S) << 2);
+      const zh = z + ((<usize>t * <usize>nHead + <usize>h) * headBytes);
+      memory.fill(zh, 0, headBytes);
+      // z row += p[s] * v row, s by s: the head's z (a few hundred bytes) stays in L1 while v streams past
+      for (let s = 0; s <= pos0 + t; s++) {
+        const ps = load<f32>(p + (<usize>s << 2));
+        const psV = f32x4.splat(ps);
+        const vs = vHead + <usize>s * headBytes;
+        let d = 0;
+        for (; d < hd4; d += 4) {
+          const at = <usize>d << 2;
+          v128.store(zh + at, f32x4.add(v128.load(zh + at), f32x4.mul(psV, v128.load(vs + at))));
+        }
+        for (; d < headDim; d++) {
+          const at = <usize>d << 2;
+          store<f32>(zh + at, load<f32>(zh + at) + ps * load<f32>(vs + at));
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,204 @@
+// The WebAssembly kernels, typed: one method per op, taking WasmTensors and the same option objects as the WGSL
+// kernels in src/kernels/ (whose CPU references define what each computes). Each method checks its operands, then
+// calls the kernel in assembly/; matvec and matmul are split over the thread pool.
+//
+//   const k = await WasmKernels.create({ threads: 2 });
+//   const x = k.arena.upload('f32', [T, C], data, 'x');
+//   k.layerNorm(out, x, gamma, beta, T, C, 1e-5);
+//   k.arena.f32(out)  // the result, read in place
+import { byteSize, type DType } from '../../gpu/buffers.ts';
+import type { AttentionShape, ScoresOptions } from '../../kernels/attention.ts';
+import type { EmbedOptions } from '../../kernels/embedding.ts';
+import type { Box, BoxView, InterveneOp } from '../../kernels/intervene.ts';
+import type { KvAppendOptions } from '../../kernels/kvcache.ts';
+import type { RopeOptions } from '../../kernels/rope.ts';
+import { WasmArena, type WasmTensor } from './arena.ts';
+import { canShareMemory, compileKernels, createMemory, instantiate, type KernelExports } from './module.ts';
+import { ThreadPool } from './pool.ts';
+
+export interface WasmKernelsOptions {
+  /** Threads for matvec and matmul, the caller included; 1 where memory cannot be shared. Default 1. */
+  threads?: number;
+  /** Use a plain (unshared) memory even where SharedArrayBuffer exists: one thread. */
+  noSharedMemory?: boolean;
+}
+
+export class WasmKernels {
+  private constructor(
+    readonly exports: KernelExports,
+    readonly memory: WebAssembly.Memory,
+    readonly arena: WasmArena,
+    private readonly pool: ThreadPool,
+  ) {}
+
+  static async create(options: WasmKernelsOptions = {}): Promise<WasmKernels> {
+    const shared = !options.noSharedMemory && canShareMemory();
+    const threads = shared ? (options.threads ?? 1) : 1;
+    const module = await compileKernels(shared);
+    const memory = createMemory(shared);
+    const exports = instantiate(module, memory);
+    const pool = await ThreadPool.create(module, memory, exports, threads);
+    return new WasmKernels(exports, memory, new WasmArena(memory, exports.heapBase()), pool);
+  }
+
+  /** Threads matvec and matmul run on. */
+  get threads(): number {
+    return this.pool.threads;
+  }
+
+  /** Whether the memory is shared (SharedArrayBuffer), which threads need. */
+  get shared(): boolean {
+    return typeof SharedArrayBuffer !== 'undefined' && this.memory.buffer instanceof SharedArrayBuffer;
+  }
+
+  destroy(): void {
+    this.pool.destroy();
+  }
+
+  /** out[M, N] = a[M, K] @ w[N, K]^T + bias[N]; w f32 or f16x2. M = 1 runs the matvec kernel. */
+  matmul(out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: WasmTensor | undefined, M: number, N: number, K: number, label = 'matmul'): void {
+    for (const [name, size] of [['M', M], ['N', N], ['K', K]] as const) {
+      if (!Number.isInteger(size) || size < 1) throw new Error(`${label}: ${name} must be a positive integer, got ${size}`);
+    }
+    if (w.dtype === 'u32') throw new Error(`${label}: weights must be f32 or f16x2, got u32`);
+    need(label, 'out', out, 'f32', [M, N]);
+    need(label, 'a', a, 'f32', [M, K]);
+    need(label, 'w', w, w.dtype, [N, K]);
+    if (bias) need(label, 'bias', bias, 'f32', [N]);
+    const f16 = w.dtype === 'f16x2';
+    const b = bias?.ptr ?? 0;
+    if (M === 1) this.pool.runRows(f16 ? 'matvecF16' : 'matvecF32', [out.ptr, a.ptr, w.ptr, b, K], N);
+    else this.pool.runRows(f16 ? 'matmulF16' : 'matmulF32', [out.ptr, a.ptr, w.ptr, b, M, N, K], N);
+  }
+
+  /** out[rows, C] = layernorm(x) * gamma + beta; out and x distinct. */
+  layerNorm(out: WasmTensor, x: WasmTensor, gamma: WasmTensor, beta: WasmTensor, rows: number, C: number, eps: number): void {
+    need('layernorm', 'out', out, 'f32', [rows, C]);
+    need('layernorm', 'x', x, 'f32', [rows, C]);
+    need('layernorm', 'gamma', gamma, 'f32', [C]);
+    need('layernorm', 'beta', beta, 'f32', [C]);
+    this.exports.layerNorm(out.ptr, x.ptr, gamma.ptr, beta.ptr, rows, C, eps);
+  }
+
+  /** out[rows, C] = x / rms(x) * gamma; out and x distinct. */
+  rmsNorm(out: WasmTensor, x: WasmTensor, gamma: WasmTensor, rows: number, C: number, eps: number): void {
+    need('rmsnorm', 'out', out, 'f32', [rows, C]);
+    need('rmsnorm', 'x', x, 'f32', [rows, C]);
+    need('rmsnorm', 'gamma', gamma, 'f32', [C]);
+    this.exports.rmsNorm(out.ptr, x.ptr, gamma.ptr, rows, C, eps);
+  }
+
+  /** x[r, :] = softmax(x[r, :]) in place; -infinity entries become 0. */
+  softmax(x: WasmTensor, rows: number, cols: number): void {
+    need('softmax', 'x', x, 'f32', [rows, cols]);
+    this.exports.softmax(x.ptr, rows, cols);
+  }
+
+  /** scores[nHead, T, S] = scale * q . k over the cache, -infinity past the causal mask. */
+  attentionScores(scores: WasmTensor, q: WasmTensor, kCache: WasmTensor, o: ScoresOptions): void {
+    const { T, pos0, nHead, nKVHead, headDim, nCtx, qStride, qOffset, scale } = o;
+    checkAttention(o, 'attn_scores');
+    need('attn_scores', 'scores', scores, 'f32', [nHead, T, pos0 + T]);
+    need('attn_scores', 'kCache', kCache, 'f32', [nKVHead, nCtx, headDim]);
+    needFloats('attn_scores', 'q', q, (T - 1) * qStride + qOffset + nHead * headDim);
+    this.exports.attentionScores(scores.ptr, q.ptr, kCache.ptr, T, pos0, nHead, nKVHead, headDim, nCtx, qStride, qOffset, scale);
+  }
+
+  /** z[T, nHead * headDim] = pattern @ v over the cache. */
+  attentionValues(z: WasmTensor, pattern: WasmTensor, vCache: WasmTensor, o: AttentionShape): void {
+    const { T, pos0, nHead, nKVHead, headDim, nCtx } = o;
+    checkAttention(o, 'attn_values');
+    need('attn_values', 'z', z, 'f32', [T, nHead * headDim]);
+    need('attn_values', 'pattern', pattern, 'f32', [nHead, T, pos0 + T]);
+    need('attn_values', 'vCache', vCache, 'f32', [nKVHead, nCtx, headDim]);
+    this.exports.attentionValues(z.ptr, pattern.ptr, vCache.ptr, T, pos0, nHead, nKVHead, headDim, nCtx);
+  }
+
+  /** x[i] = gelu(x[i]) for i < n, in place (tanh approximation). */
+  gelu(x: WasmTensor, n: number): void {
+    needFloats('gelu', 'x', x, n);
+    this.exports.gelu(x.ptr, n);
+  }
+
+  /** out[rows, I] = silu(gateUp[:, :I]) * gateUp[:, I:]. */
+  swiglu(out: WasmTensor, gateUp: WasmTensor, rows: number, I: number): void {
+    need('swiglu', 'out', out, 'f32', [rows, I]);
+    need('swiglu', 'gateUp', gateUp, 'f32', [rows, 2 * I]);
+    this.exports.swiglu(out.ptr, gateUp.ptr, rows, I);
+  }
+
+  /** x[i] += y[i] for i < n. */
+  residualAdd(x: WasmTensor, y: WasmTensor, n: number): void {
+    needFloats('residual_add', 'x', x, n);
+    needFloats('residual_add', 'y', y, n);
+    this.exports.residualAdd(x.ptr, y.ptr, n);
+  }
+
+  /** Rotary position embedding in place on the heads of each row of x (see src/kernels/rope.ts). */
+  rope(x: WasmTensor, invFreq: WasmTensor, o: RopeOptions): void {
+    const { T, pos0, nHeads, headDim, rotaryDim, stride, offset } = o;
+    if (rotaryDim % 2 !== 0 || rotaryDim > headDim) throw new Error(`rope: rotaryDim ${rotaryDim} must be even and at most headDim ${headDim}`);
+    needFloats('rope', 'invFreq', invFreq, rotaryDim / 2);
+    needFloats('rope', 'x', x, (T - 1) * stride + offset + nHeads * headDim);
+    this.exports.rope(x.ptr, invFreq.ptr, T, pos0, nHeads, headDim, rotaryDim / 2, stride, offset);
+  }
+
+  /** out[T, C] = wte[ids[t]] + wpe[pos0 + t] (no wpe: the token part alone). Tables f32 or f16x2. */
+  embed(out: WasmTensor, ids: WasmTensor, wte: WasmTensor, wpe: WasmTensor | undefined, o: EmbedOptions): void {
+    const { T, C, pos0 } = o;
+    if (ids.dtype !== 'u32') throw new Error(`embedding: token ids must be a u32 tensor, not ${ids.dtype}`);
+    if (wpe && pos0 + T > wpe.shape[0]!) {
+      throw new Error(`embedding: positions ${pos0}..${pos0 + T - 1} run past the ${wpe.shape[0]} positions this model was trained on; shorten the prompt or generate fewer tokens`);
+    }
+    need('embedding', 'out', out, 'f32', [T, C]);
+    need('embedding', 'ids', ids, 'u32', [T]);
+    for (const [name, table] of [['wte', wte], ['wpe', wpe]] as const) {
+      if (table && table.dtype === 'u32') throw new Error(`embedding: ${name} must be f32 or f16x2, not u32`);
+    }
+    const V = wte.shape[0]!;
+    const idView = new Uint32Array(this.memory.buffer, ids.ptr, T);
+    for (let t = 0; t < T; t++) {
+      if (idView[t]! >= V) throw new Error(`embedding: token id ${idView[t]} is past the vocabulary of ${V}`);
+    }
+    this.exports.embed(out.ptr, ids.ptr, wte.ptr, wte.dtype === 'f16x2' ? 1 : 0, wpe?.ptr ?? 0, wpe?.dtype === 'f16x2' ? 1 : 0, T, C, pos0);
+  }
+
+  /** cache[j, pos0 + t, :] = the keys (or values) of head j of row t of src. */
+  kvAppend(cache: WasmTensor, src: WasmTensor, o: KvAppendOptions): void {
+    const { T, pos0, nKVHead, headDim, nCtx, srcStride, srcOffset } = o;
+    if (pos0 + T > nCtx) {
+      throw new Error(`the context is full: positions ${pos0}..${pos0 + T - 1} do not fit a cache of ${nCtx}; shorten the prompt or raise the context length`);
+    }
+    need('kv_append', 'cache', cache, 'f32', [nKVHead, nCtx, headDim]);
+    needFloats('kv_append', 'src', src, (T - 1) * srcStride + srcOffset + nKVHead * headDim);
+    this.exports.kvAppend(cache.ptr, src.ptr, T, pos0, nKVHead, headDim, nCtx, srcStride, srcOffset);
+  }
+
+  /** x = scale * x + source + sigma * noise on a box of x (see src/kernels/intervene.ts); `src` holds the source. */
+  intervene(x: WasmTensor, src: WasmTensor | undefined, view: BoxView, box: Box, op: Omit<InterveneOp, 'source'> & { srcMode: 0 | 1 | 2 }): void {
+    const last = view.offset + (box.o0 + box.nO - 1) * view.outerStride + (box.r0 + box.nR - 1) * view.rowStride + box.c0 + box.nC;
+    needFloats('intervene', 'x', x, last);
+    if (op.srcMode !== 0) needFloats('intervene', 'src', src, op.srcMode === 1 ? box.nC : box.nO * box.nR * box.nC);
+    const { o0, nO, r0, nR, c0, nC } = box;
+    const { outerStride, rowStride, offset, rowBase } = view;
+    this.exports.intervene(x.ptr, src?.ptr ?? 0, o0, nO, r0, nR, c0, nC, outerStride, rowStride, offset, rowBase, op.srcMode, op.seed >>> 0, op.scale, op.sigma);
+  }
+}
+
+/** The mistakes a caller can make with a tensor, each said in one line before any kernel runs. */
+function need(kernel: string, name: string, t: WasmTensor, dtype: DType, shape: number[]): void {
+  if (t.dtype !== dtype) throw new Error(`${kernel}: ${name} must be ${dtype}, got ${t.dtype}`);
+  const bytes = byteSize(dtype, shape);
+  if (t.byteLength < bytes) throw new Error(`${kernel}: ${name} needs ${bytes} bytes for ${dtype}[${shape}], its tensor has ${t.byteLength}`);
+}
+
+function needFloats(kernel: string, name: string, t: WasmTensor | undefined, n: number): void {
+  if (!t) throw new Error(`${kernel}: ${name} is missing`);
+  if (t.byteLength < n * 4) throw new Error(`${kernel}: ${name} needs ${n} floats, its tensor holds ${t.byteLength / 4}`);
+}
+
+/** Query heads per KV head, and the cache holding every position; checked as the WGSL kernels check them. */
+function checkAttention(o: AttentionShape, kernel: string): void {
+  if (o.nKVHead < 1 || o.nHead % o.nKVHead !== 0) throw new Error(`${kernel}: ${o.nHead} query heads cannot share ${o.nKVHead} KV heads evenly`);
+  if (o.pos0 + o.T > o.nCtx) throw new Error(`${kernel}: positions up to ${o.pos0 + o.T - 1} run past the cache of ${o.nCtx}`);
+}

@@ -1,0 +1,71 @@
+// Shared by the WebAssembly kernel tests: kernel instances (built from source first if the .wasm is missing),
+// and tensors in their memory placed at odd addresses, poisoned, with a sentinel past the end.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
+import { byteSize, type DType } from '../../src/gpu/buffers.ts';
+import type { WasmTensor } from '../../src/backend/wasm/arena.ts';
+import { WasmKernels } from '../../src/backend/wasm/kernels.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const SOURCES = 'src/backend/wasm/assembly';
+
+/** Build the kernels (`npm run build:wasm`) when this checkout has not, or its sources changed since. */
+function ensureBuilt(): void {
+  const outputs = ['kernels.wasm', 'kernels.shared.wasm'].map((f) => `${root}build/wasm/${f}`);
+  const sources = readdirSync(`${root}${SOURCES}`).map((f) => `${root}${SOURCES}/${f}`);
+  const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
+  if (outputs.every((f) => existsSync(f) && statSync(f).mtimeMs >= newest)) return;
+  execFileSync('npm', ['run', '--silent', 'build:wasm'], { cwd: root, stdio: 'inherit' });
+}
+
+const instances = new Map<string, Promise<WasmKernels>>();
+
+/** Kernels over `threads` threads (a plain, unshared memory when `noSharedMemory`), one instance per file. */
+export function kernels(threads = 1, noSharedMemory = false): Promise<WasmKernels> {
+  const key = `${threads}/${noSharedMemory}`;
+  let k = instances.get(key);
+  if (!k) {
+    ensureBuilt();
+    k = WasmKernels.create({ threads, noSharedMemory });
+    instances.set(key, k);
+  }
+  return k;
+}
+
+afterAll(async () => {
+  for (const k of instances.values()) (await k).destroy();
+  instances.clear();
+});
+
+/** Floats of NaN after a tensor's data: a kernel writing past its end overwrites one. */
+export const SENTINEL = 3;
+
+/**
+ * A tensor of `dtype[shape]` holding `data`, starting one float past a 64-byte boundary (so no SIMD load is
+ * aligned), followed by SENTINEL NaN floats. Without data, the tensor is filled with NaN.
+ */
+export function place(k: WasmKernels, dtype: DType, shape: number[], data: Float32Array | Uint32Array | undefined, label: string): WasmTensor {
+  const words = data?.length ?? byteSize(dtype, shape) / 4;
+  const t = k.arena.alloc('f32', [1 + words + SENTINEL], label);
+  const inner: WasmTensor = { ptr: t.ptr + 4, byteLength: t.byteLength - 4 * (1 + SENTINEL), dtype, shape, label };
+  new Float32Array(k.memory.buffer, t.ptr, t.byteLength / 4).fill(Number.NaN);
+  if (data) new Uint8Array(k.memory.buffer, inner.ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return inner;
+}
+
+/** The tensor's floats (a copy). */
+export function read(k: WasmKernels, t: WasmTensor): Float32Array {
+  return new Float32Array(k.memory.buffer, t.ptr, t.byteLength / 4).slice();
+}
+
+/** The SENTINEL floats after the tensor: all still NaN unless something wrote past its end. */
+export function sentinel(k: WasmKernels, t: WasmTensor): number[] {
+  return [...new Float32Array(k.memory.buffer, t.ptr + t.byteLength, SENTINEL)];
+}
+
+/** True when every sentinel float is still NaN. */
+export function untouched(k: WasmKernels, t: WasmTensor): boolean {
+  return sentinel(k, t).every(Number.isNaN);
+}
