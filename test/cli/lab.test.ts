@@ -73,7 +73,7 @@ describe('wgpt lab', () => {
     ['a neuron', ['nudge-neuron', '0', '512', '1'], /^neuron 512 does not exist/],
     ['a token id', ['style-bias', '60000=2'], /^token id 60000 does not exist/],
     ['a length', ['kv-cache', '--lengths', '2,300'], /^--lengths: 300 is out of range/],
-    ['a YAML head', ['run', badExperiment], /interventions\[0\]: head 7 does not exist/],
+    ['a YAML head', ['run', badExperiment], /interventions\[0\] \(blocks\.1\.attn\.hook_z\): head 7 does not exist: the model has heads 0\.\.3$/],
   ];
   it.each(badIndex)('%s out of range is one line on stderr and exit code 2', (_, args, message) => {
     const run = spawnSync(process.execPath, [BIN, 'lab', ...args, '--out', join(dir, 'bad')], { encoding: 'utf8', timeout: 120_000 });

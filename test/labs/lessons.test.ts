@@ -118,11 +118,11 @@ describe('labs teach what they say', () => {
     expect(await userError(labs.embeddingsLab(ctx, ['a', 'b', 'c'], 0, 7))).toMatch(/layer 7 does not exist/);
     expect(await userError(labs.kvCacheLab(ctx, 'ROMEO:', [4, 999]))).toMatch(/999 is out of range/);
     const yaml = (iv: string) => labs.runExperiment(ctx, labs.parseExperiment(`prompt: "ROMEO:"\ninterventions:\n  - ${iv}\n`, 'e.yaml'));
-    expect(await userError(yaml('{ hook: blocks.7.attn.hook_z, op: zero, head: 0 }'))).toMatch(/e\.yaml: interventions\[0\]: block 7 does not exist/);
+    expect(await userError(yaml('{ hook: blocks.7.attn.hook_z, op: zero, head: 0 }'))).toMatch(/e\.yaml: interventions\[0\] \(blocks\.7\.attn\.hook_z\): layer 7 does not exist: the model has blocks 0\.\.3/);
     expect(await userError(yaml('{ hook: blocks.1.attn.hook_z, op: zero, head: 4 }'))).toMatch(/head 4 does not exist/);
     expect(await userError(yaml('{ hook: blocks.1.mlp.hook_post, op: add, neuron: 600, value: 1 }'))).toMatch(/neuron 600 does not exist/);
-    expect(await userError(yaml('{ hook: hook_embed, op: zero, dims: [0, 129] }'))).toMatch(/dims must be \[a, b\] with 0 <= a < b <= 128/);
-    expect(await userError(yaml('{ hook: blocks.0.hook_resid_pre, op: zero, position: 300 }'))).toMatch(/position 300 does not exist/);
-    expect(await userError(yaml('{ hook: blocks.0.hook_resid_pre, op: scale }'))).toMatch(/op scale needs "factor"/);
+    expect(await userError(yaml('{ hook: hook_embed, op: zero, dims: [0, 129] }'))).toMatch(/dims \[0,129\] must be \[from, to\) with 0 <= from < to <= 128/);
+    expect(await userError(yaml('{ hook: blocks.0.hook_resid_pre, op: zero, position: 300 }'))).toMatch(/position 300 is outside the run/);
+    expect(await userError(yaml('{ hook: blocks.0.hook_resid_pre, op: scale }'))).toMatch(/scale needs a number "factor"/);
   }, 120_000);
 });

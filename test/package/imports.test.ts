@@ -20,7 +20,8 @@ function sourceFiles(folder: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
     const path = join(folder, name);
-    if (statSync(join(root, path)).isDirectory()) return sourceFiles(path);
+    // AssemblyScript sources compile to WebAssembly, not to modules of this graph
+    if (statSync(join(root, path)).isDirectory()) return name === 'assembly' ? [] : sourceFiles(path);
     return /\.(ts|js)$/.test(name) && !name.endsWith('.d.ts') ? [path] : [];
   });
 }
