@@ -70,6 +70,13 @@ export interface Backend {
   writeVector(v: Vector, values: Float32Array): void;
   kvCache(layers: number, nKVHead: number, positions: number, headDim: number): KVCache;
   /**
+   * dst = src for positions 0 .. positions - 1 of every layer (keys and values), in queue order: a step submitted
+   * after it reads the copy. Beam search gives each chosen beam its parent's cache this way.
+   */
+  copyKVCache(dst: KVCache, src: KVCache, positions: number): void;
+  /** Free a cache made by kvCache(); the model's own lives as long as the model. */
+  freeKVCache(cache: KVCache): void;
+  /**
    * Refuse, before any weight is uploaded, a model whose activations for one token (`widest` floats a row; the
    * scores of one query are NH x P) or one layer's cache (`cacheFloats`) the backend cannot hold.
    */

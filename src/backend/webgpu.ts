@@ -101,6 +101,31 @@ export class WebGpuBackend implements Backend {
     return cache;
   }
 
+  copyKVCache(dst: KVCache, src: KVCache, positions: number): void {
+    const [d, s] = [dst as GpuCache, src as GpuCache];
+    if (positions > Math.min(d.positions, s.positions) || d.layers !== s.layers || d.nKVHead !== s.nKVHead || d.headDim !== s.headDim) {
+      throw new Error(`copyKVCache: positions 0..${positions - 1} do not fit both caches, or their shapes differ`);
+    }
+    // each head's positions 0 .. positions - 1 are one run of floats in [nKVHead, P, HS]: one copy per head
+    const row = 4 * s.headDim;
+    const encoder = this.gpu.device.createCommandEncoder({ label: 'kv_copy' });
+    for (const which of ['k', 'v'] as const) {
+      for (let l = 0; l < s.layers; l++) {
+        const [from, to] = [s[which][l]!, d[which][l]!];
+        for (let j = 0; j < s.nKVHead; j++) {
+          encoder.copyBufferToBuffer(from.buffer, from.offset + j * s.positions * row, to.buffer, to.offset + j * d.positions * row, positions * row);
+        }
+      }
+    }
+    this.gpu.device.queue.submit([encoder.finish()]);
+  }
+
+  freeKVCache(cache: KVCache): void {
+    const c = cache as GpuCache;
+    this.caches = this.caches.filter((x) => x !== c);
+    for (const t of [...c.k, ...c.v]) t.buffer.destroy();
+  }
+
   checkFits(widest: number, cacheFloats: number, positions: number): void {
     if (4 * widest > this.maxBytes || 4 * cacheFloats > this.maxBytes) {
       throw new ConfigError(`a context of ${positions} positions needs buffers larger than this adapter's storage binding limit (${this.maxBytes} bytes): lower the context length`);
