@@ -8,6 +8,7 @@ import { Recorder, type DispatchTiming } from '../gpu/recorder.ts';
 import { gpuHook, type HookFn, type HookView } from '../hooks/hooks.ts';
 import { residualAdd } from '../kernels/add.ts';
 import { attentionScores, attentionValues } from '../kernels/attention.ts';
+import { attentionResult, sumHeads } from '../kernels/attention-result.ts';
 import { embed } from '../kernels/embedding.ts';
 import { gelu } from '../kernels/gelu.ts';
 import { kvAppend } from '../kernels/kvcache.ts';
@@ -310,6 +311,24 @@ class WebGpuStep implements BackendStep {
     const z = this.act('z', T, NH * headDim);
     attentionValues(this.rec, z.tensor, (pattern as GpuAct).tensor, c.v[layer]!, { T, pos0, nHead: NH, nKVHead: c.nKVHead, headDim, nCtx: c.positions, layer });
     return z;
+  }
+
+  attentionResult(z: Act, w: Matrix, heads: number, headDim: number, layer: number): Act {
+    const m = w as GpuMatrix;
+    const T = z.shape[0]!;
+    const out = this.act('attn_result', T, heads * m.rows);
+    for (const { weight, row0, rows } of m.chunks) {
+      attentionResult(this.rec, out.tensor, (z as GpuAct).tensor, weight, { T, NH: heads, HS: headDim, C: m.rows, row0, rows, layer });
+    }
+    return out;
+  }
+
+  sumHeads(result: Act, w: Matrix, heads: number, layer: number): Act {
+    const m = w as GpuMatrix;
+    const T = result.shape[0]!;
+    const out = this.act(m.label, T, m.rows);
+    for (const { bias, row0, rows } of m.chunks) sumHeads(this.rec, out.tensor, (result as GpuAct).tensor, bias, { T, NH: heads, C: m.rows, row0, rows, layer });
+    return out;
   }
 
   gelu(x: Act, layer: number): void {
