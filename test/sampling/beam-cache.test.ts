@@ -1,8 +1,10 @@
 // Beam search with one KV cache per beam (src/generate.ts, BeamCaches) against recomputing every beam from
 // position 0 each step: the same hypotheses, in the same order, with the same scores, on the embedded model and
-// on tiny random GPT-2 and Llama models; the prompt is prefilled once and every later call runs one token.
+// on tiny random GPT-2 and Llama models, and under an intervention; the prompt is prefilled once and every later
+// call runs one token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BeamCaches, generate, recomputeEveryBeam } from '../../src/generate.ts';
+import { hookedModel } from '../../src/hooks/index.ts';
 import { nodeModelFiles } from '../../src/loading/files.ts';
 import type { GPT2Config, LlamaConfig } from '../../src/model/config.ts';
 import { GPT2 } from '../../src/model/gpt2.ts';
@@ -105,5 +107,25 @@ describe.each(cases)('beam search with a KV cache per beam on $name', (c) => {
     expect(cached.tokens).toEqual(recomputed.tokens);
     expect(cached.text).toBe(recomputed.text);
     expect(model.gpuBytes().kvCache).toBe(before);
+  });
+});
+
+describe('beam search with a KV cache per beam under interventions', () => {
+  it('finds what recomputing finds when a hook changes positions the beams generate', async () => {
+    const model = new GPT2(await gpu(), gpt2Config, randomGPT2Params(gpt2Config, 8));
+    try {
+      const prompt = [7, 30, 2];
+      const hooked = hookedModel(model, [{ hook: 'blocks.0.hook_resid_pre', op: 'scale', factor: -3, position: [4, 8] }]);
+      const options = { numBeams: 4, maxNewTokens: 10, prompt, numReturn: 4 };
+      const recomputed = await beamSearch((sequences) => recomputeEveryBeam(hooked, sequences), options);
+      const plain = await beamSearch((sequences) => recomputeEveryBeam(model, sequences), options);
+      expect(recomputed.hypotheses.map((h) => h.tokens), 'the intervention changes the search').not.toEqual(plain.hypotheses.map((h) => h.tokens));
+      const caches = new BeamCaches(hooked, prompt.length + 10);
+      const cached = await beamSearch((sequences, parents) => caches.step(sequences, parents), options).finally(() => caches.free());
+      expect(cached.hypotheses.map((h) => h.tokens)).toEqual(recomputed.hypotheses.map((h) => h.tokens));
+      cached.hypotheses.forEach((h, i) => expect(Math.abs(h.score - recomputed.hypotheses[i]!.score)).toBeLessThan(1e-4 * (1 + Math.abs(h.score))));
+    } finally {
+      model.destroy();
+    }
   });
 });
