@@ -70,7 +70,11 @@ export interface Prepared {
 }
 
 /** Kernels the bench leaves out, and why: they are not part of a model's forward pass. */
-const NOT_BENCHED: Record<string, string> = { intervene: 'runs only when a hook intervenes, on shapes the user picks' };
+const NOT_BENCHED: Record<string, string> = {
+  intervene: 'runs only when a hook intervenes, on shapes the user picks',
+  attentionResult: 'runs only when a hook asks for hook_result',
+  sumHeads: 'runs only when a hook asks for hook_result',
+};
 
 /**
  * A kernel's versions as bench cases name them: every version, from the kernel's own list, or "-" for a kernel

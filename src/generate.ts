@@ -1,5 +1,6 @@
 // Text generation: prefill the prompt once, then decode one token at a time from the KV cache, sampling each
 // token with the filters of src/sampling. The same function serves the CLI, the web demo and programs.
+import type { KVCache } from './backend/backend.ts';
 import type { DispatchTiming } from './gpu/recorder.ts';
 import type { LanguageModel } from './model/model.ts';
 import { beamSearch } from './sampling/beam.ts';
@@ -236,13 +237,76 @@ function heldBack(text: string, stops: string[]): number {
   return hold;
 }
 
+/** Next-token log-probabilities of each sequence, each run from position 0 through the model's own cache. */
+export async function recomputeEveryBeam(model: LanguageModel, sequences: number[][]): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (const seq of sequences) out.push(logSoftmax((await model.forward(seq, 0)).logits));
+  return out;
+}
+
+/**
+ * One KV cache per running beam, for beam search's scoring callback. The first call prefills the prompt into one
+ * cache. Each later call first gives every beam its parent's cache, as the search chose them: a parent's first
+ * child takes its cache over, a further child gets a copy in a cache whose beam was dropped (or a new one); then
+ * it runs only each beam's new token, at its position, from the beam's cache. At most numBeams caches exist.
+ */
+export class BeamCaches {
+  /** caches[i]: the keys and values of sequence i of the previous call. */
+  private caches: KVCache[] = [];
+  /** Caches of dropped beams, to be reused. */
+  private spare: KVCache[] = [];
+
+  constructor(
+    private model: LanguageModel,
+    /** Positions each cache holds: the prompt and every new token. */
+    private positions: number,
+  ) {}
+
+  async step(sequences: number[][], parents: number[] | undefined): Promise<Float32Array[]> {
+    if (!parents) {
+      this.caches = [this.take()];
+      return [logSoftmax((await this.model.forward(sequences[0]!, 0, { cache: this.caches[0] })).logits)];
+    }
+    const previous = this.caches;
+    this.spare.push(...previous.filter((_, i) => !parents.includes(i)));
+    const taken = new Set<number>();
+    this.caches = parents.map((p, i) => {
+      if (!taken.has(p)) {
+        taken.add(p);
+        return previous[p]!;
+      }
+      const copy = this.take();
+      this.model.copyCache!(copy, previous[p]!, sequences[i]!.length - 1); // the parent's positions 0 .. S - 2
+      return copy;
+    });
+    const out: Float32Array[] = [];
+    for (const [i, seq] of sequences.entries()) {
+      const { logits } = await this.model.forward([seq.at(-1)!], seq.length - 1, { cache: this.caches[i] });
+      out.push(logSoftmax(logits));
+    }
+    return out;
+  }
+
+  free(): void {
+    for (const c of [...this.caches, ...this.spare]) this.model.freeCache!(c);
+    this.caches = [];
+    this.spare = [];
+  }
+
+  private take(): KVCache {
+    return this.spare.pop() ?? this.model.newCache!(this.positions);
+  }
+}
+
 /** Thrown from inside the beam search's scoring callback to end it at Ctrl-C. */
 class BeamAbort extends Error {}
 
 /**
  * Beam search (src/sampling/beam.ts). Which beam wins is known only when the search ends, so its text reaches
- * `onText` in one piece then. Every step recomputes each running beam from position 0 (no per-beam KV cache);
- * the first step, which runs the prompt alone, is what the timings call the prefill.
+ * `onText` in one piece then. Each running beam has its own KV cache (BeamCaches): the prompt is prefilled once,
+ * then every step runs one token per beam. With useCache false every step recomputes each running beam from
+ * position 0 instead (to show what the caches save). The first step, which runs the prompt alone, is what the
+ * timings call the prefill.
  */
 async function generateBeams(
   model: LanguageModel,
@@ -258,19 +322,20 @@ async function generateBeams(
   let prefillMs: number | undefined;
   let best: { tokens: number[]; finishedByEos: boolean } = { tokens: [], finishedByEos: false };
   let finish: FinishReason = room < maxNew ? 'context' : 'length';
+  const maxNewTokens = Math.min(maxNew, room);
+  const caches = options.useCache !== false && model.newCache ? new BeamCaches(model, promptIds.length + maxNewTokens) : undefined;
   try {
     if (room > 0) {
       best = await beamSearch(
-        async (sequences) => {
+        async (sequences, parents) => {
           if (options.signal?.aborted) throw new BeamAbort();
-          const out: Float32Array[] = [];
-          for (const seq of sequences) out.push(logSoftmax((await model.forward(seq, 0)).logits));
+          const out = caches ? await caches.step(sequences, parents) : await recomputeEveryBeam(model, sequences);
           prefillMs ??= now() - t0;
           return out;
         },
         {
           numBeams: options.beams!,
-          maxNewTokens: Math.min(maxNew, room),
+          maxNewTokens,
           prompt: promptIds,
           lengthPenalty: options.lengthPenalty ?? 1,
           eosTokenId: options.stopAtEos === false ? undefined : tokenizer.eosTokenId,
@@ -280,6 +345,8 @@ async function generateBeams(
   } catch (e) {
     if (!(e instanceof BeamAbort)) throw e;
     finish = 'abort';
+  } finally {
+    caches?.free();
   }
   const searchMs = now() - t0;
   if (best.finishedByEos) finish = 'eos'; // otherwise the winner ran to maxNewTokens, or to the end of the context

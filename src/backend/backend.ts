@@ -70,6 +70,13 @@ export interface Backend {
   writeVector(v: Vector, values: Float32Array): void;
   kvCache(layers: number, nKVHead: number, positions: number, headDim: number): KVCache;
   /**
+   * dst = src for positions 0 .. positions - 1 of every layer (keys and values), in queue order: a step submitted
+   * after it reads the copy. Beam search gives each chosen beam its parent's cache this way.
+   */
+  copyKVCache(dst: KVCache, src: KVCache, positions: number): void;
+  /** Free a cache made by kvCache(); the model's own lives as long as the model. */
+  freeKVCache(cache: KVCache): void;
+  /**
    * Refuse, before any weight is uploaded, a model whose activations for one token (`widest` floats a row; the
    * scores of one query are NH x P) or one layer's cache (`cacheFloats`) the backend cannot hold.
    */
@@ -117,6 +124,13 @@ export interface BackendStep {
   softmax(x: Act, label: string, layer: number): void;
   /** pattern @ cached values, heads side by side: [T, NH * HS]. */
   attentionValues(cache: KVCache, pattern: Act, headDim: number, layer: number): Act;
+  /**
+   * Each head's share of the output projection w [C, NH * HS] of z [T, NH * HS], before the heads are summed:
+   * [T, NH * C] (TransformerLens's hook_result). Costs NH times the projection's reads of z: run only when asked.
+   */
+  attentionResult(z: Act, w: Matrix, heads: number, headDim: number, layer: number): Act;
+  /** The heads of attentionResult added, plus w's bias: [T, C], in w's slot (what linear(z, w) gives). */
+  sumHeads(result: Act, w: Matrix, heads: number, layer: number): Act;
   /** GPT-2's tanh GELU, in place. */
   gelu(x: Act, layer: number): void;
   /** silu(gate) * up of gate | up rows [T, 2I]: [T, I]. */

@@ -8,6 +8,7 @@ import { Recorder, type DispatchTiming } from '../gpu/recorder.ts';
 import { gpuHook, type HookFn, type HookView } from '../hooks/hooks.ts';
 import { residualAdd } from '../kernels/add.ts';
 import { attentionScores, attentionValues } from '../kernels/attention.ts';
+import { attentionResult, sumHeads } from '../kernels/attention-result.ts';
 import { embed } from '../kernels/embedding.ts';
 import { gelu } from '../kernels/gelu.ts';
 import { kvAppend } from '../kernels/kvcache.ts';
@@ -99,6 +100,31 @@ export class WebGpuBackend implements Backend {
     const cache: GpuCache = { layers, positions, nKVHead, headDim, k: make('k'), v: make('v') };
     this.caches.push(cache);
     return cache;
+  }
+
+  copyKVCache(dst: KVCache, src: KVCache, positions: number): void {
+    const [d, s] = [dst as GpuCache, src as GpuCache];
+    if (positions > Math.min(d.positions, s.positions) || d.layers !== s.layers || d.nKVHead !== s.nKVHead || d.headDim !== s.headDim) {
+      throw new Error(`copyKVCache: positions 0..${positions - 1} do not fit both caches, or their shapes differ`);
+    }
+    // each head's positions 0 .. positions - 1 are one run of floats in [nKVHead, P, HS]: one copy per head
+    const row = 4 * s.headDim;
+    const encoder = this.gpu.device.createCommandEncoder({ label: 'kv_copy' });
+    for (const which of ['k', 'v'] as const) {
+      for (let l = 0; l < s.layers; l++) {
+        const [from, to] = [s[which][l]!, d[which][l]!];
+        for (let j = 0; j < s.nKVHead; j++) {
+          encoder.copyBufferToBuffer(from.buffer, from.offset + j * s.positions * row, to.buffer, to.offset + j * d.positions * row, positions * row);
+        }
+      }
+    }
+    this.gpu.device.queue.submit([encoder.finish()]);
+  }
+
+  freeKVCache(cache: KVCache): void {
+    const c = cache as GpuCache;
+    this.caches = this.caches.filter((x) => x !== c);
+    for (const t of [...c.k, ...c.v]) t.buffer.destroy();
   }
 
   checkFits(widest: number, cacheFloats: number, positions: number): void {
@@ -285,6 +311,24 @@ class WebGpuStep implements BackendStep {
     const z = this.act('z', T, NH * headDim);
     attentionValues(this.rec, z.tensor, (pattern as GpuAct).tensor, c.v[layer]!, { T, pos0, nHead: NH, nKVHead: c.nKVHead, headDim, nCtx: c.positions, layer });
     return z;
+  }
+
+  attentionResult(z: Act, w: Matrix, heads: number, headDim: number, layer: number): Act {
+    const m = w as GpuMatrix;
+    const T = z.shape[0]!;
+    const out = this.act('attn_result', T, heads * m.rows);
+    for (const { weight, row0, rows } of m.chunks) {
+      attentionResult(this.rec, out.tensor, (z as GpuAct).tensor, weight, { T, NH: heads, HS: headDim, C: m.rows, row0, rows, layer });
+    }
+    return out;
+  }
+
+  sumHeads(result: Act, w: Matrix, heads: number, layer: number): Act {
+    const m = w as GpuMatrix;
+    const T = result.shape[0]!;
+    const out = this.act(m.label, T, m.rows);
+    for (const { bias, row0, rows } of m.chunks) sumHeads(this.rec, out.tensor, (result as GpuAct).tensor, bias, { T, NH: heads, C: m.rows, row0, rows, layer });
+    return out;
   }
 
   gelu(x: Act, layer: number): void {

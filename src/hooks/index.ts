@@ -53,6 +53,9 @@ export function hookedModel(model: LanguageModel, interventions: readonly Interv
       }
     },
     unembed: model.unembed?.bind(model),
+    newCache: model.newCache?.bind(model),
+    copyCache: model.copyCache?.bind(model),
+    freeCache: model.freeCache?.bind(model),
     gpuBytes: () => model.gpuBytes(),
     destroy: () => model.destroy(),
   };

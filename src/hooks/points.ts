@@ -34,6 +34,12 @@ export const HOOK_POINTS: HookPoint[] = [
   { pattern: 'blocks.{i}.attn.hook_attn_scores', shape: ['NH', 'T', 'S'], archs: both, what: 'q.k/sqrt(HS), -inf past the causal mask' },
   { pattern: 'blocks.{i}.attn.hook_pattern', shape: ['NH', 'T', 'S'], archs: both, what: 'softmax of the scores' },
   { pattern: 'blocks.{i}.attn.hook_z', shape: ['T', 'NH', 'HS'], archs: both, what: 'pattern-weighted values, per head' },
+  {
+    pattern: 'blocks.{i}.attn.hook_result',
+    shape: ['T', 'NH', 'C'],
+    archs: both,
+    what: "each head's share of the attention output, z_h times its columns of the output projection (heads + bias = hook_attn_out); computed only when asked",
+  },
   { pattern: 'blocks.{i}.hook_attn_out', shape: ['T', 'C'], archs: both, what: 'attention output after the output projection' },
   { pattern: 'blocks.{i}.hook_resid_mid', shape: ['T', 'C'], archs: both, what: 'residual stream after attention' },
   { pattern: 'blocks.{i}.ln2.hook_normalized', shape: ['T', 'C'], archs: both, what: 'ln_2 / post_attention_layernorm output' },

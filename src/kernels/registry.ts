@@ -1,6 +1,7 @@
 // Every kernel of src/kernels with its versions, in forward-pass order: what the tests and the bench iterate.
 import { residualAddKernel } from './add.ts';
 import { attentionScoresKernel, attentionValuesKernel } from './attention.ts';
+import { attentionResultKernel, sumHeadsKernel } from './attention-result.ts';
 import { embedKernel } from './embedding.ts';
 import { geluKernel } from './gelu.ts';
 import { interveneKernel } from './intervene.ts';
@@ -23,6 +24,8 @@ export const KERNELS: readonly Kernel[] = [
   attentionScoresKernel,
   softmaxKernel,
   attentionValuesKernel,
+  attentionResultKernel,
+  sumHeadsKernel,
   residualAddKernel,
   geluKernel,
   swigluKernel,

@@ -1,4 +1,5 @@
 // What every architecture's forward pass offers the rest of wgpt (generation, the CLI, labs, the web demo).
+import type { KVCache } from '../backend/backend.ts';
 import type { Gpu } from '../gpu/device.ts';
 import type { DispatchTiming } from '../gpu/recorder.ts';
 import type { GpuHooks } from '../hooks/hooks.ts';
@@ -34,6 +35,11 @@ export interface ForwardOptions {
    * they were rotated, so every call of one sequence, from pos0 = 0 on, must pass the same factor.
    */
   ropeAngleScale?: number;
+  /**
+   * The KV cache of the sequence this call continues (one of `model.newCache()`); default the model's own. Beam
+   * search keeps one per beam.
+   */
+  cache?: KVCache;
 }
 
 export interface ForwardResult {
@@ -56,6 +62,14 @@ export interface LanguageModel {
    * calls; this call appends the new ones. pos0 = 0 starts a new sequence.
    */
   forward(ids: number[], pos0: number, options?: ForwardOptions): Promise<ForwardResult>;
+  /**
+   * Several sequences at once (beam search): a new KV cache holding `positions` positions (default nCtx), to pass
+   * as ForwardOptions.cache; `copyCache` copies positions 0 .. positions - 1 of one into another, and `freeCache`
+   * releases one. A model without them runs one sequence at a time.
+   */
+  newCache?(positions?: number): KVCache;
+  copyCache?(dst: KVCache, src: KVCache, positions: number): void;
+  freeCache?(cache: KVCache): void;
   /** The final norm and the LM head applied to residual-stream rows [T, C] (the logit lens); [T, V]. */
   unembed?(resid: Float32Array): Promise<Float32Array>;
   /** Bytes of GPU buffers this model allocated (weights, activations, KV cache). */

@@ -7,6 +7,7 @@
 //   x            [T, C]       the residual stream             ln         [T, C]    ln1 / ln2 output
 //   <module>     [T, rows]    a linear layer's output, in the slot named after it (attn.c_attn, mlp.c_fc, ...)
 //   scores       [NH, T, S]   attention scores, then (in place) the pattern
+//   attn_result  [T, NH*C]    each head's share of the output projection, only when hook_result is asked for
 //   z            [T, NH*HS]   pattern-weighted values        mlp.hidden [T, I]    silu(gate) * up
 //   last         [1, C]       the last row, for the head     ln_final   [T, C]    the final norm's output
 import type { Act, BackendStep, HeadSlice, KVCache, Matrix, Norm, Vector } from '../backend/index.ts';
@@ -112,7 +113,11 @@ export class Step {
     this.at('attn.hook_pattern', scores, heads);
     const z = b.attentionValues(c.cache, scores, HS, layer); // (T, NH*HS)
     this.at('attn.hook_z', z, { rows: T, cols: NH * HS, headDim: HS });
-    return this.linear(z, outProj); // (T, C)
+    if (!b.wants(`blocks.${layer}.attn.hook_result`)) return this.linear(z, outProj); // (T, C)
+    // asked for the per-head result: the projection head by head, then the heads summed, so a change reaches the output
+    const result = b.attentionResult(z, outProj, NH, HS, layer); // (T, NH*C)
+    this.at('attn.hook_result', result, { rows: T, cols: NH * c.dims.C, headDim: c.dims.C });
+    return b.sumHeads(result, outProj, NH, layer); // (T, C)
   }
 
   /** GPT-2's MLP activation, in place: mlp.hook_pre before, mlp.hook_post after. */

@@ -60,7 +60,7 @@ export abstract class Transformer<B> implements LanguageModel {
   /** Tc: the most tokens one step runs. */
   readonly maxStepTokens: number;
   protected readonly weights: TransformerWeights<B>;
-  /** The keys and values of the sequence being run. */
+  /** The keys and values of the sequence being run, unless a call passes its own (ForwardOptions.cache). */
   private cache: KVCache;
   /** [rotaryDim / 2] RoPE frequencies, and a copy times ForwardOptions.ropeAngleScale, made on first use. */
   private invFreq?: Vector;
@@ -113,6 +113,8 @@ export abstract class Transformer<B> implements LanguageModel {
     const scale = options.ropeAngleScale ?? 1;
     if (!this.spec.rope && scale !== 1) throw new RangeError('ropeAngleScale needs RoPE, and this model has learned position embeddings: scale hook_pos_embed instead');
     if (!Number.isFinite(scale)) throw new RangeError(`ropeAngleScale must be a finite number, got ${scale}`);
+    const cache = options.cache ?? this.cache;
+    if (pos0 + T > cache.positions) throw new RangeError(`positions ${pos0}..${pos0 + T - 1} do not fit a KV cache of ${cache.positions} positions`);
 
     const Tc = this.maxStepTokens;
     const all = options.allLogits ? new Float32Array(T * V) : undefined;
@@ -121,7 +123,7 @@ export abstract class Transformer<B> implements LanguageModel {
     for (let t0 = 0; t0 < T; t0 += Tc) {
       const chunk = ids.slice(t0, t0 + Tc);
       const final = t0 + chunk.length === T;
-      const { step, head } = this.record(chunk, pos0 + t0, all ? 'all' : final ? 'last' : 'none', options);
+      const { step, head } = this.record(chunk, pos0 + t0, all ? 'all' : final ? 'last' : 'none', options, cache);
       profile.push(...(await step.run()));
       const out = head ? await step.read(head, head.shape[0]!) : undefined;
       if (all) all.set(out!, t0 * V);
@@ -130,13 +132,30 @@ export abstract class Transformer<B> implements LanguageModel {
     return { logits: all ?? logits, profile: options.profile ? profile : undefined };
   }
 
+  /** A KV cache for one more sequence, holding `positions` positions (at most nCtx): see LanguageModel.newCache. */
+  newCache(positions = this.nCtx): KVCache {
+    if (!(Number.isInteger(positions) && positions >= 1 && positions <= this.nCtx)) throw new RangeError(`a KV cache holds 1..${this.nCtx} positions, asked for ${positions}`);
+    const { nLayer, NKV, HS } = this.dims;
+    return this.backend.kvCache(nLayer, NKV, positions, HS);
+  }
+
+  /** dst = src for positions 0 .. positions - 1 of every layer, before any later forward() reads dst. */
+  copyCache(dst: KVCache, src: KVCache, positions: number): void {
+    this.backend.copyKVCache(dst, src, positions);
+  }
+
+  freeCache(cache: KVCache): void {
+    if (cache === this.cache) throw new Error("freeCache: the model's own KV cache lives as long as the model");
+    this.backend.freeKVCache(cache);
+  }
+
   /** The final norm and the LM head on residual-stream rows resid [T, C] of another run: the logit lens. */
   async unembed(resid: Float32Array): Promise<Float32Array> {
     const { C } = this.dims;
     const T = resid.length / C;
     if (!(Number.isInteger(T) && T >= 1 && T <= this.maxStepTokens)) throw new RangeError(`unembed() needs 1..${this.maxStepTokens} rows of ${C} floats`);
     const step = this.backend.begin(T, 0, { label: 'unembed' });
-    const x = new Step(step, this.context(1));
+    const x = new Step(step, this.context(1, this.cache));
     x.x = step.input('x', resid, C);
     const logits = x.head('all', this.weights.norm, this.weights.lmHead); // (T, V)
     await step.run();
@@ -144,9 +163,9 @@ export abstract class Transformer<B> implements LanguageModel {
   }
 
   /** One step of T <= Tc tokens, recorded: embed, every block, and the head on every row, the last, or none. */
-  private record(ids: readonly number[], pos0: number, head: 'all' | 'last' | 'none', options: ForwardOptions): { step: BackendStep; head?: Act } {
+  private record(ids: readonly number[], pos0: number, head: 'all' | 'last' | 'none', options: ForwardOptions, cache = this.cache): { step: BackendStep; head?: Act } {
     const step = this.backend.begin(ids.length, pos0, { profile: options.profile, hooks: options.hooks });
-    const x = new Step(step, this.context(options.ropeAngleScale ?? 1));
+    const x = new Step(step, this.context(options.ropeAngleScale ?? 1, cache));
     x.embed(ids, this.weights.embed, this.weights.positions);
     this.weights.blocks.forEach((b, l) => {
       x.enter(l);
@@ -155,9 +174,9 @@ export abstract class Transformer<B> implements LanguageModel {
     return { step, head: head === 'none' ? undefined : x.head(head, this.weights.norm, this.weights.lmHead) };
   }
 
-  private context(ropeAngleScale: number): StepContext {
+  private context(ropeAngleScale: number, cache: KVCache): StepContext {
     const { dims, norm, eps, rope } = this.spec;
-    return { dims, norm, eps, cache: this.cache, rope: rope && { invFreq: this.ropeFrequencies(ropeAngleScale), rotaryDim: rope.rotaryDim } };
+    return { dims, norm, eps, cache, rope: rope && { invFreq: this.ropeFrequencies(ropeAngleScale), rotaryDim: rope.rotaryDim } };
   }
 
   private ropeInvFreq(): Float32Array {

@@ -3,6 +3,7 @@
 // order as the ops of the GPU model (src/model/step.ts), but processes the whole sequence at once with no KV cache.
 import { residualAddReference } from '../kernels/add.ts';
 import { attentionScoresReference, attentionValuesReference } from '../kernels/attention.ts';
+import { attentionResultReference, sumHeadsReference } from '../kernels/attention-result.ts';
 import { geluReference } from '../kernels/gelu.ts';
 import { layerNormReference } from '../kernels/layernorm.ts';
 import { matmulReference } from '../kernels/matmul.ts';
@@ -56,7 +57,12 @@ export function gpt2ForwardReference(params: GPT2Params, ids: number[], hook: Ho
     at('attn.hook_pattern', scores, { outer: NH, rows: T, cols: T });
     const z = attentionValuesReference(scores, v, shape);
     at('attn.hook_z', z, { ...rows, headDim: HS });
-    matmulReference(attnOut, z, b.attn.c_proj.weight, b.attn.c_proj.bias, T, C, C);
+    if (hook.wants(`blocks.${l}.attn.hook_result`)) {
+      // per head, then summed: what the GPU model does when this hook is asked for (attention-result.ts)
+      const result = attentionResultReference(z, b.attn.c_proj.weight, { T, NH, HS, C });
+      at('attn.hook_result', result, { rows: T, cols: NH * C, headDim: C });
+      sumHeadsReference(attnOut, result, b.attn.c_proj.bias, { T, NH, C });
+    } else matmulReference(attnOut, z, b.attn.c_proj.weight, b.attn.c_proj.bias, T, C, C);
     at('hook_attn_out', attnOut, rows);
     residualAddReference(x, attnOut, T * C);
     at('hook_resid_mid', x, rows);

@@ -3,6 +3,7 @@
 // but processes the whole sequence at once with no KV cache.
 import { residualAddReference } from '../kernels/add.ts';
 import { attentionScoresReference, attentionValuesReference } from '../kernels/attention.ts';
+import { attentionResultReference, sumHeadsReference } from '../kernels/attention-result.ts';
 import { softmaxReference } from '../kernels/softmax.ts';
 import { noHooks, type HookFn, type HookView } from '../hooks/hooks.ts';
 import { kvAppendReference } from '../kernels/kvcache.ts';
@@ -69,7 +70,12 @@ export function llamaForwardReference(params: LlamaParams, ids: number[], hook: 
     at('attn.hook_pattern', scores, { outer: NH, rows: T, cols: T });
     const z = attentionValuesReference(scores, v, shape);
     at('attn.hook_z', z, { rows: T, cols: NH * HS, headDim: HS });
-    matmulReference(attnOut, z, b.self_attn.o_proj.weight, b.self_attn.o_proj.bias, T, C, NH * HS);
+    if (hook.wants(`blocks.${l}.attn.hook_result`)) {
+      // per head, then summed: what the GPU model does when this hook is asked for (attention-result.ts)
+      const result = attentionResultReference(z, b.self_attn.o_proj.weight, { T, NH, HS, C });
+      at('attn.hook_result', result, { rows: T, cols: NH * C, headDim: C });
+      sumHeadsReference(attnOut, result, b.self_attn.o_proj.bias, { T, NH, C });
+    } else matmulReference(attnOut, z, b.self_attn.o_proj.weight, b.self_attn.o_proj.bias, T, C, NH * HS);
     at('hook_attn_out', attnOut, rows);
     residualAddReference(x, attnOut, T * C);
     at('hook_resid_mid', x, rows);

@@ -1,7 +1,9 @@
 // Beam search: keep the numBeams most likely partial sequences at each step instead of one.
 //
 // The search knows nothing about models: a scoring callback `step` gets the running sequences (prompt +
-// tokens so far) and returns, for each, the log-probabilities of every possible next token. Scores follow
+// tokens so far) and returns, for each, the log-probabilities of every possible next token. It also gets, for
+// each sequence, which sequence of its previous call it extends by one token, so a caller holding one KV cache
+// per beam can reorder its caches and run only the new token. Scores follow
 // Hugging Face: a hypothesis with generated tokens y_1..y_L (an end-of-sequence token included) scores
 //
 //   score = (sum_t log p(y_t | prompt, y_<t)) / L ** lengthPenalty
@@ -14,8 +16,12 @@
 // enough beams the result is exactly what exhaustive search finds.
 import { idsByValueDescending } from './logprobs.ts';
 
-/** The scoring callback: next-token log-probabilities (V values each) for each running sequence, in order. */
-export type BeamStep = (sequences: number[][]) => Promise<ArrayLike<number>[]>;
+/**
+ * The scoring callback: next-token log-probabilities (V values each) for each running sequence, in order.
+ * `parents[i]` is the index, in the previous call's `sequences`, of the sequence that sequences[i] extends by its
+ * last token; the first call (the prompt alone) has no parents.
+ */
+export type BeamStep = (sequences: number[][], parents?: number[]) => Promise<ArrayLike<number>[]>;
 
 export interface BeamSearchOptions {
   /** How many partial sequences are kept at each step. */
@@ -53,6 +59,8 @@ export interface BeamSearchResult extends BeamHypothesis {
 interface Beam {
   tokens: number[];
   logprob: number;
+  /** The beam of the previous step it extends (none for the empty beam of the first step). */
+  parent?: number;
 }
 
 /** Runs beam search: the best hypothesis, with the best `numReturn` in `hypotheses`. */
@@ -72,7 +80,8 @@ export async function beamSearch(step: BeamStep, options: BeamSearchOptions): Pr
   let running: Beam[] = [{ tokens: [], logprob: 0 }];
 
   for (let length = 1; length <= maxNewTokens && running.length > 0; length++) {
-    const logprobs = await step(running.map((b) => [...prompt, ...b.tokens]));
+    const parents = length === 1 ? undefined : running.map((b) => b.parent!);
+    const logprobs = await step(running.map((b) => [...prompt, ...b.tokens]), parents);
     if (logprobs.length !== running.length) {
       throw new Error(`beam search: step returned ${logprobs.length} distributions for ${running.length} sequences`);
     }
@@ -97,7 +106,7 @@ export async function beamSearch(step: BeamStep, options: BeamSearchOptions): Pr
       if (c.token === eosTokenId) {
         if (rank < numBeams) finished.add({ tokens, logprob: c.logprob, score: scoreOf(c.logprob, length), finishedByEos: true });
       } else {
-        next.push({ tokens: [...tokens, c.token], logprob: c.logprob });
+        next.push({ tokens: [...tokens, c.token], logprob: c.logprob, parent: c.beam });
       }
     }
     running = next;
@@ -108,7 +117,7 @@ export async function beamSearch(step: BeamStep, options: BeamSearchOptions): Pr
   }
 
   // Out of length: the beams still running are hypotheses too.
-  for (const b of running) finished.add({ ...b, score: scoreOf(b.logprob, b.tokens.length), finishedByEos: false });
+  for (const b of running) finished.add({ tokens: b.tokens, logprob: b.logprob, score: scoreOf(b.logprob, b.tokens.length), finishedByEos: false });
   const hypotheses = finished.best(numReturn);
   if (hypotheses.length === 0) throw new Error('beam search: every next-token log-probability was -Infinity at the first step');
   return { ...hypotheses[0]!, hypotheses };

@@ -145,3 +145,23 @@ describe('beam search', () => {
     await expect(beamSearch(step, { numBeams: 2, maxNewTokens: 3, numReturn: 3 })).rejects.toThrow(RangeError);
   });
 });
+
+describe('beam search parents', () => {
+  it('name, for each sequence, the sequence of the previous call it extends by one token', async () => {
+    const model = toyModel(7);
+    let previous: number[][] | undefined;
+    let calls = 0;
+    const step: BeamStep = async (sequences, parents) => {
+      calls++;
+      if (previous === undefined) expect(parents).toBeUndefined();
+      else {
+        expect(parents).toHaveLength(sequences.length);
+        sequences.forEach((seq, i) => expect(seq.slice(0, -1)).toEqual(previous![parents![i]!]));
+      }
+      previous = sequences;
+      return sequences.map(model.logprobs);
+    };
+    await beamSearch(step, { numBeams: 4, maxNewTokens: L, prompt: [1], eosTokenId: 0 });
+    expect(calls).toBeGreaterThanOrEqual(2);
+  });
+});
