@@ -2,6 +2,7 @@
 import { residualAddKernel } from './add.ts';
 import { attentionScoresKernel, attentionValuesKernel } from './attention.ts';
 import { embedKernel } from './embedding.ts';
+import { attentionDecodeKernel, matvecFusedKernel } from './fused.ts';
 import { geluKernel } from './gelu.ts';
 import { interveneKernel } from './intervene.ts';
 import { kvAppendKernel } from './kvcache.ts';
@@ -26,5 +27,7 @@ export const KERNELS: readonly Kernel[] = [
   residualAddKernel,
   geluKernel,
   swigluKernel,
+  matvecFusedKernel,
+  attentionDecodeKernel,
   interveneKernel,
 ];
