@@ -34,6 +34,12 @@ export interface ForwardOptions {
    * they were rotated, so every call of one sequence, from pos0 = 0 on, must pass the same factor.
    */
   ropeAngleScale?: number;
+  /**
+   * Run a one-token step on the fused kernels (src/kernels/fused.ts): about four dispatches a block instead of
+   * fourteen. Default true; false runs the textbook kernels one by one, for comparison and teaching. A block whose
+   * hooks the run asks for runs unfused either way, so hooks see what they always saw.
+   */
+  fused?: boolean;
 }
 
 export interface ForwardResult {
@@ -41,6 +47,8 @@ export interface ForwardResult {
   logits: Float32Array;
   /** Per-dispatch timings when profiling. */
   profile?: DispatchTiming[];
+  /** Kernel dispatches this call recorded, over all its steps (where the backend counts them). */
+  dispatches?: number;
 }
 
 export interface LanguageModel {

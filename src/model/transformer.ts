@@ -118,16 +118,18 @@ export abstract class Transformer<B> implements LanguageModel {
     const all = options.allLogits ? new Float32Array(T * V) : undefined;
     let logits: Float32Array = new Float32Array(0);
     const profile: NonNullable<ForwardResult['profile']> = [];
+    let dispatches = 0;
     for (let t0 = 0; t0 < T; t0 += Tc) {
       const chunk = ids.slice(t0, t0 + Tc);
       const final = t0 + chunk.length === T;
       const { step, head } = this.record(chunk, pos0 + t0, all ? 'all' : final ? 'last' : 'none', options);
+      dispatches += step.dispatches ?? 0;
       profile.push(...(await step.run()));
       const out = head ? await step.read(head, head.shape[0]!) : undefined;
       if (all) all.set(out!, t0 * V);
       else if (final) logits = out!;
     }
-    return { logits: all ?? logits, profile: options.profile ? profile : undefined };
+    return { logits: all ?? logits, profile: options.profile ? profile : undefined, dispatches };
   }
 
   /** The final norm and the LM head on residual-stream rows resid [T, C] of another run: the logit lens. */
@@ -136,7 +138,7 @@ export abstract class Transformer<B> implements LanguageModel {
     const T = resid.length / C;
     if (!(Number.isInteger(T) && T >= 1 && T <= this.maxStepTokens)) throw new RangeError(`unembed() needs 1..${this.maxStepTokens} rows of ${C} floats`);
     const step = this.backend.begin(T, 0, { label: 'unembed' });
-    const x = new Step(step, this.context(1));
+    const x = new Step(step, this.context(1, false));
     x.x = step.input('x', resid, C);
     const logits = x.head('all', this.weights.norm, this.weights.lmHead); // (T, V)
     await step.run();
@@ -146,7 +148,7 @@ export abstract class Transformer<B> implements LanguageModel {
   /** One step of T <= Tc tokens, recorded: embed, every block, and the head on every row, the last, or none. */
   private record(ids: readonly number[], pos0: number, head: 'all' | 'last' | 'none', options: ForwardOptions): { step: BackendStep; head?: Act } {
     const step = this.backend.begin(ids.length, pos0, { profile: options.profile, hooks: options.hooks });
-    const x = new Step(step, this.context(options.ropeAngleScale ?? 1));
+    const x = new Step(step, this.context(options.ropeAngleScale ?? 1, options.fused ?? true));
     x.embed(ids, this.weights.embed, this.weights.positions);
     this.weights.blocks.forEach((b, l) => {
       x.enter(l);
@@ -155,9 +157,9 @@ export abstract class Transformer<B> implements LanguageModel {
     return { step, head: head === 'none' ? undefined : x.head(head, this.weights.norm, this.weights.lmHead) };
   }
 
-  private context(ropeAngleScale: number): StepContext {
+  private context(ropeAngleScale: number, fused: boolean): StepContext {
     const { dims, norm, eps, rope } = this.spec;
-    return { dims, norm, eps, cache: this.cache, rope: rope && { invFreq: this.ropeFrequencies(ropeAngleScale), rotaryDim: rope.rotaryDim } };
+    return { dims, norm, eps, fused, cache: this.cache, rope: rope && { invFreq: this.ropeFrequencies(ropeAngleScale), rotaryDim: rope.rotaryDim } };
   }
 
   private ropeInvFreq(): Float32Array {
