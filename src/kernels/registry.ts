@@ -12,6 +12,7 @@ import { rmsNormKernel } from './rmsnorm.ts';
 import { ropeKernel } from './rope.ts';
 import { softmaxKernel } from './softmax.ts';
 import { swigluKernel } from './swiglu.ts';
+import { topKKernel } from './topk.ts';
 import type { Kernel } from './versions.ts';
 
 export const KERNELS: readonly Kernel[] = [
@@ -29,5 +30,6 @@ export const KERNELS: readonly Kernel[] = [
   swigluKernel,
   matvecFusedKernel,
   attentionDecodeKernel,
+  topKKernel,
   interveneKernel,
 ];
