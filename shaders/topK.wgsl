@@ -5,7 +5,7 @@
 //     max, sumExp  the log-sum-exp of the whole of x: log(sum_i exp(x[i])) = max + log(sumExp)
 //     ids, raw     the K largest x, largest first (lower id first on ties), as ids (f32, exact below 2^24) and
 //                  their raw logits (before adjust), so the CPU can redo the processing exactly; -1 past the end
-//     floor        the K-th largest x: every id not returned has x <= floor
+//     floor        the largest x not returned (-Infinity when none is left): every id not returned has x <= floor
 //
 // One workgroup of WG invocations. Each walks a stripe of the row keeping the K largest of it in order (an
 // insertion list in registers) and a running log-sum-exp; then K rounds of a workgroup argmax over the heads of
@@ -103,11 +103,15 @@ fn main(@builtin(local_invocation_index) t: u32) {
   let rowMax = workgroupMax(m, t);
   let sumExp = workgroupSum(select(0.0, s * exp(m - rowMax), s > 0.0), t);
 
-  // 4. K rounds: the best head among the invocations' lists is the next candidate.
+  // 4. K rounds: the best head among the invocations' lists is the next candidate; round K + 1 finds the floor.
   var head = 0u;
-  for (var r = 0u; r < K; r++) {
+  for (var r = 0u; r <= K; r++) {
     let live = head < count;
-    bestValue[t] = select(negativeInfinity(), values[min(head, K - 1u)], live);
+    var value = select(negativeInfinity(), values[min(head, K - 1u)], live);
+    if (r == K && !live && count == K) {
+      value = values[K - 1u]; // a list used up whole: its stripe may hold more, each at most its last value
+    }
+    bestValue[t] = value;
     bestId[t] = select(NONE, ids[min(head, K - 1u)], live);
     bestOwner[t] = t;
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
@@ -123,8 +127,9 @@ fn main(@builtin(local_invocation_index) t: u32) {
       head++;
     }
     if (t == 0u) {
-      picked[r] = bestId[0];
-      if (r == K - 1u) {
+      if (r < K) {
+        picked[r] = bestId[0];
+      } else {
         out[2] = bestValue[0];
       }
     }

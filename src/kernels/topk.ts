@@ -3,7 +3,7 @@
 // log-sum-exp of the whole row. The CPU reads back 3 + 2K floats instead of V, and finishes the sampling on them
 // exactly (src/sampling/gpu.ts).
 //
-//   out [3 + 2K] = [max, sumExp, floor, ids[K] (as f32; -1 past the end), raw[K]]
+//   out [3 + 2K] = [max, sumExp, floor, ids[K] (as f32; -1 past the end), raw[K]]; floor bounds every id not returned
 //   logits [V] f32, changed in place at the listed ids (the row is read for sampling only)
 //   list [nList] of { id, bias, penalty, raw }: 16 bytes each, raw written by the kernel
 import type { Tensor } from '../gpu/buffers.ts';
@@ -67,7 +67,7 @@ export interface Candidates {
   /** log-sum-exp of the whole adjusted, tempered row: max + log(sumExp). */
   max: number;
   sumExp: number;
-  /** The K-th largest adjusted, tempered value: every id not returned is at most this (-Infinity: all returned). */
+  /** A bound on the ids not returned: each has an adjusted, tempered value at most this (-Infinity: none is left). */
   floor: number;
   /** The K largest, largest first; fewer when fewer are finite. */
   ids: number[];
