@@ -10,7 +10,7 @@
 // One workgroup of WG invocations. Each walks a stripe of the row keeping the K largest of it in order (an
 // insertion list in registers) and a running log-sum-exp; then K rounds of a workgroup argmax over the heads of
 // the lists pick the K largest overall. `list` entries are applied to logits in place first (their raw values kept
-// in the entry), so the stripe loop reads every value the same way.
+// in the entry, and put back at the end), so the stripe loop reads every value the same way.
 
 struct TopKParams {
   V: u32,
@@ -136,7 +136,11 @@ fn main(@builtin(local_invocation_index) t: u32) {
     workgroupBarrier();
   }
 
-  // 5. The candidates' ids and raw logits (an adjusted id's raw value is in its list entry).
+  // 5. The row as it was (a caller may still read it), then the candidates' ids and raw logits (an adjusted id's raw
+  // value is in its list entry).
+  for (var j = t; j < params.nList; j += WG) {
+    logits[list[j].id] = list[j].raw;
+  }
   if (t == 0u) {
     out[0] = rowMax;
     out[1] = sumExp;

@@ -15,6 +15,7 @@
 // they fire (src/model/step.ts), the backend how.
 import type { DispatchTiming } from '../gpu/recorder.ts';
 import type { GpuHooks, HookView } from '../hooks/hooks.ts';
+import type { LogitAdjust } from '../kernels/topk.ts';
 import type { WeightFormat } from '../model/model.ts';
 
 export interface Act {
@@ -141,6 +142,11 @@ export interface BackendStep {
   gelu(x: Act, layer: number): void;
   /** silu(gate) * up of gate | up rows [T, 2I]: [T, I]. */
   swiglu(slot: string, gateUp: Act, layer: number): Act;
+  /**
+   * The sampler's candidates from one row of logits (src/kernels/topk.ts): [1, 3 + 2K], the listed ids adjusted in
+   * place first. Where the backend has it.
+   */
+  selectCandidates?(logits: Act, list: readonly LogitAdjust[], K: number, temperature: number): Act;
   /** The fused primitives, where the backend has them and the step runs one token. */
   readonly fused?: FusedStep;
   /** Kernel dispatches recorded so far (a backend that counts them). */

@@ -17,6 +17,7 @@ import { rmsNorm } from '../kernels/rmsnorm.ts';
 import { rope } from '../kernels/rope.ts';
 import { softmax } from '../kernels/softmax.ts';
 import { swiglu } from '../kernels/swiglu.ts';
+import { packAdjustments, topK, type LogitAdjust } from '../kernels/topk.ts';
 import { ConfigError } from '../model/config.ts';
 import type { WeightFormat } from '../model/model.ts';
 import { createGatherBuffers, splitEmbed, splitMatmul, splitScratchWidth, splitTensors, uploadSplitMatrix, type GatherBuffers, type SplitMatrix } from '../model/split-weights.ts';
@@ -304,6 +305,16 @@ class WebGpuStep implements BackendStep, FusedStep {
     const [rows, twoI] = gateUp.shape as [number, number];
     const out = this.act(slot, rows, twoI / 2);
     swiglu(this.rec, out.tensor, (gateUp as GpuAct).tensor, rows, twoI / 2, { layer });
+    return out;
+  }
+
+  selectCandidates(logits: Act, list: readonly LogitAdjust[], K: number, temperature: number): Act {
+    const V = logits.shape[1]!;
+    const packed = new Uint32Array(packAdjustments(list));
+    const listTensor = this.b.slot('sample.list', 1, packed.length, 'u32');
+    writeTensor(this.b.gpu.device, listTensor, packed);
+    const out = this.act('sample.candidates', 1, 3 + 2 * K);
+    topK(this.rec, out.tensor, (logits as GpuAct).tensor, listTensor, { V, K, nList: list.length, temperature });
     return out;
   }
 

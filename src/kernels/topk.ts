@@ -4,7 +4,7 @@
 // exactly (src/sampling/gpu.ts).
 //
 //   out [3 + 2K] = [max, sumExp, floor, ids[K] (as f32; -1 past the end), raw[K]]; floor bounds every id not returned
-//   logits [V] f32, changed in place at the listed ids (the row is read for sampling only)
+//   logits [V] f32, changed at the listed ids while the kernel runs and restored before it ends
 //   list [nList] of { id, bias, penalty, raw }: 16 bytes each, raw written by the kernel
 import type { Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';

@@ -2,6 +2,7 @@
 import type { Gpu } from '../gpu/device.ts';
 import type { DispatchTiming } from '../gpu/recorder.ts';
 import type { GpuHooks } from '../hooks/hooks.ts';
+import type { Candidates, LogitAdjust } from '../kernels/topk.ts';
 
 /** How weights are stored on the GPU: f32, or f16 packed two to a u32 (half the memory and bandwidth). */
 export type WeightFormat = 'f32' | 'f16';
@@ -40,6 +41,12 @@ export interface ForwardOptions {
    * hooks the run asks for runs unfused either way, so hooks see what they always saw.
    */
   fused?: boolean;
+  /**
+   * Sample on the GPU: instead of the last row's logits, read back only the sampler's candidates (src/kernels/topk.ts:
+   * the K largest after the listed ids' bias and penalty and the temperature, and the row's log-sum-exp). The result
+   * then has `candidates` and empty `logits`. Not with allLogits.
+   */
+  select?: { K: number; temperature: number; list: readonly LogitAdjust[] };
 }
 
 export interface ForwardResult {
@@ -49,6 +56,11 @@ export interface ForwardResult {
   profile?: DispatchTiming[];
   /** Kernel dispatches this call recorded, over all its steps (where the backend counts them). */
   dispatches?: number;
+  /** Bytes of results this call read back from the device (logits or candidates). */
+  readbackBytes?: number;
+  /** With `select`: the candidates, and the whole row read on demand (before the next forward) where they do not do. */
+  candidates?: Candidates;
+  readLogits?: () => Promise<Float32Array>;
 }
 
 export interface LanguageModel {

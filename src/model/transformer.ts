@@ -11,6 +11,7 @@
 import { createBackend, type Act, type Backend, type BackendStep, type KVCache, type Matrix, type Norm, type Vector } from '../backend/index.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { ropeInvFreq, type RopeScaling } from '../kernels/rope.ts';
+import { readCandidates, type Candidates } from '../kernels/topk.ts';
 import type { ForwardOptions, ForwardResult, LanguageModel, ModelDims, WeightFormat } from './model.ts';
 import { Step, type StepContext } from './step.ts';
 
@@ -119,17 +120,30 @@ export abstract class Transformer<B> implements LanguageModel {
     let logits: Float32Array = new Float32Array(0);
     const profile: NonNullable<ForwardResult['profile']> = [];
     let dispatches = 0;
+    let readbackBytes = 0;
+    let candidates: Candidates | undefined;
+    let readLogits: (() => Promise<Float32Array>) | undefined;
     for (let t0 = 0; t0 < T; t0 += Tc) {
       const chunk = ids.slice(t0, t0 + Tc);
       const final = t0 + chunk.length === T;
       const { step, head } = this.record(chunk, pos0 + t0, all ? 'all' : final ? 'last' : 'none', options);
+      const select = final && !all && options.select && step.selectCandidates;
+      const picked = select ? step.selectCandidates!(head!, options.select!.list, options.select!.K, options.select!.temperature) : undefined;
       dispatches += step.dispatches ?? 0;
       profile.push(...(await step.run()));
+      if (picked) {
+        const out = await step.read(picked, 1);
+        readbackBytes += out.byteLength;
+        candidates = readCandidates(out, options.select!.K);
+        readLogits = () => step.read(head!, 1);
+        continue;
+      }
       const out = head ? await step.read(head, head.shape[0]!) : undefined;
+      readbackBytes += out?.byteLength ?? 0;
       if (all) all.set(out!, t0 * V);
       else if (final) logits = out!;
     }
-    return { logits: all ?? logits, profile: options.profile ? profile : undefined, dispatches };
+    return { logits: all ?? logits, profile: options.profile ? profile : undefined, dispatches, readbackBytes, candidates, readLogits };
   }
 
   /** The final norm and the LM head on residual-stream rows resid [T, C] of another run: the logit lens. */

@@ -7,7 +7,11 @@ import { createTensor, readF32, uploadTensor } from '../../src/gpu/buffers.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
 import { packAdjustments, readCandidates, topK } from '../../src/kernels/topk.ts';
+import type { GPT2Config } from '../../src/model/config.ts';
+import { GPT2 } from '../../src/model/gpt2.ts';
+import { randomGPT2Params } from '../../src/model/random.ts';
 import { Rng } from '../../src/random.ts';
+import { sampleOnDevice } from '../../src/sampling/device.ts';
 import { candidateRequest, logitAdjustments } from '../../src/sampling/gpu.ts';
 import { Sampler, type SamplingOptions } from '../../src/sampling/sampler.ts';
 import { gpu } from '../helpers.ts';
@@ -75,5 +79,50 @@ describe('sampling on the GPU', () => {
     }
     expect(decided / rows).toBeGreaterThanOrEqual(decidedShare);
     if (decidedShare === 0 && options.topP === undefined) expect(decided).toBe(0);
+  });
+});
+
+describe('decoding with the logits on the device', () => {
+  it.each([
+    ['greedy', { temperature: 0, repetitionPenalty: 1.2 }],
+    ['top-k 20, top-p 0.9', { temperature: 0.9, topK: 20, topP: 0.9 }],
+    ['top-p 0.95 alone', { temperature: 0.8, topP: 0.95 }],
+  ] as [string, SamplingOptions][])('%s: a random GPT-2 decodes the CPU sampler\'s tokens, reading back candidates only', async (_, options) => {
+    const config: GPT2Config = {
+      arch: 'gpt2', vocabSize: 301, nPositions: 40, nEmbd: 32, nLayer: 2, nHead: 2, nInner: 64,
+      layerNormEpsilon: 1e-5, activation: 'gelu_new', tieWordEmbeddings: true, bosTokenId: 300, eosTokenId: 300,
+    };
+    const model = new GPT2(await gpu(), config, randomGPT2Params(config, 8, 0.5));
+    const prompt = [3, 14, 15, 92, 65];
+    const decode = async (onDevice: boolean) => {
+      const sampler = new Sampler({ ...options, seed: 77 });
+      const context = [...prompt];
+      const bytes: number[] = [];
+      let ids = prompt;
+      let pos0 = 0;
+      for (let t = 0; t < 12; t++) {
+        let id: number;
+        if (onDevice) {
+          const s = await sampleOnDevice(model, sampler, ids, pos0, context);
+          id = s.id;
+          if (ids.length === 1) bytes.push(s.readbackBytes);
+        } else {
+          id = sampler.next((await model.forward(ids, pos0)).logits, context);
+        }
+        pos0 += ids.length;
+        ids = [id];
+        context.push(id);
+      }
+      return { tokens: context.slice(prompt.length), bytes };
+    };
+    const cpu = await decode(false);
+    const device = await decode(true);
+    expect(device.tokens).toEqual(cpu.tokens);
+    const K = options.temperature === 0 ? 8 : 64;
+    // most tokens read the candidates only ((3 + 2K) floats); a few may need the whole row too
+    const small = device.bytes.filter((b) => b === (3 + 2 * K) * 4).length;
+    expect(small).toBeGreaterThan(device.bytes.length / 2);
+    for (const b of device.bytes) expect([(3 + 2 * K) * 4, (3 + 2 * K) * 4 + 301 * 4]).toContain(b);
+    model.destroy();
   });
 });
