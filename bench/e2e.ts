@@ -6,6 +6,8 @@ import type { DispatchTiming } from '../src/gpu/recorder.ts';
 import type { LanguageModel, WeightFormat } from '../src/model/model.ts';
 import { profileByKernel, profileRows, type KernelTotal, type ProfileRow } from '../src/profile.ts';
 import { Rng } from '../src/random.ts';
+import { sampleOnDevice } from '../src/sampling/device.ts';
+import { Sampler, type SamplingOptions } from '../src/sampling/sampler.ts';
 import { summarize, type Stats } from './timing.ts';
 
 export interface StepProfile {
@@ -42,7 +44,28 @@ export interface FormatResult {
   decode: Throughput[];
   /** The same step recomputing the whole context (tokens + 1) without the cache, and its cost over the cached one. */
   noCache: (Throughput & { slowdown: number })[];
+  /** One decode step (with its sampling) on each decode engine, side by side, after the same context. */
+  engines: DecodeEngine[];
 }
+
+/** A way to run a decode step: the textbook kernels or the fused ones, the logits read back or sampled on the GPU. */
+export interface DecodeEngine extends Throughput {
+  engine: string;
+  sampling: string;
+  dispatchesPerToken: number;
+  readbackBytesPerToken: number;
+}
+
+/** The engines measured, in order: the textbook path first, the one every speedup is taken against. */
+const ENGINES = [
+  { engine: 'unfused, logits read back', fused: false, device: false },
+  { engine: 'fused, logits read back', fused: true, device: false },
+  { engine: 'fused, sampling on the GPU', fused: true, device: true },
+] as const;
+const SAMPLINGS: [string, SamplingOptions][] = [
+  ['greedy', { temperature: 0 }],
+  ['top-k 40, T 0.8', { temperature: 0.8, topK: 40, seed: 1 }],
+];
 
 export interface E2EOptions {
   /** Prompt lengths and context lengths to measure. */
@@ -67,7 +90,7 @@ function throughputLengths(nCtx: number, lengths: number[]): { prefill: number[]
 /** How many measurements measureThroughput makes (for progress lines): each prefill, and each decode twice. */
 export function throughputSteps(nCtx: number, lengths: number[]): number {
   const { prefill, decode } = throughputLengths(nCtx, lengths);
-  return prefill.length + 2 * decode.length;
+  return prefill.length + 2 * decode.length + (decode.length > 0 ? ENGINES.length * SAMPLINGS.length : 0);
 }
 
 const QUANTUM_MS = 0.065536;
@@ -133,6 +156,7 @@ export async function measureThroughput(model: LanguageModel, coldPrefillMs: num
     prefill: [],
     decode: [],
     noCache: [],
+    engines: [],
   };
   const { prefill, decode } = throughputLengths(model.nCtx, o.lengths);
   for (const n of prefill) {
@@ -149,7 +173,40 @@ export async function measureThroughput(model: LanguageModel, coldPrefillMs: num
     const full = await sampleWall(() => model.forward(ids.slice(0, n + 1), 0), o);
     result.noCache.push({ ...full, tokens: n, tokensPerS: 1000 / full.median, slowdown: full.median / cached.median });
   }
+  const n = decode[0];
+  if (n !== undefined) result.engines = await measureEngines(model, ids, n, o);
   return result;
+}
+
+/**
+ * A decode step after n tokens, with its sampling, on each engine: tok/s, dispatches and bytes read back. Each
+ * sample rewrites position n, so every engine runs the same step.
+ */
+async function measureEngines(model: LanguageModel, ids: number[], n: number, o: E2EOptions): Promise<DecodeEngine[]> {
+  const out: DecodeEngine[] = [];
+  const context = ids.slice(0, n + 1);
+  for (const [sampling, options] of SAMPLINGS) {
+    for (const e of ENGINES) {
+      o.onStep?.(`decode after ${n} tokens: ${e.engine}, ${sampling}`);
+      await model.forward(ids.slice(0, n), 0, { fused: e.fused });
+      const sampler = new Sampler(options);
+      let dispatches = 0;
+      let bytes = 0;
+      const step = async () => {
+        if (e.device) {
+          const s = await sampleOnDevice(model, sampler, [ids[n]!], n, context, { fused: e.fused });
+          [dispatches, bytes] = [s.dispatches, s.readbackBytes];
+        } else {
+          const r = await model.forward([ids[n]!], n, { fused: e.fused });
+          sampler.next(r.logits, context);
+          [dispatches, bytes] = [r.dispatches ?? 0, r.readbackBytes ?? 0];
+        }
+      };
+      const stats = await sampleWall(step, o);
+      out.push({ ...stats, engine: e.engine, sampling, tokens: n, tokensPerS: 1000 / stats.median, dispatchesPerToken: dispatches, readbackBytesPerToken: bytes });
+    }
+  }
+  return out;
 }
 
 /** Prompt and context lengths: powers of two from 16 up to the context, and the context itself. */

@@ -245,6 +245,7 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
           formats.push(f);
           log(`  prefill ${f.prefill.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(0)}`).join(', ')} tok/s`);
           log(`  decode ${f.decode.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(1)}`).join(', ')} tok/s`);
+          for (const e of f.engines) log(`  decode engine: ${e.engine}, ${e.sampling}: ${e.tokensPerS.toFixed(1)} tok/s, ${e.dispatchesPerToken} dispatches, ${e.readbackBytesPerToken} bytes read back a token`);
         }
       } finally {
         model.destroy();

@@ -122,6 +122,15 @@ export function toMarkdown(r: BenchReport): string {
         out.push(`f16 over f32: prefill ${b.prefill.map((p, i) => ratio(a.prefill[i]?.median, p.median)).join(' ')}; decode ${b.decode.map((d, i) => ratio(a.decode[i]?.median, d.median)).join(' ')} (speedups by length, as listed above)`, '');
       }
     }
+    for (const f of formats.filter((f) => f.engines?.length)) {
+      const first = f.engines[0]!;
+      out.push(`Decode engines after ${first.tokens} tokens, ${f.weights} weights: one step with its sampling, each against the unfused one with the same sampling.`, '');
+      const rows = f.engines.map((x) => {
+        const textbook = f.engines.find((y) => y.sampling === x.sampling)!;
+        return [x.engine, x.sampling, String(x.dispatchesPerToken), String(x.readbackBytesPerToken), ms(x.median), num(x.tokensPerS), `${num(x.tokensPerS / textbook.tokensPerS)}x`];
+      });
+      out.push(...table(['engine', 'sampling', 'dispatches / token', 'bytes read back / token', 'ms', 'tok/s', 'speedup'], rows), '');
+    }
   }
   return `${out.join('\n')}\n`;
 }

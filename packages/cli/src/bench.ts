@@ -71,6 +71,10 @@ function summary(r: BenchReport): string {
   if (t.tiledOverNaive.min !== undefined) lines.push(`tiled over naive matmul (prefill): min ${t.tiledOverNaive.min.toFixed(1)}x (goal ${t.tiledOverNaive.goal}x)`);
   if (t.kvCacheSpeedup.speedup !== undefined) lines.push(`KV cache speedup at ${t.kvCacheSpeedup.context} tokens: ${t.kvCacheSpeedup.speedup.toFixed(1)}x (goal ${t.kvCacheSpeedup.goal}x)`);
   if (t.matvecBandwidth.best !== undefined) lines.push(`decode matvec: up to ${(100 * t.matvecBandwidth.best).toFixed(0)}% of that bandwidth`);
+  const f32 = r.e2e?.formats.find((f) => f.weights === 'f32');
+  for (const e of f32?.engines ?? []) {
+    lines.push(`decode (${r.e2e!.model}), ${e.engine}, ${e.sampling}: ${e.tokensPerS.toFixed(1)} tok/s, ${e.dispatchesPerToken} dispatches, ${e.readbackBytesPerToken} bytes read back a token`);
+  }
   const valid = r.kernels.filter((k) => k.validation.valid).length;
   if (r.kernels.length) lines.push(`kernel cases: ${valid} of ${r.kernels.length} match their CPU reference`);
   return lines.join('\n');
