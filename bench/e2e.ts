@@ -12,6 +12,8 @@ import { summarize, type Stats } from './timing.ts';
 
 export interface StepProfile {
   phase: 'prefill' | 'decode';
+  /** A decode step on the fused kernels (the other profiles run the textbook kernels, one per op). */
+  fused?: boolean;
   /** Tokens in the step, and the position of the first. */
   T: number;
   pos0: number;
@@ -102,12 +104,12 @@ export function randomIds(n: number, vocab: number, seed = 1): number[] {
 }
 
 /** Profile one step `runs` times; each dispatch's time is its mean over the runs. */
-export async function profileStep(model: LanguageModel, phase: 'prefill' | 'decode', tokens: number, runs: number): Promise<StepProfile> {
+export async function profileStep(model: LanguageModel, phase: 'prefill' | 'decode', tokens: number, runs: number, fused = false): Promise<StepProfile> {
   const ids = randomIds(tokens + 1, model.vocabSize);
   const T = phase === 'prefill' ? tokens : 1;
   const pos0 = phase === 'prefill' ? 0 : tokens;
   if (phase === 'decode') await model.forward(ids.slice(0, tokens), 0); // the context, into the KV cache
-  const step = () => (phase === 'prefill' ? model.forward(ids.slice(0, tokens), 0, { profile: true }) : model.forward([ids[tokens]!], tokens, { profile: true }));
+  const step = () => (phase === 'prefill' ? model.forward(ids.slice(0, tokens), 0, { profile: true }) : model.forward([ids[tokens]!], tokens, { profile: true, fused }));
   await step(); // warm-up: compiles pipelines
   const all: DispatchTiming[][] = [];
   const wall: number[] = [];
@@ -121,6 +123,7 @@ export async function profileStep(model: LanguageModel, phase: 'prefill' | 'deco
   const quantized = all.flat().every((d) => Math.abs(d.ms / QUANTUM_MS - Math.round(d.ms / QUANTUM_MS)) < 1e-6);
   return {
     phase,
+    fused,
     T,
     pos0,
     runs,

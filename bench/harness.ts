@@ -98,7 +98,7 @@ export interface BenchReport {
     computeFrom?: string;
   };
   kernels: KernelResult[];
-  profile?: { model: string; weights: WeightFormat; prefill: StepProfile; decode: StepProfile };
+  profile?: { model: string; weights: WeightFormat; prefill: StepProfile; decode: StepProfile; decodeFused?: StepProfile };
   e2e?: { model: string; source: string; nCtx: number; formats: FormatResult[] };
   targets: Targets;
   durationS: number;
@@ -237,7 +237,8 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
           const prefill = await profileStep(model, 'prefill', prefillTokens, s.profileRuns.prefill);
           progress(`profile of a decode step after ${Math.min(s.context, nCtx - 1)} tokens (${runs(s.profileRuns.decode)})`);
           const decode = await profileStep(model, 'decode', Math.min(s.context, nCtx - 1), s.profileRuns.decode);
-          report.profile = { model: e2eModel.name, weights, prefill, decode };
+          const decodeFused = await profileStep(model, 'decode', Math.min(s.context, nCtx - 1), s.profileRuns.decode, true);
+          report.profile = { model: e2eModel.name, weights, prefill, decode, decodeFused };
           log(`  profile: prefill ${prefill.gpuMs.toFixed(3)} ms of GPU time, decode ${decode.gpuMs.toFixed(3)} ms`);
         }
         if (parts.includes('e2e')) {

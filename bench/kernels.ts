@@ -658,7 +658,7 @@ function matvecFusedCase(step: Step, op: string, N: number, K: number, weights: 
   const norm = epilogue === 'residual' ? undefined : step.model.arch === 'gpt2' ? ('layernorm' as const) : ('rmsnorm' as const);
   const bias = step.model.arch === 'gpt2';
   return {
-    ...base(step, 'matvecFused', op, `[1,${K}]x[${rows},${K}]`, matmulFlops(1, rows, K), matmulBytes(1, rows, K, weights === 'f16' ? 'f16x2' : 'f32'), 'v1', weights),
+    ...base(step, 'matvecFused', op, `[1,${K}]x[${rows},${K}]`, matmulFlops(1, rows, K), matmulBytes(1, rows, K, weights === 'f16' ? 'f16x2' : 'f32'), '-', weights),
     prepare(gpu) {
       const ops = new Operands(gpu);
       const a = random(K, 23, 1, 3);
@@ -699,7 +699,7 @@ function attentionDecodeCase(step: Step, weights: WeightFormat): KernelCase {
   const flops = matmulFlops(1, QKV, C) + 4 * m.nHead * P * HS;
   const bytes = matmulBytes(1, QKV, C, weights === 'f16' ? 'f16x2' : 'f32') + 2 * cacheSize * 4;
   return {
-    ...base(step, 'attentionDecode', 'ln_1+c_attn+attention', `[${m.nHead}, ${P}, ${HS}]`, flops, bytes, 'v1', weights),
+    ...base(step, 'attentionDecode', 'ln_1+c_attn+attention', `[${m.nHead}, ${P}, ${HS}]`, flops, bytes, '-', weights),
     prepare(gpu) {
       const ops = new Operands(gpu);
       const x = random(C, 29, 1, 3);

@@ -91,7 +91,7 @@ export function toMarkdown(r: BenchReport): string {
 
   if (r.profile) {
     out.push(`## Forward-pass profile: ${r.profile.model}, ${r.profile.weights} weights`, '');
-    for (const step of [r.profile.prefill, r.profile.decode]) out.push(...profileSection(step), '');
+    for (const step of [r.profile.prefill, r.profile.decode, r.profile.decodeFused]) if (step) out.push(...profileSection(step), '');
   }
 
   if (r.e2e) {
@@ -136,7 +136,7 @@ export function toMarkdown(r: BenchReport): string {
 }
 
 function profileSection(p: StepProfile): string[] {
-  const title = `### ${p.phase}: T = ${p.T} at pos0 = ${p.pos0}; ${ms(p.gpuMs)} ms of GPU time in ${p.rows.length} dispatches (wall ${ms(p.wallMs)} ms), mean of ${p.runs} runs`;
+  const title = `### ${p.phase}${p.fused ? ' (fused kernels)' : ''}: T = ${p.T} at pos0 = ${p.pos0}; ${ms(p.gpuMs)} ms of GPU time in ${p.rows.length} dispatches (wall ${ms(p.wallMs)} ms), mean of ${p.runs} runs`;
   const lines = [title, ''];
   if (p.quantized) lines.push('Timestamps on this adapter are rounded to 65.536 us (Dawn timestamp_quantization); per-dispatch means over the runs remain unbiased but noisy.', '');
   lines.push(...table(['kernel', 'calls', 'ms', 'share'], p.byKernel.map((k) => [k.label, String(k.calls), ms(k.ms), pct(100 * k.share)])), '');
