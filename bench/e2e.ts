@@ -68,6 +68,8 @@ const SAMPLINGS: [string, SamplingOptions][] = [
   ['greedy', { temperature: 0 }],
   ['top-k 40, T 0.8', { temperature: 0.8, topK: 40, seed: 1 }],
 ];
+/** Measurements measureEngines makes (for progress lines). */
+export const ENGINE_STEPS = ENGINES.length * SAMPLINGS.length;
 
 export interface E2EOptions {
   /** Prompt lengths and context lengths to measure. */
@@ -92,7 +94,7 @@ function throughputLengths(nCtx: number, lengths: number[]): { prefill: number[]
 /** How many measurements measureThroughput makes (for progress lines): each prefill, and each decode twice. */
 export function throughputSteps(nCtx: number, lengths: number[]): number {
   const { prefill, decode } = throughputLengths(nCtx, lengths);
-  return prefill.length + 2 * decode.length + (decode.length > 0 ? ENGINES.length * SAMPLINGS.length : 0);
+  return prefill.length + 2 * decode.length + (decode.length > 0 ? ENGINE_STEPS : 0);
 }
 
 const QUANTUM_MS = 0.065536;
@@ -185,7 +187,7 @@ export async function measureThroughput(model: LanguageModel, coldPrefillMs: num
  * A decode step after n tokens, with its sampling, on each engine: tok/s, dispatches and bytes read back. Each
  * sample rewrites position n, so every engine runs the same step.
  */
-async function measureEngines(model: LanguageModel, ids: number[], n: number, o: E2EOptions): Promise<DecodeEngine[]> {
+export async function measureEngines(model: LanguageModel, ids: number[], n: number, o: E2EOptions): Promise<DecodeEngine[]> {
   const out: DecodeEngine[] = [];
   const context = ids.slice(0, n + 1);
   for (const [sampling, options] of SAMPLINGS) {
