@@ -24,7 +24,7 @@ import {
 } from '../src/kernels/attention.ts';
 import { Checker, type Validation } from '../src/kernels/check.ts';
 import { embed, embedReference } from '../src/kernels/embedding.ts';
-import { attentionDecode, attentionDecodeFits, attentionDecodeReference, matvecFused, matvecFusedReference } from '../src/kernels/fused.ts';
+import { attentionDecode, attentionDecodeFits, attentionDecodeKernel, type AttentionDecodeVersion, attentionDecodeReference, matvecFused, matvecFusedReference } from '../src/kernels/fused.ts';
 import { gelu, geluReference } from '../src/kernels/gelu.ts';
 import { kvAppend, kvAppendReference, type KvAppendOptions } from '../src/kernels/kvcache.ts';
 import { layerNorm, layerNormKernel, layerNormReference, type LayerNormVersion } from '../src/kernels/layernorm.ts';
@@ -144,7 +144,7 @@ function stepCases(step: Step): KernelCase[] {
       ...linear('mlp.c_proj', C, m.intermediate, true),
       ...lmHead,
       ...fused([
-        ...(attentionDecodeFits(C, m.headDim) ? both((w) => attentionDecodeCase(step, w)) : []),
+        ...(attentionDecodeFits(C, m.headDim) ? attentionDecodeKernel.versions.flatMap((v) => both((w) => attentionDecodeCase(step, w, v.name))) : []),
         ...both((w) => matvecFusedCase(step, 'ln_2+c_fc+gelu', m.intermediate, C, w, 'gelu')),
         ...both((w) => matvecFusedCase(step, 'c_proj+residual', C, m.intermediate, w, 'residual')),
       ]),
@@ -688,7 +688,7 @@ function matvecFusedCase(step: Step, op: string, N: number, K: number, weights: 
   };
 }
 
-function attentionDecodeCase(step: Step, weights: WeightFormat): KernelCase {
+function attentionDecodeCase(step: Step, weights: WeightFormat, version: AttentionDecodeVersion): KernelCase {
   const { pos0, model: m } = step;
   const C = m.hidden;
   const HS = m.headDim;
@@ -699,7 +699,7 @@ function attentionDecodeCase(step: Step, weights: WeightFormat): KernelCase {
   const flops = matmulFlops(1, QKV, C) + 4 * m.nHead * P * HS;
   const bytes = matmulBytes(1, QKV, C, weights === 'f16' ? 'f16x2' : 'f32') + 2 * cacheSize * 4;
   return {
-    ...base(step, 'attentionDecode', 'ln_1+c_attn+attention', `[${m.nHead}, ${P}, ${HS}]`, flops, bytes, '-', weights),
+    ...base(step, 'attentionDecode', 'ln_1+c_attn+attention', `[${m.nHead}, ${P}, ${HS}]`, flops, bytes, version, weights),
     prepare(gpu) {
       const ops = new Operands(gpu);
       const x = random(C, 29, 1, 3);
@@ -710,7 +710,7 @@ function attentionDecodeCase(step: Step, weights: WeightFormat): KernelCase {
       const [kt, vt] = [ops.f32(k0, [cacheSize], 'k'), ops.f32(v0, [cacheSize], 'v')];
       const z = ops.output([m.nHead * HS], 'z');
       const scores = ops.output([m.nHead * P], 'scores');
-      const o = { C, nHead: m.nHead, nKVHead: m.nKVHead, headDim: HS, nCtx: P, pos0, eps: 1e-5 };
+      const o = { C, nHead: m.nHead, nKVHead: m.nKVHead, headDim: HS, nCtx: P, pos0, eps: 1e-5, version };
       const [xt, bt] = [ops.f32(x, [C], 'x'), ops.f32(b, [QKV], 'bias')];
       const norm = { gamma: ops.f32(gamma, [C], 'gamma'), beta: ops.f32(beta, [C], 'beta') };
       return {

@@ -2,7 +2,7 @@
 // dispatch, not by its work, so these run in one dispatch what the textbook kernels run in several:
 //
 //   matvecFused      norm -> linear -> activation or residual add (GPT-2: ln_2 + c_fc + GELU, c_proj + add;
-//                    Llama: RMSNorm + q|k|v, RMSNorm + gate|up + SiLU.mul, down_proj + add; the final norm + LM head)
+//                    Llama: RMSNorm + q|k|v, RMSNorm + gate|up + SiLU.mul, down_proj + add)
 //   attentionDecode  ln_1 + c_attn + KV append + scores + softmax + values, one workgroup per head (GPT-2: no RoPE)
 //
 // They are versions of the forward pass, not of one kernel: the unfused kernels stay, and run whenever a hook
@@ -46,15 +46,25 @@ export const attentionDecodeKernel = defineKernel('attentionDecode', [
   {
     name: 'v1',
     uniforms: AttentionDecodeParams,
-    defaultOn: ['hardware', 'software'],
+    defaultOn: ['hardware'],
     changes: 'one token: LayerNorm, its head of q|k|v, the KV append and the attention, a workgroup per head',
+  },
+  {
+    name: 'v2',
+    uniforms: AttentionDecodeParams,
+    defaultOn: ['software'],
+    changes: 'one invocation per head walking it all alone: no workgroup memory, no barriers',
   },
 ]);
 
+export type AttentionDecodeVersion = (typeof attentionDecodeKernel.versions)[number]['name'];
+
 /** matvecFused: 8 outputs an invocation (fixed in the shader), WG invocations a workgroup. */
 const MATVEC_FUSED = { WG: 64 };
-/** attentionDecode: invocations per workgroup (one workgroup per head); a power of two for the reductions. */
+/** attentionDecode v1: invocations per workgroup (one workgroup per head); a power of two for the reductions. */
 const ATTENTION_DECODE = { WG: 64 };
+/** attentionDecode v2: heads per workgroup, one invocation each. */
+const ATTENTION_DECODE_V2 = { WG: 4 };
 /** The most workgroup memory a WebGPU device must offer; attentionDecode keeps C + HS + WG floats there. */
 const WORKGROUP_BYTES = 16384;
 
@@ -145,6 +155,8 @@ export interface AttentionDecodeShape {
   pos0: number;
   eps: number;
   layer?: number;
+  /** Which version; by default the one that suits the adapter. */
+  version?: AttentionDecodeVersion;
 }
 
 /** Whether attentionDecode can run this shape: its normalised row and q must fit the workgroup memory every device has. */
@@ -172,12 +184,14 @@ export function attentionDecode(
   const { C, nHead, nKVHead, headDim, nCtx, pos0, eps } = o;
   if (!attentionDecodeFits(C, headDim)) throw new Error(`attentionDecode: C = ${C} and headDim = ${headDim} do not fit ${WORKGROUP_BYTES} bytes of workgroup memory`);
   if (pos0 >= nCtx) throw new Error(`attentionDecode: position ${pos0} is past the cache of ${nCtx}`);
+  const version = attentionDecodeKernel.version(o.version ?? attentionDecodeKernel.defaultFor(rec.gpu).name);
+  const v1 = version.name === 'v1';
   rec.dispatch({
-    shader: attentionDecodeKernel.version('v1').shader,
-    constants: { ...ATTENTION_DECODE, C, HS: headDim, WEIGHT_F16: w.dtype === 'f16x2', HAS_BIAS: false, FUSED_BIAS: bias !== undefined, VEC4: C % 4 === 0 },
+    shader: version.shader,
+    constants: { ...(v1 ? ATTENTION_DECODE : ATTENTION_DECODE_V2), C, HS: headDim, WEIGHT_F16: w.dtype === 'f16x2', HAS_BIAS: false, FUSED_BIAS: bias !== undefined, VEC4: C % 4 === 0 },
     uniforms: AttentionDecodeParams.pack({ K: C, nHead, nKVHead, group: nHead / nKVHead, nCtx, pos0, eps, scale: 1 / Math.sqrt(headDim) }),
     bindings: [z, x, w, norm.gamma, norm.beta, kCache, vCache, scores, ...(bias ? [bias] : [])],
-    workgroups: [nHead],
+    workgroups: [v1 ? nHead : Math.ceil(nHead / ATTENTION_DECODE_V2.WG)],
     label: 'attention_decode',
     layer: o.layer,
     shape: `[${nHead}, ${pos0 + 1}, ${headDim}]`,

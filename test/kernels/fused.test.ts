@@ -5,7 +5,7 @@ import { createTensor, poison, readF32, uploadTensor, writeTensor } from '../../
 import type { Gpu } from '../../src/gpu/device.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
 import { packF16, roundToF16 } from '../../src/half.ts';
-import { attentionDecode, attentionDecodeReference, matvecFused, matvecFusedReference, type MatvecFusedOptions } from '../../src/kernels/fused.ts';
+import { attentionDecode, attentionDecodeKernel, attentionDecodeReference, matvecFused, matvecFusedReference, type MatvecFusedOptions } from '../../src/kernels/fused.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
 
@@ -60,7 +60,7 @@ describe.each(['f32', 'f16x2'] as const)('matvecFused with %s weights', (dtype) 
   });
 });
 
-describe.each(['f32', 'f16x2'] as const)('attentionDecode with %s weights', (dtype) => {
+describe.each(attentionDecodeKernel.versions.flatMap((v) => (['f32', 'f16x2'] as const).map((dtype) => [v.name, dtype] as const)))('attentionDecode %s with %s weights', (version, dtype) => {
   // heads x head size not multiples of the workgroup; grouped-query attention (group 3); a first token (pos0 0)
   const cases = [
     { nHead: 3, nKVHead: 3, headDim: 13, nCtx: 9, pos0: 5 },
@@ -90,7 +90,7 @@ describe.each(['f32', 'f16x2'] as const)('attentionDecode with %s weights', (dty
     poison(g.device, scores);
     const z = createTensor(g.device, 'f32', [nHead * HS], 'z');
     poison(g.device, z);
-    const o = { C, nHead, nKVHead, headDim: HS, nCtx, pos0, eps: 1e-5 };
+    const o = { C, nHead, nKVHead, headDim: HS, nCtx, pos0, eps: 1e-5, version };
     const norm = { gamma: uploadTensor(g.device, 'f32', [C], gamma, 'gamma'), beta: uploadTensor(g.device, 'f32', [C], beta, 'beta') };
     attentionDecode(rec, z, uploadTensor(g.device, 'f32', [C], x, 'x'), norm, w.tensor, uploadTensor(g.device, 'f32', [QKV], bias, 'bias'), kCache, vCache, scores, o);
     await rec.submit();
