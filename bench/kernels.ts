@@ -34,7 +34,7 @@ import { rmsNorm, rmsNormKernel, rmsNormReference, type RmsNormVersion } from '.
 import { rope, ropeInvFreq, ropeReference, type RopeOptions } from '../src/kernels/rope.ts';
 import { softmax, softmaxKernel, softmaxReference, type SoftmaxVersion } from '../src/kernels/softmax.ts';
 import { swiglu, swigluReference } from '../src/kernels/swiglu.ts';
-import { packAdjustments, readCandidates, topK, topKReference } from '../src/kernels/topk.ts';
+import { packAdjustments, readCandidates, topK, topKKernel, topKReference, type TopKVersion } from '../src/kernels/topk.ts';
 import type { Kernel } from '../src/kernels/versions.ts';
 import { Rng } from '../src/random.ts';
 import { describeRows, rowsToCheck } from './check.ts';
@@ -121,7 +121,7 @@ function stepCases(step: Step): KernelCase[] {
     (['f32', 'f16'] as const).flatMap((w) => versions.map((v) => matmulCase(step, op, T, N, K, v, w, bias)));
   const lmHead = phase === 'decode' ? linear('lm_head', m.vocab, C, false) : [];
   // the fused decode kernels, and the sampler's candidate selection on the LM head's output
-  const fused = (cases: KernelCase[]) => (phase === 'decode' ? [...cases, topKCase(step)] : []);
+  const fused = (cases: KernelCase[]) => (phase === 'decode' ? [...cases, ...topKKernel.versions.map((v) => topKCase(step, v.name))] : []);
   const both = (f: (w: WeightFormat) => KernelCase) => [f('f32'), f('f16')];
   const attention = [
     ...softmaxKernel.versions.map((v) => softmaxCase(step, v.name)),
@@ -729,11 +729,11 @@ function attentionDecodeCase(step: Step, weights: WeightFormat, version: Attenti
   };
 }
 
-function topKCase(step: Step): KernelCase {
+function topKCase(step: Step, version: TopKVersion): KernelCase {
   const V = step.model.vocab;
   const K = 64;
   return {
-    ...base(step, 'topK', 'sample_top_k', `[${V}] -> ${K}`, 2 * V, V * 4 + (3 + 2 * K) * 4),
+    ...base(step, 'topK', 'sample_top_k', `[${V}] -> ${K}`, 2 * V, V * 4 + (3 + 2 * K) * 4, version),
     prepare(gpu) {
       const ops = new Operands(gpu);
       const logits = random(V, 36, -8, 8);
@@ -742,7 +742,7 @@ function topKCase(step: Step): KernelCase {
       const listTensor = ops.u32(new Uint32Array(packAdjustments(list)), 'list');
       const out = ops.output([3 + 2 * K], 'candidates');
       return {
-        record: (rec) => topK(rec, out, lt, listTensor, { V, K, nList: list.length, temperature: 0.8 }),
+        record: (rec) => topK(rec, out, lt, listTensor, { V, K, nList: list.length, temperature: 0.8, version }),
         async check() {
           const got = readCandidates(await ops.read(out, 3 + 2 * K), K);
           const ref = topKReference(logits, list, K, 0.8);

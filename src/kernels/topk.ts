@@ -1,7 +1,7 @@
 // The candidates of sampling, selected on the GPU (shaders/topK.wgsl): logit bias, repetition penalty and bans
 // applied to the listed ids, the temperature, then the K largest values with their raw logits, and the
 // log-sum-exp of the whole row. The CPU reads back 3 + 2K floats instead of V, and finishes the sampling on them
-// exactly (src/sampling/gpu.ts).
+// exactly (src/sampling/gpu.ts). Versions: v1 (a workgroup, for GPUs) and v2 (one invocation, for software adapters).
 //
 //   out [3 + 2K] = [max, sumExp, floor, ids[K] (as f32; -1 past the end), raw[K]]; floor bounds every id not returned
 //   logits [V] f32, changed at the listed ids while the kernel runs and restored before it ends
@@ -17,10 +17,18 @@ export const topKKernel = defineKernel('topK', [
   {
     name: 'v1',
     uniforms: TopKParams,
-    defaultOn: ['hardware', 'software'],
+    defaultOn: ['hardware'],
     changes: 'one workgroup: a sorted list of K per invocation over its stripe, then K rounds of a workgroup argmax',
   },
+  {
+    name: 'v2',
+    uniforms: TopKParams,
+    defaultOn: ['software'],
+    changes: 'one invocation walking the whole row: one sorted list of K + 1, no barriers',
+  },
 ]);
+
+export type TopKVersion = (typeof topKKernel.versions)[number]['name'];
 
 /** Invocations of the one workgroup; a power of two for the reductions. */
 const TOPK = { WG: 64 };
@@ -46,14 +54,15 @@ export function packAdjustments(list: readonly LogitAdjust[]): ArrayBuffer {
 }
 
 /** Candidates of a row of V logits: writes out [3 + 2K] (see the top of this file). */
-export function topK(rec: Recorder, out: Tensor, logits: Tensor, list: Tensor, o: { V: number; K: number; nList: number; temperature: number; label?: string }): void {
+export function topK(rec: Recorder, out: Tensor, logits: Tensor, list: Tensor, o: { V: number; K: number; nList: number; temperature: number; label?: string; version?: TopKVersion }): void {
   const { V, K, nList, temperature } = o;
   if (!(Number.isInteger(K) && K >= 1 && K <= MAX_CANDIDATES)) throw new Error(`topK: K must be 1..${MAX_CANDIDATES}, got ${K}`);
   if (V >= 2 ** 24) throw new Error(`topK: ids are returned as f32, exact below 2^24; V = ${V}`);
   if (!(temperature > 0)) throw new Error(`topK: temperature must be > 0, got ${temperature}`);
+  const version = topKKernel.version(o.version ?? topKKernel.defaultFor(rec.gpu).name);
   rec.dispatch({
-    shader: topKKernel.version('v1').shader,
-    constants: { ...TOPK, K },
+    shader: version.shader,
+    constants: version.name === 'v1' ? { ...TOPK, K } : { K },
     uniforms: TopKParams.pack({ V, nList, temperature }),
     bindings: [out, logits, list],
     workgroups: [1],

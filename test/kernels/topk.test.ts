@@ -3,11 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { createTensor, poison, readF32, uploadTensor } from '../../src/gpu/buffers.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
-import { packAdjustments, readCandidates, topK, topKReference, type LogitAdjust } from '../../src/kernels/topk.ts';
+import { packAdjustments, readCandidates, topK, topKKernel, topKReference, type LogitAdjust } from '../../src/kernels/topk.ts';
 import { Rng } from '../../src/random.ts';
 import { gpu, randomArray } from '../helpers.ts';
 
-describe('topK', () => {
+describe.each(topKKernel.versions.map((v) => v.name))('topK %s', (version) => {
   const cases = [
     { V: 1000, K: 64, temperature: 0.7, adjust: 5 },
     { V: 5003, K: 8, temperature: 1, adjust: 0 },
@@ -26,11 +26,14 @@ describe('topK', () => {
     poison(g.device, out);
     const listTensor = uploadTensor(g.device, 'u32', [Math.max(1, list.length) * 4], new Uint32Array(packAdjustments(list)), 'list');
     const rec = new Recorder(g);
-    topK(rec, out, uploadTensor(g.device, 'f32', [V], logits, 'logits'), listTensor, { V, K, nList: list.length, temperature });
+    const logitsTensor = uploadTensor(g.device, 'f32', [V], logits, 'logits');
+    topK(rec, out, logitsTensor, listTensor, { V, K, nList: list.length, temperature, version });
     await rec.submit();
     const got = await readF32(g.device, out);
     expect(got.some(Number.isNaN), 'every output written').toBe(false);
     const c = readCandidates(got, K);
+    // the row is as it was
+    expect([...(await readF32(g.device, logitsTensor))]).toEqual([...logits]);
     const ref = topKReference(logits, list, K, temperature);
     expect(c.ids).toEqual(ref.ids);
     expect(c.raw).toEqual(ref.ids.map((id) => logits[id]!));
