@@ -3,6 +3,7 @@
 // has the same effect. Blocks before l ran fused, so their rounding differs: captures in block 0 (and the
 // embedding) are compared bit for bit, later ones and the logits within f32 tolerance.
 import { describe, expect, it } from 'vitest';
+import { generate } from '../../src/generate.ts';
 import { GpuHooks, hookNames, type Intervention } from '../../src/hooks/index.ts';
 import type { GPT2Config, LlamaConfig } from '../../src/model/config.ts';
 import { GPT2 } from '../../src/model/gpt2.ts';
@@ -10,6 +11,7 @@ import { Llama, llamaParamSource } from '../../src/model/llama.ts';
 import type { ForwardResult, LanguageModel } from '../../src/model/model.ts';
 import { randomGPT2Params } from '../../src/model/random.ts';
 import { randomLlamaParams } from '../../src/model/random-llama.ts';
+import { gpt2Tokenizer } from '../../src/tokenizer/gpt2.ts';
 import { expectClose, gpu } from '../helpers.ts';
 
 const gpt2Config: GPT2Config = {
@@ -97,6 +99,16 @@ describe.each(models)('%s on the fused decode path', (arch, make) => {
         expect(moved, `${what} changes the logits`).toBe(true);
       }
     }
+    model.destroy();
+  });
+});
+
+describe('generate() on the fused path', () => {
+  it('reports the dispatches and bytes read back of a decode step in its timings', async () => {
+    const model = new GPT2(await gpu(), gpt2Config, randomGPT2Params(gpt2Config, 3));
+    const result = await generate(model, gpt2Tokenizer(), prompt, { maxNewTokens: 4, temperature: 0, stopAtEos: false });
+    expect(result.timings.dispatches_per_token).toBe(4 * gpt2Config.nLayer + 3);
+    expect(result.timings.readback_bytes_per_token).toBe(4 * gpt2Config.vocabSize);
     model.destroy();
   });
 });
