@@ -6,10 +6,14 @@ import type { DispatchTiming } from '../src/gpu/recorder.ts';
 import type { LanguageModel, WeightFormat } from '../src/model/model.ts';
 import { profileByKernel, profileRows, type KernelTotal, type ProfileRow } from '../src/profile.ts';
 import { Rng } from '../src/random.ts';
+import { sampleOnDevice } from '../src/sampling/device.ts';
+import { Sampler, type SamplingOptions } from '../src/sampling/sampler.ts';
 import { summarize, type Stats } from './timing.ts';
 
 export interface StepProfile {
   phase: 'prefill' | 'decode';
+  /** A decode step on the fused kernels (the other profiles run the textbook kernels, one per op). */
+  fused?: boolean;
   /** Tokens in the step, and the position of the first. */
   T: number;
   pos0: number;
@@ -42,7 +46,30 @@ export interface FormatResult {
   decode: Throughput[];
   /** The same step recomputing the whole context (tokens + 1) without the cache, and its cost over the cached one. */
   noCache: (Throughput & { slowdown: number })[];
+  /** One decode step (with its sampling) on each decode engine, side by side, after the same context. */
+  engines: DecodeEngine[];
 }
+
+/** A way to run a decode step: the textbook kernels or the fused ones, the logits read back or sampled on the GPU. */
+export interface DecodeEngine extends Throughput {
+  engine: string;
+  sampling: string;
+  dispatchesPerToken: number;
+  readbackBytesPerToken: number;
+}
+
+/** The engines measured, in order: the textbook path first, the one every speedup is taken against. */
+const ENGINES = [
+  { engine: 'unfused, logits read back', fused: false, device: false },
+  { engine: 'fused, logits read back', fused: true, device: false },
+  { engine: 'fused, sampling on the GPU', fused: true, device: true },
+] as const;
+const SAMPLINGS: [string, SamplingOptions][] = [
+  ['greedy', { temperature: 0 }],
+  ['top-k 40, T 0.8', { temperature: 0.8, topK: 40, seed: 1 }],
+];
+/** Measurements measureEngines makes (for progress lines). */
+export const ENGINE_STEPS = ENGINES.length * SAMPLINGS.length;
 
 export interface E2EOptions {
   /** Prompt lengths and context lengths to measure. */
@@ -67,7 +94,7 @@ function throughputLengths(nCtx: number, lengths: number[]): { prefill: number[]
 /** How many measurements measureThroughput makes (for progress lines): each prefill, and each decode twice. */
 export function throughputSteps(nCtx: number, lengths: number[]): number {
   const { prefill, decode } = throughputLengths(nCtx, lengths);
-  return prefill.length + 2 * decode.length;
+  return prefill.length + 2 * decode.length + (decode.length > 0 ? ENGINE_STEPS : 0);
 }
 
 const QUANTUM_MS = 0.065536;
@@ -79,12 +106,12 @@ export function randomIds(n: number, vocab: number, seed = 1): number[] {
 }
 
 /** Profile one step `runs` times; each dispatch's time is its mean over the runs. */
-export async function profileStep(model: LanguageModel, phase: 'prefill' | 'decode', tokens: number, runs: number): Promise<StepProfile> {
+export async function profileStep(model: LanguageModel, phase: 'prefill' | 'decode', tokens: number, runs: number, fused = false): Promise<StepProfile> {
   const ids = randomIds(tokens + 1, model.vocabSize);
   const T = phase === 'prefill' ? tokens : 1;
   const pos0 = phase === 'prefill' ? 0 : tokens;
   if (phase === 'decode') await model.forward(ids.slice(0, tokens), 0); // the context, into the KV cache
-  const step = () => (phase === 'prefill' ? model.forward(ids.slice(0, tokens), 0, { profile: true }) : model.forward([ids[tokens]!], tokens, { profile: true }));
+  const step = () => (phase === 'prefill' ? model.forward(ids.slice(0, tokens), 0, { profile: true }) : model.forward([ids[tokens]!], tokens, { profile: true, fused }));
   await step(); // warm-up: compiles pipelines
   const all: DispatchTiming[][] = [];
   const wall: number[] = [];
@@ -98,6 +125,7 @@ export async function profileStep(model: LanguageModel, phase: 'prefill' | 'deco
   const quantized = all.flat().every((d) => Math.abs(d.ms / QUANTUM_MS - Math.round(d.ms / QUANTUM_MS)) < 1e-6);
   return {
     phase,
+    fused,
     T,
     pos0,
     runs,
@@ -133,6 +161,7 @@ export async function measureThroughput(model: LanguageModel, coldPrefillMs: num
     prefill: [],
     decode: [],
     noCache: [],
+    engines: [],
   };
   const { prefill, decode } = throughputLengths(model.nCtx, o.lengths);
   for (const n of prefill) {
@@ -149,7 +178,40 @@ export async function measureThroughput(model: LanguageModel, coldPrefillMs: num
     const full = await sampleWall(() => model.forward(ids.slice(0, n + 1), 0), o);
     result.noCache.push({ ...full, tokens: n, tokensPerS: 1000 / full.median, slowdown: full.median / cached.median });
   }
+  const n = decode[0];
+  if (n !== undefined) result.engines = await measureEngines(model, ids, n, o);
   return result;
+}
+
+/**
+ * A decode step after n tokens, with its sampling, on each engine: tok/s, dispatches and bytes read back. Each
+ * sample rewrites position n, so every engine runs the same step.
+ */
+export async function measureEngines(model: LanguageModel, ids: number[], n: number, o: E2EOptions): Promise<DecodeEngine[]> {
+  const out: DecodeEngine[] = [];
+  const context = ids.slice(0, n + 1);
+  for (const [sampling, options] of SAMPLINGS) {
+    for (const e of ENGINES) {
+      o.onStep?.(`decode after ${n} tokens: ${e.engine}, ${sampling}`);
+      await model.forward(ids.slice(0, n), 0, { fused: e.fused });
+      const sampler = new Sampler(options);
+      let dispatches = 0;
+      let bytes = 0;
+      const step = async () => {
+        if (e.device) {
+          const s = await sampleOnDevice(model, sampler, [ids[n]!], n, context, { fused: e.fused });
+          [dispatches, bytes] = [s.dispatches, s.readbackBytes];
+        } else {
+          const r = await model.forward([ids[n]!], n, { fused: e.fused });
+          sampler.next(r.logits, context);
+          [dispatches, bytes] = [r.dispatches ?? 0, r.readbackBytes ?? 0];
+        }
+      };
+      const stats = await sampleWall(step, o);
+      out.push({ ...stats, engine: e.engine, sampling, tokens: n, tokensPerS: 1000 / stats.median, dispatchesPerToken: dispatches, readbackBytesPerToken: bytes });
+    }
+  }
+  return out;
 }
 
 /** Prompt and context lengths: powers of two from 16 up to the context, and the context itself. */

@@ -24,13 +24,13 @@ import { defaultModelDir } from '../src/runtime.ts';
 import { measureCopy, measureKernelCopy, type CopyCeiling, type KernelCopyCeiling } from './ceilings.ts';
 import { writeCharts } from './charts.ts';
 import type { Validation } from '../src/kernels/check.ts';
-import { lengthsUpTo, measureThroughput, profileStep, randomIds, throughputSteps, type FormatResult, type StepProfile } from './e2e.ts';
+import { ENGINE_STEPS, lengthsUpTo, measureEngines, measureThroughput, profileStep, randomIds, throughputSteps, type FormatResult, type StepProfile } from './e2e.ts';
 import { ceilingCases, modelCases, type KernelCase, type Phase } from './kernels.ts';
 import { GPT2_124M, gpt2Config, shapeOf, SMOLLM2_135M, TINY_GPT2, TINY_LLAMA, type ModelShape } from './models.ts';
 import { toMarkdown } from './report.ts';
 import { timeDispatches, type Timing } from './timing.ts';
 
-export type BenchPart = 'kernels' | 'profile' | 'e2e';
+export type BenchPart = 'kernels' | 'profile' | 'e2e' | 'engines';
 
 export interface BenchOptions {
   /** Tiny shapes and few repetitions: well under a minute on a software adapter. */
@@ -98,7 +98,7 @@ export interface BenchReport {
     computeFrom?: string;
   };
   kernels: KernelResult[];
-  profile?: { model: string; weights: WeightFormat; prefill: StepProfile; decode: StepProfile };
+  profile?: { model: string; weights: WeightFormat; prefill: StepProfile; decode: StepProfile; decodeFused?: StepProfile };
   e2e?: { model: string; source: string; nCtx: number; formats: FormatResult[] };
   targets: Targets;
   durationS: number;
@@ -218,14 +218,14 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
     let step = 0;
     let steps = 0;
     for (const weights of weightFormats) {
-      const progress = (what: string) => log(`  [${parts.includes('e2e') ? 'e2e' : 'profile'} ${++step} of ${steps}] ${e2eModel.name}, ${weights} weights: ${what}`);
+      const progress = (what: string) => log(`  [${parts.includes('e2e') ? 'e2e' : parts.includes('engines') ? 'engines' : 'profile'} ${++step} of ${steps}] ${e2eModel.name}, ${weights} weights: ${what}`);
       log(`${e2eModel.name} with ${weights} weights: loading`);
       const model = await e2eModel.load(gpu, weights);
       try {
         nCtx = model.nCtx;
         const lengths = lengthsUpTo(nCtx);
         const profiling = parts.includes('profile') ? 2 : 0;
-        steps ||= weightFormats.length * (1 + (parts.includes('e2e') ? throughputSteps(nCtx, lengths) : 0)) + profiling;
+        steps ||= weightFormats.length * (1 + (parts.includes('e2e') ? throughputSteps(nCtx, lengths) : parts.includes('engines') ? ENGINE_STEPS : 0)) + profiling;
         const prefillTokens = Math.min(s.tokens, nCtx);
         progress(`first prefill of ${prefillTokens} tokens (compiles the pipelines)`);
         const t0 = performance.now();
@@ -237,7 +237,8 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
           const prefill = await profileStep(model, 'prefill', prefillTokens, s.profileRuns.prefill);
           progress(`profile of a decode step after ${Math.min(s.context, nCtx - 1)} tokens (${runs(s.profileRuns.decode)})`);
           const decode = await profileStep(model, 'decode', Math.min(s.context, nCtx - 1), s.profileRuns.decode);
-          report.profile = { model: e2eModel.name, weights, prefill, decode };
+          const decodeFused = await profileStep(model, 'decode', Math.min(s.context, nCtx - 1), s.profileRuns.decode, true);
+          report.profile = { model: e2eModel.name, weights, prefill, decode, decodeFused };
           log(`  profile: prefill ${prefill.gpuMs.toFixed(3)} ms of GPU time, decode ${decode.gpuMs.toFixed(3)} ms`);
         }
         if (parts.includes('e2e')) {
@@ -245,6 +246,16 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
           formats.push(f);
           log(`  prefill ${f.prefill.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(0)}`).join(', ')} tok/s`);
           log(`  decode ${f.decode.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(1)}`).join(', ')} tok/s`);
+        }
+        if (parts.includes('engines') && !parts.includes('e2e')) {
+          // the decode engines alone, after the decode context: what --only engines runs on a model too big for e2e
+          const bytes = model.gpuBytes();
+          const n = Math.min(s.context, nCtx - 1);
+          const engines = await measureEngines(model, randomIds(n + 1, model.vocabSize, 2), n, { lengths: [], ...s.e2e, onStep: progress });
+          formats.push({ weights, gpuBytes: { ...bytes, total: bytes.weights + bytes.activations + bytes.kvCache }, coldPrefillMs, prefill: [], decode: [], noCache: [], engines });
+        }
+        for (const f of formats.filter((f) => f.weights === weights)) {
+          for (const e of f.engines) log(`  decode engine: ${e.engine}, ${e.sampling}: ${e.tokensPerS.toFixed(1)} tok/s, ${e.dispatchesPerToken} dispatches, ${e.readbackBytesPerToken} bytes read back a token`);
         }
       } finally {
         model.destroy();

@@ -24,6 +24,7 @@ import {
 } from '../src/kernels/attention.ts';
 import { Checker, type Validation } from '../src/kernels/check.ts';
 import { embed, embedReference } from '../src/kernels/embedding.ts';
+import { attentionDecode, attentionDecodeFits, attentionDecodeKernel, type AttentionDecodeVersion, attentionDecodeReference, matvecFused, matvecFusedReference } from '../src/kernels/fused.ts';
 import { gelu, geluReference } from '../src/kernels/gelu.ts';
 import { kvAppend, kvAppendReference, type KvAppendOptions } from '../src/kernels/kvcache.ts';
 import { layerNorm, layerNormKernel, layerNormReference, type LayerNormVersion } from '../src/kernels/layernorm.ts';
@@ -33,6 +34,7 @@ import { rmsNorm, rmsNormKernel, rmsNormReference, type RmsNormVersion } from '.
 import { rope, ropeInvFreq, ropeReference, type RopeOptions } from '../src/kernels/rope.ts';
 import { softmax, softmaxKernel, softmaxReference, type SoftmaxVersion } from '../src/kernels/softmax.ts';
 import { swiglu, swigluReference } from '../src/kernels/swiglu.ts';
+import { packAdjustments, readCandidates, topK, topKKernel, topKReference, type TopKVersion } from '../src/kernels/topk.ts';
 import type { Kernel } from '../src/kernels/versions.ts';
 import { Rng } from '../src/random.ts';
 import { describeRows, rowsToCheck } from './check.ts';
@@ -122,6 +124,9 @@ function stepCases(step: Step): KernelCase[] {
   const linear = (op: string, N: number, K: number, bias: boolean): KernelCase[] =>
     (['f32', 'f16'] as const).flatMap((w) => versions.map((v) => matmulCase(step, op, T, N, K, v, w, bias)));
   const lmHead = phase === 'decode' ? linear('lm_head', m.vocab, C, false) : [];
+  // the fused decode kernels, and the sampler's candidate selection on the LM head's output
+  const fused = (cases: KernelCase[]) => (phase === 'decode' ? [...cases, ...topKKernel.versions.map((v) => topKCase(step, v.name))] : []);
+  const both = (f: (w: WeightFormat) => KernelCase) => [f('f32'), f('f16')];
   const attention = [
     ...softmaxKernel.versions.map((v) => softmaxCase(step, v.name)),
     ...attentionValuesKernel.versions.map((v) => valuesCase(step, v.name)),
@@ -142,6 +147,11 @@ function stepCases(step: Step): KernelCase[] {
       geluCase(step),
       ...linear('mlp.c_proj', C, m.intermediate, true),
       ...lmHead,
+      ...fused([
+        ...(attentionDecodeFits(C, m.headDim) ? attentionDecodeKernel.versions.flatMap((v) => both((w) => attentionDecodeCase(step, w, v.name))) : []),
+        ...both((w) => matvecFusedCase(step, 'ln_2+c_fc+gelu', m.intermediate, C, w, 'gelu')),
+        ...both((w) => matvecFusedCase(step, 'c_proj+residual', C, m.intermediate, w, 'residual')),
+      ]),
     ];
   }
   return [
@@ -159,6 +169,7 @@ function stepCases(step: Step): KernelCase[] {
     swigluCase(step),
     ...linear('down_proj', C, m.intermediate, false),
     ...lmHead,
+    ...fused(both((w) => matvecFusedCase(step, 'norm+gate_up+swiglu', m.intermediate, C, w, 'swiglu'))),
   ];
 }
 
@@ -640,6 +651,114 @@ function ropeCase(step: Step, op: string): KernelCase {
           return c.result();
         },
         reset: () => ops.restore(xt, x),
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function matvecFusedCase(step: Step, op: string, N: number, K: number, weights: WeightFormat, epilogue: 'gelu' | 'swiglu' | 'residual'): KernelCase {
+  const rows = epilogue === 'swiglu' ? 2 * N : N;
+  const norm = epilogue === 'residual' ? undefined : step.model.arch === 'gpt2' ? ('layernorm' as const) : ('rmsnorm' as const);
+  const bias = step.model.arch === 'gpt2';
+  return {
+    ...base(step, 'matvecFused', op, `[1,${K}]x[${rows},${K}]`, matmulFlops(1, rows, K), matmulBytes(1, rows, K, weights === 'f16' ? 'f16x2' : 'f32'), '-', weights),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const a = random(K, 23, 1, 3);
+      const w = ops.weight(random(rows * K, 24), rows, K, weights, 'w');
+      const b = bias ? random(rows, 25) : undefined;
+      const gamma = random(K, 26);
+      const beta = random(K, 27);
+      const prior = random(N, 28);
+      const out = epilogue === 'residual' ? ops.f32(prior, [N], 'x') : ops.output([N], 'out');
+      const fusedNorm = norm && { kind: norm, gamma: ops.f32(gamma, [K], 'gamma'), beta: norm === 'layernorm' ? ops.f32(beta, [K], 'beta') : undefined, eps: 1e-5 };
+      const [at, bt] = [ops.f32(a, [K], 'a'), b && ops.f32(b, [rows], 'bias')];
+      return {
+        record: (rec) => matvecFused(rec, out, at, w.tensor, bt, N, K, { norm: fusedNorm, epilogue, label: op }),
+        async check() {
+          const got = await ops.read(out, N);
+          const ref = Float64Array.from(epilogue === 'residual' ? prior : new Float32Array(N));
+          matvecFusedReference(ref, a, w.values, b, N, K, { norm: norm && { kind: norm, gamma, beta, eps: 1e-5 }, epilogue });
+          const c = new Checker({ rtol: 1e-4, atol: 1e-6 * K });
+          c.expectNoNaN(got);
+          c.addAll(got, ref, 'out');
+          return c.result();
+        },
+        reset: epilogue === 'residual' ? () => ops.restore(out, prior) : undefined,
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function attentionDecodeCase(step: Step, weights: WeightFormat, version: AttentionDecodeVersion): KernelCase {
+  const { pos0, model: m } = step;
+  const C = m.hidden;
+  const HS = m.headDim;
+  const QKV = (m.nHead + 2 * m.nKVHead) * HS;
+  const P = pos0 + 1;
+  const cacheSize = m.nKVHead * P * HS;
+  // flops: the q | k | v matvec, then q.k and p.v over the keys; bytes: the weight, x, and the cache read once
+  const flops = matmulFlops(1, QKV, C) + 4 * m.nHead * P * HS;
+  const bytes = matmulBytes(1, QKV, C, weights === 'f16' ? 'f16x2' : 'f32') + 2 * cacheSize * 4;
+  return {
+    ...base(step, 'attentionDecode', 'ln_1+c_attn+attention', `[${m.nHead}, ${P}, ${HS}]`, flops, bytes, version, weights),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const x = random(C, 29, 1, 3);
+      const w = ops.weight(random(QKV * C, 30, -0.2, 0.2), QKV, C, weights, 'w');
+      const b = random(QKV, 31);
+      const [gamma, beta] = [random(C, 32), random(C, 33)];
+      const [k0, v0] = [random(cacheSize, 34), random(cacheSize, 35)];
+      const [kt, vt] = [ops.f32(k0, [cacheSize], 'k'), ops.f32(v0, [cacheSize], 'v')];
+      const z = ops.output([m.nHead * HS], 'z');
+      const scores = ops.output([m.nHead * P], 'scores');
+      const o = { C, nHead: m.nHead, nKVHead: m.nKVHead, headDim: HS, nCtx: P, pos0, eps: 1e-5, version };
+      const [xt, bt] = [ops.f32(x, [C], 'x'), ops.f32(b, [QKV], 'bias')];
+      const norm = { gamma: ops.f32(gamma, [C], 'gamma'), beta: ops.f32(beta, [C], 'beta') };
+      return {
+        record: (rec) => attentionDecode(rec, z, xt, norm, w.tensor, bt, kt, vt, scores, o),
+        async check() {
+          const got = await ops.read(z, m.nHead * HS);
+          const ref = attentionDecodeReference(x, gamma, beta, w.values, b, Float64Array.from(k0), Float64Array.from(v0), o);
+          const c = new Checker({ rtol: 1e-4, atol: 1e-5 });
+          c.expectNoNaN(got);
+          c.addAll(got, ref, 'z');
+          return c.result();
+        },
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+function topKCase(step: Step, version: TopKVersion): KernelCase {
+  const V = step.model.vocab;
+  const K = 64;
+  return {
+    ...base(step, 'topK', 'sample_top_k', `[${V}] -> ${K}`, 2 * V, V * 4 + (3 + 2 * K) * 4, version),
+    prepare(gpu) {
+      const ops = new Operands(gpu);
+      const logits = random(V, 36, -8, 8);
+      const list = [{ id: 1, bias: 2, penalty: 1.3 }, { id: V - 1, bias: 0, penalty: 1.3 }];
+      const lt = ops.f32(logits, [V], 'logits');
+      const listTensor = ops.u32(new Uint32Array(packAdjustments(list)), 'list');
+      const out = ops.output([3 + 2 * K], 'candidates');
+      return {
+        record: (rec) => topK(rec, out, lt, listTensor, { V, K, nList: list.length, temperature: 0.8, version }),
+        async check() {
+          const got = readCandidates(await ops.read(out, 3 + 2 * K), K);
+          const ref = topKReference(logits, list, K, 0.8);
+          const c = new Checker({ rtol: 0, atol: 0 });
+          got.ids.forEach((id, r) => c.add(id, ref.ids[r]!, () => `ids[${r}]`));
+          c.add(got.ids.length, ref.ids.length, () => 'count');
+          const lse = new Checker({ rtol: 1e-5, atol: 1e-5 });
+          lse.add(got.max + Math.log(got.sumExp), ref.lse, () => 'log-sum-exp');
+          const a = c.result();
+          const b = lse.result();
+          return b.valid ? a : b;
+        },
         destroy: () => ops.destroy(),
       };
     },

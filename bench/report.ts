@@ -91,7 +91,7 @@ export function toMarkdown(r: BenchReport): string {
 
   if (r.profile) {
     out.push(`## Forward-pass profile: ${r.profile.model}, ${r.profile.weights} weights`, '');
-    for (const step of [r.profile.prefill, r.profile.decode]) out.push(...profileSection(step), '');
+    for (const step of [r.profile.prefill, r.profile.decode, r.profile.decodeFused]) if (step) out.push(...profileSection(step), '');
   }
 
   if (r.e2e) {
@@ -122,12 +122,21 @@ export function toMarkdown(r: BenchReport): string {
         out.push(`f16 over f32: prefill ${b.prefill.map((p, i) => ratio(a.prefill[i]?.median, p.median)).join(' ')}; decode ${b.decode.map((d, i) => ratio(a.decode[i]?.median, d.median)).join(' ')} (speedups by length, as listed above)`, '');
       }
     }
+    for (const f of formats.filter((f) => f.engines?.length)) {
+      const first = f.engines[0]!;
+      out.push(`Decode engines after ${first.tokens} tokens, ${f.weights} weights: one step with its sampling, each against the unfused one with the same sampling.`, '');
+      const rows = f.engines.map((x) => {
+        const textbook = f.engines.find((y) => y.sampling === x.sampling)!;
+        return [x.engine, x.sampling, String(x.dispatchesPerToken), String(x.readbackBytesPerToken), ms(x.median), num(x.tokensPerS), `${num(x.tokensPerS / textbook.tokensPerS)}x`];
+      });
+      out.push(...table(['engine', 'sampling', 'dispatches / token', 'bytes read back / token', 'ms', 'tok/s', 'speedup'], rows), '');
+    }
   }
   return `${out.join('\n')}\n`;
 }
 
 function profileSection(p: StepProfile): string[] {
-  const title = `### ${p.phase}: T = ${p.T} at pos0 = ${p.pos0}; ${ms(p.gpuMs)} ms of GPU time in ${p.rows.length} dispatches (wall ${ms(p.wallMs)} ms), mean of ${p.runs} runs`;
+  const title = `### ${p.phase}${p.fused ? ' (fused kernels)' : ''}: T = ${p.T} at pos0 = ${p.pos0}; ${ms(p.gpuMs)} ms of GPU time in ${p.rows.length} dispatches (wall ${ms(p.wallMs)} ms), mean of ${p.runs} runs`;
   const lines = [title, ''];
   if (p.quantized) lines.push('Timestamps on this adapter are rounded to 65.536 us (Dawn timestamp_quantization); per-dispatch means over the runs remain unbiased but noisy.', '');
   lines.push(...table(['kernel', 'calls', 'ms', 'share'], p.byKernel.map((k) => [k.label, String(k.calls), ms(k.ms), pct(100 * k.share)])), '');

@@ -2,7 +2,7 @@
 // token with the filters of src/sampling. The same function serves the CLI, the web demo and programs.
 import type { KVCache } from './backend/backend.ts';
 import type { DispatchTiming } from './gpu/recorder.ts';
-import type { LanguageModel } from './model/model.ts';
+import type { ForwardResult, LanguageModel } from './model/model.ts';
 import { beamSearch } from './sampling/beam.ts';
 import { logSoftmax, topLogprobs } from './sampling/logprobs.ts';
 import { Sampler, validateSamplingOptions, type SamplingOptions } from './sampling/sampler.ts';
@@ -52,7 +52,16 @@ export interface GenerationResult {
   steps: GenerationStep[];
   /** With maxNewTokens 0: the top candidates for the position after the prompt. */
   next?: TokenLogprob[];
-  timings: { prefill_ms: number; decode_ms: number; tokens_per_s: number; time_to_first_token_ms: number; prefill_tokens_per_s: number };
+  timings: {
+    prefill_ms: number;
+    decode_ms: number;
+    tokens_per_s: number;
+    time_to_first_token_ms: number;
+    prefill_tokens_per_s: number;
+    /** Kernel dispatches and bytes read back by one decode step (the last), where the model counts them. */
+    dispatches_per_token?: number;
+    readback_bytes_per_token?: number;
+  };
   finish_reason: FinishReason;
   /** The seed of the sampler: the one given, or the random one drawn for this run (pass it back to repeat the run). */
   seed: number;
@@ -124,6 +133,7 @@ export async function generate(
   const room = model.nCtx - promptIds.length;
   if (room < maxNew) finish = 'context';
   const t1 = now();
+  let lastDecode: ForwardResult | undefined;
   for (let i = 0; i < Math.min(maxNew, room); i++) {
     if (options.signal?.aborted) {
       finish = 'abort';
@@ -158,6 +168,7 @@ export async function generate(
     const profileThis = profile !== undefined && profile.decode === undefined; // the first decode step only
     const forward = useCache ? await model.forward([id], context.length - 1, { profile: profileThis }) : await model.forward(context, 0, { profile: profileThis });
     logits = forward.logits;
+    if (useCache) lastDecode = forward;
     if (profileThis) profile.decode = forward.profile ?? [];
   }
   if (finish !== 'stop') {
@@ -171,7 +182,7 @@ export async function generate(
     text,
     steps,
     next,
-    timings: timings(promptIds.length, tokens.length, prefillMs, decodeMs),
+    timings: timings(promptIds.length, tokens.length, prefillMs, decodeMs, lastDecode),
     finish_reason: finish,
     seed,
     prompt_tokens_dropped: fitted.dropped,
@@ -199,7 +210,7 @@ export function randomSeed(): number {
   return Math.floor(Math.random() * 0x100000000);
 }
 
-function timings(promptTokens: number, newTokens: number, prefillMs: number, decodeMs: number) {
+function timings(promptTokens: number, newTokens: number, prefillMs: number, decodeMs: number, decodeStep?: ForwardResult) {
   // the first new token comes from the prefill's logits; the decode loop produces the rest
   const decoded = Math.max(newTokens - 1, 0);
   return {
@@ -208,6 +219,9 @@ function timings(promptTokens: number, newTokens: number, prefillMs: number, dec
     tokens_per_s: decoded > 0 && decodeMs > 0 ? round((decoded * 1000) / decodeMs) : 0,
     time_to_first_token_ms: round(prefillMs),
     prefill_tokens_per_s: prefillMs > 0 ? round((promptTokens * 1000) / prefillMs) : 0,
+    // of the last decode step, where the model counts them
+    ...(decodeStep?.dispatches !== undefined ? { dispatches_per_token: decodeStep.dispatches } : {}),
+    ...(decodeStep?.readbackBytes !== undefined ? { readback_bytes_per_token: decodeStep.readbackBytes } : {}),
   };
 }
 

@@ -15,6 +15,7 @@
 // they fire (src/model/step.ts), the backend how.
 import type { DispatchTiming } from '../gpu/recorder.ts';
 import type { GpuHooks, HookView } from '../hooks/hooks.ts';
+import type { LogitAdjust } from '../kernels/topk.ts';
 import type { WeightFormat } from '../model/model.ts';
 
 export interface Act {
@@ -49,6 +50,26 @@ export interface KVCache {
 export interface HeadSlice {
   offset: number;
   heads: number;
+}
+
+/** What a fused matvec does after its dot products: GELU, or silu(gate) * up of the gate | up rows. */
+export type FusedEpilogue = 'gelu' | 'swiglu';
+
+/**
+ * Fused primitives of a one-token step (src/kernels/fused.ts on WebGPU). Each returns undefined (or false) where it
+ * cannot run a call (a weight split into chunks, a shape too big for workgroup memory), and the step then records
+ * the unfused primitives instead. A backend without them leaves `BackendStep.fused` undefined.
+ */
+export interface FusedStep {
+  /** epilogue(norm(x) @ w^T + bias): [1, w.rows], or [1, w.rows / 2] for swiglu, in `slot`. */
+  normLinear(slot: string, x: Act, norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number } | undefined, w: Matrix, epilogue?: FusedEpilogue, layer?: number): Act | undefined;
+  /** x += h @ w^T + bias, in place. */
+  linearAdd(x: Act, h: Act, w: Matrix, layer: number): boolean;
+  /**
+   * One token's attention from the residual row x: LayerNorm, q | k | v = h @ qkv^T + bias, k and v appended to the
+   * cache at pos0, softmax(q.k / sqrt(HS)) . v. Returns z [1, NH * HS]. Models without RoPE only.
+   */
+  attention(cache: KVCache, x: Act, norm: Norm, eps: number, qkv: Matrix, heads: { NH: number; NKV: number; HS: number }, layer: number): Act | undefined;
 }
 
 export interface StepOptions {
@@ -135,6 +156,15 @@ export interface BackendStep {
   gelu(x: Act, layer: number): void;
   /** silu(gate) * up of gate | up rows [T, 2I]: [T, I]. */
   swiglu(slot: string, gateUp: Act, layer: number): Act;
+  /**
+   * The sampler's candidates from one row of logits (src/kernels/topk.ts): [1, 3 + 2K], the listed ids adjusted in
+   * place first. Where the backend has it.
+   */
+  selectCandidates?(logits: Act, list: readonly LogitAdjust[], K: number, temperature: number): Act;
+  /** The fused primitives, where the backend has them and the step runs one token. */
+  readonly fused?: FusedStep;
+  /** Kernel dispatches recorded so far (a backend that counts them). */
+  readonly dispatches?: number;
   /** Run what was recorded; the timings when profiling. */
   run(): Promise<DispatchTiming[]>;
   /** The first `rows` rows of x, after run(). */

@@ -10,6 +10,7 @@ import { residualAdd } from '../kernels/add.ts';
 import { attentionScores, attentionValues } from '../kernels/attention.ts';
 import { attentionResult, sumHeads } from '../kernels/attention-result.ts';
 import { embed } from '../kernels/embedding.ts';
+import { attentionDecode, attentionDecodeFits, matvecFused } from '../kernels/fused.ts';
 import { gelu } from '../kernels/gelu.ts';
 import { kvAppend } from '../kernels/kvcache.ts';
 import { layerNorm } from '../kernels/layernorm.ts';
@@ -17,10 +18,11 @@ import { rmsNorm } from '../kernels/rmsnorm.ts';
 import { rope } from '../kernels/rope.ts';
 import { softmax } from '../kernels/softmax.ts';
 import { swiglu } from '../kernels/swiglu.ts';
+import { packAdjustments, topK, type LogitAdjust } from '../kernels/topk.ts';
 import { ConfigError } from '../model/config.ts';
 import type { WeightFormat } from '../model/model.ts';
 import { createGatherBuffers, splitEmbed, splitMatmul, splitScratchWidth, splitTensors, uploadSplitMatrix, type GatherBuffers, type SplitMatrix } from '../model/split-weights.ts';
-import type { Act, Backend, BackendStep, HeadSlice, KVCache, Matrix, Norm, StepOptions, Vector } from './backend.ts';
+import type { Act, Backend, BackendStep, FusedEpilogue, FusedStep, HeadSlice, KVCache, Matrix, Norm, StepOptions, Vector } from './backend.ts';
 
 interface GpuAct extends Act {
   tensor: Tensor;
@@ -194,7 +196,7 @@ function moduleName(label: string): string {
   return label.replace(/^(h|layers)\.\d+\./, '');
 }
 
-class WebGpuStep implements BackendStep {
+class WebGpuStep implements BackendStep, FusedStep {
   private rec: Recorder;
   private hooks: HookFn<Tensor>;
   readonly hooked: boolean;
@@ -208,6 +210,14 @@ class WebGpuStep implements BackendStep {
     this.rec = new Recorder(b.gpu, { profile: o.profile, label: o.label ?? (T > 1 ? 'prefill' : 'decode') });
     this.hooks = gpuHook(this.rec, o.hooks, pos0);
     this.hooked = o.hooks !== undefined;
+  }
+
+  get fused(): FusedStep | undefined {
+    return this.T === 1 ? this : undefined;
+  }
+
+  get dispatches(): number {
+    return this.rec.dispatches.length;
   }
 
   private act(slot: string, rows: number, cols: number): GpuAct {
@@ -340,6 +350,52 @@ class WebGpuStep implements BackendStep {
     const out = this.act(slot, rows, twoI / 2);
     swiglu(this.rec, out.tensor, (gateUp as GpuAct).tensor, rows, twoI / 2, { layer });
     return out;
+  }
+
+  selectCandidates(logits: Act, list: readonly LogitAdjust[], K: number, temperature: number): Act {
+    const V = logits.shape[1]!;
+    const packed = new Uint32Array(packAdjustments(list));
+    const listTensor = this.b.slot('sample.list', 1, packed.length, 'u32');
+    writeTensor(this.b.gpu.device, listTensor, packed);
+    const out = this.act('sample.candidates', 1, 3 + 2 * K);
+    topK(this.rec, out.tensor, (logits as GpuAct).tensor, listTensor, { V, K, nList: list.length, temperature });
+    return out;
+  }
+
+  normLinear(slot: string, x: Act, norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number } | undefined, w: Matrix, epilogue?: FusedEpilogue, layer?: number): Act | undefined {
+    const m = w as GpuMatrix;
+    if (m.chunks.length !== 1 || x.shape[0] !== 1) return undefined;
+    const N = epilogue === 'swiglu' ? m.rows / 2 : m.rows;
+    const out = this.act(slot, 1, N);
+    const n = norm && (norm.w as GpuNorm);
+    const fusedNorm = n && { kind: norm.kind, gamma: n.weight.tensor, beta: n.bias?.tensor, eps: norm.eps };
+    const { weight, bias } = m.chunks[0]!;
+    matvecFused(this.rec, out.tensor, (x as GpuAct).tensor, weight, bias, N, m.cols, { norm: fusedNorm, epilogue, layer, label: slot });
+    return out;
+  }
+
+  linearAdd(x: Act, h: Act, w: Matrix, layer: number): boolean {
+    const m = w as GpuMatrix;
+    if (m.chunks.length !== 1 || x.shape[0] !== 1) return false;
+    const { weight, bias } = m.chunks[0]!;
+    matvecFused(this.rec, (x as GpuAct).tensor, (h as GpuAct).tensor, weight, bias, m.rows, m.cols, { epilogue: 'residual', layer, label: `${w.label}+add` });
+    return true;
+  }
+
+  attention(cache: KVCache, x: Act, norm: Norm, eps: number, qkv: Matrix, heads: { NH: number; NKV: number; HS: number }, layer: number): Act | undefined {
+    const c = cache as GpuCache;
+    const m = qkv as GpuMatrix;
+    const n = norm as GpuNorm;
+    const { NH, NKV, HS } = heads;
+    const C = m.cols;
+    // nine storage buffers (z, x, w, gamma, beta, k, v, scores, bias)
+    const fits = attentionDecodeFits(C, HS) && this.b.gpu.device.limits.maxStorageBuffersPerShaderStage >= 9;
+    if (m.chunks.length !== 1 || !n.bias || x.shape[0] !== 1 || !fits) return undefined;
+    const z = this.act('z', 1, NH * HS);
+    const { weight, bias } = m.chunks[0]!;
+    const shape = { C, nHead: NH, nKVHead: NKV, headDim: HS, nCtx: c.positions, pos0: this.pos0, eps, layer };
+    attentionDecode(this.rec, z.tensor, (x as GpuAct).tensor, { gamma: n.weight.tensor, beta: n.bias.tensor }, weight, bias, c.k[layer]!, c.v[layer]!, this.b.scores(NH, c.positions), shape);
+    return z;
   }
 
   run(): Promise<DispatchTiming[]> {

@@ -3,6 +3,7 @@ import { residualAddKernel } from './add.ts';
 import { attentionScoresKernel, attentionValuesKernel } from './attention.ts';
 import { attentionResultKernel, sumHeadsKernel } from './attention-result.ts';
 import { embedKernel } from './embedding.ts';
+import { attentionDecodeKernel, matvecFusedKernel } from './fused.ts';
 import { geluKernel } from './gelu.ts';
 import { interveneKernel } from './intervene.ts';
 import { kvAppendKernel } from './kvcache.ts';
@@ -12,6 +13,7 @@ import { rmsNormKernel } from './rmsnorm.ts';
 import { ropeKernel } from './rope.ts';
 import { softmaxKernel } from './softmax.ts';
 import { swigluKernel } from './swiglu.ts';
+import { topKKernel } from './topk.ts';
 import type { Kernel } from './versions.ts';
 
 export const KERNELS: readonly Kernel[] = [
@@ -29,5 +31,8 @@ export const KERNELS: readonly Kernel[] = [
   residualAddKernel,
   geluKernel,
   swigluKernel,
+  matvecFusedKernel,
+  attentionDecodeKernel,
+  topKKernel,
   interveneKernel,
 ];

@@ -3,6 +3,7 @@ import type { KVCache } from '../backend/backend.ts';
 import type { Gpu } from '../gpu/device.ts';
 import type { DispatchTiming } from '../gpu/recorder.ts';
 import type { GpuHooks } from '../hooks/hooks.ts';
+import type { Candidates, LogitAdjust } from '../kernels/topk.ts';
 
 /** How weights are stored on the GPU: f32, or f16 packed two to a u32 (half the memory and bandwidth). */
 export type WeightFormat = 'f32' | 'f16';
@@ -40,6 +41,18 @@ export interface ForwardOptions {
    * search keeps one per beam.
    */
   cache?: KVCache;
+  /**
+   * Run a one-token step on the fused kernels (src/kernels/fused.ts): about four dispatches a block instead of
+   * fourteen. Default true; false runs the textbook kernels one by one, for comparison and teaching. A block whose
+   * hooks the run asks for runs unfused either way, so hooks see what they always saw.
+   */
+  fused?: boolean;
+  /**
+   * Sample on the GPU: instead of the last row's logits, read back only the sampler's candidates (src/kernels/topk.ts:
+   * the K largest after the listed ids' bias and penalty and the temperature, and the row's log-sum-exp). The result
+   * then has `candidates` and empty `logits`. Not with allLogits.
+   */
+  select?: { K: number; temperature: number; list: readonly LogitAdjust[] };
 }
 
 export interface ForwardResult {
@@ -47,6 +60,13 @@ export interface ForwardResult {
   logits: Float32Array;
   /** Per-dispatch timings when profiling. */
   profile?: DispatchTiming[];
+  /** Kernel dispatches this call recorded, over all its steps (where the backend counts them). */
+  dispatches?: number;
+  /** Bytes of results this call read back from the device (logits or candidates). */
+  readbackBytes?: number;
+  /** With `select`: the candidates, and the whole row read on demand (before the next forward) where they do not do. */
+  candidates?: Candidates;
+  readLogits?: () => Promise<Float32Array>;
 }
 
 export interface LanguageModel {

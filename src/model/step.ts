@@ -10,8 +10,10 @@
 //   attn_result  [T, NH*C]    each head's share of the output projection, only when hook_result is asked for
 //   z            [T, NH*HS]   pattern-weighted values        mlp.hidden [T, I]    silu(gate) * up
 //   last         [1, C]       the last row, for the head     ln_final   [T, C]    the final norm's output
+import type { FusedEpilogue } from '../backend/backend.ts';
 import type { Act, BackendStep, HeadSlice, KVCache, Matrix, Norm, Vector } from '../backend/index.ts';
 import type { HookView } from '../hooks/hooks.ts';
+import { HOOK_POINTS } from '../hooks/points.ts';
 import type { ModelDims } from './model.ts';
 
 /** What every step of one model shares: its sizes, its norm, its RoPE, its KV cache. */
@@ -22,13 +24,36 @@ export interface StepContext {
   /** Rotary position embeddings: the frequencies of this call (ropeAngleScale applied), rotaryDim <= HS. */
   rope?: { invFreq: Vector; rotaryDim: number };
   cache: KVCache;
+  /** Run a one-token step's layers on the fused kernels where the backend has them (ForwardOptions.fused). */
+  fused: boolean;
 }
+
+/**
+ * A linear layer a fused step has not recorded yet: epilogue(norm(input) @ w^T + bias), or without `w` the norm
+ * alone. What consumes it decides which fused kernel runs it (the norm goes into the matvec after it, the GELU or
+ * SwiGLU into the one before, the residual add into c_proj's); anything else records it unfused first (real()).
+ */
+class Deferred implements Act {
+  constructor(
+    readonly shape: readonly number[],
+    readonly input: Act,
+    readonly norm?: Norm,
+    readonly w?: Matrix,
+    readonly epilogue?: FusedEpilogue,
+    readonly slot?: string,
+  ) {}
+}
+
+/** The hook points inside a block: a run asking for one of block l runs that block unfused. */
+const BLOCK_HOOKS = HOOK_POINTS.filter((p) => p.pattern.startsWith('blocks.{i}.')).map((p) => p.pattern.slice('blocks.{i}.'.length));
 
 export class Step {
   /** The residual stream [T, C]. */
   x!: Act;
   /** The block running: hooks inside it are named blocks.{layer}.... */
   private layer = -1;
+  /** Whether the ops now running may defer their work to the fused kernels (see Deferred). */
+  private fusing = false;
 
   constructor(
     readonly b: BackendStep,
@@ -62,11 +87,18 @@ export class Step {
   /** Enter block l: blocks.l.hook_resid_pre. */
   enter(l: number): void {
     this.layer = l;
+    this.fusing = this.canFuse() && !(this.b.hooked && BLOCK_HOOKS.some((h) => this.b.wants(`blocks.${l}.${h}`)));
     this.at('hook_resid_pre', this.x);
+  }
+
+  /** A one-token step on a backend with fused kernels, asked to use them. */
+  private canFuse(): boolean {
+    return this.c.fused && this.T === 1 && this.b.fused !== undefined;
   }
 
   /** ln1 / ln2 of the residual stream: blocks.l.<where>.hook_normalized. */
   norm(where: 'ln1' | 'ln2', w: Norm): Act {
+    if (this.fusing) return new Deferred(this.x.shape, this.x, w);
     const h = this.normalize('ln', this.x, w);
     this.at(where === 'ln1' ? 'ln1.hook_normalized' : 'ln2.hook_normalized', h);
     return h;
@@ -79,7 +111,29 @@ export class Step {
 
   /** h @ w^T + bias. */
   linear(h: Act, w: Matrix): Act {
-    return this.b.linear(h, w, this.layer);
+    if (this.fusing) {
+      const d = h instanceof Deferred && !h.w ? h : undefined;
+      return new Deferred([1, w.rows], d ? d.input : this.real(h), d?.norm, w);
+    }
+    return this.b.linear(this.real(h), w, this.layer);
+  }
+
+  /**
+   * A deferred activation recorded: by one fused matvec (norm, linear and epilogue), or where the backend cannot
+   * fuse this call, by the unfused primitives. Any other activation is returned as it is.
+   */
+  private real(a: Act): Act {
+    if (!(a instanceof Deferred)) return a;
+    const { input, norm, w, epilogue, slot } = a;
+    const l = this.layer < 0 ? undefined : this.layer;
+    if (!w) return this.normalize('ln', input, norm!);
+    const fusedNorm = norm && { w: norm, kind: this.c.norm, eps: this.c.eps };
+    const out = this.b.fused!.normLinear(slot ?? (epilogue === 'swiglu' ? 'mlp.hidden' : w.label), input, fusedNorm, w, epilogue, l);
+    if (out) return out;
+    const h = norm ? this.normalize(this.layer < 0 ? 'ln_final' : 'ln', input, norm) : input;
+    const y = this.b.linear(h, w, l, slot);
+    if (epilogue === 'gelu') this.b.gelu(y, this.layer);
+    return epilogue === 'swiglu' ? this.b.swiglu('mlp.hidden', y, this.layer) : y;
   }
 
   /**
@@ -90,7 +144,12 @@ export class Step {
   attention(h: Act, qkvProj: Matrix, outProj: Matrix): Act {
     const { b, c, T, layer } = this;
     const { NH, NKV, HS } = c.dims;
-    const qkv = this.linear(h, qkvProj); // (T, QKV)
+    if (this.fusing && !c.rope && h instanceof Deferred && !h.w && c.norm === 'layernorm') {
+      // one token, no RoPE: ln_1, q | k | v, the KV append and the attention in one kernel
+      const z = b.fused!.attention(c.cache, h.input, h.norm!, c.eps, qkvProj, c.dims, layer);
+      if (z) return this.linear(z, outProj);
+    }
+    const qkv = this.real(this.linear(h, qkvProj)); // (T, QKV)
     const q: HeadSlice = { offset: 0, heads: NH };
     const k: HeadSlice = { offset: NH * HS, heads: NKV };
     const v: HeadSlice = { offset: (NH + NKV) * HS, heads: NKV };
@@ -122,6 +181,8 @@ export class Step {
 
   /** GPT-2's MLP activation, in place: mlp.hook_pre before, mlp.hook_post after. */
   gelu(fc: Act): Act {
+    if (this.fusing && fc instanceof Deferred && fc.w && !fc.epilogue) return new Deferred(fc.shape, fc.input, fc.norm, fc.w, 'gelu');
+    fc = this.real(fc);
     this.at('mlp.hook_pre', fc);
     this.b.gelu(fc, this.layer);
     this.at('mlp.hook_post', fc);
@@ -131,6 +192,8 @@ export class Step {
   /** silu(gate) * up of gate | up rows [T, 2I]: mlp.hook_pre is the gate half, mlp.hook_post the product. */
   swiglu(gateUp: Act): Act {
     const I = gateUp.shape[1]! / 2;
+    if (this.fusing && gateUp instanceof Deferred && gateUp.w && !gateUp.epilogue) return new Deferred([1, I], gateUp.input, gateUp.norm, gateUp.w, 'swiglu');
+    gateUp = this.real(gateUp);
     this.at('mlp.hook_pre', gateUp, { rows: this.T, cols: I, rowStride: 2 * I });
     const hidden = this.b.swiglu('mlp.hidden', gateUp, this.layer);
     this.at('mlp.hook_post', hidden);
@@ -143,6 +206,8 @@ export class Step {
    */
   add(branch: 'attn' | 'mlp', y: Act): void {
     const attn = branch === 'attn';
+    if (y instanceof Deferred && y.w && !y.norm && !y.epilogue && this.b.fused!.linearAdd(this.x, y.input, y.w, this.layer)) return; // c_proj + the add
+    y = this.real(y);
     this.at(attn ? 'hook_attn_out' : 'hook_mlp_out', y);
     this.b.add(this.x, y, this.layer);
     this.at(attn ? 'hook_resid_mid' : 'hook_resid_post', this.x);
@@ -156,8 +221,11 @@ export class Step {
     this.layer = -1;
     const { T, b } = this;
     const last = rows === 'last';
+    this.fusing = false;
+    // The final norm stays its own kernel: fused into the LM head, every invocation of that widest matvec would
+    // redo the row's statistics (measured 2x slower on SwiftShader), for one dispatch less.
     const where = last ? { rows: 1, firstRow: b.pos0 + T - 1 } : { rows: T };
-    const h = this.normalize('ln_final', last ? b.lastRow('last', this.x) : this.x, norm);
+    const h = this.normalize('ln_final', last && T > 1 ? b.lastRow('last', this.x) : this.x, norm); // one token: x is the last row
     this.at('ln_final.hook_normalized', h, { ...where, cols: h.shape[1]! });
     const logits = b.linear(h, lmHead, undefined, 'lm_head');
     this.at('logits', logits, { ...where, cols: logits.shape[1]! });

@@ -11,6 +11,7 @@
 import { createBackend, type Act, type Backend, type BackendStep, type KVCache, type Matrix, type Norm, type Vector } from '../backend/index.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { ropeInvFreq, type RopeScaling } from '../kernels/rope.ts';
+import { readCandidates, type Candidates } from '../kernels/topk.ts';
 import type { ForwardOptions, ForwardResult, LanguageModel, ModelDims, WeightFormat } from './model.ts';
 import { Step, type StepContext } from './step.ts';
 
@@ -120,16 +121,31 @@ export abstract class Transformer<B> implements LanguageModel {
     const all = options.allLogits ? new Float32Array(T * V) : undefined;
     let logits: Float32Array = new Float32Array(0);
     const profile: NonNullable<ForwardResult['profile']> = [];
+    let dispatches = 0;
+    let readbackBytes = 0;
+    let candidates: Candidates | undefined;
+    let readLogits: (() => Promise<Float32Array>) | undefined;
     for (let t0 = 0; t0 < T; t0 += Tc) {
       const chunk = ids.slice(t0, t0 + Tc);
       const final = t0 + chunk.length === T;
       const { step, head } = this.record(chunk, pos0 + t0, all ? 'all' : final ? 'last' : 'none', options, cache);
+      const select = final && !all && options.select && step.selectCandidates;
+      const picked = select ? step.selectCandidates!(head!, options.select!.list, options.select!.K, options.select!.temperature) : undefined;
+      dispatches += step.dispatches ?? 0;
       profile.push(...(await step.run()));
+      if (picked) {
+        const out = await step.read(picked, 1);
+        readbackBytes += out.byteLength;
+        candidates = readCandidates(out, options.select!.K);
+        readLogits = () => step.read(head!, 1);
+        continue;
+      }
       const out = head ? await step.read(head, head.shape[0]!) : undefined;
+      readbackBytes += out?.byteLength ?? 0;
       if (all) all.set(out!, t0 * V);
       else if (final) logits = out!;
     }
-    return { logits: all ?? logits, profile: options.profile ? profile : undefined };
+    return { logits: all ?? logits, profile: options.profile ? profile : undefined, dispatches, readbackBytes, candidates, readLogits };
   }
 
   /** A KV cache for one more sequence, holding `positions` positions (at most nCtx): see LanguageModel.newCache. */
@@ -155,7 +171,7 @@ export abstract class Transformer<B> implements LanguageModel {
     const T = resid.length / C;
     if (!(Number.isInteger(T) && T >= 1 && T <= this.maxStepTokens)) throw new RangeError(`unembed() needs 1..${this.maxStepTokens} rows of ${C} floats`);
     const step = this.backend.begin(T, 0, { label: 'unembed' });
-    const x = new Step(step, this.context(1, this.cache));
+    const x = new Step(step, this.context(1, false, this.cache));
     x.x = step.input('x', resid, C);
     const logits = x.head('all', this.weights.norm, this.weights.lmHead); // (T, V)
     await step.run();
@@ -165,7 +181,7 @@ export abstract class Transformer<B> implements LanguageModel {
   /** One step of T <= Tc tokens, recorded: embed, every block, and the head on every row, the last, or none. */
   private record(ids: readonly number[], pos0: number, head: 'all' | 'last' | 'none', options: ForwardOptions, cache = this.cache): { step: BackendStep; head?: Act } {
     const step = this.backend.begin(ids.length, pos0, { profile: options.profile, hooks: options.hooks });
-    const x = new Step(step, this.context(options.ropeAngleScale ?? 1, cache));
+    const x = new Step(step, this.context(options.ropeAngleScale ?? 1, options.fused ?? true, cache));
     x.embed(ids, this.weights.embed, this.weights.positions);
     this.weights.blocks.forEach((b, l) => {
       x.enter(l);
@@ -174,9 +190,9 @@ export abstract class Transformer<B> implements LanguageModel {
     return { step, head: head === 'none' ? undefined : x.head(head, this.weights.norm, this.weights.lmHead) };
   }
 
-  private context(ropeAngleScale: number, cache: KVCache): StepContext {
+  private context(ropeAngleScale: number, fused: boolean, cache: KVCache): StepContext {
     const { dims, norm, eps, rope } = this.spec;
-    return { dims, norm, eps, cache, rope: rope && { invFreq: this.ropeFrequencies(ropeAngleScale), rotaryDim: rope.rotaryDim } };
+    return { dims, norm, eps, fused, cache, rope: rope && { invFreq: this.ropeFrequencies(ropeAngleScale), rotaryDim: rope.rotaryDim } };
   }
 
   private ropeInvFreq(): Float32Array {

@@ -2,6 +2,8 @@
 import { Rng } from '../random.ts';
 import { argmax, maxLogit, softmax } from './logprobs.ts';
 import { resolveSamplingOptions, SamplingOptionError, type ResolvedSamplingOptions, type SamplingOptions } from './options.ts';
+import type { Candidates } from '../kernels/topk.ts';
+import { processCandidates } from './gpu.ts';
 import { applyFilters, applyPenalties } from './processors.ts';
 
 export { SamplingOptionError, validateSamplingOptions, type SamplingOptions } from './options.ts';
@@ -38,6 +40,18 @@ export class Sampler {
     if (maxLogit(processed) === -Infinity) {
       throw new SamplingOptionError('every token was removed by --logit-bias / --no-repeat-ngram; loosen them');
     }
+    if (this.greedy) return argmax(processed);
+    return sampleFrom(softmax(processed), this.rng.uniform());
+  }
+
+  /**
+   * The next token from candidates the GPU selected (src/sampling/gpu.ts), or undefined when they do not cover
+   * what these options look at: then call next() with the whole row. Either way the token is the one next() would
+   * choose from the whole row, and the generator advances only when a token is chosen.
+   */
+  nextFromCandidates(c: Candidates, context: readonly number[], vocabSize: number): number | undefined {
+    const processed = processCandidates(c, this.options, context, vocabSize);
+    if (!processed) return undefined;
     if (this.greedy) return argmax(processed);
     return sampleFrom(softmax(processed), this.rng.uniform());
   }

@@ -50,6 +50,14 @@ describe('wgpt bench --quick', () => {
       expect(f.noCache.length).toBe(f.decode.length);
       for (const p of [...f.prefill, ...f.decode]) expect(p.tokensPerS).toBeGreaterThan(0);
       expect(f.gpuBytes.total).toBe(f.gpuBytes.weights + f.gpuBytes.activations + f.gpuBytes.kvCache);
+      // decode engines side by side: fewer dispatches fused, fewer bytes read back sampling on the GPU
+      const engine = (name: string, sampling: string) => f.engines.find((e) => e.engine === name && e.sampling === sampling)!;
+      for (const sampling of ['greedy', 'top-k 40, T 0.8']) {
+        const [unfused, fused, device] = ['unfused, logits read back', 'fused, logits read back', 'fused, sampling on the GPU'].map((n) => engine(n, sampling));
+        expect(fused!.dispatchesPerToken).toBeLessThan(unfused!.dispatchesPerToken);
+        expect(device!.readbackBytesPerToken).toBeLessThan(fused!.readbackBytesPerToken);
+        for (const e of [unfused!, fused!, device!]) expect(e.tokensPerS).toBeGreaterThan(0);
+      }
     }
     expect(report.targets.tiledOverNaive.cases.length).toBeGreaterThan(0);
     expect(report.targets.kvCacheSpeedup.speedup).toBeGreaterThan(0);

@@ -6,6 +6,8 @@ import { CliError, type Command, type Run } from './command.ts';
 import { toNumber } from './options.ts';
 
 const PARTS: BenchPart[] = ['kernels', 'profile', 'e2e'];
+/** Parts --only also takes: the decode engines alone (e2e includes them), for a model too big for the whole e2e. */
+const ONLY_PARTS: BenchPart[] = [...PARTS, 'engines'];
 
 export function registerBench(command: Command, run: Run): void {
   command
@@ -15,12 +17,13 @@ export function registerBench(command: Command, run: Run): void {
     .option('--tokens <n>', 'Prompt length of the prefill kernel shapes and the profile (default 128)')
     .option('--context <n>', 'Context length of the decode kernel shapes and the profile (default 256)')
     .option('--filter <text>', 'Only kernel cases whose id contains this text, e.g. gpt2-124m/decode or /matvec/ (the ceilings always run)')
-    .option('--only <parts>', 'Comma-separated parts to run: kernels, profile, e2e')
+    .option('--only <parts>', 'Comma-separated parts to run: kernels, profile, e2e, engines (decode engines only)')
     .option('--software', 'Skip hardware adapters and use SwiftShader')
     .option('--no-charts', 'Do not render the SVG charts')
     .option('--compare', 'Compare two reports instead of running: wgpt bench --compare A.json B.json')
     .example('npm run bench -- --quick')
     .example('wgpt bench --filter /decode/ --only kernels')
+    .example('wgpt bench --model gpt2-124m --only engines --context 64')
     .example('wgpt bench --compare bench/results/before/bench.json bench/results/after/bench.json')
     .action(run(async (reports: string[], o: Record<string, any>) => {
       if (o.compare) {
@@ -30,7 +33,7 @@ export function registerBench(command: Command, run: Run): void {
       }
       if (reports.length > 0) throw new CliError(`unexpected argument "${reports[0]}": to compare two reports add --compare`);
       const parts = o.only === undefined ? PARTS : String(o.only).split(',').map((p) => p.trim());
-      for (const p of parts) if (!PARTS.includes(p as BenchPart)) throw new CliError(`--only takes ${PARTS.join(', ')}; got "${p}"`);
+      for (const p of parts) if (!ONLY_PARTS.includes(p as BenchPart)) throw new CliError(`--only takes ${ONLY_PARTS.join(', ')}; got "${p}"`);
       const { report, dir } = await runBench({
         quick: !!o.quick,
         out: o.out,
@@ -71,6 +74,10 @@ function summary(r: BenchReport): string {
   if (t.tiledOverNaive.min !== undefined) lines.push(`tiled over naive matmul (prefill): min ${t.tiledOverNaive.min.toFixed(1)}x (goal ${t.tiledOverNaive.goal}x)`);
   if (t.kvCacheSpeedup.speedup !== undefined) lines.push(`KV cache speedup at ${t.kvCacheSpeedup.context} tokens: ${t.kvCacheSpeedup.speedup.toFixed(1)}x (goal ${t.kvCacheSpeedup.goal}x)`);
   if (t.matvecBandwidth.best !== undefined) lines.push(`decode matvec: up to ${(100 * t.matvecBandwidth.best).toFixed(0)}% of that bandwidth`);
+  const f32 = r.e2e?.formats.find((f) => f.weights === 'f32');
+  for (const e of f32?.engines ?? []) {
+    lines.push(`decode (${r.e2e!.model}), ${e.engine}, ${e.sampling}: ${e.tokensPerS.toFixed(1)} tok/s, ${e.dispatchesPerToken} dispatches, ${e.readbackBytesPerToken} bytes read back a token`);
+  }
   const valid = r.kernels.filter((k) => k.validation.valid).length;
   if (r.kernels.length) lines.push(`kernel cases: ${valid} of ${r.kernels.length} match their CPU reference`);
   return lines.join('\n');

@@ -1,0 +1,134 @@
+// One token's attention block in one dispatch, version 2, for software adapters: the same work as
+// attentionDecode.v1 (LayerNorm, this head's q | k | v, the KV append, scores, softmax, values), with one
+// invocation per query head walking all of it alone: no workgroup memory and no barriers, which a CPU
+// implementation of WebGPU such as SwiftShader pays for dearly. The normalised row and q live in the invocation's
+// own arrays; the scores of head h use row h of `scores` as scratch. Under grouped-query attention the
+// invocations of a group each write the same k and v to the cache, and each reads back its own write.
+
+struct AttentionDecodeParams {
+  K: u32,      // C, the width of x (lib/weights.wgsl calls it K)
+  nHead: u32,
+  nKVHead: u32,
+  group: u32,  // nHead / nKVHead
+  nCtx: u32,
+  pos0: u32,   // this token's position; S = pos0 + 1 keys
+  eps: f32,
+  scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: AttentionDecodeParams;
+@group(0) @binding(1) var<storage, read_write> z: array<f32>;
+
+#include "lib/weights.wgsl"
+
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read> gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> beta: array<f32>;
+@group(0) @binding(6) var<storage, read_write> kCache: array<f32>;
+@group(0) @binding(7) var<storage, read_write> vCache: array<f32>;
+@group(0) @binding(8) var<storage, read_write> scores: array<f32>;
+#if ${FUSED_BIAS}
+@group(0) @binding(9) var<storage, read> fusedBias: array<f32>;
+
+fn fusedBiasAt(n: u32) -> f32 {
+  return fusedBias[n];
+}
+#else
+fn fusedBiasAt(n: u32) -> f32 {
+  return 0.0;
+}
+#endif
+
+const C = ${C}u;
+const HS = ${HS}u;
+
+#include "lib/masked.wgsl"
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let h = gid.x;
+  if (h >= params.nHead) {
+    return;
+  }
+  let kvh = h / params.group;
+  let S = params.pos0 + 1u;
+
+  // 1. LayerNorm of x (layerNorm.v2's two passes).
+  let shift = x[0];
+  var sum = 0.0;
+  for (var c = 0u; c < C; c++) {
+    sum += x[c] - shift;
+  }
+  let mean = sum / f32(C);
+  var squares = 0.0;
+  for (var c = 0u; c < C; c++) {
+    let d = x[c] - shift - mean;
+    squares += d * d;
+  }
+  let rstd = inverseSqrt(squares / f32(C) + params.eps);
+  var hNorm: array<Chunk, C / CHUNK>;
+  for (var c = 0u; c < C / CHUNK; c++) {
+#if ${VEC4}
+    let k = 4u * c;
+    let v = vec4<f32>(x[k], x[k + 1u], x[k + 2u], x[k + 3u]);
+    hNorm[c] = (v - shift - mean) * rstd * vec4<f32>(gamma[k], gamma[k + 1u], gamma[k + 2u], gamma[k + 3u]) + vec4<f32>(beta[k], beta[k + 1u], beta[k + 2u], beta[k + 3u]);
+#else
+    hNorm[c] = (x[c] - shift - mean) * rstd * gamma[c] + beta[c];
+#endif
+  }
+
+  // 2. q of this head; k and v of its KV head, appended at pos0.
+  let kRows = params.nHead * HS;
+  let vRows = kRows + params.nKVHead * HS;
+  let cacheRow = (kvh * params.nCtx + params.pos0) * HS;
+  var q: array<f32, HS>;
+  for (var d = 0u; d < HS; d++) {
+    var accQ = Chunk();
+    var accK = Chunk();
+    var accV = Chunk();
+    for (var c = 0u; c < C / CHUNK; c++) {
+      let hc = hNorm[c];
+      accQ += hc * loadW(h * HS + d, c);
+      accK += hc * loadW(kRows + kvh * HS + d, c);
+      accV += hc * loadW(vRows + kvh * HS + d, c);
+    }
+#if ${VEC4}
+    let one = vec4<f32>(1.0);
+    q[d] = dot(accQ, one) + fusedBiasAt(h * HS + d);
+    kCache[cacheRow + d] = dot(accK, one) + fusedBiasAt(kRows + kvh * HS + d);
+    vCache[cacheRow + d] = dot(accV, one) + fusedBiasAt(vRows + kvh * HS + d);
+#else
+    q[d] = accQ + fusedBiasAt(h * HS + d);
+    kCache[cacheRow + d] = accK + fusedBiasAt(kRows + kvh * HS + d);
+    vCache[cacheRow + d] = accV + fusedBiasAt(vRows + kvh * HS + d);
+#endif
+  }
+
+  // 3. Scores and their max; 4. softmax (softmax.v2's max, exp(s - max) / sum); 5. z = p . v.
+  let row = h * S;
+  var rowMax = LOWEST_F32;
+  for (var s = 0u; s < S; s++) {
+    let k = (kvh * params.nCtx + s) * HS;
+    var acc = 0.0;
+    for (var d = 0u; d < HS; d++) {
+      acc += q[d] * kCache[k + d];
+    }
+    let score = params.scale * acc;
+    scores[row + s] = score;
+    rowMax = max(rowMax, score);
+  }
+  var total = 0.0;
+  for (var s = 0u; s < S; s++) {
+    total += exp(scores[row + s] - rowMax);
+  }
+  for (var s = 0u; s < S; s++) {
+    scores[row + s] = exp(scores[row + s] - rowMax) / total;
+  }
+  for (var d = 0u; d < HS; d++) {
+    var acc = 0.0;
+    for (var s = 0u; s < S; s++) {
+      acc += scores[row + s] * vCache[(kvh * params.nCtx + s) * HS + d];
+    }
+    z[h * HS + d] = acc;
+  }
+}

@@ -1,0 +1,182 @@
+// A decode step's linear layer with its neighbours fused in: one row (M = 1), one dispatch for what the unfused
+// path runs as two or three.
+//
+//   LAYERNORM  h = layernorm(a) * gamma + beta    NORM alone  h = rmsnorm(a) * gamma      neither  h = a
+//   y[n] = sum_k h[k] * w[n, k] + bias[n]
+//   GELU      out[n] = gelu(y[n])                 (GPT-2's c_fc + GELU)
+//   SWIGLU    out[n] = silu(y[n]) * y[N + n]      (gate | up + SiLU . mul: w holds 2N rows, gate then up)
+//   RESIDUAL  out[n] += y[n]                      (c_proj + the residual add: out is the residual stream x)
+//
+// a [1, K] f32, w [N, K] (or [2N, K] for SWIGLU) f32 or packed f16, bias f32, gamma and beta [K] f32, out [1, N].
+// Each invocation owns 8 outputs and walks the whole of K, as matmul.matvec.v2 does (no workgroup memory, no
+// barriers). With a norm, every invocation first computes the row's mean and rstd itself, in the two passes of
+// layerNorm.v2: K floats read twice more per invocation, against 8K weights, in exchange for one dispatch less.
+// Bindings: 1 out, 2 a, 3 w, then gamma and beta (as the norm has them) and bias, numbered by the caller (GAMMA_AT, ...).
+
+struct MatvecFusedParams {
+  N: u32,
+  K: u32,
+  eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: MatvecFusedParams;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+
+// lib/weights.wgsl binds w at 3; its bias is switched off (HAS_BIAS = false) and bound below instead.
+#include "lib/weights.wgsl"
+
+@group(0) @binding(2) var<storage, read> a: array<Chunk>;
+
+#if ${NORM}
+@group(0) @binding(${GAMMA_AT}) var<storage, read> gamma: array<Chunk>;
+#endif
+#if ${LAYERNORM}
+@group(0) @binding(${BETA_AT}) var<storage, read> beta: array<Chunk>;
+#endif
+#if ${FUSED_BIAS}
+@group(0) @binding(${BIAS_AT}) var<storage, read> fusedBias: array<f32>;
+
+fn fusedBiasAt(n: u32) -> f32 {
+  return fusedBias[n];
+}
+#else
+fn fusedBiasAt(n: u32) -> f32 {
+  return 0.0;
+}
+#endif
+
+const SQRT_2_OVER_PI = 0.7978845608028654;
+
+// GPT-2's tanh GELU, as shaders/gelu.wgsl computes it (the same clamp, the same rounding).
+fn gelu(v: f32) -> f32 {
+  let c = clamp(v, -10.0, 10.0);
+  let u = SQRT_2_OVER_PI * (c + 0.044715 * c * c * c);
+  return v / (1.0 + exp(-2.0 * u));
+}
+
+// silu(gate) * up, as shaders/swiglu.wgsl computes it.
+fn swiglu(gate: f32, up: f32) -> f32 {
+  return gate / (1.0 + exp(min(-gate, 80.0))) * up;
+}
+
+// The row's statistics: shift (its first value), mean of a - shift, and rstd; for RMSNorm shift = mean = 0.
+struct Stats {
+  shift: f32,
+  mean: f32,
+  rstd: f32,
+}
+
+fn scalarAt(k: u32) -> f32 {
+#if ${VEC4}
+  return a[k / 4u][k % 4u];
+#else
+  return a[k];
+#endif
+}
+
+fn sumChunk(v: Chunk) -> f32 {
+#if ${VEC4}
+  return dot(v, vec4<f32>(1.0));
+#else
+  return v;
+#endif
+}
+
+fn rowStats() -> Stats {
+  let K = params.K;
+  let chunks = K / CHUNK;
+#if ${LAYERNORM}
+  let shift = scalarAt(0u);
+  var sum = Chunk();
+  for (var c = 0u; c < chunks; c++) {
+    sum += a[c] - shift;
+  }
+  let mean = sumChunk(sum) / f32(K);
+  var squares = Chunk();
+  for (var c = 0u; c < chunks; c++) {
+    let d = a[c] - shift - mean;
+    squares += d * d;
+  }
+  return Stats(shift, mean, inverseSqrt(sumChunk(squares) / f32(K) + params.eps));
+#else
+  var squares = Chunk();
+  for (var c = 0u; c < chunks; c++) {
+    squares += a[c] * a[c];
+  }
+  return Stats(0.0, 0.0, inverseSqrt(sumChunk(squares) / f32(K) + params.eps));
+#endif
+}
+
+// Chunk c of h, the (normalised) input row.
+fn input(c: u32, s: Stats) -> Chunk {
+#if ${LAYERNORM}
+  return (a[c] - s.shift - s.mean) * s.rstd * gamma[c] + beta[c];
+#elif ${NORM}
+  return a[c] * s.rstd * gamma[c];
+#else
+  return a[c];
+#endif
+}
+
+// What becomes of output n, its dot product y and (SWIGLU) the dot product of its up row.
+fn store(n: u32, y: f32, up: f32) {
+  let v = y + fusedBiasAt(n);
+#if ${GELU}
+  out[n] = gelu(v);
+#elif ${SWIGLU}
+  out[n] = swiglu(v, up + fusedBiasAt(params.N + n));
+#elif ${RESIDUAL}
+  out[n] += v;
+#else
+  out[n] = v;
+#endif
+}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let n0 = (gid.x + gid.y * groups.x * ${WG}u) * 8u;
+  if (n0 >= params.N) {
+    return;
+  }
+#if ${NORM}
+  let s = rowStats();
+#else
+  let s = Stats(0.0, 0.0, 1.0);
+#endif
+
+  // The 8 rows of w, clamped to the last row at the edge (loads stay in bounds; those sums are not stored).
+  let lastN = params.N - 1u;
+  let rw0 = min(n0, lastN);
+  let rw1 = min(n0 + 1u, lastN);
+  let rw2 = min(n0 + 2u, lastN);
+  let rw3 = min(n0 + 3u, lastN);
+  let rw4 = min(n0 + 4u, lastN);
+  let rw5 = min(n0 + 5u, lastN);
+  let rw6 = min(n0 + 6u, lastN);
+  let rw7 = min(n0 + 7u, lastN);
+
+  var lo = vec4<f32>();
+  var hi = vec4<f32>();
+  var upLo = vec4<f32>();
+  var upHi = vec4<f32>();
+  for (var c = 0u; c < params.K / CHUNK; c++) {
+    let x = input(c, s);
+    lo += x * block(loadW(rw0, c), loadW(rw1, c), loadW(rw2, c), loadW(rw3, c));
+    hi += x * block(loadW(rw4, c), loadW(rw5, c), loadW(rw6, c), loadW(rw7, c));
+#if ${SWIGLU}
+    // the up rows, N rows further down
+    let N = params.N;
+    upLo += x * block(loadW(N + rw0, c), loadW(N + rw1, c), loadW(N + rw2, c), loadW(N + rw3, c));
+    upHi += x * block(loadW(N + rw4, c), loadW(N + rw5, c), loadW(N + rw6, c), loadW(N + rw7, c));
+#endif
+  }
+
+  for (var r = 0u; r < 4u; r++) {
+    if (n0 + r < params.N) {
+      store(n0 + r, lo[r], upLo[r]);
+    }
+    if (n0 + 4u + r < params.N) {
+      store(n0 + 4u + r, hi[r], upHi[r]);
+    }
+  }
+}

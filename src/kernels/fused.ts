@@ -1,0 +1,226 @@
+// Fused kernels for a decode step (one token, T = 1). On a GPU a decode step is bound by the cost of each
+// dispatch, not by its work, so these run in one dispatch what the textbook kernels run in several:
+//
+//   matvecFused      norm -> linear -> activation or residual add (GPT-2: ln_2 + c_fc + GELU, c_proj + add;
+//                    Llama: RMSNorm + q|k|v, RMSNorm + gate|up + SiLU.mul, down_proj + add)
+//   attentionDecode  ln_1 + c_attn + KV append + scores + softmax + values, one workgroup per head (GPT-2: no RoPE)
+//
+// They are versions of the forward pass, not of one kernel: the unfused kernels stay, and run whenever a hook
+// needs an intermediate these keep in registers (src/model/step.ts decides). The CPU references below are the
+// unfused kernels' references composed.
+import type { Tensor } from '../gpu/buffers.ts';
+import type { Recorder } from '../gpu/recorder.ts';
+import { defineUniforms } from '../gpu/uniforms.ts';
+import { attentionReference } from './attention.ts';
+import { ceilDiv, grid1d } from './dispatch.ts';
+import { geluReference } from './gelu.ts';
+import { kvAppendReference } from './kvcache.ts';
+import { layerNormReference } from './layernorm.ts';
+import { matmulReference } from './matmul.ts';
+import { rmsNormReference } from './rmsnorm.ts';
+import { swigluReference } from './swiglu.ts';
+import { defineKernel } from './versions.ts';
+
+const MatvecFusedParams = defineUniforms('MatvecFusedParams', { N: 'u32', K: 'u32', eps: 'f32' });
+const AttentionDecodeParams = defineUniforms('AttentionDecodeParams', {
+  K: 'u32',
+  nHead: 'u32',
+  nKVHead: 'u32',
+  group: 'u32',
+  nCtx: 'u32',
+  pos0: 'u32',
+  eps: 'f32',
+  scale: 'f32',
+});
+
+export const matvecFusedKernel = defineKernel('matvecFused', [
+  {
+    name: 'v1',
+    uniforms: MatvecFusedParams,
+    defaultOn: ['hardware', 'software'],
+    changes: 'one row: the norm before and GELU, SiLU.mul or the residual add after, in matmul.matvec.v2 (8 rows an invocation)',
+  },
+]);
+
+export const attentionDecodeKernel = defineKernel('attentionDecode', [
+  {
+    name: 'v1',
+    uniforms: AttentionDecodeParams,
+    defaultOn: ['hardware'],
+    changes: 'one token: LayerNorm, its head of q|k|v, the KV append and the attention, a workgroup per head',
+  },
+  {
+    name: 'v2',
+    uniforms: AttentionDecodeParams,
+    defaultOn: ['software'],
+    changes: 'one invocation per head walking it all alone: no workgroup memory, no barriers',
+  },
+]);
+
+export type AttentionDecodeVersion = (typeof attentionDecodeKernel.versions)[number]['name'];
+
+/** matvecFused: 8 outputs an invocation (fixed in the shader), WG invocations a workgroup. */
+const MATVEC_FUSED = { WG: 64 };
+/** attentionDecode v1: invocations per workgroup (one workgroup per head); a power of two for the reductions. */
+const ATTENTION_DECODE = { WG: 64 };
+/** attentionDecode v2: heads per workgroup, one invocation each. */
+const ATTENTION_DECODE_V2 = { WG: 4 };
+/** The most workgroup memory a WebGPU device must offer; attentionDecode keeps C + HS + WG floats there. */
+const WORKGROUP_BYTES = 16384;
+
+export interface FusedNorm {
+  kind: 'layernorm' | 'rmsnorm';
+  gamma: Tensor;
+  /** LayerNorm only. */
+  beta?: Tensor;
+  eps: number;
+}
+
+export interface MatvecFusedOptions {
+  /** Normalise a first. */
+  norm?: FusedNorm;
+  /** After the dot products: GELU, silu(gate) * up (w holds 2N rows), or out += (the residual add). */
+  epilogue?: 'gelu' | 'swiglu' | 'residual';
+  layer?: number;
+  label?: string;
+}
+
+/**
+ * out[n] = epilogue(norm(a) . w[n] + bias[n]) for n < N, one row. a [1, K]; w [N, K] ([2N, K] for swiglu, gate rows
+ * then up rows), f32 or f16x2; bias [N] ([2N]) or none; out [1, N] (the residual stream itself for 'residual').
+ */
+export function matvecFused(rec: Recorder, out: Tensor, a: Tensor, w: Tensor, bias: Tensor | undefined, N: number, K: number, o: MatvecFusedOptions = {}): void {
+  const { norm, epilogue } = o;
+  if (norm && norm.kind === 'layernorm' && !norm.beta) throw new Error(`${o.label ?? 'matvecFused'}: LayerNorm needs beta`);
+  const normTensors = norm ? (norm.kind === 'layernorm' ? [norm.gamma, norm.beta!] : [norm.gamma]) : [];
+  const bindings = [out, a, w, ...normTensors, ...(bias ? [bias] : [])];
+  const constants = {
+    ...MATVEC_FUSED,
+    WEIGHT_F16: w.dtype === 'f16x2',
+    HAS_BIAS: false, // lib/weights.wgsl's bias binding is not used: the bias follows the norm's tensors
+    FUSED_BIAS: bias !== undefined,
+    VEC4: K % 4 === 0,
+    NORM: norm !== undefined,
+    LAYERNORM: norm?.kind === 'layernorm',
+    GAMMA_AT: 4,
+    BETA_AT: 5,
+    BIAS_AT: 4 + normTensors.length,
+    GELU: epilogue === 'gelu',
+    SWIGLU: epilogue === 'swiglu',
+    RESIDUAL: epilogue === 'residual',
+  };
+  rec.dispatch({
+    shader: matvecFusedKernel.version('v1').shader,
+    constants,
+    uniforms: MatvecFusedParams.pack({ N, K, eps: norm?.eps ?? 0 }),
+    bindings,
+    workgroups: grid1d(ceilDiv(ceilDiv(N, 8), MATVEC_FUSED.WG)),
+    label: o.label ?? 'matvec_fused',
+    layer: o.layer,
+    shape: `[1,${K}]x[${epilogue === 'swiglu' ? 2 * N : N},${K}]`,
+  });
+}
+
+/** CPU reference: the unfused references in order (norm, matmul, then GELU, SwiGLU or the residual add), in float64. */
+export function matvecFusedReference(
+  out: Float64Array,
+  a: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias: ArrayLike<number> | undefined,
+  N: number,
+  K: number,
+  o: { norm?: { kind: 'layernorm' | 'rmsnorm'; gamma: ArrayLike<number>; beta?: ArrayLike<number>; eps: number }; epilogue?: 'gelu' | 'swiglu' | 'residual' },
+): void {
+  const h = new Float64Array(K);
+  if (!o.norm) h.set(Array.from(a));
+  else if (o.norm.kind === 'layernorm') layerNormReference(h, a, o.norm.gamma, o.norm.beta!, 1, K, o.norm.eps);
+  else rmsNormReference(h, a, o.norm.gamma, 1, K, o.norm.eps);
+  const rows = o.epilogue === 'swiglu' ? 2 * N : N;
+  const y = new Float64Array(rows);
+  matmulReference(y, h, w, bias, 1, rows, K);
+  if (o.epilogue === 'gelu') geluReference(y, N);
+  if (o.epilogue === 'swiglu') swigluReference(out, y, 1, N);
+  else if (o.epilogue === 'residual') for (let n = 0; n < N; n++) out[n]! += y[n]!;
+  else out.set(y);
+}
+
+export interface AttentionDecodeShape {
+  /** C: the width of x. */
+  C: number;
+  nHead: number;
+  nKVHead: number;
+  headDim: number;
+  nCtx: number;
+  /** The token's position: the keys are 0 .. pos0. */
+  pos0: number;
+  eps: number;
+  layer?: number;
+  /** Which version; by default the one that suits the adapter. */
+  version?: AttentionDecodeVersion;
+}
+
+/** Whether attentionDecode can run this shape: its normalised row and q must fit the workgroup memory every device has. */
+export function attentionDecodeFits(C: number, headDim: number): boolean {
+  return 4 * (C + headDim + ATTENTION_DECODE.WG) <= WORKGROUP_BYTES;
+}
+
+/**
+ * One token's attention: z [1, nHead * headDim] from the residual row x [1, C], LayerNorm (gamma, beta), the q | k | v
+ * weight w [(nHead + 2 nKVHead) headDim, C] and its bias; writes k and v at pos0 of kCache and vCache
+ * [nKVHead, nCtx, headDim], and uses `scores` (nHead * (pos0 + 1) floats at least) as scratch.
+ */
+export function attentionDecode(
+  rec: Recorder,
+  z: Tensor,
+  x: Tensor,
+  norm: { gamma: Tensor; beta: Tensor },
+  w: Tensor,
+  bias: Tensor | undefined,
+  kCache: Tensor,
+  vCache: Tensor,
+  scores: Tensor,
+  o: AttentionDecodeShape,
+): void {
+  const { C, nHead, nKVHead, headDim, nCtx, pos0, eps } = o;
+  if (!attentionDecodeFits(C, headDim)) throw new Error(`attentionDecode: C = ${C} and headDim = ${headDim} do not fit ${WORKGROUP_BYTES} bytes of workgroup memory`);
+  if (pos0 >= nCtx) throw new Error(`attentionDecode: position ${pos0} is past the cache of ${nCtx}`);
+  const version = attentionDecodeKernel.version(o.version ?? attentionDecodeKernel.defaultFor(rec.gpu).name);
+  const v1 = version.name === 'v1';
+  rec.dispatch({
+    shader: version.shader,
+    constants: { ...(v1 ? ATTENTION_DECODE : ATTENTION_DECODE_V2), C, HS: headDim, WEIGHT_F16: w.dtype === 'f16x2', HAS_BIAS: false, FUSED_BIAS: bias !== undefined, VEC4: C % 4 === 0 },
+    uniforms: AttentionDecodeParams.pack({ K: C, nHead, nKVHead, group: nHead / nKVHead, nCtx, pos0, eps, scale: 1 / Math.sqrt(headDim) }),
+    bindings: [z, x, w, norm.gamma, norm.beta, kCache, vCache, scores, ...(bias ? [bias] : [])],
+    workgroups: [v1 ? nHead : Math.ceil(nHead / ATTENTION_DECODE_V2.WG)],
+    label: 'attention_decode',
+    layer: o.layer,
+    shape: `[${nHead}, ${pos0 + 1}, ${headDim}]`,
+  });
+}
+
+/**
+ * CPU reference, composed of the unfused references: layerNorm, the q | k | v matmul, two kvAppends (in place on
+ * kCache and vCache), then attention. Returns z [nHead * headDim] in float64.
+ */
+export function attentionDecodeReference(
+  x: ArrayLike<number>,
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias: ArrayLike<number> | undefined,
+  kCache: Float64Array,
+  vCache: Float64Array,
+  o: AttentionDecodeShape,
+): Float64Array {
+  const { C, nHead, nKVHead, headDim, nCtx, pos0, eps } = o;
+  const QKV = (nHead + 2 * nKVHead) * headDim;
+  const h = new Float64Array(C);
+  layerNormReference(h, x, gamma, beta, 1, C, eps);
+  const qkv = new Float64Array(QKV);
+  matmulReference(qkv, h, w, bias, 1, QKV, C);
+  const append = { T: 1, pos0, nKVHead, headDim, nCtx, srcStride: QKV };
+  kvAppendReference(kCache, qkv, { ...append, srcOffset: nHead * headDim });
+  kvAppendReference(vCache, qkv, { ...append, srcOffset: (nHead + nKVHead) * headDim });
+  const shape = { T: 1, pos0, nHead, nKVHead, headDim, nCtx, qStride: QKV, qOffset: 0, scale: 1 / Math.sqrt(headDim) };
+  return attentionReference(qkv, kCache, vCache, shape).z;
+}

@@ -1,0 +1,130 @@
+// Hooks keep their meaning on the fused decode path: a decode step whose run asks for a hook inside block l runs
+// that block on the unfused kernels, so the hook sees what it sees on the unfused path and an intervention there
+// has the same effect. Blocks before l ran fused, so their rounding differs: captures in block 0 (and the
+// embedding) are compared bit for bit, later ones and the logits within f32 tolerance.
+import { describe, expect, it } from 'vitest';
+import { generate } from '../../src/generate.ts';
+import { GpuHooks, hookNames, type Intervention } from '../../src/hooks/index.ts';
+import type { GPT2Config, LlamaConfig } from '../../src/model/config.ts';
+import { GPT2 } from '../../src/model/gpt2.ts';
+import { Llama, llamaParamSource } from '../../src/model/llama.ts';
+import type { ForwardResult, LanguageModel } from '../../src/model/model.ts';
+import { randomGPT2Params } from '../../src/model/random.ts';
+import { randomLlamaParams } from '../../src/model/random-llama.ts';
+import { gpt2Tokenizer } from '../../src/tokenizer/gpt2.ts';
+import { expectClose, gpu } from '../helpers.ts';
+
+const gpt2Config: GPT2Config = {
+  arch: 'gpt2', vocabSize: 61, nPositions: 24, nEmbd: 30, nLayer: 3, nHead: 3, nInner: 70,
+  layerNormEpsilon: 1e-5, activation: 'gelu_new', tieWordEmbeddings: true, bosTokenId: 60, eosTokenId: 60,
+};
+const llamaConfig: LlamaConfig = {
+  arch: 'llama', variant: 'llama', maxPositionEmbeddings: 24, nLayer: 3, ropeTheta: 10000, ropeScaling: null, rmsNormEps: 1e-5,
+  slidingWindow: null, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: 1, eosTokenIds: [2],
+  vocabSize: 53, hiddenSize: 26, intermediateSize: 38, nHead: 4, nKVHead: 2, headDim: 6, rotaryDim: 6, tieWordEmbeddings: false,
+};
+const TOL = { rtol: 1e-4, atol: 1e-4 };
+const prompt = [5, 17, 3, 40, 22, 9, 31];
+const next = 12;
+
+/** Prefill the prompt (unhooked), then decode `next` at the next position with these hooks, fused or not. */
+async function decode(model: LanguageModel, fused: boolean, names: string[], interventions: Intervention[] = []): Promise<ForwardResult & { cache: Map<string, Float32Array> }> {
+  await model.forward(prompt, 0, { fused });
+  const hooks = new GpuHooks(model.gpu, new Set(names), interventions);
+  try {
+    const result = await model.forward([next], prompt.length, { fused, hooks });
+    const cache = new Map([...(await hooks.collect())].map(([k, a]) => [k, a.data]));
+    return { ...result, cache };
+  } finally {
+    hooks.release();
+  }
+}
+
+const models: [string, () => Promise<LanguageModel>][] = [
+  ['gpt2', async () => new GPT2(await gpu(), gpt2Config, randomGPT2Params(gpt2Config, 3))],
+  ['llama', async () => new Llama(await gpu(), llamaConfig, llamaParamSource(randomLlamaParams(llamaConfig, 3)))],
+];
+
+describe.each(models)('%s on the fused decode path', (arch, make) => {
+  it('records fewer dispatches a token, and decodes the same greedy tokens', async () => {
+    const model = await make();
+    const L = model.dims.nLayer;
+    const counts = { fused: 0, unfused: 0 };
+    const tokens: Record<string, number[]> = { fused: [], unfused: [] };
+    for (const fused of [true, false]) {
+      const key = fused ? 'fused' : 'unfused';
+      let { logits } = await model.forward(prompt, 0, { fused });
+      for (let t = 0; t < 10; t++) {
+        const id = logits.indexOf(Math.max(...logits));
+        tokens[key]!.push(id);
+        const r = await model.forward([id], prompt.length + t, { fused });
+        logits = r.logits;
+        counts[key] = r.dispatches!;
+      }
+    }
+    expect(tokens.fused).toEqual(tokens.unfused);
+    // GPT-2: embed, 14 a block, ln_f, lm_head unfused; 4 a block fused. Llama (RoPE): 16 and 11 a block.
+    expect(counts.unfused).toBe(arch === 'gpt2' ? 14 * L + 3 : 16 * L + 3);
+    expect(counts.fused).toBe(arch === 'gpt2' ? 4 * L + 3 : 11 * L + 3);
+    model.destroy();
+  });
+
+  it('gives every hook the values it sees on the unfused path', async () => {
+    const model = await make();
+    const names = hookNames(model.dims);
+    for (const name of names) {
+      const unfused = await decode(model, false, [name]);
+      const fused = await decode(model, true, [name]);
+      const first = !name.startsWith('blocks.') || name.startsWith('blocks.0.');
+      if (first && name !== 'ln_final.hook_normalized' && name !== 'logits') expect([...fused.cache.get(name)!], name).toEqual([...unfused.cache.get(name)!]);
+      else expectClose(fused.cache.get(name)!, unfused.cache.get(name)!, TOL, name);
+      expectClose(fused.logits, unfused.logits, TOL, `logits with ${name}`);
+      // the other blocks still ran fused
+      if (name.startsWith('blocks.')) expect(fused.dispatches!, name).toBeLessThan(unfused.dispatches!);
+    }
+    model.destroy();
+  });
+
+  it('gives every intervention the effect it has on the unfused path', async () => {
+    const model = await make();
+    const clean = await decode(model, true, []);
+    const blockHooks = hookNames(model.dims).filter((n) => n.startsWith('blocks.1.'));
+    for (const hook of blockHooks) {
+      for (const iv of [{ hook, op: 'scale', factor: 0.5 }, { hook, op: 'zero' }, { hook, op: 'noise', sigma: 0.5, seed: 4 }] as Intervention[]) {
+        const unfused = await decode(model, false, [], [iv]);
+        const fused = await decode(model, true, [], [iv]);
+        const what = `${iv.op} at ${hook}`;
+        expectClose(fused.logits, unfused.logits, TOL, what);
+        const moved = fused.logits.some((v, i) => Math.abs(v - clean.logits[i]!) > 1e-3);
+        expect(moved, `${what} changes the logits`).toBe(true);
+      }
+    }
+    model.destroy();
+  });
+});
+
+describe('generate() on the fused path', () => {
+  it('reports the dispatches and bytes read back of a decode step in its timings', async () => {
+    const model = new GPT2(await gpu(), gpt2Config, randomGPT2Params(gpt2Config, 3));
+    const result = await generate(model, gpt2Tokenizer(), prompt, { maxNewTokens: 4, temperature: 0, stopAtEos: false });
+    expect(result.timings.dispatches_per_token).toBe(4 * gpt2Config.nLayer + 3);
+    expect(result.timings.readback_bytes_per_token).toBe(4 * gpt2Config.vocabSize);
+    model.destroy();
+  });
+});
+
+describe('GPT-2 124M layout', () => {
+  it('decodes a token in at most 52 dispatches (171 unfused): 12 blocks, a vocabulary of 50257', async () => {
+    // GPT-2 124M's layer count and vocabulary at a small width: the count of dispatches depends on those only
+    const config: GPT2Config = { ...gpt2Config, vocabSize: 50257, nPositions: 16, nEmbd: 16, nHead: 2, nInner: 64, nLayer: 12, bosTokenId: 50256, eosTokenId: 50256 };
+    const model = new GPT2(await gpu(), config, randomGPT2Params(config, 5));
+    await model.forward(prompt, 0);
+    const fused = await model.forward([next], prompt.length);
+    await model.forward(prompt, 0, { fused: false });
+    const unfused = await model.forward([next], prompt.length, { fused: false });
+    expect(unfused.dispatches).toBe(171);
+    expect(fused.dispatches).toBe(51); // 52 with the sampler's candidate selection
+    expectClose(fused.logits, unfused.logits, TOL, 'logits');
+    model.destroy();
+  });
+});

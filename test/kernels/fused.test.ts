@@ -1,0 +1,106 @@
+// The fused decode kernels against their CPU references (the unfused references composed), on random,
+// non-aligned shapes, f32 and packed f16 weights, outputs poisoned with NaN first.
+import { describe, expect, it } from 'vitest';
+import { createTensor, poison, readF32, uploadTensor, writeTensor } from '../../src/gpu/buffers.ts';
+import type { Gpu } from '../../src/gpu/device.ts';
+import { Recorder } from '../../src/gpu/recorder.ts';
+import { packF16, roundToF16 } from '../../src/half.ts';
+import { attentionDecode, attentionDecodeKernel, attentionDecodeReference, matvecFused, matvecFusedReference, type MatvecFusedOptions } from '../../src/kernels/fused.ts';
+import { Rng } from '../../src/random.ts';
+import { expectClose, gpu, randomArray } from '../helpers.ts';
+
+type WeightDtype = 'f32' | 'f16x2';
+
+function weights(g: Gpu, w: Float32Array, rows: number, K: number, dtype: WeightDtype) {
+  const tensor = dtype === 'f32' ? uploadTensor(g.device, 'f32', [rows, K], w, 'w') : uploadTensor(g.device, 'f16x2', [rows, K], packF16(w, K), 'w');
+  return { tensor, ref: dtype === 'f32' ? w : w.map(roundToF16) };
+}
+
+const epilogues = [undefined, 'gelu', 'swiglu', 'residual'] as const;
+const norms = [undefined, 'layernorm', 'rmsnorm'] as const;
+// N leaves 1..7 outputs of a last block of 8; K covers odd, 4n (the vec4 path) and 4n + 1
+const shapes = [
+  [3, 7],
+  [70, 64],
+  [133, 129],
+] as const;
+
+describe.each(['f32', 'f16x2'] as const)('matvecFused with %s weights', (dtype) => {
+  it.each(norms.flatMap((norm) => epilogues.map((epilogue) => ({ norm, epilogue }))))('norm $norm, epilogue $epilogue matches the reference', async ({ norm, epilogue }) => {
+    const g = await gpu();
+    const rec = new Recorder(g);
+    const cases = shapes.map(([N, K], i) => {
+      const rng = new Rng(N * 7919 + K + i);
+      const rows = epilogue === 'swiglu' ? 2 * N : N;
+      // a row with a large common offset, as a residual stream has, tests LayerNorm's shifted statistics
+      const a = randomArray(rng, K).map((v) => v * 2 + 3);
+      const w = weights(g, randomArray(rng, rows * K), rows, K, dtype);
+      const bias = i === 1 ? undefined : randomArray(rng, rows);
+      const gamma = randomArray(rng, K);
+      const beta = randomArray(rng, K);
+      const prior = randomArray(rng, N); // the residual stream before the add
+      const out = createTensor(g.device, 'f32', [N + 4], 'out');
+      poison(g.device, out);
+      writeTensor(g.device, out, new Float32Array(4).fill(7), N * 4);
+      if (epilogue === 'residual') writeTensor(g.device, out, prior);
+      const eps = 1e-5;
+      const fusedNorm = norm && { kind: norm, gamma: uploadTensor(g.device, 'f32', [K], gamma, 'gamma'), beta: norm === 'layernorm' ? uploadTensor(g.device, 'f32', [K], beta, 'beta') : undefined, eps };
+      const options: MatvecFusedOptions = { norm: fusedNorm, epilogue };
+      matvecFused(rec, out, uploadTensor(g.device, 'f32', [K], a, 'a'), w.tensor, bias && uploadTensor(g.device, 'f32', [rows], bias, 'bias'), N, K, options);
+      const ref = Float64Array.from(epilogue === 'residual' ? prior : new Float32Array(N));
+      matvecFusedReference(ref, a, w.ref, bias, N, K, { norm: norm && { kind: norm, gamma, beta, eps }, epilogue });
+      return { N, K, out, ref };
+    });
+    await rec.submit();
+    for (const c of cases) {
+      const got = await readF32(g.device, c.out);
+      expectClose(got.subarray(0, c.N), c.ref, { rtol: 1e-4, atol: 1e-4 }, `[${c.N}, ${c.K}]`);
+      expect([...got.subarray(c.N)], 'wrote past the output').toEqual([7, 7, 7, 7]);
+    }
+  });
+});
+
+describe.each(attentionDecodeKernel.versions.flatMap((v) => (['f32', 'f16x2'] as const).map((dtype) => [v.name, dtype] as const)))('attentionDecode %s with %s weights', (version, dtype) => {
+  // heads x head size not multiples of the workgroup; grouped-query attention (group 3); a first token (pos0 0)
+  const cases = [
+    { nHead: 3, nKVHead: 3, headDim: 13, nCtx: 9, pos0: 5 },
+    { nHead: 6, nKVHead: 2, headDim: 16, nCtx: 71, pos0: 66 },
+    { nHead: 2, nKVHead: 2, headDim: 67, nCtx: 4, pos0: 0 },
+  ];
+  it.each(cases)('matches the reference: $nHead heads ($nKVHead KV) of $headDim, position $pos0', async (shape) => {
+    const g = await gpu();
+    const rec = new Recorder(g);
+    const { nHead, nKVHead, headDim: HS, nCtx, pos0 } = shape;
+    const C = nHead * HS + 1; // C need not be NH * HS for the kernel; not a multiple of 4
+    const QKV = (nHead + 2 * nKVHead) * HS;
+    const rng = new Rng(C * 31 + pos0);
+    const x = randomArray(rng, C).map((v) => v + 1.5);
+    const w = weights(g, randomArray(rng, QKV * C, 0.3), QKV, C, dtype);
+    const bias = randomArray(rng, QKV);
+    const gamma = randomArray(rng, C);
+    const beta = randomArray(rng, C);
+    // earlier positions already cached; everything past pos0 poisoned, as a cache not yet written
+    const cacheSize = nKVHead * nCtx * HS;
+    const earlier = (values: Float32Array) => values.map((v, i) => (Math.floor(i / HS) % nCtx < pos0 ? v : Number.NaN));
+    const k0 = earlier(randomArray(rng, cacheSize));
+    const v0 = earlier(randomArray(rng, cacheSize));
+    const kCache = uploadTensor(g.device, 'f32', [cacheSize], k0, 'k');
+    const vCache = uploadTensor(g.device, 'f32', [cacheSize], v0, 'v');
+    const scores = createTensor(g.device, 'f32', [nHead * nCtx], 'scores');
+    poison(g.device, scores);
+    const z = createTensor(g.device, 'f32', [nHead * HS], 'z');
+    poison(g.device, z);
+    const o = { C, nHead, nKVHead, headDim: HS, nCtx, pos0, eps: 1e-5, version };
+    const norm = { gamma: uploadTensor(g.device, 'f32', [C], gamma, 'gamma'), beta: uploadTensor(g.device, 'f32', [C], beta, 'beta') };
+    attentionDecode(rec, z, uploadTensor(g.device, 'f32', [C], x, 'x'), norm, w.tensor, uploadTensor(g.device, 'f32', [QKV], bias, 'bias'), kCache, vCache, scores, o);
+    await rec.submit();
+
+    const kRef = Float64Array.from(k0);
+    const vRef = Float64Array.from(v0);
+    const zRef = attentionDecodeReference(x, gamma, beta, w.ref, bias, kRef, vRef, o);
+    expectClose(await readF32(g.device, z), zRef, { rtol: 1e-4, atol: 1e-5 }, 'z');
+    // the appended row (and every earlier one, untouched); rows past pos0 stay NaN in both
+    expectClose(await readF32(g.device, kCache), kRef, { rtol: 1e-4, atol: 1e-5 }, 'k cache');
+    expectClose(await readF32(g.device, vCache), vRef, { rtol: 1e-4, atol: 1e-5 }, 'v cache');
+  });
+});
