@@ -1,7 +1,8 @@
-// The sampler's candidates, version 2, for software adapters: the same output as topK.v1 (see there), from one
-// invocation walking the whole row alone. A CPU implementation of WebGPU such as SwiftShader pays for each of
-// v1's K rounds of barriers far more than for one pass over V values; here the K + 1 largest are kept in one
-// sorted insertion list (the last of them is the floor), and the log-sum-exp is kept running.
+// The sampler's candidates, version 2, for software adapters: the same output as topK.v1 (see there) with one
+// barrier instead of v1's K rounds of them, which a CPU implementation of WebGPU such as SwiftShader pays for
+// dearly. Each of WG invocations walks a stripe keeping its K + 1 largest in a sorted insertion list and a running
+// log-sum-exp, writes them to workgroup memory, and after the one barrier invocation 0 merges the WG lists. A
+// stripe's (K + 1)-th value bounds the rest of its stripe, so after K picks the best head left is the floor.
 
 struct TopKParams {
   V: u32,
@@ -26,29 +27,42 @@ const NONE = 0xffffffffu;
 
 #include "lib/masked.wgsl"
 
-@compute @workgroup_size(1)
-fn main() {
-  // 1. The adjusted ids, in place (put back at the end).
-  for (var j = 0u; j < params.nList; j++) {
-    let e = list[j];
-    let raw = logits[e.id];
-    list[j].raw = raw;
-    let biased = raw + e.bias;
-    logits[e.id] = select(biased * e.penalty, biased / e.penalty, biased > 0.0);
-  }
+const WG = ${WG}u;
+const L = K + 1u; // a list's length
 
-  // 2. One pass: the K + 1 largest, in order (ids increase, so a strictly larger value moves ahead of an equal
-  // one), and the running log-sum-exp (m, s: sum exp(x - m)).
-  var values: array<f32, K + 1u>;
-  var ids: array<u32, K + 1u>;
-  for (var r = 0u; r <= K; r++) {
+var<workgroup> listValue: array<f32, WG * L>;
+var<workgroup> listId: array<u32, WG * L>;
+var<workgroup> listCount: array<u32, WG>;
+var<workgroup> stripeMax: array<f32, WG>;
+var<workgroup> stripeSum: array<f32, WG>;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) t: u32) {
+  // 1. The adjusted ids, in place (put back at the end).
+  if (t == 0u) {
+    for (var j = 0u; j < params.nList; j++) {
+      let e = list[j];
+      let raw = logits[e.id];
+      list[j].raw = raw;
+      let biased = raw + e.bias;
+      logits[e.id] = select(biased * e.penalty, biased / e.penalty, biased > 0.0);
+    }
+  }
+  storageBarrier();
+  workgroupBarrier();
+
+  // 2. This invocation's stripe: its K + 1 largest, in order (ids increase, so a strictly larger value moves
+  // ahead of an equal one), and its running log-sum-exp (m, s: sum exp(x - m)).
+  var values: array<f32, L>;
+  var ids: array<u32, L>;
+  for (var r = 0u; r < L; r++) {
     values[r] = negativeInfinity();
     ids[r] = NONE;
   }
   var count = 0u;
   var m = LOWEST_F32;
   var s = 0.0;
-  for (var i = 0u; i < params.V; i++) {
+  for (var i = t; i < params.V; i += WG) {
     let x = logits[i] / params.temperature;
     if (isMasked(x)) {
       continue;
@@ -59,7 +73,7 @@ fn main() {
     } else {
       s += exp(x - m);
     }
-    if (count <= K || x > values[K]) {
+    if (count < L || x > values[K]) {
       var at = min(count, K);
       while (at > 0u && x > values[at - 1u]) {
         values[at] = values[at - 1u];
@@ -68,25 +82,67 @@ fn main() {
       }
       values[at] = x;
       ids[at] = i;
-      count = min(count + 1u, K + 1u);
+      count = min(count + 1u, L);
     }
   }
-
-  // 3. The row as it was, then the candidates with their raw logits.
-  for (var j = 0u; j < params.nList; j++) {
-    logits[list[j].id] = list[j].raw;
+  for (var r = 0u; r < L; r++) {
+    listValue[t * L + r] = values[r];
+    listId[t * L + r] = ids[r];
   }
-  out[0] = m;
-  out[1] = select(0.0, s, s > 0.0);
-  out[2] = values[K];
-  for (var r = 0u; r < K; r++) {
-    let id = ids[r];
-    if (id == NONE) {
+  listCount[t] = count;
+  stripeMax[t] = m;
+  stripeSum[t] = s;
+  workgroupBarrier();
+  if (t != 0u) {
+    return;
+  }
+
+  // 3. Invocation 0: the row's log-sum-exp, and K picks of the best head among the lists; the head left is the floor.
+  var rowMax = LOWEST_F32;
+  for (var u = 0u; u < WG; u++) {
+    rowMax = max(rowMax, stripeMax[u]);
+  }
+  var sumExp = 0.0;
+  for (var u = 0u; u < WG; u++) {
+    if (stripeSum[u] > 0.0) {
+      sumExp += stripeSum[u] * exp(stripeMax[u] - rowMax);
+    }
+  }
+  var heads: array<u32, WG>;
+  for (var u = 0u; u < WG; u++) {
+    heads[u] = 0u;
+  }
+  for (var j = 0u; j < params.nList; j++) {
+    logits[list[j].id] = list[j].raw; // the row as it was
+  }
+  out[0] = rowMax;
+  out[1] = sumExp;
+  for (var r = 0u; r <= K; r++) {
+    var best = NONE;
+    var bestValue = negativeInfinity();
+    var bestId = NONE;
+    for (var u = 0u; u < WG; u++) {
+      if (heads[u] < listCount[u]) {
+        let v = listValue[u * L + heads[u]];
+        let id = listId[u * L + heads[u]];
+        if (best == NONE || v > bestValue || (v == bestValue && id < bestId)) {
+          best = u;
+          bestValue = v;
+          bestId = id;
+        }
+      }
+    }
+    if (r == K) {
+      out[2] = bestValue;
+      break;
+    }
+    if (best == NONE) {
       out[3u + r] = -1.0;
       out[3u + K + r] = negativeInfinity();
       continue;
     }
-    out[3u + r] = f32(id);
-    out[3u + K + r] = logits[id];
+    heads[best]++;
+    out[3u + r] = f32(bestId);
+    out[3u + K + r] = logits[bestId];
   }
 }

@@ -24,14 +24,16 @@ export const topKKernel = defineKernel('topK', [
     name: 'v2',
     uniforms: TopKParams,
     defaultOn: ['software'],
-    changes: 'one invocation walking the whole row: one sorted list of K + 1, no barriers',
+    changes: 'each invocation a sorted list of K + 1 over its stripe, one barrier, then invocation 0 merges them',
   },
 ]);
 
 export type TopKVersion = (typeof topKKernel.versions)[number]['name'];
 
-/** Invocations of the one workgroup; a power of two for the reductions. */
+/** v1: invocations of the one workgroup; a power of two for the reductions. */
 const TOPK = { WG: 64 };
+/** v2: invocations of the one workgroup, each a list of K + 1 in workgroup memory (16 x 65 x 8 bytes for K = 64). */
+const TOPK_V2 = { WG: 16 };
 /** The most candidates one call returns. */
 export const MAX_CANDIDATES = 64;
 
@@ -62,7 +64,7 @@ export function topK(rec: Recorder, out: Tensor, logits: Tensor, list: Tensor, o
   const version = topKKernel.version(o.version ?? topKKernel.defaultFor(rec.gpu).name);
   rec.dispatch({
     shader: version.shader,
-    constants: version.name === 'v1' ? { ...TOPK, K } : { K },
+    constants: { ...(version.name === 'v1' ? TOPK : TOPK_V2), K },
     uniforms: TopKParams.pack({ V, nList, temperature }),
     bindings: [out, logits, list],
     workgroups: [1],
