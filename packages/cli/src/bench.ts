@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { compareReports, runBench, type BenchPart, type BenchReport } from 'wgpt';
 import { CliError, type Command, type Run } from './command.ts';
-import { toNumber } from './options.ts';
+import { DEVICE_OPTION, toDevice, toNumber } from './options.ts';
 
-const PARTS: BenchPart[] = ['kernels', 'profile', 'e2e'];
+const PARTS: BenchPart[] = ['kernels', 'profile', 'e2e', 'peers'];
 
 export function registerBench(command: Command, run: Run): void {
   command
@@ -15,12 +15,14 @@ export function registerBench(command: Command, run: Run): void {
     .option('--tokens <n>', 'Prompt length of the prefill kernel shapes and the profile (default 128)')
     .option('--context <n>', 'Context length of the decode kernel shapes and the profile (default 256)')
     .option('--filter <text>', 'Only kernel cases whose id contains this text, e.g. gpt2-124m/decode or /matvec/ (the ceilings always run)')
-    .option('--only <parts>', 'Comma-separated parts to run: kernels, profile, e2e')
+    .option('--only <parts>', 'Comma-separated parts to run: kernels, profile, e2e, peers')
+    .option(...DEVICE_OPTION)
     .option('--software', 'Skip hardware adapters and use SwiftShader')
     .option('--no-charts', 'Do not render the SVG charts')
     .option('--compare', 'Compare two reports instead of running: wgpt bench --compare A.json B.json')
     .example('npm run bench -- --quick')
     .example('wgpt bench --filter /decode/ --only kernels')
+    .example('wgpt bench --model gpt2-124m --only peers')
     .example('wgpt bench --compare bench/results/before/bench.json bench/results/after/bench.json')
     .action(run(async (reports: string[], o: Record<string, any>) => {
       if (o.compare) {
@@ -40,6 +42,7 @@ export function registerBench(command: Command, run: Run): void {
         filter: o.filter === undefined ? undefined : String(o.filter),
         parts: parts as BenchPart[],
         adapter: o.software ? 'software' : 'auto',
+        device: toDevice(o.device),
         charts: o.charts !== false,
       });
       process.stdout.write(`${summary(report)}\nreport: ${dir}/bench.md\n`);
