@@ -27,16 +27,16 @@ class Block(nn.Module):
         self.c_fc = nn.Linear(C, 4 * C)
         self.mlp_proj = nn.Linear(4 * C, C)
 
-    def forward(self, x, past_k, past_v):
+    def forward(self, x, pos, past_k, past_v):
         B, T, C = x.shape
         HS = C // self.NH
         q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
         q = q.view(B, T, self.NH, HS).transpose(1, 2)  # (B, NH, T, HS)
         k = torch.cat([past_k, k.view(B, T, self.NH, HS).transpose(1, 2)], dim=2)  # (B, NH, S, HS)
         v = torch.cat([past_v, v.view(B, T, self.NH, HS).transpose(1, 2)], dim=2)
-        S = k.shape[2]
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(HS))  # (B, NH, T, S)
-        mask = torch.ones(T, S, dtype=torch.bool).tril(S - T)
+        S = k.shape[2]
+        mask = torch.arange(S).unsqueeze(0) <= pos.view(T, 1)  # (T, S): key position <= query position
         att = F.softmax(att.masked_fill(~mask, float('-inf')), dim=-1)
         y = (att @ v).transpose(1, 2).reshape(B, T, C)
         x = x + self.attn_proj(y)
@@ -59,7 +59,7 @@ class GPT(nn.Module):
         x = self.wte(ids) + self.wpe(pos)
         ks, vs = [], []
         for l, block in enumerate(self.h):
-            x, k, v = block(x, past_k[l], past_v[l])
+            x, k, v = block(x, pos, past_k[l], past_v[l])
             ks.append(k)
             vs.append(v)
         logits = self.ln_f(x[:, -1, :]) @ self.wte.weight.t()

@@ -118,7 +118,14 @@ function pytorch(config: GPT2Config, o: PeersOptions, onnxPath: string, report: 
     '--positions', String(config.nPositions), '--prompt', String(o.promptTokens), '--new', String(o.newTokens), '--runs', String(o.runs),
     '--threads', String(o.threads), '--onnx', onnxPath,
   ];
-  const out = JSON.parse(execFileSync(PYTHON, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 20 }).trim().split('\n').pop()!);
+  let out;
+  try {
+    out = JSON.parse(execFileSync(PYTHON, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 << 20 }).trim().split('\n').pop()!);
+  } catch (e) {
+    const stderr = String((e as { stderr?: unknown }).stderr ?? (e as Error).message).trim().split('\n').pop();
+    report.skipped.push({ runtime: 'PyTorch', why: `bench/peers.py failed: ${stderr}` });
+    return undefined;
+  }
   return { runtime: out.runtime, device: 'cpu', threads: out.threads, prefillMs: out.prefill_ms, decodeTokensPerS: out.decode_tok_s };
 }
 

@@ -14,8 +14,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 /** Folders read by relative path from compiled modules: dist/<path> links to <path>. */
 const LINKED = ['shaders', 'weights', 'bench/results', 'build/wasm'];
-/** Plain JavaScript read beside its module (the WebAssembly worker thread): copied as it is. */
-const COPIED = ['src/backend/wasm/worker.js'];
+/** Files read beside their module (the WebAssembly worker thread, the PyTorch peer of the bench): copied as they are. */
+const COPIED = ['src/backend/wasm/worker.js', 'bench/peers.py'];
 
 rmSync(dist, { recursive: true, force: true }); // a clean build: no module of a deleted source survives
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });

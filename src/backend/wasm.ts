@@ -310,8 +310,13 @@ class WasmStep implements BackendStep {
     return out;
   }
 
-  /** Run every op in order; with profiling, each timed by the clock (the CPU has no timestamp queries). */
+  /**
+   * Run every op in order; with profiling, each timed by the clock (the CPU has no timestamp queries). It first
+   * lets the event loop turn once: the ops run on this thread, so without it a generation loop would never let a
+   * signal (Ctrl-C), a click or a repaint through.
+   */
   async run(): Promise<DispatchTiming[]> {
+    await turnEventLoop();
     const timings: DispatchTiming[] = [];
     if (!this.o.profile) {
       for (const op of this.ops) op.run();
@@ -328,4 +333,17 @@ class WasmStep implements BackendStep {
   async read(x: Act, rows: number): Promise<Float32Array> {
     return this.k.arena.f32((x as WasmAct).t).slice(0, rows * x.shape[1]!);
   }
+}
+
+/** A macrotask boundary without a timer's clamp: setImmediate in Node, a MessageChannel message in a browser. */
+function turnEventLoop(): Promise<void> {
+  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  const { port1, port2 } = new MessageChannel();
+  return new Promise((resolve) => {
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }
