@@ -4,6 +4,7 @@
 // kernels, so it runs a model only when asked for by name (`--device webgpu`).
 import { getGpu, mayHaveHardwareAdapter, NoAdapterError, type AcquireOptions, type Gpu, type GpuInfo } from '../gpu/device.ts';
 import { WasmKernels } from './wasm/kernels.ts';
+import { hasWasmSimd } from './wasm/module.ts';
 
 export const DEVICES = ['auto', 'webgpu', 'wasm'] as const;
 export type DeviceChoice = (typeof DEVICES)[number];
@@ -64,6 +65,9 @@ let wasm: Promise<WasmKernels> | undefined;
 
 /** The process-wide WebAssembly kernels (one memory, one thread pool), made on first use; `reason` says why. */
 export async function getWasmDevice(reason = 'asked for', threads?: number): Promise<WasmDevice> {
+  if (!hasWasmSimd()) {
+    throw new DeviceError('this JavaScript runtime has no WebAssembly SIMD (Node 16.4+, Chrome 91+, Firefox 89+, Safari 16.4+ have it): run with --device webgpu');
+  }
   wasm ??= WasmKernels.create({ threads: threads ?? cores() });
   wasm.catch(() => (wasm = undefined));
   const kernels = await wasm;
