@@ -172,7 +172,8 @@ function settings(o: BenchOptions, gpu: Gpu, embedded: ModelShape | undefined): 
 export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchReport; dir: string; files: string[] }> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = performance.now();
-  const parts = o.parts ?? ['kernels', 'profile', 'e2e', 'peers'];
+  // peers start PyTorch and onnxruntime: asked for by name in quick mode (CI)
+  const parts = o.parts ?? (o.quick ? ['kernels', 'profile', 'e2e'] : ['kernels', 'profile', 'e2e', 'peers']);
   const modelName = o.model ?? (o.quick ? 'tiny-gpt2' : 'embedded');
   const embedded = await embeddedShape();
   // fail before any timing when the end-to-end model cannot be had

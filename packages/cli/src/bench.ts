@@ -31,8 +31,8 @@ export function registerBench(command: Command, run: Run): void {
         return;
       }
       if (reports.length > 0) throw new CliError(`unexpected argument "${reports[0]}": to compare two reports add --compare`);
-      const parts = o.only === undefined ? PARTS : String(o.only).split(',').map((p) => p.trim());
-      for (const p of parts) if (!PARTS.includes(p as BenchPart)) throw new CliError(`--only takes ${PARTS.join(', ')}; got "${p}"`);
+      const parts = o.only === undefined ? undefined : String(o.only).split(',').map((p) => p.trim());
+      for (const p of parts ?? []) if (!PARTS.includes(p as BenchPart)) throw new CliError(`--only takes ${PARTS.join(', ')}; got "${p}"`);
       const { report, dir } = await runBench({
         quick: !!o.quick,
         out: o.out,
@@ -40,7 +40,7 @@ export function registerBench(command: Command, run: Run): void {
         tokens: toNumber('tokens', o.tokens, { min: 1, integer: true }),
         context: toNumber('context', o.context, { min: 2, integer: true }),
         filter: o.filter === undefined ? undefined : String(o.filter),
-        parts: parts as BenchPart[],
+        parts: parts as BenchPart[] | undefined,
         adapter: o.software ? 'software' : 'auto',
         device: toDevice(o.device),
         charts: o.charts !== false,
