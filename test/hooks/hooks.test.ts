@@ -132,3 +132,18 @@ describe.each(DEVICE_KINDS.flatMap((kind) => cases.map((c) => ({ ...c, kind })))
     expectClose(logits, whole.subarray((T - 1) * model.vocabSize), TOL, 'last position');
   });
 });
+
+describe('hooks on WebAssembly and on WebGPU', () => {
+  it('runWithCache gives the same activations on both backends, within the tolerance', async () => {
+    const params = randomLlamaParams(llamaConfig, 8);
+    const [wasm, webgpu] = await Promise.all([device('wasm'), device('webgpu')]).then((ds) => ds.map((d) => new Llama(d, llamaConfig, llamaParamSource(params))));
+    const ids = [3, 14, 15, 9, 26, 5, 35];
+    const names = hookNames(modelDims(wasm!));
+    const a = await runWithCache(wasm!, ids, names);
+    const b = await runWithCache(webgpu!, ids, names);
+    expectClose(a.logits, b.logits, TOL, 'logits');
+    for (const name of names) expectClose(a.cache.get(name)!.data, b.cache.get(name)!.data, TOL, name);
+    wasm!.destroy();
+    webgpu!.destroy();
+  });
+});
