@@ -5,6 +5,10 @@
 //                 checked against the CPU reference, then timed (median and spread of many samples)
 //   3. profile    timestamps around every dispatch of one prefill and one decode step of a whole model
 //   4. e2e        prefill and decode throughput, time to first token, KV cache on and off, f32 and f16 weights
+//   5. peers      greedy decode side by side: wgpt on WebAssembly and on WebGPU, PyTorch eager, onnxruntime-node
+//
+// Kernels time the WGSL kernels on the WebGPU adapter; the profile and end-to-end runs use --device (auto: a
+// hardware adapter, else WebAssembly).
 //
 // The report (JSON, Markdown, SVG charts) goes to bench/results/<date>-<adapter>/ or --out.
 import { execFileSync } from 'node:child_process';
@@ -12,6 +16,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../src/errors.ts';
+import { deviceKind, getDevice, getWasmDevice, type Device, type DeviceChoice } from '../src/backend/device.ts';
 import { getGpu, type Gpu } from '../src/gpu/device.ts';
 import { Recorder } from '../src/gpu/recorder.ts';
 import { nodeModelFiles } from '../src/loading/files.ts';
@@ -27,10 +32,11 @@ import type { Validation } from '../src/kernels/check.ts';
 import { ENGINE_STEPS, lengthsUpTo, measureEngines, measureThroughput, profileStep, randomIds, throughputSteps, type FormatResult, type StepProfile } from './e2e.ts';
 import { ceilingCases, modelCases, type KernelCase, type Phase } from './kernels.ts';
 import { GPT2_124M, gpt2Config, shapeOf, SMOLLM2_135M, TINY_GPT2, TINY_LLAMA, type ModelShape } from './models.ts';
+import { measurePeers, peersSummary, type PeersReport } from './peers.ts';
 import { toMarkdown } from './report.ts';
 import { timeDispatches, type Timing } from './timing.ts';
 
-export type BenchPart = 'kernels' | 'profile' | 'e2e' | 'engines';
+export type BenchPart = 'kernels' | 'profile' | 'e2e' | 'engines' | 'peers';
 
 export interface BenchOptions {
   /** Tiny shapes and few repetitions: well under a minute on a software adapter. */
@@ -48,6 +54,8 @@ export interface BenchOptions {
   /** Which parts to run (default all). */
   parts?: BenchPart[];
   adapter?: 'auto' | 'software';
+  /** The device of the profile and end-to-end runs (default auto). */
+  device?: DeviceChoice;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
   /** Render SVG charts (default true). */
@@ -86,6 +94,8 @@ export interface BenchReport {
   git: { commit: string; dirty: boolean | null };
   host: { platform: string; node: string; cpus: number; cpuModel: string; loadavg: number[] };
   adapter: Gpu['info'] & { timestamps: boolean };
+  /** The device of the profile and end-to-end runs. */
+  device?: { kind: 'webgpu' | 'wasm'; name: string; reason: string };
   models: ModelShape[];
   ceilings: {
     /** copyBufferToBuffer, and the same copy by a compute kernel. */
@@ -100,6 +110,7 @@ export interface BenchReport {
   kernels: KernelResult[];
   profile?: { model: string; weights: WeightFormat; prefill: StepProfile; decode: StepProfile; decodeFused?: StepProfile };
   e2e?: { model: string; source: string; nCtx: number; formats: FormatResult[] };
+  peers?: PeersReport;
   targets: Targets;
   durationS: number;
 }
@@ -161,17 +172,20 @@ function settings(o: BenchOptions, gpu: Gpu, embedded: ModelShape | undefined): 
 export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchReport; dir: string; files: string[] }> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = performance.now();
-  const parts = o.parts ?? ['kernels', 'profile', 'e2e'];
+  // peers start PyTorch and onnxruntime: asked for by name in quick mode (CI)
+  const parts = o.parts ?? (o.quick ? ['kernels', 'profile', 'e2e'] : ['kernels', 'profile', 'e2e', 'peers']);
   const modelName = o.model ?? (o.quick ? 'tiny-gpt2' : 'embedded');
   const embedded = await embeddedShape();
   // fail before any timing when the end-to-end model cannot be had
   const e2eModel = parts.some((p) => p !== 'kernels') ? await resolveModel(modelName) : undefined;
+  const device = parts.some((p) => p === 'profile' || p === 'e2e') ? await getDevice({ device: o.device, adapter: o.adapter }) : undefined;
 
   const gpu = await getGpu({ adapter: o.adapter });
   const s = settings(o, gpu, o.quick ? undefined : embedded);
   // the adapter's name often says its kind already ("SwiftShader driver 5.0.0 (software)")
   const adapter = gpu.info.name.toLowerCase().includes(gpu.info.kind) ? gpu.info.name : `${gpu.info.name} (${gpu.info.kind})`;
   log(`wgpt bench${o.quick ? ' --quick' : ''}: ${adapter}; timing by ${gpu.hasTimestamps ? 'timestamp-query' : 'wall clock'}`);
+  if (device) log(`profile and end-to-end on ${deviceKind(device)}: ${device.info.name} (${device.info.reason})`);
   if (!o.quick && !embedded) log('  the embedded model (weights/config.json) is not there: its kernel shapes are skipped');
 
   const report: BenchReport = {
@@ -182,6 +196,7 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
     git: gitInfo(),
     host: { platform: `${process.platform} ${process.arch}`, node: process.versions.node, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', loadavg: loadavg() },
     adapter: { ...gpu.info, timestamps: gpu.hasTimestamps },
+    ...(device ? { device: { kind: deviceKind(device), name: device.info.name, reason: device.info.reason } } : {}),
     models: s.models,
     ceilings: {},
     kernels: [],
@@ -210,7 +225,7 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
     applyCeilings(report);
   }
 
-  if (e2eModel) {
+  if (e2eModel && device) {
     const formats: FormatResult[] = [];
     const weightFormats = ['f32', 'f16'] as const;
     let nCtx = 0;
@@ -220,7 +235,7 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
     for (const weights of weightFormats) {
       const progress = (what: string) => log(`  [${parts.includes('e2e') ? 'e2e' : parts.includes('engines') ? 'engines' : 'profile'} ${++step} of ${steps}] ${e2eModel.name}, ${weights} weights: ${what}`);
       log(`${e2eModel.name} with ${weights} weights: loading`);
-      const model = await e2eModel.load(gpu, weights);
+      const model = await e2eModel.load(device, weights);
       try {
         nCtx = model.nCtx;
         const lengths = lengthsUpTo(nCtx);
@@ -262,6 +277,15 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
       }
     }
     if (formats.length) report.e2e = { model: e2eModel.name, source: e2eModel.source, nCtx, formats };
+  }
+
+  if (e2eModel && parts.includes('peers')) {
+    if (!e2eModel.config) throw new UserError(`the peers part runs GPT-2 models, and ${e2eModel.name} is not one: give --model embedded or gpt2-124m`);
+    const newTokens = Math.min(o.quick ? 8 : 32, e2eModel.config.nPositions - 16);
+    report.peers = await measurePeers(e2eModel.name, e2eModel.config, [await getWasmDevice(), gpu], (d) => e2eModel.load(d, 'f32'), {
+      promptTokens: 16, newTokens, runs: o.quick ? 1 : 3, threads: 2, log,
+    });
+    for (const line of peersSummary(report.peers)) log(line);
   }
 
   report.targets = targets(report);
@@ -344,7 +368,9 @@ function targets(r: BenchReport): Targets {
 interface E2EModel {
   name: string;
   source: string;
-  load(gpu: Gpu, weights: WeightFormat): Promise<LanguageModel>;
+  load(device: Device, weights: WeightFormat): Promise<LanguageModel>;
+  /** GPT-2 models: the config (the peers run the same shape). */
+  config?: GPT2Config;
 }
 
 /** The embedded model's shape, when weights/config.json is there. */
@@ -363,6 +389,7 @@ async function resolveModel(name: string): Promise<E2EModel> {
     return {
       name: shape.name,
       source: shape.source,
+      config,
       async load(gpu, weights) {
         params ??= randomGPT2Params(config, 1, 0.02); // GPT-2's initialisation scale
         return new GPT2(gpu, config, params, weights);
@@ -378,10 +405,11 @@ async function resolveModel(name: string): Promise<E2EModel> {
     throw new UserError(`${what}: give --model gpt2-124m (random weights) or a model folder, or --only kernels`);
   }
   const files = nodeModelFiles(dir);
-  await readModelConfig(files); // a config wgpt cannot run fails here, before any timing
+  const config = await readModelConfig(files); // a config wgpt cannot run fails here, before any timing
   return {
     name: name === 'embedded' ? 'embedded' : dir,
     source: `${dir} (trained weights)`,
+    config: config.arch === 'gpt2' ? config : undefined,
     load: (gpu, weights) => loadModel(gpu, files, { weights }),
   };
 }

@@ -132,6 +132,16 @@ export function toMarkdown(r: BenchReport): string {
       out.push(...table(['engine', 'sampling', 'dispatches / token', 'bytes read back / token', 'ms', 'tok/s', 'speedup'], rows), '');
     }
   }
+  if (r.peers) {
+    const p = r.peers;
+    out.push(`## Peers: decode of ${p.model}, ${p.newTokens} greedy tokens after ${p.promptTokens}, side by side in this run`, '');
+    const wasm = p.runs.find((x) => x.runtime === 'wgpt' && x.device.startsWith('wasm'));
+    out.push(...table(['runtime', 'device', 'threads', 'decode tok/s', 'prefill ms', 'wgpt wasm / this'], p.runs.map((x) => [
+      x.runtime, x.device, x.threads ? String(x.threads) : '-', num(x.decodeTokensPerS), ms(x.prefillMs), wasm ? `${(wasm.decodeTokensPerS / x.decodeTokensPerS).toFixed(2)}x` : '-',
+    ])), '');
+    for (const s of p.skipped) out.push(`- ${s.runtime}: not run (${s.why})`);
+    if (p.skipped.length) out.push('');
+  }
   return `${out.join('\n')}\n`;
 }
 

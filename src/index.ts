@@ -73,7 +73,9 @@ export {
 export * as labs from './labs/index.ts';
 export type { Experiment, Figure, LabContext, LabResult } from './labs/index.ts';
 
-// The device: Dawn in Node (SwiftShader when there is no GPU), navigator.gpu in a browser
+// The device: a WebGPU adapter (Dawn in Node, navigator.gpu in a browser) or the WebAssembly kernels on the CPU
+export { deviceKind, DEVICES, getDevice, getWasmDevice, isWasmDevice, type Device, type DeviceChoice, type DeviceOptions, type WasmDevice } from './backend/index.ts';
+export { hasWasmSimd } from './backend/wasm/module.ts';
 export { acquireGpu, getGpu, INSTALL_HINT, NoAdapterError, type AcquireOptions, type Gpu, type GpuInfo } from './gpu/device.ts';
 export { registerShaderSources } from './gpu/shaders.ts';
 export { formatProfile, profileByKernel, profileRows, type KernelTotal, type ProfileRow } from './profile.ts';

@@ -1,5 +1,6 @@
 // Opening a model by name: the embedded default, or a local folder. Shared by the CLI, the bench and labs.
-import { getGpu, type AcquireOptions, type Gpu } from './gpu/device.ts';
+import { getDevice, type Device, type DeviceChoice } from './backend/device.ts';
+import type { AcquireOptions } from './gpu/device.ts';
 import { nodeModelFiles } from './loading/files.ts';
 import { loadModel, readModelConfig } from './model/load.ts';
 import type { LanguageModel, WeightFormat } from './model/model.ts';
@@ -12,7 +13,8 @@ import { loadHfTokenizer } from './tokenizer/hf.ts';
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
 
 export interface OpenedModel {
-  gpu: Gpu;
+  /** The device the model runs on (a WebGPU device or the WebAssembly kernels); `gpu.info` says which and why. */
+  gpu: Device;
   model: LanguageModel;
   tokenizer: Tokenizer;
   /** What the user would call it: the folder they gave, or "wgpt-shakespeare (embedded)". */
@@ -21,7 +23,12 @@ export interface OpenedModel {
 
 export interface OpenOptions {
   weights?: WeightFormat;
+  /** 'auto' (default): a hardware WebGPU adapter when there is one, WebAssembly otherwise; or 'webgpu', 'wasm'. */
+  device?: DeviceChoice;
+  /** WebGPU: 'software' goes straight to SwiftShader (and implies the webgpu device). */
   adapter?: AcquireOptions['adapter'];
+  /** WebAssembly: threads for matvec and matmul (default: every core). */
+  threads?: number;
   /** Llama-style models: positions the KV cache holds (default min(max_position_embeddings, 4096)). */
   contextLength?: number;
   /** For `org/name` models: never download (default: HF_HUB_OFFLINE), and download progress. */
@@ -61,10 +68,10 @@ export async function openModelFolder(modelPath: string | undefined, options: Op
   return { files, config, tokenizer, name: modelPath ?? 'wgpt-shakespeare (embedded default)' };
 }
 
-/** Open a model folder or hub model `org/name` (default: the embedded model) on the GPU, with its tokenizer. */
+/** Open a model folder or hub model `org/name` (default: the embedded model) on a device, with its tokenizer. */
 export async function openModel(modelPath: string | undefined, options: OpenOptions = {}): Promise<OpenedModel> {
   const { files, tokenizer, name } = await openModelFolder(modelPath, options); // fails fast, before touching the GPU
-  const gpu = await getGpu({ adapter: options.adapter });
+  const gpu = await getDevice({ device: options.device, adapter: options.adapter, threads: options.threads });
   const model = await loadModel(gpu, files, { weights: options.weights, contextLength: options.contextLength });
   return { gpu, model, tokenizer, name };
 }

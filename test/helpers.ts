@@ -1,5 +1,6 @@
 // Shared test helpers: the GPU, seeded random inputs, and the llm.c-style checker.
 import { expect } from 'vitest';
+import { getWasmDevice, type Device } from '../src/backend/device.ts';
 import { getGpu, type Gpu } from '../src/gpu/device.ts';
 import { Checker, type Tolerance } from '../src/kernels/check.ts';
 import { Rng } from '../src/random.ts';
@@ -7,6 +8,15 @@ import { Rng } from '../src/random.ts';
 /** The process-wide GPU (SwiftShader on a machine without one). */
 export function gpu(): Promise<Gpu> {
   return getGpu();
+}
+
+/** The devices a model runs on, each test of a whole model running on both. */
+export const DEVICE_KINDS = ['webgpu', 'wasm'] as const;
+export type DeviceKind = (typeof DEVICE_KINDS)[number];
+
+/** The process-wide device of that kind: the GPU (SwiftShader here), or the WebAssembly kernels. */
+export function device(kind: DeviceKind): Promise<Device> {
+  return kind === 'wasm' ? getWasmDevice() : getGpu();
 }
 
 /** Values uniform in [-scale, scale), never exactly zero. */

@@ -2,7 +2,7 @@
 // dev server needs no build of the library; the only thing added here is the embedded model, served
 // at model/ from the repository's weights/ folder (in development by a middleware, in the build as copied files),
 // so the 29 MB checkpoint is never duplicated in git.
-import { copyFileSync, createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
@@ -11,6 +11,13 @@ const repo = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const WEIGHTS = join(repo, 'weights');
 /** The files of the embedded model folder the browser needs. */
 const MODEL_FILES = ['config.json', 'generation_config.json', 'model.safetensors'];
+/**
+ * Cross-origin isolation: with these two headers a page may use SharedArrayBuffer, which the WebAssembly kernels'
+ * worker threads share their memory through (without them the page runs WebAssembly on one thread). Sent by the
+ * dev and preview servers, and written to the built site as `_headers` (the format of Netlify and Cloudflare
+ * Pages; other hosts need the same two headers in their own configuration).
+ */
+export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 function embeddedModel(): Plugin {
   let outDir = '';
@@ -30,6 +37,7 @@ function embeddedModel(): Plugin {
       });
     },
     writeBundle() {
+      writeFileSync(join(outDir, '_headers'), `/*\n${Object.entries(ISOLATION_HEADERS).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`);
       mkdirSync(join(outDir, 'model'), { recursive: true });
       for (const file of MODEL_FILES) {
         if (!existsSync(join(WEIGHTS, file))) throw new Error(`weights/${file} is missing: run npm run setup to build the embedded model`);
@@ -44,6 +52,8 @@ export default defineConfig({
   base: './',
   plugins: [embeddedModel()],
   resolve: { alias: { wgpt: join(repo, 'src/index.ts') } },
-  server: { fs: { allow: [repo] } },
+  server: { fs: { allow: [repo] }, headers: ISOLATION_HEADERS },
+  preview: { headers: ISOLATION_HEADERS },
+  worker: { format: 'es' },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
 });

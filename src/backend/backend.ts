@@ -14,7 +14,7 @@
 // allocates nothing. Hooks (src/hooks) read and change activations through `hook()`; the model decides where
 // they fire (src/model/step.ts), the backend how.
 import type { DispatchTiming } from '../gpu/recorder.ts';
-import type { GpuHooks, HookView } from '../hooks/hooks.ts';
+import type { Hooks, HookView } from '../hooks/hooks.ts';
 import type { LogitAdjust } from '../kernels/topk.ts';
 import type { WeightFormat } from '../model/model.ts';
 
@@ -75,7 +75,7 @@ export interface FusedStep {
 export interface StepOptions {
   /** Time every primitive (where the backend can). */
   profile?: boolean;
-  hooks?: GpuHooks;
+  hooks?: Hooks;
   label?: string;
 }
 

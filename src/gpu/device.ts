@@ -191,6 +191,17 @@ function dawnFlags(): string[] {
 }
 
 /**
+ * Whether a hardware adapter may be found here without creating one: in a browser, whenever it has WebGPU; in Node,
+ * unless this is Linux without a GPU device node (or a Vulkan driver named by VK_ICD_FILENAMES), where only
+ * SwiftShader would answer.
+ */
+export function mayHaveHardwareAdapter(): boolean {
+  if (!isNode) return typeof navigator !== 'undefined' && !!navigator.gpu;
+  const fs = process.getBuiltinModule('fs') as typeof import('fs');
+  return !!(process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES) || hasGpuDeviceNode(fs) || process.platform !== 'linux';
+}
+
+/**
  * Whether this machine shows a GPU to user space at all: a DRM render node or an NVIDIA device node.
  * Without one, Mesa's installed-but-useless drivers (and a too-old lavapipe) are not worth probing.
  */

@@ -1,4 +1,5 @@
-// Reading and changing activations at hook points, on the GPU (in the forward passes) and on the CPU (in the
+// Reading and changing activations at hook points, in the forward passes (on whichever backend runs them: the
+// backend applies interventions with its intervene kernel and copies captures out) and on the CPU (in the
 // float64 references). A forward pass calls `hook(name, tensor, view)` at every point; unless the run asked for
 // that name, the call returns at once: no copy, no dispatch.
 //
@@ -6,7 +7,6 @@
 // floats each, `rowStride` apart from `offset` (q inside the fused qkv rows: rowStride 3C); attention scores and
 // patterns carry `outer` = NH blocks of [rows, cols]; q, k, v and z have heads side by side (`headDim`).
 import { createTensor, readF32, uploadTensor, type Tensor } from '../gpu/buffers.ts';
-import type { Gpu } from '../gpu/device.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { intervene, interveneReference, type Box, type BoxView, type InterveneOp } from '../kernels/intervene.ts';
 import { findHookPoint, HookError } from './points.ts';
@@ -64,7 +64,7 @@ export interface HookFn<T> {
 const shapeOf = (v: HookView): number[] =>
   (v.outer ?? 1) > 1 ? [v.outer!, v.rows, v.cols] : v.headDim ? [v.rows, v.cols / v.headDim, v.headDim] : [v.rows, v.cols];
 
-const boxView = (v: HookView, pos0: number): BoxView => ({
+export const boxView = (v: HookView, pos0: number): BoxView => ({
   outerStride: v.rows * (v.rowStride ?? v.cols),
   rowStride: v.rowStride ?? v.cols,
   offset: v.offset ?? 0,
@@ -136,18 +136,31 @@ function checkNames(names: Iterable<string>): void {
   for (const name of names) if (!findHookPoint(name)) throw new HookError(`there is no hook "${name}": see HOOK_POINTS in src/hooks/points.ts for the names`);
 }
 
+/** One intervention at one hook of one step, ready for a backend's intervene kernel. */
+export interface PlannedIntervention {
+  view: BoxView;
+  box: Box;
+  scale: number;
+  sigma: number;
+  seed: number;
+  /** 0: no source; 1: one value per column; 2: the box's values (a patch). */
+  srcMode: 0 | 1 | 2;
+  source?: Float32Array;
+  label: string;
+}
+
 /**
- * The hooks of a GPU run: which activations to copy back, and which interventions to apply. Give it to
- * `model.forward(ids, pos0, { hooks })`; after the forward, `collect()` reads the copies back.
+ * The hooks of a run, on any backend: which activations to copy back, and which interventions to apply. Give it
+ * to `model.forward(ids, pos0, { hooks })`; after the forward, `collect()` reads the copies back. A backend asks
+ * `plan()` for the interventions at a hook and applies them with its intervene kernel, and hands `keep()` a way
+ * to read each captured activation once its step has run.
  */
-export class GpuHooks {
-  private captures = new Map<string, { tensor: Tensor; view: HookView; bytes: number }>();
-  private scratch: Tensor[] = [];
-  private empty?: Tensor;
+export class Hooks {
   private byHook = new Map<string, Intervention[]>();
+  private captures = new Map<string, { view: HookView; read: () => Promise<Float32Array> }>();
+  private releases: (() => void)[] = [];
 
   constructor(
-    readonly gpu: Gpu,
     readonly capture: ReadonlySet<string> = new Set(),
     readonly interventions: readonly Intervention[] = [],
   ) {
@@ -160,64 +173,53 @@ export class GpuHooks {
     return this.capture.has(name) || this.byHook.has(name);
   }
 
-  /** The hook function of one step (one Recorder) that starts at pos0. */
-  step(rec: Recorder, pos0: number): HookFn<Tensor> {
-    const fn = (name: string, tensor: Tensor, view: HookView) => {
-      if (!this.wants(name)) return;
-      for (const iv of this.byHook.get(name) ?? []) this.apply(rec, name, tensor, view, iv, pos0);
-      if (this.capture.has(name)) this.copyOut(rec, name, tensor, view);
-    };
-    return Object.assign(fn, { wants: (name: string) => this.wants(name) });
+  /** The interventions at `name` that touch this step (starting at pos0), each with its box and its values. */
+  plan(name: string, view: HookView, pos0: number): PlannedIntervention[] {
+    const planned: PlannedIntervention[] = [];
+    for (const iv of this.byHook.get(name) ?? []) {
+      const box = interventionBox(iv, view, pos0);
+      if (!box) continue;
+      const op = interventionOp(iv, view, box, pos0);
+      const srcMode = !op.source ? 0 : op.source.kind === 'columns' ? 1 : 2;
+      const source = op.source && Float32Array.from(op.source.values);
+      planned.push({ view: boxView(view, pos0), box, scale: op.scale, sigma: op.sigma, seed: op.seed, srcMode, source, label: `${iv.op} ${name}` });
+    }
+    return planned;
   }
 
-  private apply(rec: Recorder, name: string, tensor: Tensor, view: HookView, iv: Intervention, pos0: number): void {
-    const box = interventionBox(iv, view, pos0);
-    if (!box) return;
-    const op = interventionOp(iv, view, box, pos0);
-    const values = op.source?.values;
-    const src = values ? this.upload(Float32Array.from(values ), name) : this.emptyTensor();
-    const srcMode = !op.source ? 0 : op.source.kind === 'columns' ? 1 : 2;
-    intervene(rec, tensor, src, boxView(view, pos0), box, { scale: op.scale, sigma: op.sigma, seed: op.seed, srcMode }, `${iv.op} ${name}`);
-  }
-
-  /** Copy the view's span of the buffer out (one copy); the rows are picked out of it on the CPU in collect(). */
-  private copyOut(rec: Recorder, name: string, tensor: Tensor, view: HookView): void {
+  /**
+   * A captured activation: `read` gives, once the step has run, its view's span from the view's offset on
+   * (`spanFloats(view)` floats); the rows are picked out of it in collect().
+   */
+  keep(name: string, view: HookView, read: () => Promise<Float32Array>): void {
     if (this.captures.has(name)) throw new HookError(`hook ${name} ran twice in one capture: capture a prompt that runs in one step`);
-    const bv = boxView(view, 0);
-    const floats = ((view.outer ?? 1) - 1) * bv.outerStride + (view.rows - 1) * bv.rowStride + view.cols;
-    const copy = createTensor(this.gpu.device, 'f32', [floats], `capture ${name}`);
-    this.scratch.push(copy);
-    rec.copy(tensor, bv.offset * 4, copy, 0, floats * 4, `capture ${name}`);
-    this.captures.set(name, { tensor: copy, view, bytes: floats * 4 });
+    this.captures.set(name, { view, read });
   }
 
-  /** Read every captured activation back (after the forward pass submitted its work). */
+  /** Run `free` when the hooks are released (a backend's copies and uploaded sources). */
+  onRelease(free: () => void): void {
+    this.releases.push(free);
+  }
+
+  /** Read every captured activation back (after the forward pass ran). */
   async collect(): Promise<Map<string, Activation>> {
     const out = new Map<string, Activation>();
-    for (const [name, { tensor, view }] of this.captures) {
-      const span = await readF32(this.gpu.device, tensor);
-      out.set(name, { shape: shapeOf(view), data: gather(span, view, Float32Array) });
-    }
+    for (const [name, { view, read }] of this.captures) out.set(name, { shape: shapeOf(view), data: gather(await read(), view, Float32Array) });
     return out;
   }
 
   /** Free the copies and uploaded sources. */
   release(): void {
-    for (const t of this.scratch) t.buffer.destroy();
-    this.scratch = [];
+    for (const free of this.releases) free();
+    this.releases = [];
     this.captures.clear();
-    this.empty = undefined;
   }
+}
 
-  private upload(values: Float32Array, name: string): Tensor {
-    const t = uploadTensor(this.gpu.device, 'f32', [values.length], values, `intervene ${name}`);
-    this.scratch.push(t);
-    return t;
-  }
-
-  private emptyTensor(): Tensor {
-    return (this.empty ??= this.upload(new Float32Array(1), 'none'));
-  }
+/** Floats from a view's offset to the end of its last element: what a capture copies. */
+export function spanFloats(view: HookView): number {
+  const bv = boxView(view, 0);
+  return ((view.outer ?? 1) - 1) * bv.outerStride + (view.rows - 1) * bv.rowStride + view.cols;
 }
 
 /** The view's elements, [outer, rows, cols] contiguous, out of a span that starts at its offset. */
@@ -239,9 +241,32 @@ export function noHooks<T>(): HookFn<T> {
   return Object.assign(() => {}, { wants: () => false });
 }
 
-/** The hook function of a GPU step: the run's, or one that does nothing. */
-export function gpuHook(rec: Recorder, hooks: GpuHooks | undefined, pos0: number): HookFn<Tensor> {
-  return hooks ? hooks.step(rec, pos0) : noHooks();
+/**
+ * The hook function of a WebGPU step: interventions run the intervene kernel in the step's Recorder, captures
+ * copy the view's span into a buffer of their own, read back in collect(). Without hooks, one that does nothing.
+ */
+export function gpuHook(rec: Recorder, hooks: Hooks | undefined, pos0: number): HookFn<Tensor> {
+  if (!hooks) return noHooks();
+  const { device } = rec.gpu;
+  const keep = (t: Tensor): Tensor => {
+    hooks.onRelease(() => t.buffer.destroy());
+    return t;
+  };
+  let empty: Tensor | undefined;
+  const fn = (name: string, tensor: Tensor, view: HookView) => {
+    if (!hooks.wants(name)) return;
+    for (const p of hooks.plan(name, view, pos0)) {
+      const src = p.source ? keep(uploadTensor(device, 'f32', [p.source.length], p.source, `intervene ${name}`)) : (empty ??= keep(uploadTensor(device, 'f32', [1], new Float32Array(1), 'intervene none')));
+      intervene(rec, tensor, src, p.view, p.box, { scale: p.scale, sigma: p.sigma, seed: p.seed, srcMode: p.srcMode }, p.label);
+    }
+    if (!hooks.capture.has(name)) return;
+    const floats = spanFloats(view);
+    let copy: Tensor | undefined;
+    hooks.keep(name, view, () => readF32(device, copy!));
+    copy = keep(createTensor(device, 'f32', [floats], `capture ${name}`));
+    rec.copy(tensor, (view.offset ?? 0) * 4, copy, 0, floats * 4, `capture ${name}`);
+  };
+  return Object.assign(fn, { wants: (name: string) => hooks.wants(name) });
 }
 
 /**

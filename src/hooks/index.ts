@@ -1,11 +1,11 @@
-// Looking inside a model: run it and copy activations back (runWithCache), change activations on the GPU as it
-// runs (runWithHooks, hookedModel for generation), and read the residual stream through the unembedding (the
+// Looking inside a model: run it and copy activations back (runWithCache), change activations as it runs, on
+// whichever backend runs it (runWithHooks, hookedModel for generation), and read the residual stream through the unembedding (the
 // logit lens). The hook names and shapes are declared in points.ts.
 import type { ForwardOptions, ForwardResult, LanguageModel } from '../model/model.ts';
-import { GpuHooks, type Activation, type Intervention } from './hooks.ts';
+import { Hooks, type Activation, type Intervention } from './hooks.ts';
 import { HookError, type ModelDims } from './points.ts';
 
-export { GpuHooks, CpuHooks, interventionBox, type Activation, type HookFn, type HookView, type Intervention } from './hooks.ts';
+export { Hooks, CpuHooks, interventionBox, type Activation, type HookFn, type HookView, type Intervention } from './hooks.ts';
 export { HOOK_POINTS, findHookPoint, hookNames, hookShape, HookError, type HookPoint, type ModelDims } from './points.ts';
 
 export interface HookedRun {
@@ -20,9 +20,9 @@ export function runWithCache(model: LanguageModel, ids: number[], names: Iterabl
   return runWithHooks(model, ids, [], names);
 }
 
-/** Run `ids` with interventions applied on the GPU at their hooks; optionally copy activations back too. */
+/** Run `ids` with interventions applied at their hooks; optionally copy activations back too. */
 export async function runWithHooks(model: LanguageModel, ids: number[], interventions: readonly Intervention[], names: Iterable<string> = []): Promise<HookedRun> {
-  const hooks = new GpuHooks(model.gpu, new Set(names), interventions);
+  const hooks = new Hooks(new Set(names), interventions);
   try {
     const { logits } = await model.forward(ids, 0, { allLogits: true, hooks });
     return { logits, cache: await hooks.collect() };
@@ -45,7 +45,7 @@ export function hookedModel(model: LanguageModel, interventions: readonly Interv
     weightFormat: model.weightFormat,
     dims: model.dims,
     async forward(ids: number[], pos0: number, options: ForwardOptions = {}): Promise<ForwardResult> {
-      const hooks = new GpuHooks(model.gpu, new Set(), interventions);
+      const hooks = new Hooks(new Set(), interventions);
       try {
         return await model.forward(ids, pos0, { ...options, ...fixed, hooks });
       } finally {

@@ -3,7 +3,7 @@
 // (stepping, the KV cache, the head) is in transformer.ts; the parameters and their names are in gpt2-params.ts.
 // Module names copy the Hugging Face checkpoint (wte, wpe, h, ln_1, c_attn, c_proj, ln_2, c_fc, ln_f).
 import type { Act, Backend, Matrix, Norm } from '../backend/index.ts';
-import type { Gpu } from '../gpu/device.ts';
+import type { Device } from '../backend/device.ts';
 import type { GPT2Config } from './config.ts';
 import { ModelShapeError, TANH_GELU, type GPT2Params, type LinearParams, type NormParams } from './gpt2-params.ts';
 import type { WeightFormat } from './model.ts';
@@ -22,7 +22,7 @@ export interface GPT2Block {
 
 export class GPT2 extends Transformer<GPT2Block> {
   constructor(
-    gpu: Gpu,
+    gpu: Device,
     readonly config: GPT2Config,
     params: GPT2Params,
     weightFormat: WeightFormat = 'f32',

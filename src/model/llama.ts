@@ -5,7 +5,7 @@
 // Module names copy the Hugging Face checkpoint (embed_tokens, layers, input_layernorm, self_attn, qkv_proj,
 // o_proj, post_attention_layernorm, mlp, gate_up_proj, down_proj, norm, lm_head).
 import type { Act, Backend, Matrix, Norm } from '../backend/index.ts';
-import type { Gpu } from '../gpu/device.ts';
+import type { Device } from '../backend/device.ts';
 import { ConfigError, type LlamaConfig } from './config.ts';
 import type { LlamaLinear, LlamaParamSource } from './llama-params.ts';
 import type { Step } from './step.ts';
@@ -38,7 +38,7 @@ export interface LlamaBlock {
 
 export class Llama extends Transformer<LlamaBlock> {
   constructor(
-    gpu: Gpu,
+    gpu: Device,
     readonly config: LlamaConfig,
     params: LlamaParamSource,
     options: LlamaOptions = {},

@@ -1,5 +1,5 @@
 // From a model folder to a model on the GPU: config.json -> typed config -> checkpoint -> architecture.
-import type { Gpu } from '../gpu/device.ts';
+import type { Device } from '../backend/device.ts';
 import { openCheckpoint } from '../loading/checkpoint.ts';
 import type { ModelFiles } from '../loading/files.ts';
 import { parseConfig, type ModelConfig } from './config.ts';
@@ -34,7 +34,7 @@ export async function readModelConfig(files: ModelFiles): Promise<ModelConfig> {
 }
 
 /** Load a model folder onto the GPU. */
-export async function loadModel(gpu: Gpu, files: ModelFiles, options: LoadOptions = {}): Promise<LanguageModel> {
+export async function loadModel(gpu: Device, files: ModelFiles, options: LoadOptions = {}): Promise<LanguageModel> {
   const config = await readModelConfig(files);
   const checkpoint = await openCheckpoint(files);
   switch (config.arch) {

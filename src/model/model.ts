@@ -1,8 +1,8 @@
 // What every architecture's forward pass offers the rest of wgpt (generation, the CLI, labs, the web demo).
 import type { KVCache } from '../backend/backend.ts';
-import type { Gpu } from '../gpu/device.ts';
+import type { Device } from '../backend/device.ts';
 import type { DispatchTiming } from '../gpu/recorder.ts';
-import type { GpuHooks } from '../hooks/hooks.ts';
+import type { Hooks } from '../hooks/hooks.ts';
 import type { Candidates, LogitAdjust } from '../kernels/topk.ts';
 
 /** How weights are stored on the GPU: f32, or f16 packed two to a u32 (half the memory and bandwidth). */
@@ -29,7 +29,7 @@ export interface ForwardOptions {
   /** Time every dispatch with timestamp queries (when the adapter has them). */
   profile?: boolean;
   /** Activations to copy back and interventions to apply at hook points (src/hooks). */
-  hooks?: GpuHooks;
+  hooks?: Hooks;
   /**
    * RoPE models only: multiply every rotation angle (position x inverse frequency) by this factor for this call, as
    * if positions were `factor` times further apart (the boost-positions lab). Default 1. The KV cache keeps keys as
@@ -70,7 +70,8 @@ export interface ForwardResult {
 }
 
 export interface LanguageModel {
-  readonly gpu: Gpu;
+  /** The device it runs on: a WebGPU device, or the WebAssembly kernels on the CPU (`isWasmDevice`). */
+  readonly gpu: Device;
   readonly arch: string;
   readonly vocabSize: number;
   /** Longest sequence the model (and its KV cache) holds. */

@@ -9,7 +9,7 @@
 //   I  the MLP's hidden width         V     vocabulary size    L  layers       P  positions the KV cache holds
 //   Tc the most tokens one step runs (a longer prompt is prefilled in steps of Tc)
 import { createBackend, type Act, type Backend, type BackendStep, type KVCache, type Matrix, type Norm, type Vector } from '../backend/index.ts';
-import type { Gpu } from '../gpu/device.ts';
+import type { Device } from '../backend/device.ts';
 import { ropeInvFreq, type RopeScaling } from '../kernels/rope.ts';
 import { readCandidates, type Candidates } from '../kernels/topk.ts';
 import type { ForwardOptions, ForwardResult, LanguageModel, ModelDims, WeightFormat } from './model.ts';
@@ -71,7 +71,7 @@ export abstract class Transformer<B> implements LanguageModel {
   private backend: Backend;
 
   protected constructor(
-    readonly gpu: Gpu,
+    readonly gpu: Device,
     private spec: TransformerSpec,
     options: RunOptions,
     load: (backend: Backend) => TransformerWeights<B>,

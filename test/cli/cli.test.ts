@@ -164,11 +164,24 @@ describe('wgpt tokenize and doctor', () => {
   });
 
   it('doctor names the adapter and why it was chosen', async () => {
-    const run = await wgpt(['doctor', '--json']);
+    const run = await wgpt(['doctor', '--json', '--device', 'webgpu']);
     expect(run.code).toBe(0);
     const out = JSON.parse(run.stdout);
+    expect(out.device).toBe('webgpu');
     expect(out.name).toMatch(/\w/);
     expect(out.reason).toMatch(/\w/);
     expect(out.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+  });
+
+  it('doctor says which device auto chose and why: WebAssembly on a machine whose only adapter is software', async () => {
+    const out = JSON.parse((await wgpt(['doctor', '--json'])).stdout);
+    const gpu = JSON.parse((await wgpt(['doctor', '--json', '--device', 'webgpu'])).stdout);
+    expect(out.device).toBe(gpu.kind === 'hardware' ? 'webgpu' : 'wasm');
+    expect(out.reason).toMatch(/\w/);
+    if (out.device === 'wasm') {
+      expect(out.name).toMatch(/WebAssembly SIMD128/);
+      expect(out.wasm.threads).toBeGreaterThanOrEqual(1);
+      expect(out.webgpu.name ?? out.webgpu.error).toMatch(/\w/);
+    }
   });
 });

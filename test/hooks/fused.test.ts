@@ -4,7 +4,7 @@
 // embedding) are compared bit for bit, later ones and the logits within f32 tolerance.
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../src/generate.ts';
-import { GpuHooks, hookNames, type Intervention } from '../../src/hooks/index.ts';
+import { Hooks, hookNames, type Intervention } from '../../src/hooks/index.ts';
 import type { GPT2Config, LlamaConfig } from '../../src/model/config.ts';
 import { GPT2 } from '../../src/model/gpt2.ts';
 import { Llama, llamaParamSource } from '../../src/model/llama.ts';
@@ -30,7 +30,7 @@ const next = 12;
 /** Prefill the prompt (unhooked), then decode `next` at the next position with these hooks, fused or not. */
 async function decode(model: LanguageModel, fused: boolean, names: string[], interventions: Intervention[] = []): Promise<ForwardResult & { cache: Map<string, Float32Array> }> {
   await model.forward(prompt, 0, { fused });
-  const hooks = new GpuHooks(model.gpu, new Set(names), interventions);
+  const hooks = new Hooks(new Set(names), interventions);
   try {
     const result = await model.forward([next], prompt.length, { fused, hooks });
     const cache = new Map([...(await hooks.collect())].map(([k, a]) => [k, a.data]));

@@ -1,6 +1,6 @@
 // Hook points on tiny random models: captured activations equal the float64 reference's, every intervention
 // changes the logits as the reference with the same intervention does, patching with a run's own cache is exact,
-// and the logit lens's last layer is the model's own logits.
+// and the logit lens's last layer is the model's own logits; on WebGPU and on WebAssembly alike.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuHooks, hookedModel, hookNames, hookShape, logitLens, modelDims, runWithCache, runWithHooks, type Intervention } from '../../src/hooks/index.ts';
 import type { GPT2Config, LlamaConfig } from '../../src/model/config.ts';
@@ -12,7 +12,7 @@ import { randomLlamaParams } from '../../src/model/random-llama.ts';
 import { gpt2ForwardReference } from '../../src/reference/gpt2.ts';
 import { llamaForwardReference } from '../../src/reference/llama.ts';
 import { Rng } from '../../src/random.ts';
-import { expectClose, gpu } from '../helpers.ts';
+import { device, DEVICE_KINDS, expectClose, type DeviceKind } from '../helpers.ts';
 
 // Odd sizes: 3 heads of 10, MLP width 70, a vocabulary of 61
 const gpt2Config: GPT2Config = {
@@ -33,7 +33,7 @@ const T = 9;
 
 interface Case {
   name: string;
-  model: () => Promise<LanguageModel>;
+  model: (kind: DeviceKind) => Promise<LanguageModel>;
   reference: (ids: number[], hooks: CpuHooks) => Float64Array;
   interventions: () => Intervention[];
 }
@@ -44,7 +44,7 @@ let llamaParams: LlamaParams;
 const cases: Case[] = [
   {
     name: 'GPT-2',
-    model: async () => new GPT2(await gpu(), gpt2Config, (gpt2Params = randomGPT2Params(gpt2Config, 3))),
+    model: async (kind) => new GPT2(await device(kind), gpt2Config, (gpt2Params = randomGPT2Params(gpt2Config, 3))),
     reference: (ids, hooks) => gpt2ForwardReference(gpt2Params, ids, hooks.hook),
     interventions: () => [
       { hook: 'blocks.0.attn.hook_z', op: 'zero', head: 1 },
@@ -63,7 +63,7 @@ const cases: Case[] = [
   },
   {
     name: 'Llama',
-    model: async () => new Llama(await gpu(), llamaConfig, llamaParamSource((llamaParams = randomLlamaParams(llamaConfig, 5)))),
+    model: async (kind) => new Llama(await device(kind), llamaConfig, llamaParamSource((llamaParams = randomLlamaParams(llamaConfig, 5)))),
     reference: (ids, hooks) => llamaForwardReference(llamaParams, ids, hooks.hook),
     interventions: () => [
       { hook: 'blocks.0.attn.hook_z', op: 'zero', head: 3 },
@@ -77,11 +77,11 @@ const cases: Case[] = [
   },
 ];
 
-describe.each(cases)('hooks on a tiny $name', (c) => {
+describe.each(DEVICE_KINDS.flatMap((kind) => cases.map((c) => ({ ...c, kind }))))('hooks on a tiny $name on $kind', (c) => {
   let model: LanguageModel;
   const ids = Array.from({ length: T }, () => new Rng(1).int(0, 50)).map((_, i) => (i * 17 + 3) % 50);
   beforeAll(async () => {
-    model = await c.model();
+    model = await c.model(c.kind);
   });
   afterAll(() => model?.destroy());
 
@@ -130,5 +130,20 @@ describe.each(cases)('hooks on a tiny $name', (c) => {
     await hooked.forward(ids.slice(T - 2, T - 1), T - 2);
     const { logits } = await hooked.forward(ids.slice(T - 1), T - 1);
     expectClose(logits, whole.subarray((T - 1) * model.vocabSize), TOL, 'last position');
+  });
+});
+
+describe('hooks on WebAssembly and on WebGPU', () => {
+  it('runWithCache gives the same activations on both backends, within the tolerance', async () => {
+    const params = randomLlamaParams(llamaConfig, 8);
+    const [wasm, webgpu] = await Promise.all([device('wasm'), device('webgpu')]).then((ds) => ds.map((d) => new Llama(d, llamaConfig, llamaParamSource(params))));
+    const ids = [3, 14, 15, 9, 26, 5, 35];
+    const names = hookNames(modelDims(wasm!));
+    const a = await runWithCache(wasm!, ids, names);
+    const b = await runWithCache(webgpu!, ids, names);
+    expectClose(a.logits, b.logits, TOL, 'logits');
+    for (const name of names) expectClose(a.cache.get(name)!.data, b.cache.get(name)!.data, TOL, name);
+    wasm!.destroy();
+    webgpu!.destroy();
   });
 });

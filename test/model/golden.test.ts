@@ -1,4 +1,4 @@
-// The embedded default model on WebGPU against PyTorch: golden logits and greedy continuations that
+// The embedded default model, on WebGPU and on WebAssembly, against PyTorch: golden logits and greedy continuations that
 // weights/golden.py computed in float64 from the same shipped weights (see test/fixtures/README.md).
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import type { LanguageModel } from '../../src/model/model.ts';
 import { defaultModelDir } from '../../src/runtime.ts';
 import { argmax } from '../../src/sampling/logprobs.ts';
 import { gpt2Tokenizer } from '../../src/tokenizer/gpt2.ts';
-import { gpu } from '../helpers.ts';
+import { device, DEVICE_KINDS } from '../helpers.ts';
 
 interface GoldenPrompt {
   name: string;
@@ -45,10 +45,10 @@ function relativeError(actual: ArrayLike<number>, reference: ArrayLike<number>):
   return Number.isNaN(diff) ? Infinity : diff / scale;
 }
 
-describe('the embedded model matches PyTorch', () => {
+describe.each(DEVICE_KINDS)('the embedded model matches PyTorch on %s', (kind) => {
   let model: LanguageModel;
   beforeAll(async () => {
-    model = await loadModel(await gpu(), nodeModelFiles(defaultModelDir()));
+    model = await loadModel(await device(kind), nodeModelFiles(defaultModelDir()));
   });
   afterAll(() => model?.destroy());
 

@@ -11,7 +11,7 @@ import type { LanguageModel } from '../../src/model/model.ts';
 import { randomGPT2Params, writeGPT2Folder } from '../../src/model/random.ts';
 import { Rng } from '../../src/random.ts';
 import { gpt2ForwardReference, gpt2GreedyReference } from '../../src/reference/gpt2.ts';
-import { expectClose, gpu } from '../helpers.ts';
+import { device, DEVICE_KINDS, expectClose, gpu } from '../helpers.ts';
 import { argmax } from '../../src/sampling/logprobs.ts';
 
 // Odd sizes on purpose: 3 heads of 16, a vocabulary and context that are not powers of two.
@@ -43,7 +43,7 @@ function lastRow(all: Float64Array, T: number): Float64Array {
   return all.subarray((T - 1) * config.vocabSize, T * config.vocabSize);
 }
 
-describe('GPT-2 forward pass against the CPU reference', () => {
+describe.each(DEVICE_KINDS)('GPT-2 forward pass against the CPU reference on %s', (kind) => {
   let params: GPT2Params;
   let model: LanguageModel;
   let dir: string;
@@ -52,7 +52,7 @@ describe('GPT-2 forward pass against the CPU reference', () => {
     params = randomGPT2Params(config, 7);
     dir = await mkdtemp(join(tmpdir(), 'wgpt-gpt2-'));
     await writeGPT2Folder(dir, params);
-    model = await loadModel(await gpu(), nodeModelFiles(dir));
+    model = await loadModel(await device(kind), nodeModelFiles(dir));
   });
   afterAll(() => model?.destroy());
 
@@ -105,12 +105,12 @@ describe('GPT-2 forward pass against the CPU reference', () => {
   });
 });
 
-describe('GPT-2 with packed f16 weights', () => {
+describe.each(DEVICE_KINDS)('GPT-2 with packed f16 weights on %s', (kind) => {
   it('matches the CPU reference run on the same f16-rounded weights', async () => {
     const params = randomGPT2Params(config, 11);
     const dir = await mkdtemp(join(tmpdir(), 'wgpt-gpt2-f16-'));
     await writeGPT2Folder(dir, params);
-    const model = await loadModel(await gpu(), nodeModelFiles(dir), { weights: 'f16' });
+    const model = await loadModel(await device(kind), nodeModelFiles(dir), { weights: 'f16' });
     const ids = randomIds(new Rng(3), 17);
     const { logits } = await model.forward(ids, 0, { allLogits: true });
     expectClose(logits, gpt2ForwardReference(roundGPT2Params(params, 'f16'), ids), F32_TOL, 'f16 logits');

@@ -23,7 +23,7 @@ import { openModel } from '../../src/runtime.ts';
 import { chatPrompt } from '../../src/tokenizer/chat.ts';
 import { HfTokenizer } from '../../src/tokenizer/hf.ts';
 import { llamaForwardReference, llamaGreedyReference } from '../../src/reference/llama.ts';
-import { expectClose, gpu, randomArray } from '../helpers.ts';
+import { device, DEVICE_KINDS, expectClose, gpu, randomArray } from '../helpers.ts';
 import { argmax } from '../../src/sampling/logprobs.ts';
 
 const common = {
@@ -123,7 +123,7 @@ async function writeFolder(params: LlamaParams, name: string): Promise<string> {
   return dir;
 }
 
-describe.each(Object.keys(CONFIGS))('%s forward pass against the CPU reference', (variant) => {
+describe.each(DEVICE_KINDS.flatMap((kind) => Object.keys(CONFIGS).map((variant) => [variant, kind] as const)))('%s forward pass against the CPU reference on %s', (variant, kind) => {
   const config = CONFIGS[variant]!;
   const V = config.vocabSize;
   let params: LlamaParams;
@@ -133,7 +133,7 @@ describe.each(Object.keys(CONFIGS))('%s forward pass against the CPU reference',
   beforeAll(async () => {
     params = randomLlamaParams(config, 7);
     dir = await writeFolder(params, variant);
-    model = await loadModel(await gpu(), nodeModelFiles(dir));
+    model = await loadModel(await device(kind), nodeModelFiles(dir));
   });
   afterAll(() => model?.destroy());
 
@@ -163,11 +163,11 @@ describe.each(Object.keys(CONFIGS))('%s forward pass against the CPU reference',
   });
 });
 
-describe('Llama generation', () => {
+describe.each(DEVICE_KINDS)('Llama generation on %s', (kind) => {
   const config = CONFIGS.llama!;
   it('greedy decoding of 16 tokens is the same with the KV cache, without it, and on the CPU', async () => {
     const params = randomLlamaParams(config, 3);
-    const model = new Llama(await gpu(), config, llamaParamSource(params));
+    const model = new Llama(await device(kind), config, llamaParamSource(params));
     const prompt = [5, 17, 42, 8];
     const expected = llamaGreedyReference(params, prompt, 16);
 
@@ -191,20 +191,20 @@ describe('Llama generation', () => {
   });
 
   it('rejects positions past the context and ids outside the vocabulary', async () => {
-    const model = new Llama(await gpu(), config, llamaParamSource(randomLlamaParams(config, 4)));
+    const model = new Llama(await device(kind), config, llamaParamSource(randomLlamaParams(config, 4)));
     await expect(model.forward([1, 2], 39)).rejects.toThrow(/context of 40/);
     await expect(model.forward([97], 0)).rejects.toThrow(/vocabulary/);
     model.destroy();
   });
 });
 
-describe('the RoPE angle scale (ForwardOptions.ropeAngleScale, the boost-positions lab)', () => {
+describe.each(DEVICE_KINDS)('the RoPE angle scale (ForwardOptions.ropeAngleScale, the boost-positions lab) on %s', (kind) => {
   // the llama config: llama3-scaled frequencies, then every angle scaled on top
   const config = CONFIGS.llama!;
   const V = config.vocabSize;
   it('matches the CPU reference with the same scale, through the KV cache too; scale 1 is the plain run', async () => {
     const params = randomLlamaParams(config, 19);
-    const model = new Llama(await gpu(), config, llamaParamSource(params));
+    const model = new Llama(await device(kind), config, llamaParamSource(params));
     const ids = randomIds(new Rng(21), 14, V);
     const plain = (await model.forward(ids, 0, { allLogits: true })).logits;
     for (const scale of [2.5, -0.75]) {
@@ -229,11 +229,11 @@ describe('the RoPE angle scale (ForwardOptions.ropeAngleScale, the boost-positio
   });
 });
 
-describe('Llama-style models with packed f16 weights', () => {
+describe.each(DEVICE_KINDS)('Llama-style models with packed f16 weights on %s', (kind) => {
   it.each(['qwen2', 'phi3'])('%s matches the CPU reference run on the same f16-rounded weights', async (variant) => {
     const config = CONFIGS[variant]!;
     const params = randomLlamaParams(config, 11);
-    const model = await loadModel(await gpu(), nodeModelFiles(await writeFolder(params, `${variant}-f16`)), { weights: 'f16' });
+    const model = await loadModel(await device(kind), nodeModelFiles(await writeFolder(params, `${variant}-f16`)), { weights: 'f16' });
     const ids = randomIds(new Rng(3), 17, config.vocabSize);
     const { logits } = await model.forward(ids, 0, { allLogits: true });
     expectClose(logits, llamaForwardReference(roundLlamaParams(params, 'f16'), ids), F32_TOL, 'f16 logits');
@@ -241,11 +241,11 @@ describe('Llama-style models with packed f16 weights', () => {
   });
 });
 
-describe('prompts longer than one step', () => {
+describe.each(DEVICE_KINDS)('prompts longer than one step on %s', (kind) => {
   it('are prefilled in steps of maxStepTokens, each reading the cache the previous ones wrote', async () => {
     const config = CONFIGS.phi3!;
     const params = randomLlamaParams(config, 5);
-    const model = new Llama(await gpu(), config, llamaParamSource(params), { maxStepTokens: 4 });
+    const model = new Llama(await device(kind), config, llamaParamSource(params), { maxStepTokens: 4 });
     expect(model.maxStepTokens).toBe(4);
     const ids = randomIds(new Rng(8), 19, config.vocabSize);
     const reference = llamaForwardReference(params, ids);

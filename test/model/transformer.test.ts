@@ -8,7 +8,7 @@ import { Llama, llamaParamSource } from '../../src/model/llama.ts';
 import { randomGPT2Params } from '../../src/model/random.ts';
 import { randomLlamaParams } from '../../src/model/random-llama.ts';
 import { gpt2ForwardReference } from '../../src/reference/gpt2.ts';
-import { expectClose, gpu } from '../helpers.ts';
+import { device, DEVICE_KINDS, expectClose, gpu } from '../helpers.ts';
 
 // Odd sizes: 3 heads of 16, a vocabulary of 101 and a context of 40
 const config: GPT2Config = {
@@ -29,21 +29,33 @@ async function expectMatchesReference(model: GPT2, reference: Float64Array): Pro
   }
 }
 
-describe('GPT-2 through the shared Transformer', () => {
+describe.each(DEVICE_KINDS)('GPT-2 through the shared Transformer on %s', (kind) => {
   it('prefills a prompt in steps of maxStepTokens, each reading the cache the previous ones wrote', async () => {
     const params = randomGPT2Params(config, 7);
-    const model = new GPT2(await gpu(), config, params, 'f32', { maxStepTokens: 4 });
+    const model = new GPT2(await device(kind), config, params, 'f32', { maxStepTokens: 4 });
     expect(model.maxStepTokens).toBe(4);
     await expectMatchesReference(model, gpt2ForwardReference(params, ids));
     model.destroy();
   });
 
   it('by default runs its whole context in one step', async () => {
-    const model = new GPT2(await gpu(), config, randomGPT2Params(config, 7));
+    const model = new GPT2(await device(kind), config, randomGPT2Params(config, 7));
     expect(model.maxStepTokens).toBe(config.nPositions);
     model.destroy();
   });
 
+  it('allocates every activation at load: a forward pass adds no buffers', async () => {
+    const model = new GPT2(await device(kind), config, randomGPT2Params(config, 3));
+    const before = model.gpuBytes();
+    expect(before.activations).toBeGreaterThan(0);
+    await model.forward(ids.slice(0, 9), 0);
+    await model.forward([ids[9]!], 9);
+    expect(model.gpuBytes()).toEqual(before);
+    model.destroy();
+  });
+});
+
+describe('GPT-2 through the shared Transformer on webgpu: storage bindings', () => {
   it('splits weights larger than one storage binding, the tied embedding / LM head table included', async () => {
     const params = randomGPT2Params(config, 9);
     // 8000 bytes: wte [101, 48] (19 KB) becomes 3 chunks, c_attn and c_fc 4-5; the KV cache of a layer just fits
@@ -69,16 +81,6 @@ describe('GPT-2 through the shared Transformer', () => {
     // one layer's cache [NH, P, HS] is 7680 bytes
     expect(() => new GPT2(g, config, randomGPT2Params(config, 1), 'f32', { maxBindingBytes: 7000 })).toThrow(/storage binding limit \(7000 bytes\)/);
     expect(() => new GPT2(g, config, randomGPT2Params(config, 1), 'f32', { maxStepTokens: 0 })).toThrow(/maxStepTokens must be a positive integer/);
-  });
-
-  it('allocates every activation at load: a forward pass adds no buffers', async () => {
-    const model = new GPT2(await gpu(), config, randomGPT2Params(config, 3));
-    const before = model.gpuBytes();
-    expect(before.activations).toBeGreaterThan(0);
-    await model.forward(ids.slice(0, 9), 0);
-    await model.forward([ids[9]!], 9);
-    expect(model.gpuBytes()).toEqual(before);
-    model.destroy();
   });
 });
 

@@ -15,6 +15,8 @@ const FOLDERS = ['src', 'bench', 'packages/cli/src', 'packages/cli/bin', 'packag
 const STATIC = /(?:^|\n)[ \t]*(?:import|export)\s+(type\s+)?(?:[^'"`;]*?\s+from\s+)?['"]([^'"\n]+)['"]/g;
 const DYNAMIC = /\bimport\(()\s*(?:\/\*[^*]*\*\/\s*)?['"]([^'"\n]+)['"]\s*\)/g;
 
+const ASSEMBLY = 'src/backend/wasm/assembly/';
+
 function sourceFiles(folder: string): string[] {
   const dir = join(root, folder);
   if (!existsSync(dir)) return [];
@@ -43,7 +45,9 @@ function importEdges(): { files: string[]; edges: Edge[] } {
       const typeOnly = Boolean(m[1]);
       if (spec === 'wgpt') return [{ from, to: ENTRY, typeOnly }];
       if (!spec.startsWith('.')) return [];
-      return [{ from, to: relative(root, resolve(root, dirname(from), spec)), typeOnly }];
+      // AssemblyScript (the WebAssembly kernels' sources) imports without the extension, and asc adds `.ts`
+      const file = from.startsWith(ASSEMBLY) && !/\.\w+$/.test(spec) ? `${spec}.ts` : spec;
+      return [{ from, to: relative(root, resolve(root, dirname(from), file)), typeOnly }];
     });
   });
   return { files, edges };

@@ -6,7 +6,8 @@
 // The page as a teaching page: every heatmap has a legend and labelled axes, a hovered token is highlighted in
 // every view and in the output text, axe-core finds no serious or critical accessibility violation, nothing
 // scrolls sideways at phone width, a failed load keeps the working model, and a browser without WebGPU is told
-// what it lacks. Screenshots of every view at desktop and phone width go to test/web/artifacts/shots.
+// what it lacks when WebGPU is asked for; without navigator.gpu the page runs on WebAssembly and generates the CLI's
+// tokens. Screenshots of every view at desktop and phone width go to test/web/artifacts/shots.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +35,10 @@ const DESKTOP = { width: 1280, height: 1400 };
 /** Screenshots of every view; WEB_SHOTS=dir puts them elsewhere. */
 const shots = process.env.WEB_SHOTS ?? join(artifacts, 'shots');
 
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
 const TYPES: Record<string, string> = {
+  '.wasm': 'application/wasm',
   '.html': 'text/html',
   '.js': 'text/javascript',
   '.css': 'text/css',
@@ -53,7 +57,8 @@ function serve(root: string): Promise<Server> {
       res.writeHead(404).end('not found');
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    // cross-origin isolation, as the built site's _headers asks of its host: SharedArrayBuffer for the WebAssembly threads
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...ISOLATION });
     res.end(req.method === 'HEAD' ? undefined : readFileSync(file));
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
@@ -153,7 +158,8 @@ describe('the web demo in Chromium', () => {
     expect(await page.textContent('#errors')).toBe('');
     expect(await generateGreedy(page, NEW_TOKENS)).toEqual(expected);
     expect(await page.textContent('#stats')).toMatch(/tok\/s/);
-    expect(await page.textContent('#adapter')).not.toBe('no GPU yet');
+    expect(await page.textContent('#adapter')).not.toBe('no device yet');
+    expect(await page.getAttribute('#adapter', 'data-device')).toBe('webgpu'); // auto: the browser gives an adapter
   }, 400_000);
 
   it('renders the attention and logit-lens views', async () => {
@@ -534,11 +540,34 @@ describe('the web demo in Chromium', () => {
     expect(pageErrors).toEqual([]);
   }, 300_000);
 
-  it('explains how to get WebGPU in a browser without it', async () => {
+  it('runs on WebAssembly when navigator.gpu is missing, says so, and generates the same greedy tokens as the CLI', async () => {
+    const context = await browser.newContext({ viewport: DESKTOP });
+    try {
+      await context.addInitScript(() => delete (Navigator.prototype as { gpu?: unknown }).gpu);
+      const p = await context.newPage();
+      const errors: string[] = [];
+      p.on('pageerror', (e) => errors.push(e.message));
+      await p.goto(site);
+      await waitForModel(p, 'wgpt-shakespeare (embedded)');
+      expect(await p.evaluate(() => 'gpu' in navigator)).toBe(false);
+      // the test server sends COOP/COEP, so the page is cross-origin isolated and the kernels run on worker threads
+      expect(await p.evaluate(() => crossOriginIsolated)).toBe(true);
+      expect(await p.getAttribute('#adapter', 'data-device')).toBe('wasm');
+      expect(await p.textContent('#adapter')).toMatch(/^WebAssembly SIMD128 \(CPU, \d+ threads?\): this browser has no WebGPU \(navigator\.gpu is missing\)/);
+      expect(await p.textContent('#model-status')).toMatch(/MiB on WebAssembly memory/);
+      expect(await p.textContent('#errors')).toBe('');
+      expect(await generateGreedy(p, NEW_TOKENS)).toEqual(cliTokens());
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 400_000);
+
+  it('explains how to get WebGPU in a browser without it, when WebGPU is asked for', async () => {
     const plain = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-features=WebGPU', '--no-first-run'] });
     try {
       const p = await plain.newPage();
-      await p.goto(page.url());
+      await p.goto(`${site}?device=webgpu`);
       // this Chromium still shows navigator.gpu without an adapter; either way the page says what to do
       await p.waitForSelector('#errors .error', { timeout: 30_000 });
       const message = await p.textContent('#errors');
@@ -549,14 +578,14 @@ describe('the web demo in Chromium', () => {
       await plain.close();
     }
   }, 60_000);
-  it('says what the browser lacks when navigator.gpu is missing, or gives no adapter', async () => {
+  it('says what the browser lacks when WebGPU is asked for and navigator.gpu is missing, or gives no adapter', async () => {
     const context = await browser.newContext({ viewport: PHONE });
     try {
       await context.addInitScript(() => delete (Navigator.prototype as { gpu?: unknown }).gpu);
       const p = await context.newPage();
       const errors: string[] = [];
       p.on('pageerror', (e) => errors.push(e.message));
-      await p.goto(site);
+      await p.goto(`${site}?device=webgpu`);
       await p.waitForSelector('#errors .error', { timeout: 30_000 });
       expect(await p.evaluate(() => 'gpu' in navigator)).toBe(false);
       expect(await p.textContent('#errors')).toMatch(/^This browser has no WebGPU \(navigator\.gpu is missing\), which wgpt needs to run the model/);
@@ -573,7 +602,7 @@ describe('the web demo in Chromium', () => {
     try {
       await noAdapter.addInitScript(() => Object.defineProperty(GPU.prototype, 'requestAdapter', { value: async () => null }));
       const p = await noAdapter.newPage();
-      await p.goto(site);
+      await p.goto(`${site}?device=webgpu`);
       await p.waitForSelector('#errors .error', { timeout: 30_000 });
       expect(await p.textContent('#errors')).toMatch(/^Could not load the model: WebGPU is not usable here: this browser has navigator\.gpu but no GPU adapter/);
       expect(await p.textContent('#model-status')).toBe('no model loaded');

@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { compareReports, runBench, type BenchPart, type BenchReport } from 'wgpt';
 import { CliError, type Command, type Run } from './command.ts';
-import { toNumber } from './options.ts';
+import { DEVICE_OPTION, toDevice, toNumber } from './options.ts';
 
-const PARTS: BenchPart[] = ['kernels', 'profile', 'e2e'];
+const PARTS: BenchPart[] = ['kernels', 'profile', 'e2e', 'peers'];
 /** Parts --only also takes: the decode engines alone (e2e includes them), for a model too big for the whole e2e. */
 const ONLY_PARTS: BenchPart[] = [...PARTS, 'engines'];
 
@@ -17,13 +17,15 @@ export function registerBench(command: Command, run: Run): void {
     .option('--tokens <n>', 'Prompt length of the prefill kernel shapes and the profile (default 128)')
     .option('--context <n>', 'Context length of the decode kernel shapes and the profile (default 256)')
     .option('--filter <text>', 'Only kernel cases whose id contains this text, e.g. gpt2-124m/decode or /matvec/ (the ceilings always run)')
-    .option('--only <parts>', 'Comma-separated parts to run: kernels, profile, e2e, engines (decode engines only)')
+    .option('--only <parts>', 'Comma-separated parts to run: kernels, profile, e2e, peers, engines (decode engines only)')
+    .option(...DEVICE_OPTION)
     .option('--software', 'Skip hardware adapters and use SwiftShader')
     .option('--no-charts', 'Do not render the SVG charts')
     .option('--compare', 'Compare two reports instead of running: wgpt bench --compare A.json B.json')
     .example('npm run bench -- --quick')
     .example('wgpt bench --filter /decode/ --only kernels')
     .example('wgpt bench --model gpt2-124m --only engines --context 64')
+    .example('wgpt bench --model gpt2-124m --only peers')
     .example('wgpt bench --compare bench/results/before/bench.json bench/results/after/bench.json')
     .action(run(async (reports: string[], o: Record<string, any>) => {
       if (o.compare) {
@@ -32,8 +34,8 @@ export function registerBench(command: Command, run: Run): void {
         return;
       }
       if (reports.length > 0) throw new CliError(`unexpected argument "${reports[0]}": to compare two reports add --compare`);
-      const parts = o.only === undefined ? PARTS : String(o.only).split(',').map((p) => p.trim());
-      for (const p of parts) if (!ONLY_PARTS.includes(p as BenchPart)) throw new CliError(`--only takes ${ONLY_PARTS.join(', ')}; got "${p}"`);
+      const parts = o.only === undefined ? undefined : String(o.only).split(',').map((p) => p.trim());
+      for (const p of parts ?? []) if (!ONLY_PARTS.includes(p as BenchPart)) throw new CliError(`--only takes ${ONLY_PARTS.join(', ')}; got "${p}"`);
       const { report, dir } = await runBench({
         quick: !!o.quick,
         out: o.out,
@@ -41,8 +43,9 @@ export function registerBench(command: Command, run: Run): void {
         tokens: toNumber('tokens', o.tokens, { min: 1, integer: true }),
         context: toNumber('context', o.context, { min: 2, integer: true }),
         filter: o.filter === undefined ? undefined : String(o.filter),
-        parts: parts as BenchPart[],
+        parts: parts as BenchPart[] | undefined,
         adapter: o.software ? 'software' : 'auto',
+        device: toDevice(o.device),
         charts: o.charts !== false,
       });
       process.stdout.write(`${summary(report)}\nreport: ${dir}/bench.md\n`);

@@ -1,6 +1,8 @@
-// `wgpt doctor`: which WebGPU adapter wgpt uses, why, and what it can do; or what to install when there is none.
-import { acquireGpu, INSTALL_HINT, NoAdapterError } from 'wgpt';
+// `wgpt doctor`: which device wgpt runs models on (a WebGPU adapter or WebAssembly on the CPU), why, and what it
+// can do; or what to install when there is none.
+import { acquireGpu, getDevice, INSTALL_HINT, isWasmDevice, NoAdapterError, type Gpu, type WasmDevice } from 'wgpt';
 import type { Command, Run } from './command.ts';
+import { DEVICE_OPTION, toDevice } from './options.ts';
 import { spinner } from './spinner.ts';
 
 const LIMITS = [
@@ -16,43 +18,80 @@ const LIMITS = [
 
 export function registerDoctor(command: Command, run: Run): void {
   command
-    .option('--software', 'Skip hardware adapters and use SwiftShader')
+    .option(...DEVICE_OPTION)
+    .option('--software', 'Skip hardware adapters and use SwiftShader (the webgpu device)')
     .option('--json', 'Print the report as JSON')
     .action(run(async (o: Record<string, any>) => {
-      let gpu;
-      const waiting = spinner(process.stderr, 'looking for a WebGPU adapter');
+      const choice = toDevice(o.device);
+      const waiting = spinner(process.stderr, 'looking for a device');
+      let device;
       try {
-        gpu = await acquireGpu({ adapter: o.software ? 'software' : 'auto' });
+        device = await getDevice({ device: choice, adapter: o.software ? 'software' : undefined });
         waiting.stop();
       } catch (e) {
         waiting.stop();
         if (!(e instanceof NoAdapterError)) throw e;
-        process.stdout.write(`no WebGPU adapter\n  why: ${e.message}\n  fix: ${INSTALL_HINT}\n`);
+        process.stdout.write(`no WebGPU adapter\n  why: ${e.message}\n  fix: ${INSTALL_HINT}, or run on WebAssembly: --device wasm\n`);
         return 2;
       }
-      const { info, device } = gpu;
-      const limits = Object.fromEntries(LIMITS.map((name) => [name, device.limits[name]]));
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify({ ...info, limits, timestamps: gpu.hasTimestamps, shaderF16: info.features.includes('shader-f16') })}\n`);
-        device.destroy();
-        return;
-      }
-      const out = [
-        `adapter:   ${info.name}`,
-        `kind:      ${info.kind}`,
-        `why:       ${info.reason}`,
-        `vendor:    ${info.vendor || '-'}   architecture: ${info.architecture || '-'}`,
-        `runtime:   ${info.runtime} (${process.platform}, Node ${process.versions.node})`,
-        `timestamps (profiling): ${gpu.hasTimestamps ? 'yes' : 'no'}`,
-        `shader-f16: ${info.features.includes('shader-f16') ? 'yes' : 'no (f16 weights are unpacked from u32 pairs, which works everywhere)'}`,
-        `features:  ${info.features.join(', ')}`,
-        'limits (as granted to wgpt):',
-        ...LIMITS.map((name) => `  ${name.padEnd(36)} ${formatLimit(device.limits[name])}`),
-      ];
-      if (info.kind === 'software') out.push('note: a software adapter runs on the CPU: expect about 1 token/s for GPT-2 124M');
-      process.stdout.write(`${out.join('\n')}\n`);
-      device.destroy();
+      if (isWasmDevice(device)) return wasmReport(device, !!o.json);
+      gpuReport(device, !!o.json);
     }));
+}
+
+function gpuReport(gpu: Gpu, json: boolean): void {
+  const { info, device } = gpu;
+  const limits = Object.fromEntries(LIMITS.map((name) => [name, device.limits[name]]));
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ device: 'webgpu', ...info, limits, timestamps: gpu.hasTimestamps, shaderF16: info.features.includes('shader-f16') })}\n`);
+    device.destroy();
+    return;
+  }
+  const out = [
+    'device:    webgpu',
+    `adapter:   ${info.name}`,
+    `kind:      ${info.kind}`,
+    `why:       ${info.reason}`,
+    `vendor:    ${info.vendor || '-'}   architecture: ${info.architecture || '-'}`,
+    `runtime:   ${info.runtime} (${process.platform}, Node ${process.versions.node})`,
+    `timestamps (profiling): ${gpu.hasTimestamps ? 'yes' : 'no'}`,
+    `shader-f16: ${info.features.includes('shader-f16') ? 'yes' : 'no (f16 weights are unpacked from u32 pairs, which works everywhere)'}`,
+    `features:  ${info.features.join(', ')}`,
+    'limits (as granted to wgpt):',
+    ...LIMITS.map((name) => `  ${name.padEnd(36)} ${formatLimit(device.limits[name])}`),
+  ];
+  if (info.kind === 'software') out.push('note: a software adapter runs on the CPU, slower than WebAssembly there: --device wasm (or auto) is faster');
+  process.stdout.write(`${out.join('\n')}\n`);
+  device.destroy();
+}
+
+/** The WebAssembly device, and the WebGPU adapter it was preferred to (when there is one). */
+async function wasmReport(wasm: WasmDevice, json: boolean): Promise<void> {
+  const { info, kernels } = wasm;
+  let webgpu: { name: string; kind: string; reason: string } | { error: string };
+  try {
+    const gpu = await acquireGpu();
+    webgpu = { name: gpu.info.name, kind: gpu.info.kind, reason: gpu.info.reason };
+    gpu.device.destroy();
+  } catch (e) {
+    webgpu = { error: (e as Error).message };
+  }
+  const memory = { limitBytes: 2 ** 32, threads: kernels.threads, sharedMemory: kernels.shared };
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ device: 'wasm', ...info, wasm: memory, webgpu })}\n`);
+    return;
+  }
+  const out = [
+    'device:    wasm',
+    `adapter:   ${info.name}`,
+    `why:       ${info.reason}`,
+    `runtime:   ${info.runtime} (${process.platform}, Node ${process.versions.node})`,
+    `threads:   ${kernels.threads} for matvec and matmul (shared memory: ${kernels.shared ? 'yes' : 'no'})`,
+    'memory:    up to 4 GiB (wasm32): weights, activations and the KV cache together',
+    `features:  ${info.features.join(', ')}`,
+    `webgpu:    ${'error' in webgpu ? `none (${webgpu.error})` : `${webgpu.name}, ${webgpu.kind} (--device webgpu runs on it)`}`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 function formatLimit(n: number): string {

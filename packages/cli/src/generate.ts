@@ -1,7 +1,7 @@
 // `wgpt generate`: stream a continuation of a prompt, with the decoding knobs of HF generate() and llama.cpp.
-import { chatPrompt, fitPrompt, formatProfile, generate, openModel, PromptTooLongError, type GenerateOptions, type GenerationResult, type Tokenizer } from 'wgpt';
+import { chatPrompt, deviceKind, fitPrompt, formatProfile, generate, isWasmDevice, openModel, PromptTooLongError, type Device, type GenerateOptions, type GenerationResult, type Tokenizer } from 'wgpt';
 import { CliError, type Command, type Run } from './command.ts';
-import { OFFLINE_OPTION, toList, toNumber } from './options.ts';
+import { DEVICE_OPTION, OFFLINE_OPTION, toDevice, toList, toNumber } from './options.ts';
 import { pullProgress } from './pull.ts';
 import { readPrompt } from './prompt.ts';
 import { spinner } from './spinner.ts';
@@ -26,11 +26,12 @@ export function registerGenerate(command: Command, run: Run): void {
     .option('--length-penalty <x>', 'Beam search length penalty exponent', { default: 1 })
     .option('--truncate', "Keep the end of a prompt too long for the context (and --max-new-tokens) instead of refusing it")
     .option('--no-cache', 'Recompute the whole sequence every step instead of using the KV cache')
-    .option('--weights <format>', 'Weights on the GPU: f32 or f16 (packed)', { default: 'f32' })
+    .option(...DEVICE_OPTION)
+    .option('--weights <format>', 'Weights on the device: f32 or f16 (packed)', { default: 'f32' })
     .option('--top-logprobs <k>', 'Candidates per step in --json output', { default: 5 })
     .option('--no-eos', 'Keep generating past the end-of-text token')
     .option('--stats', 'Print timings and throughput to stderr')
-    .option('--profile', 'Print the GPU time of every dispatch of the prefill and the first decode step to stderr')
+    .option('--profile', 'Print the time of every dispatch (GPU) or op (WebAssembly) of the prefill and the first decode step to stderr')
     .option('--chat', "Send the prompt as a user message through the model's chat template; print only the reply")
     .option('--json', 'Print one JSON object instead of streaming text')
     .option(...OFFLINE_OPTION)
@@ -42,6 +43,7 @@ export function registerGenerate(command: Command, run: Run): void {
       const prompt = await readPrompt(promptArg, o.file);
       const weights = String(o.weights);
       if (weights !== 'f32' && weights !== 'f16') throw new CliError(`--weights must be f32 or f16, got "${weights}"`);
+      const device = toDevice(o.device);
       const options = generateOptions(o);
       if ((options.beams ?? 1) > 1 && (options.temperature ?? 0) > 0) {
         throw new CliError('--beams is deterministic and cannot be combined with --temperature above 0: drop one of them');
@@ -53,7 +55,7 @@ export function registerGenerate(command: Command, run: Run): void {
         loading.stop(); // a download shows its own progress bars
         pull.onProgress(event);
       };
-      const { model, tokenizer, gpu, name } = await openModel(o.model, { weights, offline: o.offline, onProgress });
+      const { model, tokenizer, gpu, name } = await openModel(o.model, { weights, device, offline: o.offline, onProgress });
       loading.stop();
       options.logitBias = parseLogitBias(toList(o.logitBias), tokenizer, model.vocabSize);
 
@@ -84,7 +86,7 @@ export function registerGenerate(command: Command, run: Run): void {
       waiting.stop();
       process.off('SIGINT', onSigint);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(jsonResult(result, name, gpu.info.name, fitted.dropped))}\n`);
+        process.stdout.write(`${JSON.stringify(jsonResult(result, name, gpu, fitted.dropped))}\n`);
       } else {
         process.stdout.write('\n');
       }
@@ -92,8 +94,8 @@ export function registerGenerate(command: Command, run: Run): void {
         const n = result.tokens.length;
         process.stderr.write(`wgpt: the context of ${model.nCtx} tokens is full: stopped after ${n} new token${n === 1 ? '' : 's'} of the ${options.maxNewTokens} asked for (finish reason "context")\n`);
       }
-      if (o.stats) printStats(result, gpu.info.name, options.temperature === 0);
-      if (o.profile) printProfile(result, gpu.hasTimestamps);
+      if (o.stats) printStats(result, gpu, options.temperature === 0);
+      if (o.profile) printProfile(result, gpu.hasTimestamps || isWasmDevice(gpu));
       model.destroy();
       return result.finish_reason === 'abort' ? 130 : 0;
     }));
@@ -147,10 +149,12 @@ function parseLogitBias(pairs: string[], tokenizer: Tokenizer, vocabSize: number
   return bias;
 }
 
-function jsonResult(r: GenerationResult, model: string, adapter: string, dropped: number) {
+function jsonResult(r: GenerationResult, model: string, gpu: Device, dropped: number) {
   return {
     model,
-    adapter,
+    adapter: gpu.info.name,
+    device: deviceKind(gpu),
+    device_reason: gpu.info.reason,
     seed: r.seed,
     prompt_tokens: r.prompt_tokens,
     ...(dropped > 0 ? { prompt_tokens_dropped: dropped } : {}),
@@ -163,10 +167,11 @@ function jsonResult(r: GenerationResult, model: string, adapter: string, dropped
   };
 }
 
-function printStats(r: GenerationResult, adapter: string, greedy: boolean): void {
+function printStats(r: GenerationResult, gpu: Device, greedy: boolean): void {
   const t = r.timings;
   const lines = [
-    `adapter:        ${adapter}`,
+    `device:         ${deviceKind(gpu)} (${gpu.info.reason})`,
+    `adapter:        ${gpu.info.name}`,
     `seed:           ${r.seed} ${greedy ? '(not used: greedy decoding is the same every run)' : `(--seed ${r.seed} repeats this run)`}`,
     `prompt tokens:  ${r.prompt_tokens.length}`,
     `prefill:        ${t.prefill_ms.toFixed(1)} ms (${t.prefill_tokens_per_s.toFixed(1)} tok/s)`,

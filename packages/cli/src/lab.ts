@@ -2,7 +2,7 @@
 // its figures as SVG and PNG. Parsing and printing only.
 import { defaultModelDir, labs, openModel, resolveModelDir, type LabContext, type LabResult } from 'wgpt';
 import { CliError, type Command, type Run } from './command.ts';
-import { OFFLINE_OPTION, toNumber } from './options.ts';
+import { DEVICE_OPTION, OFFLINE_OPTION, toDevice, toNumber } from './options.ts';
 import { pullProgress } from './pull.ts';
 import { spinner } from './spinner.ts';
 
@@ -55,6 +55,7 @@ export function registerLab(command: Command, run: Run): void {
     .option('--repeats <n>', 'Timings per length and mode (kv-cache)', { default: 5 })
     .option('--out <dir>', 'Folder for the SVG and PNG figures', { default: './wgpt-out' })
     .option('--json', 'Print the results and the numbers behind every figure as one JSON object')
+    .option(...DEVICE_OPTION)
     .option(...OFFLINE_OPTION)
     .example('wgpt lab ablate-head 1 2 --prompt "ROMEO:"')
     .example('wgpt lab attention --layer 2 --head 1')
@@ -73,7 +74,7 @@ export function registerLab(command: Command, run: Run): void {
         waiting.stop(); // a download shows its own progress bars
         pull.onProgress(event);
       };
-      const { model, tokenizer } = await openModel(modelArg, { offline: o.offline, onProgress });
+      const { model, tokenizer } = await openModel(modelArg, { device: toDevice(o.device), offline: o.offline, onProgress });
       const modelDir = modelArg === undefined ? defaultModelDir() : await resolveModelDir(modelArg, { offline: o.offline });
       const ctx: LabContext = { model, tokenizer, modelDir, embedded: modelArg === undefined };
       try {

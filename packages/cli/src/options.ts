@@ -45,3 +45,12 @@ export function describeRange(r: NumberRange): string {
 }
 
 export const OFFLINE_OPTION = ['--offline', 'Use only models already in the cache, never download (as HF_HUB_OFFLINE=1)'] as const;
+
+export const DEVICE_OPTION = ['--device <webgpu|wasm|auto>', 'Run on WebGPU or on WebAssembly (the CPU); auto (default): a hardware WebGPU adapter if there is one, else WebAssembly', { default: 'auto' }] as const;
+
+/** --device's value: auto, webgpu or wasm; anything else is a one-line error. */
+export function toDevice(value: unknown): 'auto' | 'webgpu' | 'wasm' {
+  const device = value === undefined ? 'auto' : String(value);
+  if (device === 'auto' || device === 'webgpu' || device === 'wasm') return device;
+  throw new CliError(`--device must be webgpu, wasm or auto, got "${device}"`);
+}

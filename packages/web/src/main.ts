@@ -1,6 +1,6 @@
 // The demo page: load a model, generate with every decoding control, and look inside. UI only: the model, the
 // kernels, the tokenizer and the sampler are the runtime's (../../src), the same code the CLI runs in Node.
-import { acquireGpu, generate, type DownloadProgress, type GenerateOptions, type Gpu, type WeightFormat } from 'wgpt';
+import { acquireGpu, generate, getWasmDevice, isWasmDevice, type Device, type DownloadProgress, type GenerateOptions, type WeightFormat } from 'wgpt';
 import { $, el, input, linkHover, refreshHover } from './dom.ts';
 import { explained, setUpGlossary } from './glossary.ts';
 import { hubEndpoint, openBrowserModel, type BrowserModel, type ModelSource } from './model-source.ts';
@@ -10,7 +10,8 @@ import { insideViews } from './views/index.ts';
 
 registerBundledShaders();
 
-let gpu: Gpu | undefined;
+/** The device the loaded model runs on: a WebGPU device, or the WebAssembly kernels on the CPU. */
+let gpu: Device | undefined;
 let loaded: BrowserModel | undefined;
 let localFiles: File[] = [];
 let running: AbortController | undefined;
@@ -43,29 +44,49 @@ const WEBGPU_HELP =
   'The page must be served over https or from localhost.';
 const NO_WEBGPU = `This browser has no WebGPU (navigator.gpu is missing), which wgpt needs to run the model: the page cannot generate here. ${WEBGPU_HELP}`;
 
-async function ensureGpu(): Promise<Gpu> {
-  if (gpu) return gpu;
-  if (!('gpu' in navigator)) throw new Error(NO_WEBGPU);
-  let acquired: Gpu;
-  try {
-    acquired = await acquireGpu();
-  } catch (e) {
-    // navigator.gpu is there but gives no adapter (blocklisted GPU, acceleration off): the same advice applies
-    throw new Error(`WebGPU is not usable here: this browser has navigator.gpu but no GPU adapter (${messageOf(e)}). ${WEBGPU_HELP}`);
+type DeviceChoice = 'auto' | 'webgpu' | 'wasm';
+
+/** The device picked in the page (or by ?device=): auto takes WebGPU when the browser gives an adapter. */
+function deviceChoice(): DeviceChoice {
+  return ($('device') as HTMLSelectElement).value as DeviceChoice;
+}
+
+/** The device of the next load: the current one when it is still what the page asks for, or a new one. */
+async function ensureGpu(): Promise<Device> {
+  const choice = deviceChoice();
+  if (gpu && (choice === 'auto' || (choice === 'wasm') === isWasmDevice(gpu))) return gpu;
+  let acquired: Device;
+  if (choice === 'wasm') acquired = await getWasmDevice('chosen in the page');
+  else if (!('gpu' in navigator)) {
+    if (choice === 'webgpu') throw new Error(NO_WEBGPU);
+    acquired = await getWasmDevice('this browser has no WebGPU (navigator.gpu is missing)');
+  } else {
+    try {
+      acquired = await acquireGpu();
+    } catch (e) {
+      // navigator.gpu is there but gives no adapter (blocklisted GPU, acceleration off): the same advice applies
+      if (choice === 'webgpu') throw new Error(`WebGPU is not usable here: this browser has navigator.gpu but no GPU adapter (${messageOf(e)}). ${WEBGPU_HELP}`);
+      acquired = await getWasmDevice(`WebGPU gave no adapter here (${messageOf(e)})`);
+    }
   }
-  acquired.device.lost.then((info) => {
-    if (gpu !== acquired) return;
-    gpu = undefined;
-    loaded = undefined;
-    inside = undefined;
-    void renderView();
-    setReady(false);
-    $('model-status').textContent = 'no model loaded';
-    if (info.reason !== 'destroyed') showError(`The GPU device was lost (${info.message || 'no reason given'}): load the model again; if it keeps happening, try f16 weights or a smaller model.`);
-  });
+  if (!isWasmDevice(acquired)) {
+    const webgpu = acquired;
+    webgpu.device.lost.then((info) => {
+      if (gpu !== webgpu) return;
+      gpu = undefined;
+      loaded = undefined;
+      inside = undefined;
+      void renderView();
+      setReady(false);
+      $('model-status').textContent = 'no model loaded';
+      if (info.reason !== 'destroyed') showError(`The GPU device was lost (${info.message || 'no reason given'}): load the model again; if it keeps happening, try f16 weights or a smaller model.`);
+    });
+  }
   gpu = acquired;
-  $('adapter').textContent = `${acquired.info.name}${acquired.info.kind === 'software' ? ' (CPU, slow)' : ''}`;
-  $('adapter').title = acquired.info.reason;
+  const { info } = acquired;
+  $('adapter').textContent = isWasmDevice(acquired) ? `${info.name}: ${info.reason}` : `${info.name}${info.kind === 'software' ? ' (CPU, slow)' : ''}`;
+  $('adapter').title = info.reason;
+  $('adapter').dataset.device = isWasmDevice(acquired) ? 'wasm' : 'webgpu';
   return acquired;
 }
 
@@ -115,7 +136,7 @@ async function load(): Promise<void> {
     });
     const bytes = next.model.gpuBytes();
     const mib = (bytes.weights + bytes.activations + bytes.kvCache) / 2 ** 20;
-    $('model-status').textContent = `${next.name}: ${next.config.arch}, ${next.config.nLayer} layers, context ${next.model.nCtx}, ${mib.toFixed(0)} MiB on the GPU, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    $('model-status').textContent = `${next.name}: ${next.config.arch}, ${next.config.nLayer} layers, context ${next.model.nCtx}, ${mib.toFixed(0)} MiB on ${isWasmDevice(next.model.gpu) ? 'WebAssembly memory' : 'the GPU'}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
     $('block-count').textContent = String(next.config.nLayer);
     $('load-status').textContent = '';
     clearError();
@@ -126,7 +147,7 @@ async function load(): Promise<void> {
     showError(`Could not load the model: ${messageOf(e)}`);
   } finally {
     ($('progress') as HTMLProgressElement).hidden = true;
-    button.disabled = !('gpu' in navigator);
+    button.disabled = false;
   }
 }
 
@@ -182,7 +203,7 @@ async function runGenerate(): Promise<void> {
       });
     });
     const t = result.timings;
-    stats.textContent = `${result.tokens.length} tokens, ${t.tokens_per_s} tok/s decode, prefill ${t.prefill_ms.toFixed(0)} ms (${result.finish_reason}) on ${gpu?.info.name ?? 'the GPU'}`;
+    stats.textContent = `${result.tokens.length} tokens, ${t.tokens_per_s} tok/s decode, prefill ${t.prefill_ms.toFixed(0)} ms (${result.finish_reason}) on ${gpu?.info.name ?? 'the device'}`;
     output.dataset.tokens = JSON.stringify(result.tokens);
     if (loaded === model) setSequence([...result.prompt_tokens, ...result.tokens], result.prompt_tokens.length);
   } catch (e) {
@@ -399,7 +420,9 @@ drop.addEventListener('drop', (e) => {
 });
 
 void renderView();
-if (!('gpu' in navigator)) {
+const askedDevice = new URLSearchParams(location.search).get('device');
+if (askedDevice === 'webgpu' || askedDevice === 'wasm' || askedDevice === 'auto') ($('device') as HTMLSelectElement).value = askedDevice;
+if (!('gpu' in navigator) && deviceChoice() === 'webgpu') {
   showError(NO_WEBGPU);
   ($('load') as HTMLButtonElement).disabled = true;
   $('model-status').textContent = 'no model loaded: this browser lacks WebGPU';

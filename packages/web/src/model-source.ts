@@ -10,7 +10,8 @@ import {
   localModelFiles,
   readModelConfig,
   type DownloadProgress,
-  type Gpu,
+  isWasmDevice,
+  type Device,
   type LanguageModel,
   type ModelConfig,
   type ModelFiles,
@@ -82,11 +83,13 @@ function noConfig(source: ModelSource, name: string): string {
   }
 }
 
-export async function openBrowserModel(gpu: Gpu, source: ModelSource, weights: WeightFormat, onProgress: (p: DownloadProgress) => void): Promise<BrowserModel> {
+export async function openBrowserModel(gpu: Device, source: ModelSource, weights: WeightFormat, onProgress: (p: DownloadProgress) => void): Promise<BrowserModel> {
   const { files, name } = filesOf(source, onProgress);
   if (!(await files.exists('config.json'))) throw new Error(noConfig(source, name));
   const config = await readModelConfig(files);
   const tokenizer = config.arch === 'gpt2' ? gpt2Tokenizer() : await loadHfTokenizer(files);
+  // WebAssembly memory that cannot grow says so at once (how much was needed, the 4 GiB limit)
+  if (isWasmDevice(gpu)) return { model: await loadModel(gpu, files, { weights }), tokenizer, config, name };
   // Buffer creation past the adapter's memory or limits fails asynchronously: catch it in error scopes.
   const { device } = gpu;
   device.pushErrorScope('out-of-memory');

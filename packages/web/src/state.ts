@@ -1,6 +1,6 @@
 // What the inside views share: the loaded model, the token sequence they look at, the chosen token, and one lock
 // so that only one thing at a time drives the GPU (a forward pass rewrites the model's activations and KV cache).
-import type { Gpu } from 'wgpt';
+import type { Device } from 'wgpt';
 import type { BrowserModel } from './model-source.ts';
 
 export interface SamplingView {
@@ -11,7 +11,8 @@ export interface SamplingView {
 }
 
 export interface InsideState {
-  gpu: Gpu;
+  /** The device the model runs on: a WebGPU device or the WebAssembly kernels. */
+  gpu: Device;
   loaded: BrowserModel;
   /** The sequence the views look at: the prompt, then what was generated. */
   ids: number[];

@@ -150,13 +150,13 @@ async function startWorker(init: Record<string, unknown>): Promise<WorkerHandle>
   if (typeof process !== 'undefined' && process.versions?.node) {
     const { Worker } = await import('node:worker_threads');
     const worker = new Worker(new URL('./worker.js', import.meta.url));
-    worker.unref(); // an idle pool does not keep the process alive
     await new Promise<void>((resolve, reject) => {
       worker.on('message', (m) => (m === 'ready' ? resolve() : console.error(`WebAssembly worker: ${m}`)));
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`a WebAssembly worker thread exited (code ${code}) before it started`)));
       worker.postMessage(init);
     });
+    worker.unref(); // an idle pool does not keep the process alive (after the listeners: adding one refs the worker again)
     return worker;
   }
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }); // the form bundlers recognise

@@ -1,6 +1,7 @@
-// Profile: the GPU time of every dispatch of one decode step (the last token of the sequence, reading the others from
-// the KV cache), from timestamp queries around each dispatch. Summed per kernel below.
-import { profileByKernel, profileRows } from 'wgpt';
+// Profile: the time of every dispatch of one decode step (the last token of the sequence, reading the others from
+// the KV cache), from timestamp queries around each dispatch (WebGPU) or the clock around each op (WebAssembly).
+// Summed per kernel below.
+import { isWasmDevice, profileByKernel, profileRows } from 'wgpt';
 import { el } from '../dom.ts';
 import { memo, type View } from '../state.ts';
 
@@ -10,7 +11,8 @@ export const profileView: View = {
     'Where the {profile|GPU time} of one generation step goes: every kernel the model dispatches for one new token, in order, then summed by kernel. ' +
     'Look for the matrix products taking most of it, and for the output layer (the LM head, one row per vocabulary token) being the largest single one in a small model.',
   async render(root, state) {
-    if (!state.gpu.hasTimestamps) {
+    const wasm = isWasmDevice(state.gpu);
+    if (!state.gpu.hasTimestamps && !wasm) {
       root.append(el('p', 'unavailable', 'This adapter has no timestamp queries (feature "timestamp-query"), so kernels cannot be timed here. In Chrome, start it with --enable-dawn-features=allow_unsafe_apis or try another GPU.'));
       return;
     }
@@ -21,7 +23,7 @@ export const profileView: View = {
       return (await model.forward(state.ids.slice(-1), T - 1, { profile: true })).profile ?? [];
     });
     const total = timings.reduce((n, t) => n + t.ms, 0);
-    root.append(el('p', '', `Decode step at position ${state.ids.length - 1}: ${timings.length} dispatches, ${total.toFixed(3)} ms of GPU time on ${state.gpu.info.name}.`));
+    root.append(el('p', '', `Decode step at position ${state.ids.length - 1}: ${timings.length} ${wasm ? 'ops' : 'dispatches'}, ${total.toFixed(3)} ms of ${wasm ? 'CPU time (the clock around each op)' : 'GPU time'} on ${state.gpu.info.name}.`));
     const side = el('div', 'side');
     side.append(table('every dispatch', ['kernel', 'block', 'shape', 'ms', 'share of the step'], profileRows(timings).map((r) => [r.label, r.layer ?? '-', r.shape ?? '', r.ms.toFixed(4), r.share])));
     side.append(table('by kernel', ['kernel', 'calls', 'ms', 'share of the step'], profileByKernel(timings).map((k) => [k.label, k.calls, k.ms.toFixed(4), k.share])));
