@@ -2,6 +2,7 @@
 // and what a user sees (wall clock, logits read back included): prefill tok/s by prompt length, time to first
 // token, decode tok/s by context length with and without the KV cache, f32 against packed f16 weights, and the
 // GPU memory the model holds.
+import { deviceKind } from '../src/backend/device.ts';
 import type { DispatchTiming } from '../src/gpu/recorder.ts';
 import type { LanguageModel, WeightFormat } from '../src/model/model.ts';
 import { profileByKernel, profileRows, type KernelTotal, type ProfileRow } from '../src/profile.ts';
@@ -179,7 +180,8 @@ export async function measureThroughput(model: LanguageModel, coldPrefillMs: num
     result.noCache.push({ ...full, tokens: n, tokensPerS: 1000 / full.median, slowdown: full.median / cached.median });
   }
   const n = decode[0];
-  if (n !== undefined) result.engines = await measureEngines(model, ids, n, o);
+  // the decode engines (fused kernels, sampling on the GPU) are the WebGPU backend's
+  if (n !== undefined && deviceKind(model.gpu) === 'webgpu') result.engines = await measureEngines(model, ids, n, o);
   return result;
 }
 

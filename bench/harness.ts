@@ -262,7 +262,9 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
           log(`  prefill ${f.prefill.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(0)}`).join(', ')} tok/s`);
           log(`  decode ${f.decode.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(1)}`).join(', ')} tok/s`);
         }
-        if (parts.includes('engines') && !parts.includes('e2e')) {
+        if (parts.includes('engines') && !parts.includes('e2e') && deviceKind(model.gpu) === 'wasm') {
+          log('  decode engines: fused kernels and sampling on the GPU are the WebGPU backend\'s; run with --device webgpu');
+        } else if (parts.includes('engines') && !parts.includes('e2e')) {
           // the decode engines alone, after the decode context: what --only engines runs on a model too big for e2e
           const bytes = model.gpuBytes();
           const n = Math.min(s.context, nCtx - 1);

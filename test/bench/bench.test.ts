@@ -11,7 +11,7 @@ import { compareReports } from '../../bench/report.ts';
 describe('wgpt bench --quick', () => {
   it('writes a well-formed report whose kernel cases all match their CPU reference', async () => {
     const out = mkdtempSync(join(tmpdir(), 'wgpt-bench-'));
-    const { files } = await runBench({ quick: true, out, log: () => {} });
+    const { files } = await runBench({ quick: true, out, log: () => {}, device: 'webgpu' }); // the WGSL path, fused engines included
     expect(files).toEqual(['bench.json', 'bench.md', 'roofline.svg', 'profile.svg', 'prefill.svg', 'decode.svg']);
 
     const report = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as BenchReport;
