@@ -93,9 +93,9 @@ function throughputLengths(nCtx: number, lengths: number[]): { prefill: number[]
 }
 
 /** How many measurements measureThroughput makes (for progress lines): each prefill, and each decode twice. */
-export function throughputSteps(nCtx: number, lengths: number[]): number {
+export function throughputSteps(nCtx: number, lengths: number[], engines: boolean): number {
   const { prefill, decode } = throughputLengths(nCtx, lengths);
-  return prefill.length + 2 * decode.length + (decode.length > 0 ? ENGINE_STEPS : 0);
+  return prefill.length + 2 * decode.length + (engines && decode.length > 0 ? ENGINE_STEPS : 0);
 }
 
 const QUANTUM_MS = 0.065536;

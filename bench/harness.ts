@@ -240,7 +240,8 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
         nCtx = model.nCtx;
         const lengths = lengthsUpTo(nCtx);
         const profiling = parts.includes('profile') ? 2 : 0;
-        steps ||= weightFormats.length * (1 + (parts.includes('e2e') ? throughputSteps(nCtx, lengths) : parts.includes('engines') ? ENGINE_STEPS : 0)) + profiling;
+        const engines = deviceKind(model.gpu) === 'webgpu'; // the decode engines are the WebGPU backend's
+        steps ||= weightFormats.length * (1 + (parts.includes('e2e') ? throughputSteps(nCtx, lengths, engines) : parts.includes('engines') && engines ? ENGINE_STEPS : 0)) + profiling;
         const prefillTokens = Math.min(s.tokens, nCtx);
         progress(`first prefill of ${prefillTokens} tokens (compiles the pipelines)`);
         const t0 = performance.now();
