@@ -4,7 +4,7 @@
 // so a decode step allocates nothing. A step records its primitives as closures and runs them in order in run(),
 // like the WebGPU backend's Recorder: the step the model records at load allocates every slot and computes nothing.
 import type { DispatchTiming } from '../gpu/recorder.ts';
-import { f16BitsToF32, packF16 } from '../half.ts';
+import { packF16, unpackF16 } from '../half.ts';
 import { spanFloats, type Hooks, type HookView } from '../hooks/hooks.ts';
 import { attentionResultReference, sumHeadsReference } from '../kernels/attention-result.ts';
 import { ConfigError } from '../model/config.ts';
@@ -128,17 +128,9 @@ export class WasmBackend implements Backend {
   /** A weight matrix's values as f32 [rows, cols] (unpacking f16 pairs): for the rarely asked hook_result. */
   weightValues(m: WasmMatrix): Float32Array {
     if (m.weight.dtype === 'f32') return this.k.arena.f32(m.weight).subarray(0, m.rows * m.cols);
-    const words = this.k.arena.u32(m.weight);
-    const perRow = Math.ceil(m.cols / 2);
-    const out = new Float32Array(m.rows * m.cols);
-    for (let r = 0; r < m.rows; r++) {
-      for (let c = 0; c < m.cols; c++) {
-        const word = words[r * perRow + (c >> 1)]!;
-        out[r * m.cols + c] = f16BitsToF32(c & 1 ? word >>> 16 : word & 0xffff);
-      }
-    }
-    return out;
+    return unpackF16(this.k.arena.u32(m.weight), m.rows, m.cols);
   }
+
 
   checkFits(widest: number, cacheFloats: number, positions: number): void {
     const limit = MAX_PAGES * PAGE_BYTES;
