@@ -8,4 +8,9 @@ try {
   console.error('wgpt: the CLI is not built yet: run `npm run build` (or `npm run setup`) at the top of the repository');
   process.exit(2);
 }
+// `wgpt generate ... | head`: the reader left; stop quietly, as other command-line tools do, instead of a stack trace
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 process.exitCode = await main(process.argv.slice(2));
