@@ -131,7 +131,6 @@ export class WasmBackend implements Backend {
     return unpackF16(this.k.arena.u32(m.weight), m.rows, m.cols);
   }
 
-
   checkFits(widest: number, cacheFloats: number, positions: number): void {
     const limit = MAX_PAGES * PAGE_BYTES;
     if (4 * (widest + cacheFloats) > limit) {
