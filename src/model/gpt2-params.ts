@@ -3,7 +3,7 @@
 //
 // Module names copy the checkpoint (wte, wpe, h, ln_1, c_attn, c_proj, ln_2, c_fc, ln_f), so loading is a name
 // table. Linear weights are [out, in] (Conv1D's [in, out] is transposed here).
-import { roundToF16 } from '../half.ts';
+import { roundWeights } from '../quant.ts';
 import type { Checkpoint } from '../loading/checkpoint.ts';
 import type { GPT2Config } from './config.ts';
 import type { WeightFormat } from './model.ts';
@@ -112,15 +112,16 @@ export function transpose(a: Float32Array, rows: number, cols: number): Float32A
   return out;
 }
 
-/** The parameters as the GPU holds them in `format`: f16 rounds the matrices (not norms or biases). */
+/** The parameters as a backend holds them in `format`: f16, q8 and q4 round the matrices (not norms or biases). */
 export function roundGPT2Params(params: GPT2Params, format: WeightFormat): GPT2Params {
   if (format === 'f32') return params;
-  const r = (a: Float32Array) => a.map(roundToF16);
-  const lin = (l: LinearParams): LinearParams => ({ ...l, weight: r(l.weight) });
+  const r = (a: Float32Array, cols: number) => roundWeights(format, a, cols);
+  const lin = (l: LinearParams): LinearParams => ({ ...l, weight: r(l.weight, l.in) });
+  const C = params.config.nEmbd;
   return {
     ...params,
-    wte: r(params.wte),
-    wpe: r(params.wpe),
+    wte: r(params.wte, C),
+    wpe: r(params.wpe, C),
     h: params.h.map((b) => ({ ...b, attn: { c_attn: lin(b.attn.c_attn), c_proj: lin(b.attn.c_proj) }, mlp: { c_fc: lin(b.mlp.c_fc), c_proj: lin(b.mlp.c_proj) } })),
   };
 }

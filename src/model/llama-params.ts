@@ -5,7 +5,7 @@
 // Module names copy the Hugging Face checkpoint (embed_tokens, layers, input_layernorm, self_attn, o_proj,
 // post_attention_layernorm, mlp, down_proj, norm, lm_head), with two fused projections: qkv_proj (q, k, v
 // stacked) and gate_up_proj (gate, up stacked), built here where a checkpoint stores them apart.
-import { roundToF16 } from '../half.ts';
+import { roundWeights } from '../quant.ts';
 import type { Checkpoint } from '../loading/checkpoint.ts';
 import type { LlamaConfig } from './config.ts';
 import { ModelShapeError } from './gpt2-params.ts';
@@ -122,19 +122,20 @@ export function readLlamaParams(checkpoint: Checkpoint, config: LlamaConfig): Ll
   };
 }
 
-/** The parameters as the GPU holds them in `format`: f16 rounds the matrices (not norms or biases). */
+/** The parameters as a backend holds them in `format`: f16, q8 and q4 round the matrices (not norms or biases). */
 export function roundLlamaParams(params: LlamaParams, format: WeightFormat): LlamaParams {
   if (format === 'f32') return params;
-  const r = (a: Float32Array) => a.map(roundToF16);
-  const lin = (l: LlamaLinear): LlamaLinear => ({ ...l, weight: r(l.weight) });
+  const r = (a: Float32Array, cols: number) => roundWeights(format, a, cols);
+  const lin = (l: LlamaLinear): LlamaLinear => ({ ...l, weight: r(l.weight, l.in) });
+  const C = params.config.hiddenSize;
   return {
     ...params,
-    embed_tokens: r(params.embed_tokens),
+    embed_tokens: r(params.embed_tokens, C),
     layers: params.layers.map((b) => ({
       ...b,
       self_attn: { qkv_proj: lin(b.self_attn.qkv_proj), o_proj: lin(b.self_attn.o_proj) },
       mlp: { gate_up_proj: lin(b.mlp.gate_up_proj), down_proj: lin(b.mlp.down_proj) },
     })),
-    lm_head: params.lm_head && r(params.lm_head),
+    lm_head: params.lm_head && r(params.lm_head, C),
   };
 }

@@ -5,8 +5,14 @@ import type { DispatchTiming } from '../gpu/recorder.ts';
 import type { Hooks } from '../hooks/hooks.ts';
 import type { Candidates, LogitAdjust } from '../kernels/topk.ts';
 
-/** How weights are stored on the GPU: f32, or f16 packed two to a u32 (half the memory and bandwidth). */
-export type WeightFormat = 'f32' | 'f16';
+/**
+ * How a backend stores weight matrices: f32; f16 packed two to a u32 (half the memory and bandwidth); or q8 / q4,
+ * blocks of 32 integers with a scale (src/quant.ts: 0.28x and 0.16x of f32). Norms and biases stay f32.
+ */
+export type WeightFormat = 'f32' | 'f16' | 'q8' | 'q4';
+
+/** Every weight format, in the order they are offered. */
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['f32', 'f16', 'q8', 'q4'];
 
 /**
  * The sizes a model's activations and hook shapes are written in: L blocks, width C, NH query heads and NKV
