@@ -1,47 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { readF32, uploadTensor } from '../../src/gpu/buffers.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
-import { rope, ropeInvFreq, ropeReference, type RopeOptions } from '../../src/kernels/rope.ts';
-import { Rng } from '../../src/random.ts';
-import { expectClose, gpu, randomArray } from '../helpers.ts';
-
-// Outputs are x1 cos - x2 sin with |x| <= 1: where the two terms cancel, what is left is the absolute rounding of
-// O(1) terms and of the reduced angle, a few f32 ulps of 1 (about 1e-7 measured), so atol is 1e-6.
-const TOL = { rtol: 1e-4, atol: 1e-6 };
+import { rope, ropeInvFreq } from '../../src/kernels/rope.ts';
+import { gpu } from '../helpers.ts';
+import { expectRope, ROPE_CASES, ropeInputs } from './cases.ts';
 
 describe('rope', () => {
-  it.each([
-    { name: 'prefill, 3 heads of 20', T: 9, pos0: 0, nHeads: 3, headDim: 20, rotaryDim: 20, theta: 10_000 },
-    { name: 'partial rotary 12 of 20, after a prefix', T: 4, pos0: 5, nHeads: 5, headDim: 20, rotaryDim: 12, theta: 10_000 },
-    { name: 'decode at position 13', T: 1, pos0: 13, nHeads: 2, headDim: 12, rotaryDim: 12, theta: 500_000 },
-    { name: 'decode at position 5000 (angles of ~800 turns)', T: 1, pos0: 5000, nHeads: 3, headDim: 12, rotaryDim: 12, theta: 10_000 },
-  ])('matches the CPU reference: $name', async ({ T, pos0, nHeads, headDim, rotaryDim, theta }) => {
+  it.each(ROPE_CASES)('matches the CPU reference: $name', async (c) => {
     const g = await gpu();
-    const rng = new Rng(T * 100 + pos0 + headDim);
-    // The heads sit at an odd offset inside rows with an odd stride, as keys do in a fused qkv buffer.
-    const offset = 7;
-    const stride = offset + nHeads * headDim + 3;
-    const o: RopeOptions = { T, pos0, nHeads, headDim, rotaryDim, stride, offset };
-    const x = randomArray(rng, T * stride);
-    const invFreq = ropeInvFreq(rotaryDim, theta);
-    const xT = uploadTensor(g.device, 'f32', [T, stride], x, 'x');
+    const inputs = ropeInputs(c);
+    const { o, x, invFreq } = inputs;
+    const xT = uploadTensor(g.device, 'f32', [o.T, o.stride], x, 'x');
     const rec = new Recorder(g);
-    rope(rec, xT, uploadTensor(g.device, 'f32', [rotaryDim / 2], invFreq, 'invFreq'), o);
+    rope(rec, xT, uploadTensor(g.device, 'f32', [c.rotaryDim / 2], invFreq, 'invFreq'), o);
     await rec.submit();
-    const out = await readF32(g.device, xT);
-    const ref = Float64Array.from(x);
-    ropeReference(ref, invFreq, o);
-    expectClose(out, ref, TOL, 'rotated rows');
-
-    // Everything outside the rotated dims (padding, and dims rotaryDim.. of each head) is left bit for bit.
-    for (let t = 0; t < T; t++) {
-      for (let c = 0; c < stride; c++) {
-        const inHead = c >= offset && c < offset + nHeads * headDim;
-        const rotated = inHead && (c - offset) % headDim < rotaryDim;
-        const i = t * stride + c;
-        if (!rotated && out[i] !== x[i]) throw new Error(`x[${t}, ${c}] changed from ${x[i]} to ${out[i]}`);
-      }
-    }
+    expectRope(inputs, await readF32(g.device, xT));
   });
 });
 
