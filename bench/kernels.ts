@@ -120,7 +120,8 @@ function stepCases(step: Step): KernelCase[] {
   const { model: m, T, phase } = step;
   const C = m.hidden;
   const qkvWidth = (m.nHead + 2 * m.nKVHead) * m.headDim;
-  const versions = matmulKernel.versions.filter((v) => T === 1 || v.rows === 'any').map((v) => v.name);
+  // the f32 and f16 cases: the versions that read any format (q and matvec.q read q8 and q4 only)
+  const versions = matmulKernel.versions.filter((v) => (T === 1 || v.rows === 'any') && v.weights === 'any').map((v) => v.name);
   const linear = (op: string, N: number, K: number, bias: boolean): KernelCase[] =>
     (['f32', 'f16'] as const).flatMap((w) => versions.map((v) => matmulCase(step, op, T, N, K, v, w, bias)));
   const lmHead = phase === 'decode' ? linear('lm_head', m.vocab, C, false) : [];
