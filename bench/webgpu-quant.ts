@@ -1,14 +1,15 @@
 // Quantized weights on WebGPU: for each weight format (f32, f16, q8, q4), side by side in one process, the bytes of
 // weights a model holds on the GPU and its decode speed, for the embedded model and the GPT-2 124M shape (random
-// weights, as the bench's end-to-end runs build it); then the one-row matmul of the GPT-2 124M LM head and c_fc on
-// each format and each version that reads it (matvec.v2 reads any format through loadW; matvec.q whole blocks).
+// weights, as the bench's end-to-end runs build it); then the matmuls of GPT-2 124M's c_fc (one row, and a prefill
+// of 64 rows) and LM head (one row) on each format and each version that reads it (v2 and matvec.v2 read any format
+// through loadW; q and matvec.q read whole blocks).
 //
-//   npx tsx bench/webgpu-quant.ts [--quick] [--steps N]
+//   npx tsx bench/webgpu-quant.ts [--quick] [--kernels] [--steps N]
 //
 // Each model is checked before it is timed: its logits after the context match the float64 CPU reference run on the
 // same rounded (dequantized) parameters; each matmul is checked against matmulReference. Decode is timed by the wall
 // clock around model.forward (one token, the default fused path, logits read back), the median of --steps steps.
-// --quick runs the embedded model only.
+// --quick runs the embedded model only; --kernels the matmuls only.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTensor, poison, readF32, uploadQuantized, uploadTensor, type Tensor } from '../src/gpu/buffers.ts';
@@ -92,26 +93,26 @@ function weightTensor(gpu: Gpu, weights: WeightFormat, w: Float32Array, N: numbe
   return { tensor: uploadQuantized(gpu.device, weights, N, K, w, 'w'), values: roundQuantized(weights, w, N, K) };
 }
 
-/** One row against w [N, K]: checked, then timed as `reps` dispatches in one submission; ms per dispatch. */
-async function timeMatvec(gpu: Gpu, weights: WeightFormat, version: MatmulVersion, N: number, K: number, reps: number): Promise<number> {
+/** a [M, K] against w [N, K]: checked, then timed as `reps` dispatches in one submission; ms per dispatch. */
+async function timeMatmul(gpu: Gpu, weights: WeightFormat, version: MatmulVersion, M: number, N: number, K: number, reps: number): Promise<number> {
   const rng = new Rng(N + K);
-  const a = Float32Array.from({ length: K }, () => rng.range(-1, 1));
+  const a = Float32Array.from({ length: M * K }, () => rng.range(-1, 1));
   const w = Float32Array.from({ length: N * K }, () => rng.range(-0.1, 0.1));
   const { tensor, values } = weightTensor(gpu, weights, w, N, K);
-  const at = uploadTensor(gpu.device, 'f32', [1, K], a, 'a');
-  const out = createTensor(gpu.device, 'f32', [1, N], 'out');
+  const at = uploadTensor(gpu.device, 'f32', [M, K], a, 'a');
+  const out = createTensor(gpu.device, 'f32', [M, N], 'out');
   try {
     poison(gpu.device, out);
     const check = new Recorder(gpu);
-    matmul(check, out, at, tensor, undefined, 1, N, K, { version });
+    matmul(check, out, at, tensor, undefined, M, N, K, { version });
     await check.submit();
-    const reference = new Float64Array(N);
-    matmulReference(reference, a, values, undefined, 1, N, K);
+    const reference = new Float64Array(M * N);
+    matmulReference(reference, a, values, undefined, M, N, K);
     const checker = new Checker({ rtol: 1e-4, atol: 1e-5 });
     checker.addAll(await readF32(gpu.device, out), reference, 'out');
-    if (checker.result().failed !== 0) throw new Error(checker.summary(`matmul ${version} ${weights} [1,${K}]x[${N},${K}]`));
+    if (checker.result().failed !== 0) throw new Error(checker.summary(`matmul ${version} ${weights} [${M},${K}]x[${N},${K}]`));
     const rec = new Recorder(gpu);
-    for (let r = 0; r < reps; r++) matmul(rec, out, at, tensor, undefined, 1, N, K, { version });
+    for (let r = 0; r < reps; r++) matmul(rec, out, at, tensor, undefined, M, N, K, { version });
     const t0 = performance.now();
     await rec.submit();
     await readF32(gpu.device, out, 1);
@@ -129,37 +130,43 @@ function table(header: string[], rows: string[][]): string {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
+  const kernelsOnly = args.includes('--kernels');
   const stepsAt = args.indexOf('--steps');
   const steps = stepsAt >= 0 ? Number(args[stepsAt + 1]) : quick ? 8 : 16;
   const gpu = await getGpu();
   console.log(`adapter: ${gpu.info.description || gpu.info.vendor} (${gpu.info.kind}); decode after ${CONTEXT} tokens, median of ${steps} steps`);
 
-  const rows: ModelRow[] = [];
-  const local = await embedded();
-  if (local) rows.push(...(await measureModel(gpu, local.name, local.config, local.params, steps)));
-  if (!quick) {
-    const config = gpt2Config(GPT2_124M);
-    rows.push(...(await measureModel(gpu, GPT2_124M.name, config, randomGPT2Params(config, 1, 0.02), steps)));
+  if (!kernelsOnly) {
+    const rows: ModelRow[] = [];
+    const local = await embedded();
+    if (local) rows.push(...(await measureModel(gpu, local.name, local.config, local.params, steps)));
+    if (!quick) {
+      const config = gpt2Config(GPT2_124M);
+      rows.push(...(await measureModel(gpu, GPT2_124M.name, config, randomGPT2Params(config, 1, 0.02), steps)));
+    }
+    console.log(
+      table(
+        ['model', 'weights', 'weight bytes', 'of f32', 'decode ms', 'tok/s'],
+        rows.map((r) => [r.model, r.weights, String(r.weightBytes), `${r.ofF32.toFixed(3)}x`, r.decodeMs.toFixed(1), r.tokensPerS.toFixed(2)]),
+      ),
+    );
   }
-  console.log(
-    table(
-      ['model', 'weights', 'weight bytes', 'of f32', 'decode ms', 'tok/s'],
-      rows.map((r) => [r.model, r.weights, String(r.weightBytes), `${r.ofF32.toFixed(3)}x`, r.decodeMs.toFixed(1), r.tokensPerS.toFixed(2)]),
-    ),
-  );
 
   if (quick) return;
+  const { hidden: C, intermediate: I, vocab: V } = GPT2_124M;
   const shapes = [
-    { op: 'c_fc', N: GPT2_124M.intermediate, K: GPT2_124M.hidden, reps: 20 },
-    { op: 'lm_head', N: GPT2_124M.vocab, K: GPT2_124M.hidden, reps: 4 },
+    { op: 'c_fc', M: 1, N: I, K: C, reps: 20 },
+    { op: 'c_fc', M: 64, N: I, K: C, reps: 4 },
+    { op: 'lm_head', M: 1, N: V, K: C, reps: 4 },
   ];
   const kernelRows: string[][] = [];
-  for (const { op, N, K, reps } of shapes) {
+  for (const { op, M, N, K, reps } of shapes) {
     for (const weights of FORMATS) {
-      const versions: MatmulVersion[] = weights === 'q8' || weights === 'q4' ? ['matvec.v2', 'matvec.q'] : ['matvec.v2'];
+      const quantized = weights === 'q8' || weights === 'q4';
+      const versions: MatmulVersion[] = M === 1 ? (quantized ? ['matvec.v2', 'matvec.q'] : ['matvec.v2']) : quantized ? ['v2', 'q'] : ['v2'];
       for (const version of versions) {
-        const ms = await timeMatvec(gpu, weights, version, N, K, reps);
-        kernelRows.push([op, `[1,${K}]x[${N},${K}]`, weights, version, ms.toFixed(2)]);
+        const ms = await timeMatmul(gpu, weights, version, M, N, K, reps);
+        kernelRows.push([op, `[${M},${K}]x[${N},${K}]`, weights, version, ms.toFixed(2)]);
         console.error(`${op} ${weights} ${version}: ${ms.toFixed(2)} ms`);
       }
     }
