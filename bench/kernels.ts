@@ -8,7 +8,7 @@
 // flops and bytes are what the operation needs at least, the numbers GFLOP/s and GB/s are computed from: a
 // multiply-add counts 2 flops; bytes count every input read once and every output written once. For the
 // elementwise kernels, flops are a convention stated at each case (exp and tanh count 1); their GB/s is what matters.
-import { createTensor, poison, readF32, uploadTensor, type Tensor } from '../src/gpu/buffers.ts';
+import { createTensor, poison, readF32, uploadQuantized, uploadTensor, type Tensor } from '../src/gpu/buffers.ts';
 import type { Gpu } from '../src/gpu/device.ts';
 import type { Recorder } from '../src/gpu/recorder.ts';
 import { packF16, unpackF16 } from '../src/half.ts';
@@ -36,12 +36,13 @@ import { softmax, softmaxKernel, softmaxReference, type SoftmaxVersion } from '.
 import { swiglu, swigluReference } from '../src/kernels/swiglu.ts';
 import { packAdjustments, readCandidates, topK, topKKernel, topKReference, type TopKVersion } from '../src/kernels/topk.ts';
 import type { Kernel } from '../src/kernels/versions.ts';
+import { roundQuantized } from '../src/quant.ts';
 import { Rng } from '../src/random.ts';
 import { describeRows, rowsToCheck } from './check.ts';
 import type { ModelShape } from './models.ts';
 
 export type Phase = 'prefill' | 'decode' | 'ceiling';
-export type WeightFormat = 'f32' | 'f16';
+export type WeightFormat = 'f32' | 'f16' | 'q8' | 'q4';
 
 export interface KernelCase {
   /** Unique within a run and stable across runs, so --compare can pair cases: model/phase/op/version/weights. */
@@ -120,9 +121,11 @@ function stepCases(step: Step): KernelCase[] {
   const { model: m, T, phase } = step;
   const C = m.hidden;
   const qkvWidth = (m.nHead + 2 * m.nKVHead) * m.headDim;
-  const versions = matmulKernel.versions.filter((v) => T === 1 || v.rows === 'any').map((v) => v.name);
+  // f32 and f16 on the versions that read any format; q8 and q4 on the versions that read whole blocks (q, matvec.q)
+  const versionsFor = (weights: 'any' | 'quant') => matmulKernel.versions.filter((v) => (T === 1 || v.rows === 'any') && v.weights === weights).map((v) => v.name);
+  const formats = [...(['f32', 'f16'] as const).map((w) => [w, versionsFor('any')] as const), ...(['q8', 'q4'] as const).map((w) => [w, versionsFor('quant')] as const)];
   const linear = (op: string, N: number, K: number, bias: boolean): KernelCase[] =>
-    (['f32', 'f16'] as const).flatMap((w) => versions.map((v) => matmulCase(step, op, T, N, K, v, w, bias)));
+    formats.flatMap(([w, versions]) => versions.map((v) => matmulCase(step, op, T, N, K, v, w, bias)));
   const lmHead = phase === 'decode' ? linear('lm_head', m.vocab, C, false) : [];
   // the fused decode kernels, and the sampler's candidate selection on the LM head's output
   const fused = (cases: KernelCase[]) => (phase === 'decode' ? [...cases, ...topKKernel.versions.map((v) => topKCase(step, v.name))] : []);
@@ -200,6 +203,10 @@ class Operands {
   /** A weight matrix [rows, cols] in the bench's format, and the values the reference must use for it. */
   weight(data: Float32Array, rows: number, cols: number, format: WeightFormat, label: string): { tensor: Tensor; values: Float32Array } {
     if (format === 'f32') return { tensor: this.f32(data, [rows, cols], label), values: data };
+    if (format === 'q8' || format === 'q4') {
+      // values: the dequantized weights the GPU reads
+      return { tensor: this.keep(uploadQuantized(this.gpu.device, format, rows, cols, data, label)), values: roundQuantized(format, data, rows, cols) };
+    }
     let half = halves.get(data);
     if (half?.cols !== cols) {
       const packed = packF16(data, cols);
@@ -274,7 +281,7 @@ function causalPairs(T: number, pos0: number): number {
 
 function matmulCase(step: Step, op: string, M: number, N: number, K: number, version: MatmulVersion, weights: WeightFormat, bias: boolean): KernelCase {
   const flops = matmulFlops(M, N, K);
-  const bytes = matmulBytes(M, N, K, weights === 'f16' ? 'f16x2' : 'f32');
+  const bytes = matmulBytes(M, N, K, weights === 'f16' ? 'f16x2' : weights);
   return {
     ...base(step, 'matmul', op, `[${M},${K}]x[${N},${K}]`, flops, bytes, version, weights),
     prepare(gpu) {

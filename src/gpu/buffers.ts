@@ -1,12 +1,15 @@
 // GPU buffers: creation, upload, readback. A `Tensor` is a view of a storage buffer with its element type and
 // shape; kernels take Tensors so their bindings carry offsets and sizes, and a model allocates its buffers once.
+import { quantize, quantWords, type QuantFormat } from '../quant.ts';
 
-export type DType = 'f32' | 'u32' | 'f16x2';
+export type DType = 'f32' | 'u32' | 'f16x2' | 'q8' | 'q4';
 
 /**
  * A region of a storage buffer. `f16x2` is half-precision data packed two values to a u32 (low half first), the
  * layout `unpack2x16float` reads; it lets f16 weights run on adapters without the `shader-f16` feature.
- * `shape` counts logical elements (halves for f16x2), row-major.
+ * `q8` and `q4` are a quantized matrix [rows, cols] in the block layout of src/quant.ts (its integers, then its
+ * scales, in u32 words), padded to whole 16-byte vectors so a kernel may read it as vec4<u32>.
+ * `shape` counts logical elements (halves for f16x2, values for q8 and q4), row-major.
  */
 export interface Tensor {
   buffer: GPUBuffer;
@@ -27,12 +30,16 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Bytes needed to hold `shape` elements of `dtype` (f16x2 rounds each row up to whole u32s). */
+/**
+ * Bytes needed to hold `shape` elements of `dtype` (f16x2 rounds each row up to whole u32s; q8 and q4 hold whole
+ * blocks and scale words, padded to 16 bytes).
+ */
 export function byteSize(dtype: DType, shape: readonly number[]): number {
-  if (dtype !== 'f16x2') return numel(shape) * 4;
+  if (dtype === 'f32' || dtype === 'u32') return numel(shape) * 4;
   const cols = shape.at(-1) ?? 1;
   const rows = numel(shape) / Math.max(cols, 1);
-  return rows * Math.ceil(cols / 2) * 4;
+  if (dtype === 'f16x2') return rows * Math.ceil(cols / 2) * 4;
+  return align(quantWords(dtype, rows, cols) * 4, 16);
 }
 
 /** A new zero-filled storage tensor of its own buffer. */
@@ -42,7 +49,7 @@ export function createTensor(device: GPUDevice, dtype: DType, shape: number[], l
   return { buffer, offset: 0, byteLength, dtype, shape };
 }
 
-/** A new tensor holding `data` (Float32Array for f32, Uint32Array for u32 and packed f16x2). */
+/** A new tensor holding `data` (Float32Array for f32, Uint32Array for u32, packed f16x2 and quantized q8, q4). */
 export function uploadTensor(
   device: GPUDevice,
   dtype: DType,
@@ -56,6 +63,13 @@ export function uploadTensor(
   }
   device.queue.writeBuffer(tensor.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
   return tensor;
+}
+
+/** A new q8 or q4 tensor holding `values` (a row-major [rows, cols] matrix), quantized as src/quant.ts lays it out. */
+export function uploadQuantized(device: GPUDevice, format: QuantFormat, rows: number, cols: number, values: Float32Array, label: string): Tensor {
+  const padded = new Uint32Array(byteSize(format, [rows, cols]) / 4);
+  padded.set(quantize(format, values, rows, cols));
+  return uploadTensor(device, format, [rows, cols], padded, label);
 }
 
 /** Copy a tensor (or its first `byteLength` bytes) back to the CPU. */

@@ -6,7 +6,7 @@
 //   attn_out[t, c]  = bias[c] + sum_h result[t, h, c]                     sumHeads          [T, C]
 //
 // Legend: T tokens, NH heads of HS floats (K = NH * HS, the projection's input width), C its output width (the
-// model's width). w is [C, K] f32 or f16x2 (nn.Linear layout), bias [C] f32 or none. Computing the result costs
+// model's width). w is [C, K] f32, f16x2, q8 or q4 (nn.Linear layout), bias [C] f32 or none. Computing the result costs
 // NH times the projection's reads of z, so the model runs these two kernels only when a hook asks for it. A weight
 // split into row chunks (src/model/split-weights.ts) is run chunk by chunk: `rows` rows of w from row `row0`,
 // the output columns row0 .. row0 + rows - 1 (the whole of w by default).
@@ -15,6 +15,7 @@ import type { Recorder } from '../gpu/recorder.ts';
 import { defineUniforms } from '../gpu/uniforms.ts';
 import { ceilDiv, grid1d } from './dispatch.ts';
 import { defineKernel } from './versions.ts';
+import { weightConstants } from './weights.ts';
 
 const ResultParams = defineUniforms('ResultParams', { T: 'u32', NH: 'u32', HS: 'u32', C: 'u32', K: 'u32', row0: 'u32', rows: 'u32', n: 'u32' });
 const SumHeadsParams = defineUniforms('SumHeadsParams', { T: 'u32', NH: 'u32', C: 'u32', row0: 'u32', rows: 'u32', n: 'u32' });
@@ -45,12 +46,12 @@ export function attentionResult(rec: Recorder, result: Tensor, z: Tensor, w: Ten
   const { T, NH, HS, C, row0 = 0, rows = C } = o;
   const K = NH * HS;
   const n = T * NH * rows;
-  if (w.dtype === 'u32') throw new Error('attention_result: w must be f32 or f16x2');
+  const weights = weightConstants(w, 'attention_result');
   if (row0 + rows > C) throw new Error(`attention_result: rows ${row0}..${row0 + rows - 1} run past C = ${C}`);
   if (result.byteLength < T * NH * C * 4 || z.byteLength < T * K * 4) throw new Error(`attention_result: result needs ${T * NH * C} floats and z ${T * K}`);
   rec.dispatch({
     shader: attentionResultKernel.version('v1').shader,
-    constants: { WORKGROUP, WEIGHT_F16: w.dtype === 'f16x2', HAS_BIAS: false, VEC4: false },
+    constants: { WORKGROUP, ...weights, HAS_BIAS: false, VEC4: false },
     uniforms: ResultParams.pack({ T, NH, HS, C, K, row0, rows, n }),
     bindings: [result, z, w],
     workgroups: grid1d(ceilDiv(n, WORKGROUP)),

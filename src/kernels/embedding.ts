@@ -24,8 +24,8 @@ export interface EmbedOptions {
 }
 
 /**
- * out[T, C] = wte[ids[t], :] + wpe[pos0 + t, :] on the GPU. ids: u32 [T]; wte: [V, C] and wpe: [P, C], each f32
- * or f16x2; wpe is undefined for models with rotary position embeddings.
+ * out[T, C] = wte[ids[t], :] + wpe[pos0 + t, :] on the GPU. ids: u32 [T]; wte: [V, C] and wpe: [P, C], each f32,
+ * f16x2, q8 or q4; wpe is undefined for models with rotary position embeddings.
  */
 export function embed(rec: Recorder, out: Tensor, ids: Tensor, wte: Tensor, wpe: Tensor | undefined, o: EmbedOptions): void {
   const { T, C, pos0 } = o;
@@ -37,7 +37,7 @@ export function embed(rec: Recorder, out: Tensor, ids: Tensor, wte: Tensor, wpe:
   }
   rec.dispatch({
     shader: embedKernel.version('v1').shader,
-    constants: { WORKGROUP, WTE_F16: isF16(wte, 'wte'), HAS_WPE: wpe !== undefined, WPE_F16: wpe ? isF16(wpe, 'wpe') : false },
+    constants: { WORKGROUP, ...tableConstants('WTE', wte, 'wte'), HAS_WPE: wpe !== undefined, ...tableConstants('WPE', wpe, 'wpe') },
     uniforms: EmbedParams.pack({ T, C, pos0 }),
     bindings: wpe ? [out, ids, wte, wpe] : [out, ids, wte],
     workgroups: grid1d(ceilDiv(T * C, WORKGROUP)),
@@ -55,9 +55,11 @@ export function embedTokens(rec: Recorder, out: Tensor, ids: Tensor, wte: Tensor
   embed(rec, out, ids, wte, undefined, { ...o, pos0: 0, label: o.label ?? 'embed_tokens' });
 }
 
-function isF16(table: Tensor, name: string): boolean {
-  if (table.dtype === 'u32') throw new Error(`embedding: ${name} must be f32 or f16x2, not u32`);
-  return table.dtype === 'f16x2';
+/** The shader's constants for a table's format (all false for f32, or for no table): WTE_F16, WTE_Q8, WTE_Q4, WTE_WORDS. */
+function tableConstants(prefix: 'WTE' | 'WPE', table: Tensor | undefined, name: string): Record<string, boolean> {
+  if (table?.dtype === 'u32') throw new Error(`embedding: ${name} must be f32, f16x2, q8 or q4, not u32`);
+  const dtype = table?.dtype ?? 'f32';
+  return { [`${prefix}_F16`]: dtype === 'f16x2', [`${prefix}_Q8`]: dtype === 'q8', [`${prefix}_Q4`]: dtype === 'q4', [`${prefix}_WORDS`]: dtype !== 'f32' };
 }
 
 /** CPU reference, in float64. wte [V, C] and wpe [P, C] hold plain values (f16 weights already unpacked). */

@@ -20,6 +20,7 @@ import { matmulReference } from './matmul.ts';
 import { rmsNormReference } from './rmsnorm.ts';
 import { swigluReference } from './swiglu.ts';
 import { defineKernel } from './versions.ts';
+import { weightConstants } from './weights.ts';
 
 const MatvecFusedParams = defineUniforms('MatvecFusedParams', { N: 'u32', K: 'u32', eps: 'f32' });
 const AttentionDecodeParams = defineUniforms('AttentionDecodeParams', {
@@ -87,7 +88,7 @@ export interface MatvecFusedOptions {
 
 /**
  * out[n] = epilogue(norm(a) . w[n] + bias[n]) for n < N, one row. a [1, K]; w [N, K] ([2N, K] for swiglu, gate rows
- * then up rows), f32 or f16x2; bias [N] ([2N]) or none; out [1, N] (the residual stream itself for 'residual').
+ * then up rows), f32, f16x2, q8 or q4; bias [N] ([2N]) or none; out [1, N] (the residual stream itself for 'residual').
  */
 export function matvecFused(rec: Recorder, out: Tensor, a: Tensor, w: Tensor, bias: Tensor | undefined, N: number, K: number, o: MatvecFusedOptions = {}): void {
   const { norm, epilogue } = o;
@@ -96,7 +97,7 @@ export function matvecFused(rec: Recorder, out: Tensor, a: Tensor, w: Tensor, bi
   const bindings = [out, a, w, ...normTensors, ...(bias ? [bias] : [])];
   const constants = {
     ...MATVEC_FUSED,
-    WEIGHT_F16: w.dtype === 'f16x2',
+    ...weightConstants(w, o.label ?? 'matvecFused'),
     HAS_BIAS: false, // lib/weights.wgsl's bias binding is not used: the bias follows the norm's tensors
     FUSED_BIAS: bias !== undefined,
     VEC4: K % 4 === 0,
@@ -188,7 +189,7 @@ export function attentionDecode(
   const v1 = version.name === 'v1';
   rec.dispatch({
     shader: version.shader,
-    constants: { ...(v1 ? ATTENTION_DECODE : ATTENTION_DECODE_V2), C, HS: headDim, WEIGHT_F16: w.dtype === 'f16x2', HAS_BIAS: false, FUSED_BIAS: bias !== undefined, VEC4: C % 4 === 0 },
+    constants: { ...(v1 ? ATTENTION_DECODE : ATTENTION_DECODE_V2), C, HS: headDim, ...weightConstants(w, 'attentionDecode'), HAS_BIAS: false, FUSED_BIAS: bias !== undefined, VEC4: C % 4 === 0 },
     uniforms: AttentionDecodeParams.pack({ K: C, nHead, nKVHead, group: nHead / nKVHead, nCtx, pos0, eps, scale: 1 / Math.sqrt(headDim) }),
     bindings: [z, x, w, norm.gamma, norm.beta, kCache, vCache, scores, ...(bias ? [bias] : [])],
     workgroups: [v1 ? nHead : Math.ceil(nHead / ATTENTION_DECODE_V2.WG)],

@@ -9,21 +9,26 @@
 //            scratch [M, rows], then one copy per row puts it in place (copies need 4-byte alignment only, where a
 //            binding offset into out would need 256).
 //   embed:   the rows of the tokens are gathered by copies into a small [T, C] table, then embedded in order
-//            (ids 0 .. T-1 against that table), so the embedding kernel never binds the split table.
+//            (ids 0 .. T-1 against that table), so the embedding kernel never binds the split table. A q8 or q4
+//            row is two runs of words (its blocks' integers, and its scale words), so it takes two copies.
+//
+// A q8 or q4 matrix is quantized chunk by chunk: each chunk is a whole quantized matrix of its rows (integers,
+// then scales; src/quant.ts), so a kernel reads a chunk exactly as it reads an unsplit matrix.
 //
 // A matrix that fits is one chunk, and both reduce to the plain kernel call.
-import { byteSize, createTensor, uploadTensor, type Tensor } from '../gpu/buffers.ts';
+import { byteSize, createTensor, uploadQuantized, uploadTensor, type DType, type Tensor } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { packF16 } from '../half.ts';
 import { embedTokens } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
+import { isQuantFormat, QWORDS, quantBlocks, quantScaleOffset } from '../quant.ts';
 import type { WeightFormat } from './model.ts';
 
 /** Rows row0 .. row0 + rows - 1 of a matrix, with the matching slice of its bias. */
 export interface RowChunk {
   row0: number;
   rows: number;
-  weight: Tensor; // [rows, cols], f32 or f16x2
+  weight: Tensor; // [rows, cols], f32, f16x2, q8 or q4
   bias?: Tensor; // [rows] f32
 }
 
@@ -45,7 +50,7 @@ export function uploadSplitMatrix(
   maxBytes: number,
   label: string,
 ): SplitMatrix {
-  const dtype = format === 'f16' ? 'f16x2' : 'f32';
+  const dtype: DType = format === 'f16' ? 'f16x2' : format;
   const rowBytes = byteSize(dtype, [1, cols]);
   const fit = Math.floor(maxBytes / rowBytes);
   if (fit < 1) throw new Error(`${label}: one row of ${cols} values (${rowBytes} bytes) is larger than a storage binding (${maxBytes} bytes)`);
@@ -59,11 +64,18 @@ export function uploadSplitMatrix(
     chunks.push({
       row0,
       rows: n,
-      weight: dtype === 'f16x2' ? uploadTensor(device, dtype, [n, cols], packF16(values, cols), part) : uploadTensor(device, dtype, [n, cols], values, part),
+      weight: upload(device, dtype, n, cols, values, part),
       bias: bias && uploadTensor(device, 'f32', [n], bias.subarray(row0, row0 + n), `${part}.bias`),
     });
   }
   return { rows, cols, chunks };
+}
+
+/** One chunk's rows [rows, cols] in `dtype`: f32 as they are, f16 packed, q8 and q4 quantized. */
+function upload(device: GPUDevice, dtype: DType, rows: number, cols: number, values: Float32Array, label: string): Tensor {
+  if (dtype === 'f16x2') return uploadTensor(device, dtype, [rows, cols], packF16(values, cols), label);
+  if (isQuantFormat(dtype)) return uploadQuantized(device, dtype, rows, cols, values, label);
+  return uploadTensor(device, dtype, [rows, cols], values, label);
 }
 
 /** Every tensor of a split matrix, for byte counts and destroy(). */
@@ -135,11 +147,22 @@ export function splitEmbed(
     return;
   }
   if (!gather) throw new Error(`${o.label ?? 'embedding'}: a split table needs gather buffers`);
-  const rowBytes = byteSize(gather.rows.dtype, [1, C]);
+  const { dtype } = gather.rows;
   idsOnCpu.forEach((id, t) => {
     const c = table.chunks.find((c) => id >= c.row0 && id < c.row0 + c.rows);
     if (!c) throw new RangeError(`token id ${id} is outside the table of ${table.rows} rows`);
-    rec.copy(c.weight, (id - c.row0) * rowBytes, gather.rows, t * rowBytes, rowBytes, 'gather_row');
+    const r = id - c.row0;
+    if (!isQuantFormat(dtype)) {
+      const rowBytes = byteSize(dtype, [1, C]);
+      rec.copy(c.weight, r * rowBytes, gather.rows, t * rowBytes, rowBytes, 'gather_row');
+      return;
+    }
+    // a quantized row: its blocks' integers, then its scale words, each from its region of the chunk to its region of the table
+    const nb = quantBlocks(C);
+    const intBytes = nb * QWORDS[dtype] * 4;
+    rec.copy(c.weight, r * intBytes, gather.rows, t * intBytes, intBytes, 'gather_row');
+    const [from, to] = [quantScaleOffset(dtype, c.rows, C), quantScaleOffset(dtype, gather.rows.shape[0]!, C)];
+    rec.copy(c.weight, (from + r * nb) * 4, gather.rows, (to + t * nb) * 4, nb * 4, 'gather_scales');
   });
   embedTokens(rec, out, gather.iota, gather.rows, { T, C, label: o.label });
 }

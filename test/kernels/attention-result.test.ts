@@ -1,12 +1,13 @@
 // The per-head attention result and its sum over heads against their float64 CPU references, on non-aligned
-// shapes, f32 and packed f16 weights, with and without a bias, whole or cut into row chunks (a split weight).
+// shapes, f32, packed f16, q8 and q4 weights, with and without a bias, whole or cut into row chunks (a split weight).
 // Outputs are poisoned with NaN first and guarded past their end.
 import { describe, expect, it } from 'vitest';
-import { createTensor, poison, readF32, uploadTensor, writeTensor, type Tensor } from '../../src/gpu/buffers.ts';
+import { createTensor, poison, readF32, uploadQuantized, uploadTensor, writeTensor, type Tensor } from '../../src/gpu/buffers.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
 import { packF16, roundToF16 } from '../../src/half.ts';
 import { attentionResult, attentionResultReference, sumHeads, sumHeadsReference } from '../../src/kernels/attention-result.ts';
 import { matmulReference } from '../../src/kernels/matmul.ts';
+import { roundQuantized } from '../../src/quant.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
 
@@ -19,7 +20,7 @@ const shapes = [
   { T: 7, NH: 4, HS: 6, C: 26 },
   { T: 11, NH: 2, HS: 24, C: 45 },
 ];
-const variants = (['f32', 'f16x2'] as const).flatMap((dtype) => [true, false].flatMap((withBias) => [1, 2].map((chunks) => ({ dtype, withBias, chunks }))));
+const variants = (['f32', 'f16x2', 'q8', 'q4'] as const).flatMap((dtype) => [true, false].flatMap((withBias) => [1, 2].map((chunks) => ({ dtype, withBias, chunks }))));
 
 describe.each(shapes)('attentionResult and sumHeads, T=$T NH=$NH HS=$HS C=$C', ({ T, NH, HS, C }) => {
   it.each(variants)('match the CPU references ($dtype weights, bias $withBias, $chunks chunk(s))', async ({ dtype, withBias, chunks }) => {
@@ -29,7 +30,12 @@ describe.each(shapes)('attentionResult and sumHeads, T=$T NH=$NH HS=$HS C=$C', (
     const z = randomArray(rng, T * K);
     const w = randomArray(rng, C * K);
     const bias = withBias ? randomArray(rng, C) : undefined;
-    const wRef = dtype === 'f32' ? w : w.map(roundToF16);
+    // q8 and q4 are quantized chunk by chunk, as the GPU holds a split weight
+    const cut = chunks === 1 ? C : Math.floor(C / 2) + 1;
+    const parts = chunks === 1 ? [[0, C]] : [[0, cut], [cut, C - cut]];
+    const rounded = (part: Float32Array, rows: number) => (dtype === 'f32' ? part : dtype === 'f16x2' ? part.map(roundToF16) : roundQuantized(dtype, part, rows, K));
+    const wRef = new Float32Array(C * K);
+    for (const [row0, rows] of parts) wRef.set(rounded(w.subarray(row0 * K, (row0 + rows) * K), rows), row0 * K);
 
     const guarded = (n: number, name: string): Tensor => {
       const t = createTensor(g.device, 'f32', [n + GUARD], name);
@@ -42,10 +48,14 @@ describe.each(shapes)('attentionResult and sumHeads, T=$T NH=$NH HS=$HS C=$C', (
     const out = guarded(T * C, 'out');
     const rec = new Recorder(g);
     // rows 0 .. cut - 1 in one chunk, cut .. C - 1 in the other
-    const cut = chunks === 1 ? C : Math.floor(C / 2) + 1;
-    for (const [row0, rows] of chunks === 1 ? [[0, C]] : [[0, cut], [cut, C - cut]]) {
+    for (const [row0, rows] of parts) {
       const part = w.subarray(row0 * K, (row0 + rows) * K);
-      const wt = dtype === 'f32' ? uploadTensor(g.device, 'f32', [rows, K], part, 'w') : uploadTensor(g.device, 'f16x2', [rows, K], packF16(part, K), 'w');
+      const wt =
+        dtype === 'f32'
+          ? uploadTensor(g.device, 'f32', [rows, K], part, 'w')
+          : dtype === 'f16x2'
+            ? uploadTensor(g.device, 'f16x2', [rows, K], packF16(part, K), 'w')
+            : uploadQuantized(g.device, dtype, rows, K, part, 'w');
       const bt = bias && uploadTensor(g.device, 'f32', [rows], bias.subarray(row0, row0 + rows), 'bias');
       attentionResult(rec, result, zt, wt, { T, NH, HS, C, row0, rows });
       sumHeads(rec, out, result, bt, { T, NH, C, row0, rows });

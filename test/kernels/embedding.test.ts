@@ -1,21 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { createTensor, poison, readF32, uploadTensor } from '../../src/gpu/buffers.ts';
+import { createTensor, poison, readF32, uploadQuantized, uploadTensor } from '../../src/gpu/buffers.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
 import { embed, embedReference, embedTokens } from '../../src/kernels/embedding.ts';
 import { packF16, roundToF16 } from '../../src/half.ts';
+import { roundQuantized } from '../../src/quant.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
 
 // Each output is one f32 addition of two exactly known inputs (f16 halves widen to f32 exactly), rounded once:
-// its relative error is at most 2^-24 whatever its size, so no absolute allowance is needed.
+// its relative error is at most 2^-24 whatever its size, so no absolute allowance is needed. A q8 or q4 value is
+// dequantized in one f32 operation, as the reference dequantizes it (src/quant.ts): exactly the same value.
 const TOL = { rtol: 1e-4, atol: 0 };
 
-type Table = 'f32' | 'f16x2';
+type Table = 'f32' | 'f16x2' | 'q8' | 'q4';
 
-/** A random [rows, C] table as a GPU tensor, and the values the GPU will see (f16-rounded for f16x2). */
+/** A random [rows, C] table as a GPU tensor, and the values the GPU will see (f16-rounded, or dequantized). */
 function table(g: { device: GPUDevice }, rng: Rng, rows: number, C: number, dtype: Table, label: string) {
   const values = randomArray(rng, rows * C, 0.5);
   if (dtype === 'f32') return { tensor: uploadTensor(g.device, 'f32', [rows, C], values, label), values };
+  if (dtype === 'q8' || dtype === 'q4') return { tensor: uploadQuantized(g.device, dtype, rows, C, values, label), values: roundQuantized(dtype, values, rows, C) };
   return { tensor: uploadTensor(g.device, 'f16x2', [rows, C], packF16(values, C), label), values: values.map(roundToF16) };
 }
 
@@ -58,6 +61,11 @@ describe('embedding', () => {
     [1, 257, 40, 'f32', 'f16x2'],
     [7, 130, 0, 'f32', 'none'], // rotary models: no wpe
     [33, 257, 0, 'f16x2', 'none'],
+    [7, 257, 11, 'q8', 'q8'], // C = 8 blocks and one value: a last block of one
+    [33, 45, 2, 'q4', 'q4'],
+    [7, 48, 1, 'q4', 'f32'],
+    [1, 130, 40, 'q8', 'q4'],
+    [33, 77, 0, 'q4', 'none'],
   ] as const)('matches the CPU reference for T=%i, C=%i, pos0=%i, wte %s, wpe %s', async (T, C, pos0, wteType, wpeType) => {
     const { out, ref } = await runEmbed(T, C, pos0, wteType, wpeType);
     expectClose(out, ref, TOL);

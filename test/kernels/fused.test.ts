@@ -1,19 +1,23 @@
 // The fused decode kernels against their CPU references (the unfused references composed), on random,
-// non-aligned shapes, f32 and packed f16 weights, outputs poisoned with NaN first.
+// non-aligned shapes, f32, packed f16, q8 and q4 weights, outputs poisoned with NaN first.
 import { describe, expect, it } from 'vitest';
-import { createTensor, poison, readF32, uploadTensor, writeTensor } from '../../src/gpu/buffers.ts';
+import { createTensor, poison, readF32, uploadQuantized, uploadTensor, writeTensor } from '../../src/gpu/buffers.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
 import { packF16, roundToF16 } from '../../src/half.ts';
 import { attentionDecode, attentionDecodeKernel, attentionDecodeReference, matvecFused, matvecFusedReference, type MatvecFusedOptions } from '../../src/kernels/fused.ts';
+import { roundQuantized } from '../../src/quant.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
 
-type WeightDtype = 'f32' | 'f16x2';
+type WeightDtype = 'f32' | 'f16x2' | 'q8' | 'q4';
+const DTYPES = ['f32', 'f16x2', 'q8', 'q4'] as const;
 
+/** w [rows, K] as a GPU tensor, and the values the GPU reads for it (f16-rounded, or dequantized). */
 function weights(g: Gpu, w: Float32Array, rows: number, K: number, dtype: WeightDtype) {
-  const tensor = dtype === 'f32' ? uploadTensor(g.device, 'f32', [rows, K], w, 'w') : uploadTensor(g.device, 'f16x2', [rows, K], packF16(w, K), 'w');
-  return { tensor, ref: dtype === 'f32' ? w : w.map(roundToF16) };
+  if (dtype === 'f32') return { tensor: uploadTensor(g.device, 'f32', [rows, K], w, 'w'), ref: w };
+  if (dtype === 'f16x2') return { tensor: uploadTensor(g.device, 'f16x2', [rows, K], packF16(w, K), 'w'), ref: w.map(roundToF16) };
+  return { tensor: uploadQuantized(g.device, dtype, rows, K, w, 'w'), ref: roundQuantized(dtype, w, rows, K) };
 }
 
 const epilogues = [undefined, 'gelu', 'swiglu', 'residual'] as const;
@@ -25,7 +29,7 @@ const shapes = [
   [133, 129],
 ] as const;
 
-describe.each(['f32', 'f16x2'] as const)('matvecFused with %s weights', (dtype) => {
+describe.each(DTYPES)('matvecFused with %s weights', (dtype) => {
   it.each(norms.flatMap((norm) => epilogues.map((epilogue) => ({ norm, epilogue }))))('norm $norm, epilogue $epilogue matches the reference', async ({ norm, epilogue }) => {
     const g = await gpu();
     const rec = new Recorder(g);
@@ -60,7 +64,7 @@ describe.each(['f32', 'f16x2'] as const)('matvecFused with %s weights', (dtype) 
   });
 });
 
-describe.each(attentionDecodeKernel.versions.flatMap((v) => (['f32', 'f16x2'] as const).map((dtype) => [v.name, dtype] as const)))('attentionDecode %s with %s weights', (version, dtype) => {
+describe.each(attentionDecodeKernel.versions.flatMap((v) => DTYPES.map((dtype) => [v.name, dtype] as const)))('attentionDecode %s with %s weights', (version, dtype) => {
   // heads x head size not multiples of the workgroup; grouped-query attention (group 3); a first token (pos0 0)
   const cases = [
     { nHead: 3, nKVHead: 3, headDim: 13, nCtx: 9, pos0: 5 },

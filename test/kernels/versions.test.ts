@@ -1,5 +1,6 @@
 // The kernel registry: every shader file belongs to one version of one kernel and is named after it, and every
-// kernel names exactly one default version per kind of adapter (matmul: per kind of call, one row or several).
+// kernel names exactly one default version per kind of adapter (matmul: per kind of call, one row or several, and
+// weights of any format or quantized ones).
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KERNELS } from '../../src/kernels/registry.ts';
@@ -45,10 +46,11 @@ describe('kernel versions', () => {
 
   it.each(['hardware', 'software'] as const)('names exactly one default per kernel and kind of call on a %s adapter', (kind) => {
     const gpu = { info: { kind } };
-    const rowsOf = (v: KernelVersion) => ('rows' in v ? String(v.rows) : 'any');
+    // a kind of call: how many rows (matmul: any, or one), and which weights (matmul: any format, or quantized)
+    const callOf = (v: KernelVersion) => `${'rows' in v ? String(v.rows) : 'any'} rows, ${'weights' in v ? String(v.weights) : 'any'} weights`;
     for (const k of KERNELS) {
-      for (const rows of new Set(k.versions.map(rowsOf))) {
-        expect(() => k.defaultFor(gpu, (v) => rowsOf(v) === rows), `${k.name} (${rows} rows)`).not.toThrow();
+      for (const call of new Set(k.versions.map(callOf))) {
+        expect(() => k.defaultFor(gpu, (v) => callOf(v) === call), `${k.name} (${call})`).not.toThrow();
       }
     }
   });

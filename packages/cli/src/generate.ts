@@ -42,7 +42,7 @@ export function registerGenerate(command: Command, run: Run): void {
     .action(run(async (promptArg: string | undefined, o: Record<string, any>) => {
       const prompt = await readPrompt(promptArg, o.file);
       const weights = String(o.weights);
-      if (weights !== 'f32' && weights !== 'f16') throw new CliError(`--weights must be f32 or f16, got "${weights}"`);
+      if (weights !== 'f32' && weights !== 'f16' && weights !== 'q8' && weights !== 'q4') throw new CliError(`--weights must be f32, f16, q8 or q4, got "${weights}"`);
       const device = toDevice(o.device);
       const options = generateOptions(o);
       if ((options.beams ?? 1) > 1 && (options.temperature ?? 0) > 0) {
