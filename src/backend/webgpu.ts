@@ -258,9 +258,10 @@ class WebGpuStep implements BackendStep, FusedStep {
     const C = wte.cols;
     const x = this.act(slot, T, C);
     const idsTensor = this.b.slot(idsSlot(slot), T, 1, 'u32');
-    if (this.tokenOnDevice && (T !== 1 || wte.chunks.length !== 1)) throw new Error('embed: a token chosen on the device feeds a one-token step of an unsplit table only');
-    // a token chosen on the device is already in the ids slot (sample() wrote it)
-    if (!this.tokenOnDevice) writeTensor(this.b.gpu.device, idsTensor, Uint32Array.from(ids));
+    // a token chosen on the device is already in the residual stream's ids slot (sample() wrote it there)
+    const onDevice = this.tokenOnDevice && slot === 'x';
+    if (onDevice && (T !== 1 || wte.chunks.length !== 1)) throw new Error('embed: a token chosen on the device feeds a one-token step of an unsplit table only');
+    if (!onDevice) writeTensor(this.b.gpu.device, idsTensor, Uint32Array.from(ids));
     if (wpe && wte.chunks.length === 1 && wpe.chunks.length === 1) {
       embed(rec, x.tensor, idsTensor, wte.chunks[0]!.weight, wpe.chunks[0]!.weight, { T, C, pos0 }); // one kernel: wte[ids] + wpe[pos0..]
       return x;
