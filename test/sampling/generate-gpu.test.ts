@@ -8,9 +8,11 @@ import { generate, type GenerateOptions, type GenerationResult } from '../../src
 import { createTensor, uploadTensor } from '../../src/gpu/buffers.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
 import { residualAdd } from '../../src/kernels/add.ts';
-import type { GPT2Config } from '../../src/model/config.ts';
+import type { GPT2Config, LlamaConfig } from '../../src/model/config.ts';
 import { GPT2 } from '../../src/model/gpt2.ts';
+import { Llama, llamaParamSource } from '../../src/model/llama.ts';
 import { randomGPT2Params } from '../../src/model/random.ts';
+import { randomLlamaParams } from '../../src/model/random-llama.ts';
 import { Sampler, type SamplingOptions } from '../../src/sampling/sampler.ts';
 import { CpuTokens, DeviceTokens } from '../../src/sampling/tokens.ts';
 import { gpt2Tokenizer } from '../../src/tokenizer/gpt2.ts';
@@ -63,6 +65,21 @@ describe('generate() with the sampling on the GPU', () => {
     expectSameReport(stepByStep, cpu);
     expectSameReport(pipelined, cpu);
     expect(cpu.timings.readback_bytes_per_token).toBe(4 * config.vocabSize);
+    m.destroy();
+  });
+
+  it('gives a Llama-family model (RoPE, no learned positions) the CPU sampler\'s tokens, pipelined', async () => {
+    const llama: LlamaConfig = {
+      arch: 'llama', variant: 'llama', maxPositionEmbeddings: 40, nLayer: 2, ropeTheta: 10000, ropeScaling: null, rmsNormEps: 1e-5,
+      slidingWindow: null, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: 1, eosTokenIds: [2],
+      vocabSize: 131, hiddenSize: 26, intermediateSize: 38, nHead: 4, nKVHead: 2, headDim: 6, rotaryDim: 6, tieWordEmbeddings: false,
+    };
+    const m = new Llama(await gpu(), llama, llamaParamSource(randomLlamaParams(llama, 3)));
+    expect(m.deviceSampling?.tokenOnDevice).toBe(true);
+    for (const sampling of [{ temperature: 0 }, { temperature: 0.9, topK: 30, seed: 8 }] as SamplingOptions[]) {
+      const options: GenerateOptions = { ...sampling, maxNewTokens: 16, stopAtEos: false };
+      expectSameReport(await generate(m, tokenizer, prompt, options), await generate(m, tokenizer, prompt, { ...options, sampleOn: 'cpu' }));
+    }
     m.destroy();
   });
 
