@@ -9,6 +9,7 @@ import { profileByKernel, profileRows, type KernelTotal, type ProfileRow } from 
 import { Rng } from '../src/random.ts';
 import { sampleOnDevice } from '../src/sampling/device.ts';
 import { Sampler, type SamplingOptions } from '../src/sampling/sampler.ts';
+import { CpuTokens, DeviceTokens, type TokenSource } from '../src/sampling/tokens.ts';
 import { summarize, type Stats } from './timing.ts';
 
 export interface StepProfile {
@@ -69,8 +70,19 @@ const SAMPLINGS: [string, SamplingOptions][] = [
   ['greedy', { temperature: 0 }],
   ['top-k 40, T 0.8', { temperature: 0.8, topK: 40, seed: 1 }],
 ];
+/**
+ * Decodes of DECODE_TOKENS tokens in a row, as generate() runs them (src/sampling/tokens.ts): the whole row read
+ * back and sampled on the CPU, the candidates read back step by step, and the steps pipelined (each submitted
+ * before the one before it is read back, its token fed from a GPU buffer).
+ */
+const DECODES = [
+  { engine: 'fused, CPU sampling, decode run', device: false, pipeline: false },
+  { engine: 'fused, GPU sampling, decode run', device: true, pipeline: false },
+  { engine: 'fused, GPU sampling pipelined, decode run', device: true, pipeline: true },
+] as const;
+const DECODE_TOKENS = 8;
 /** Measurements measureEngines makes (for progress lines). */
-export const ENGINE_STEPS = ENGINES.length * SAMPLINGS.length;
+export const ENGINE_STEPS = (ENGINES.length + DECODES.length) * SAMPLINGS.length;
 
 export interface E2EOptions {
   /** Prompt lengths and context lengths to measure. */
@@ -212,6 +224,41 @@ export async function measureEngines(model: LanguageModel, ids: number[], n: num
       const stats = await sampleWall(step, o);
       out.push({ ...stats, engine: e.engine, sampling, tokens: n, tokensPerS: 1000 / stats.median, dispatchesPerToken: dispatches, readbackBytesPerToken: bytes });
     }
+    // a run's tokens need room in the context after the prompt
+    out.push(...(await measureDecodes(model, ids.slice(0, Math.min(n, model.nCtx - DECODE_TOKENS)), sampling, options, o)));
+  }
+  return out;
+}
+
+/**
+ * DECODE_TOKENS tokens after the context `prompt`, on each way of DECODES: per-token stats of the decode (the
+ * prefill untimed). Each way must give the tokens of the first (checked before timing).
+ */
+async function measureDecodes(model: LanguageModel, prompt: number[], sampling: string, options: SamplingOptions, o: E2EOptions): Promise<DecodeEngine[]> {
+  const out: DecodeEngine[] = [];
+  let reference: number[] | undefined;
+  for (const d of DECODES) {
+    o.onStep?.(`decode of ${DECODE_TOKENS} tokens after ${prompt.length}: ${d.engine}, ${sampling}`);
+    const run = async () => {
+      const context = [...prompt];
+      const sampler = new Sampler({ ...options, seed: 1 });
+      const so = { last: DECODE_TOKENS - 1, topLogprobs: 5, useCache: true, profile: false };
+      const source: TokenSource = d.device ? new DeviceTokens(model, sampler, context, { ...so, pipeline: d.pipeline }) : new CpuTokens(model, sampler, context, so);
+      await source.prefill();
+      const t0 = performance.now();
+      for (let i = 0; i < DECODE_TOKENS; i++) context.push((await source.token(i)).id);
+      await source.settle();
+      return { ms: performance.now() - t0, tokens: context.slice(prompt.length), perToken: source.perToken() };
+    };
+    const first = await run(); // warm-up, and the check
+    reference ??= first.tokens;
+    if (first.tokens.join() !== reference.join()) throw new Error(`bench: ${d.engine} decoded other tokens than ${DECODES[0].engine} (${sampling})`);
+    const samples: number[] = [];
+    const start = performance.now();
+    while (samples.length < Math.min(3, o.runs) || (samples.length < o.runs && performance.now() - start < o.budgetMs)) samples.push((await run()).ms / DECODE_TOKENS);
+    const stats = summarize(samples);
+    const { dispatches = 0, readbackBytes = 0 } = first.perToken;
+    out.push({ ...stats, engine: d.engine, sampling, tokens: prompt.length, tokensPerS: 1000 / stats.median, dispatchesPerToken: dispatches, readbackBytesPerToken: readbackBytes });
   }
   return out;
 }

@@ -77,6 +77,7 @@ const NOT_BENCHED: Record<string, string> = {
   intervene: 'runs only when a hook intervenes, on shapes the user picks',
   attentionResult: 'runs only when a hook asks for hook_result',
   sumHeads: 'runs only when a hook asks for hook_result',
+  chooseToken: 'one invocation over at most 64 candidates: timed within the decode engines',
 };
 
 /**

@@ -124,7 +124,7 @@ export function toMarkdown(r: BenchReport): string {
     }
     for (const f of formats.filter((f) => f.engines?.length)) {
       const first = f.engines[0]!;
-      out.push(`Decode engines after ${first.tokens} tokens, ${f.weights} weights: one step with its sampling, each against the unfused one with the same sampling.`, '');
+      out.push(`Decode engines after ${first.tokens} tokens, ${f.weights} weights: one step with its sampling, or per token of a decode run (as generate() decodes), each against the unfused step with the same sampling.`, '');
       const rows = f.engines.map((x) => {
         const textbook = f.engines.find((y) => y.sampling === x.sampling)!;
         return [x.engine, x.sampling, String(x.dispatchesPerToken), String(x.readbackBytesPerToken), ms(x.median), num(x.tokensPerS), `${num(x.tokensPerS / textbook.tokensPerS)}x`];

@@ -2,10 +2,11 @@
 // token with the filters of src/sampling. The same function serves the CLI, the web demo and programs.
 import type { KVCache } from './backend/backend.ts';
 import type { DispatchTiming } from './gpu/recorder.ts';
-import type { ForwardResult, LanguageModel } from './model/model.ts';
+import type { LanguageModel } from './model/model.ts';
 import { beamSearch } from './sampling/beam.ts';
 import { logSoftmax, topLogprobs } from './sampling/logprobs.ts';
 import { Sampler, validateSamplingOptions, type SamplingOptions } from './sampling/sampler.ts';
+import { CpuTokens, DeviceTokens, type TokenSource } from './sampling/tokens.ts';
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
 import { StreamDecoder } from './tokenizer/stream.ts';
 
@@ -26,6 +27,17 @@ export interface GenerateOptions extends Partial<SamplingOptions> {
   /** Time every dispatch of the prefill and of the first decode step (timestamp queries, when the adapter has them). */
   profile?: boolean;
   /**
+   * Where a token is chosen: 'gpu' (the default where the model can) leaves the logits on the GPU and reads back the
+   * sampler's candidates; 'cpu' reads each step's whole row of logits back and samples there (the reference, and
+   * the only way on the WebAssembly backend). The tokens are the same for the same seed.
+   */
+  sampleOn?: 'gpu' | 'cpu';
+  /**
+   * With sampling on the GPU: submit each decode step before the one before it was read back, its token fed from
+   * a GPU buffer (default true; where the options allow, see src/sampling/tokens.ts). The tokens are the same.
+   */
+  pipeline?: boolean;
+  /**
    * A prompt too long for the context and maxNewTokens: keep its end (dropping tokens from the front) instead of
    * refusing it. Without it, only a prompt longer than the whole context is refused.
    */
@@ -38,6 +50,10 @@ export interface TokenLogprob {
   logprob: number;
 }
 
+/**
+ * One generated token. `logprob` and `top_logprobs` are under the model's raw distribution: log_softmax of the
+ * logits as the model gave them, before the bias, penalties, temperature and filters that chose the token.
+ */
 export interface GenerationStep extends TokenLogprob {
   top_logprobs: TokenLogprob[];
 }
@@ -58,7 +74,10 @@ export interface GenerationResult {
     tokens_per_s: number;
     time_to_first_token_ms: number;
     prefill_tokens_per_s: number;
-    /** Kernel dispatches and bytes read back by one decode step (the last), where the model counts them. */
+    /**
+     * Kernel dispatches and bytes read back per decode token, where the model counts them: means over the decode
+     * steps whose tokens were kept, with what a token cost besides its step (a whole row read, a step run again).
+     */
     dispatches_per_token?: number;
     readback_bytes_per_token?: number;
   };
@@ -108,8 +127,7 @@ export async function generate(
   if ((options.beams ?? 1) > 1 && maxNew > 0) return generateBeams(model, tokenizer, promptIds, { ...options, seed }, fitted.dropped, onText);
 
   const sampler = new Sampler({ ...options, seed });
-  const describe = (id: number, lp: Float32Array): TokenLogprob => ({ id, text: tokenizer.decode([id]), logprob: lp[id]! });
-  const tops = (lp: Float32Array): TokenLogprob[] => topLogprobs(lp, k).map(({ id }) => describe(id, lp));
+  const describe = (t: { id: number; logprob: number }): TokenLogprob => ({ id: t.id, text: tokenizer.decode([t.id]), logprob: t.logprob });
   const eos = options.stopAtEos === false ? undefined : tokenizer.eosTokenId;
   const stops = (options.stop ?? []).filter((s) => s.length > 0);
 
@@ -121,55 +139,56 @@ export async function generate(
   let emitted = 0; // how much of `text` was handed to onText
   let finish: FinishReason = 'length';
 
-  const t0 = now();
-  const prefill = await model.forward(promptIds, 0, { profile: options.profile });
-  let { logits } = prefill;
-  const profile = options.profile ? { prefill: prefill.profile ?? [], decode: undefined as DispatchTiming[] | undefined } : undefined;
-  const prefillMs = now() - t0;
-  let next: TokenLogprob[] | undefined;
-  if (maxNew <= 0) next = tops(logSoftmax(logits));
-
   // the prompt and the new tokens share the context; when it is full first, generation ends early
   const room = model.nCtx - promptIds.length;
   if (room < maxNew) finish = 'context';
+  const count = Math.min(maxNew, room);
+  const sourceOptions = { last: count - 1, topLogprobs: k, useCache: options.useCache !== false, profile: options.profile === true };
+  const onGpu = options.sampleOn !== 'cpu' && model.deviceSampling !== undefined;
+  const source: TokenSource = onGpu
+    ? new DeviceTokens(model, sampler, context, { ...sourceOptions, pipeline: options.pipeline !== false })
+    : new CpuTokens(model, sampler, context, sourceOptions);
+
+  const t0 = now();
+  await source.prefill();
+  const prefillMs = now() - t0;
+  let next: TokenLogprob[] | undefined;
+  if (maxNew <= 0) next = (await source.next()).map(describe);
+
   const t1 = now();
-  let lastDecode: ForwardResult | undefined;
-  for (let i = 0; i < Math.min(maxNew, room); i++) {
-    if (options.signal?.aborted) {
-      finish = 'abort';
-      break;
-    }
-    const lp = logSoftmax(logits);
-    const id = sampler.next(logits, context);
-    const step: GenerationStep = { ...describe(id, lp), top_logprobs: tops(lp) };
-    if (id === eos) {
-      finish = 'eos';
-      break;
-    }
-    tokens.push(id);
-    steps.push(step);
-    context.push(id);
-    text += decoder.push(id);
+  try {
+    for (let i = 0; i < count; i++) {
+      if (options.signal?.aborted) {
+        finish = 'abort';
+        break;
+      }
+      const t = await source.token(i);
+      const step: GenerationStep = { ...describe(t), top_logprobs: t.top.map(describe) };
+      const id = t.id;
+      if (id === eos) {
+        finish = 'eos';
+        break;
+      }
+      tokens.push(id);
+      steps.push(step);
+      context.push(id);
+      text += decoder.push(id);
 
-    // a stop string ends generation; text that could still become one is held back from the stream
-    const hit = firstStop(text, stops);
-    if (hit >= 0) {
-      text = text.slice(0, hit);
-      finish = 'stop';
+      // a stop string ends generation; text that could still become one is held back from the stream
+      const hit = firstStop(text, stops);
+      if (hit >= 0) {
+        text = text.slice(0, hit);
+        finish = 'stop';
+      }
+      const safe = finish === 'stop' ? text.length : text.length - heldBack(text, stops);
+      if (safe > emitted) {
+        onText?.(text.slice(emitted, safe), step);
+        emitted = safe;
+      }
+      if (finish === 'stop') break;
     }
-    const safe = finish === 'stop' ? text.length : text.length - heldBack(text, stops);
-    if (safe > emitted) {
-      onText?.(text.slice(emitted, safe), step);
-      emitted = safe;
-    }
-    if (finish === 'stop' || i === Math.min(maxNew, room) - 1) break;
-
-    const useCache = options.useCache !== false;
-    const profileThis = profile !== undefined && profile.decode === undefined; // the first decode step only
-    const forward = useCache ? await model.forward([id], context.length - 1, { profile: profileThis }) : await model.forward(context, 0, { profile: profileThis });
-    logits = forward.logits;
-    if (useCache) lastDecode = forward;
-    if (profileThis) profile.decode = forward.profile ?? [];
+  } finally {
+    await source.settle(); // a step submitted ahead that generation no longer needs
   }
   if (finish !== 'stop') {
     text += decoder.flush();
@@ -182,11 +201,11 @@ export async function generate(
     text,
     steps,
     next,
-    timings: timings(promptIds.length, tokens.length, prefillMs, decodeMs, lastDecode),
+    timings: timings(promptIds.length, tokens.length, prefillMs, decodeMs, source.perToken()),
     finish_reason: finish,
     seed,
     prompt_tokens_dropped: fitted.dropped,
-    ...(profile ? { profile } : {}),
+    ...(options.profile ? { profile: source.profile } : {}),
   };
 }
 
@@ -210,7 +229,7 @@ export function randomSeed(): number {
   return Math.floor(Math.random() * 0x100000000);
 }
 
-function timings(promptTokens: number, newTokens: number, prefillMs: number, decodeMs: number, decodeStep?: ForwardResult) {
+function timings(promptTokens: number, newTokens: number, prefillMs: number, decodeMs: number, perToken: { dispatches?: number; readbackBytes?: number } = {}) {
   // the first new token comes from the prefill's logits; the decode loop produces the rest
   const decoded = Math.max(newTokens - 1, 0);
   return {
@@ -219,9 +238,8 @@ function timings(promptTokens: number, newTokens: number, prefillMs: number, dec
     tokens_per_s: decoded > 0 && decodeMs > 0 ? round((decoded * 1000) / decodeMs) : 0,
     time_to_first_token_ms: round(prefillMs),
     prefill_tokens_per_s: prefillMs > 0 ? round((promptTokens * 1000) / prefillMs) : 0,
-    // of the last decode step, where the model counts them
-    ...(decodeStep?.dispatches !== undefined ? { dispatches_per_token: decodeStep.dispatches } : {}),
-    ...(decodeStep?.readbackBytes !== undefined ? { readback_bytes_per_token: decodeStep.readbackBytes } : {}),
+    ...(perToken.dispatches !== undefined ? { dispatches_per_token: perToken.dispatches } : {}),
+    ...(perToken.readbackBytes !== undefined ? { readback_bytes_per_token: perToken.readbackBytes } : {}),
   };
 }
 

@@ -15,6 +15,7 @@
 // they fire (src/model/step.ts), the backend how.
 import type { DispatchTiming } from '../gpu/recorder.ts';
 import type { Hooks, HookView } from '../hooks/hooks.ts';
+import type { ChooseRequest } from '../kernels/choose.ts';
 import type { LogitAdjust } from '../kernels/topk.ts';
 import type { WeightFormat } from '../model/model.ts';
 
@@ -77,6 +78,27 @@ export interface StepOptions {
   profile?: boolean;
   hooks?: Hooks;
   label?: string;
+  /**
+   * A one-token step whose token is the one an earlier step's sample() chose on the device: embed() reads it from
+   * there and ignores the id it is given. See Backend.deviceSampling.
+   */
+  tokenOnDevice?: boolean;
+}
+
+/**
+ * Sampling on the device (src/kernels/topk.ts, choose.ts): what one step's sample() selects from its row of logits.
+ * Read back, its result holds, in order: the sampler's candidates [3 + 2K]; with `report`, the largest `report`
+ * raw logits and the raw row's log-sum-exp [3 + 2 report]; with `choose`, the chosen id [1] (u32 bits).
+ */
+export interface SampleRequest {
+  /** The sampler's candidates: the K largest after the listed ids' bias and penalty and the temperature. */
+  K: number;
+  temperature: number;
+  list: readonly LogitAdjust[];
+  /** Also select from the raw row, for log-probabilities (when the sampler's selection is not of the raw row). */
+  report?: number;
+  /** Also choose the token, where the next step's embedding reads it (StepOptions.tokenOnDevice). */
+  choose?: ChooseRequest;
 }
 
 export interface Backend {
@@ -106,6 +128,11 @@ export interface Backend {
   stepTokens(requested: number, widest: number): number;
   /** Start recording a step of T tokens at positions pos0 .. pos0 + T - 1. */
   begin(T: number, pos0: number, o?: StepOptions): BackendStep;
+  /**
+   * Where steps have sample(): whether the token it chooses can feed the next step's embedding from `table`
+   * (StepOptions.tokenOnDevice; not where the table is split into chunks). Undefined: no sampling on the device.
+   */
+  deviceSampling?(table: Matrix): { tokenOnDevice: boolean };
   bytes(): { weights: number; activations: number; kvCache: number };
   destroy(): void;
 }
@@ -157,10 +184,10 @@ export interface BackendStep {
   /** silu(gate) * up of gate | up rows [T, 2I]: [T, I]. */
   swiglu(slot: string, gateUp: Act, layer: number): Act;
   /**
-   * The sampler's candidates from one row of logits (src/kernels/topk.ts): [1, 3 + 2K], the listed ids adjusted in
-   * place first. Where the backend has it.
+   * Sampling on the device from one row of logits [1, V]: the selections and the choice `r` asks for, gathered in
+   * one row to read back (see SampleRequest). Where the backend has it (Backend.deviceSampling).
    */
-  selectCandidates?(logits: Act, list: readonly LogitAdjust[], K: number, temperature: number): Act;
+  sample?(logits: Act, r: SampleRequest): Act;
   /** The fused primitives, where the backend has them and the step runs one token. */
   readonly fused?: FusedStep;
   /** Kernel dispatches recorded so far (a backend that counts them). */

@@ -9,6 +9,7 @@ import { gpuHook, type HookFn, type HookView } from '../hooks/hooks.ts';
 import { residualAdd } from '../kernels/add.ts';
 import { attentionScores, attentionValues } from '../kernels/attention.ts';
 import { attentionResult, sumHeads } from '../kernels/attention-result.ts';
+import { chooseToken } from '../kernels/choose.ts';
 import { embed } from '../kernels/embedding.ts';
 import { attentionDecode, attentionDecodeFits, matvecFused } from '../kernels/fused.ts';
 import { gelu } from '../kernels/gelu.ts';
@@ -18,11 +19,11 @@ import { rmsNorm } from '../kernels/rmsnorm.ts';
 import { rope } from '../kernels/rope.ts';
 import { softmax } from '../kernels/softmax.ts';
 import { swiglu } from '../kernels/swiglu.ts';
-import { packAdjustments, topK, type LogitAdjust } from '../kernels/topk.ts';
+import { packAdjustments, topK } from '../kernels/topk.ts';
 import { ConfigError } from '../model/config.ts';
 import type { WeightFormat } from '../model/model.ts';
 import { createGatherBuffers, splitEmbed, splitMatmul, splitScratchWidth, splitTensors, uploadSplitMatrix, type GatherBuffers, type SplitMatrix } from '../model/split-weights.ts';
-import type { Act, Backend, BackendStep, FusedEpilogue, FusedStep, HeadSlice, KVCache, Matrix, Norm, StepOptions, Vector } from './backend.ts';
+import type { Act, Backend, BackendStep, FusedEpilogue, FusedStep, HeadSlice, KVCache, Matrix, Norm, SampleRequest, StepOptions, Vector } from './backend.ts';
 
 interface GpuAct extends Act {
   tensor: Tensor;
@@ -145,6 +146,11 @@ export class WebGpuBackend implements Backend {
     return new WebGpuStep(this, T, pos0, o);
   }
 
+  deviceSampling(table: Matrix): { tokenOnDevice: boolean } {
+    // a split table's gather is built on the CPU from the ids
+    return { tokenOnDevice: (table as GpuMatrix).chunks.length === 1 };
+  }
+
   /** The slot's buffer, holding at least rows x cols floats: made, or replaced by one of Tc rows, when too small. */
   slot(name: string, rows: number, cols: number, dtype: 'f32' | 'u32' = 'f32'): Tensor {
     let t = this.slots.get(name);
@@ -191,6 +197,11 @@ export class WebGpuBackend implements Backend {
   }
 }
 
+/** The slot of a step's token ids, embedded into the slot `slot` (the residual stream: "x"). */
+function idsSlot(slot: string): string {
+  return `${slot}.ids`;
+}
+
 /** "h.3.attn.c_proj" -> "attn.c_proj": the module within its block, what slots and profiles call it. */
 function moduleName(label: string): string {
   return label.replace(/^(h|layers)\.\d+\./, '');
@@ -200,6 +211,7 @@ class WebGpuStep implements BackendStep, FusedStep {
   private rec: Recorder;
   private hooks: HookFn<Tensor>;
   readonly hooked: boolean;
+  private tokenOnDevice: boolean;
 
   constructor(
     private b: WebGpuBackend,
@@ -208,6 +220,7 @@ class WebGpuStep implements BackendStep, FusedStep {
     o: StepOptions,
   ) {
     this.rec = new Recorder(b.gpu, { profile: o.profile, label: o.label ?? (T > 1 ? 'prefill' : 'decode') });
+    this.tokenOnDevice = o.tokenOnDevice === true;
     this.hooks = gpuHook(this.rec, o.hooks, pos0);
     this.hooked = o.hooks !== undefined;
   }
@@ -244,8 +257,11 @@ class WebGpuStep implements BackendStep, FusedStep {
     const wpe = positions as GpuMatrix | undefined;
     const C = wte.cols;
     const x = this.act(slot, T, C);
-    const idsTensor = this.b.slot(`${slot}.ids`, T, 1, 'u32');
-    writeTensor(this.b.gpu.device, idsTensor, Uint32Array.from(ids));
+    const idsTensor = this.b.slot(idsSlot(slot), T, 1, 'u32');
+    // a token chosen on the device is already in the residual stream's ids slot (sample() wrote it there)
+    const onDevice = this.tokenOnDevice && slot === 'x';
+    if (onDevice && (T !== 1 || wte.chunks.length !== 1)) throw new Error('embed: a token chosen on the device feeds a one-token step of an unsplit table only');
+    if (!onDevice) writeTensor(this.b.gpu.device, idsTensor, Uint32Array.from(ids));
     if (wpe && wte.chunks.length === 1 && wpe.chunks.length === 1) {
       embed(rec, x.tensor, idsTensor, wte.chunks[0]!.weight, wpe.chunks[0]!.weight, { T, C, pos0 }); // one kernel: wte[ids] + wpe[pos0..]
       return x;
@@ -352,13 +368,34 @@ class WebGpuStep implements BackendStep, FusedStep {
     return out;
   }
 
-  selectCandidates(logits: Act, list: readonly LogitAdjust[], K: number, temperature: number): Act {
+  sample(logits: Act, r: SampleRequest): Act {
     const V = logits.shape[1]!;
+    const { K, temperature, list } = r;
+    const row = (logits as GpuAct).tensor;
     const packed = new Uint32Array(packAdjustments(list));
     const listTensor = this.b.slot('sample.list', 1, packed.length, 'u32');
     writeTensor(this.b.gpu.device, listTensor, packed);
-    const out = this.act('sample.candidates', 1, 3 + 2 * K);
-    topK(this.rec, out.tensor, (logits as GpuAct).tensor, listTensor, { V, K, nList: list.length, temperature });
+    const candidates = this.b.slot('sample.candidates', 1, 3 + 2 * K);
+    topK(this.rec, candidates, row, listTensor, { V, K, nList: list.length, temperature });
+    const parts: [Tensor, number][] = [[candidates, 3 + 2 * K]];
+    if (r.report) {
+      const report = this.b.slot('sample.report', 1, 3 + 2 * r.report);
+      topK(this.rec, report, row, listTensor, { V, K: r.report, nList: 0, temperature: 1, label: 'top_logprobs' });
+      parts.push([report, 3 + 2 * r.report]);
+    }
+    if (r.choose) {
+      // where the next step's embedding reads its token (StepOptions.tokenOnDevice)
+      const token = this.b.slot(idsSlot('x'), 1, 1, 'u32');
+      chooseToken(this.rec, token, candidates, listTensor, { ...r.choose, K, nList: list.length });
+      parts.push([token, 1]);
+    }
+    // one row to read back: the parts side by side (copies, not dispatches)
+    const out = this.act('sample.readback', 1, parts.reduce((n, [, floats]) => n + floats, 0));
+    let at = 0;
+    for (const [t, floats] of parts) {
+      this.rec.copy(t, 0, out.tensor, 4 * at, 4 * floats, 'sample_readback');
+      at += floats;
+    }
     return out;
   }
 

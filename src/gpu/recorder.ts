@@ -99,6 +99,37 @@ export function pipelineCache(device: GPUDevice): PipelineCache {
 
 /** A uniform buffer per device, grown when a step needs more; queue order makes reuse across steps safe. */
 const uniformBuffers = new WeakMap<GPUDevice, GPUBuffer>();
+/** What each uniform buffer holds once the writes queued so far land: a step writes only the uniforms that differ. */
+const uniformContents = new WeakMap<GPUBuffer, Uint8Array>();
+
+/**
+ * Queue writes of the dispatches' uniforms (`staging`, dispatch i at offsets[i], lengths[i] bytes) that differ from
+ * what the buffer will hold; neighbours are written together. A decode step after the first writes only what moved
+ * with the position (and the sampler's number), not the ~100 structs that stay as they were. Returns bytes written.
+ */
+function writeChangedUniforms(device: GPUDevice, buffer: GPUBuffer, staging: Uint8Array<ArrayBuffer>, offsets: number[], lengths: number[]): number {
+  const held = uniformContents.get(buffer);
+  const same = (i: number) => {
+    if (!held || offsets[i]! + lengths[i]! > held.length) return false;
+    for (let b = offsets[i]!; b < offsets[i]! + lengths[i]!; b++) if (held[b] !== staging[b]) return false;
+    return true;
+  };
+  let written = 0;
+  for (let i = 0; i < offsets.length; i++) {
+    if (lengths[i] === 0 || same(i)) continue;
+    let j = i; // write i .. j in one go, while the next one changed too
+    while (j + 1 < offsets.length && lengths[j + 1]! > 0 && !same(j + 1)) j++;
+    const [from, to] = [offsets[i]!, offsets[j]! + lengths[j]!];
+    device.queue.writeBuffer(buffer, from, staging, from, to - from);
+    written += to - from;
+    i = j;
+  }
+  const contents = held && held.length > staging.length ? held : new Uint8Array(staging.length);
+  if (contents !== held && held) contents.set(held);
+  contents.set(staging);
+  uniformContents.set(buffer, contents);
+  return written;
+}
 function uniformBuffer(device: GPUDevice, size: number): GPUBuffer {
   let buffer = uniformBuffers.get(device);
   if (!buffer || buffer.size < size) {
@@ -111,6 +142,8 @@ function uniformBuffer(device: GPUDevice, size: number): GPUBuffer {
 
 export class Recorder {
   readonly dispatches: Dispatch[] = [];
+  /** Bytes of uniforms the last submit() wrote: the ones that changed since the step before. */
+  uniformBytesWritten = 0;
   /** Copies to run before the dispatch at each index (index === dispatches.length: after the last one). */
   private copies = new Map<number, Copy[]>();
   readonly device: GPUDevice;
@@ -164,7 +197,8 @@ export class Recorder {
     if (total > 0) {
       const staging = new Uint8Array(total);
       this.dispatches.forEach((d, i) => d.uniforms && staging.set(new Uint8Array(d.uniforms), offsets[i]));
-      device.queue.writeBuffer(uniforms, 0, staging);
+      const lengths = this.dispatches.map((d) => d.uniforms?.byteLength ?? 0);
+      this.uniformBytesWritten = writeChangedUniforms(device, uniforms, staging, offsets, lengths);
     }
 
     const profile = this.options.profile && this.gpu.hasTimestamps && this.dispatches.length > 0;

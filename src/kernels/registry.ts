@@ -2,6 +2,7 @@
 import { residualAddKernel } from './add.ts';
 import { attentionScoresKernel, attentionValuesKernel } from './attention.ts';
 import { attentionResultKernel, sumHeadsKernel } from './attention-result.ts';
+import { chooseTokenKernel } from './choose.ts';
 import { embedKernel } from './embedding.ts';
 import { attentionDecodeKernel, matvecFusedKernel } from './fused.ts';
 import { geluKernel } from './gelu.ts';
@@ -34,5 +35,6 @@ export const KERNELS: readonly Kernel[] = [
   matvecFusedKernel,
   attentionDecodeKernel,
   topKKernel,
+  chooseTokenKernel,
   interveneKernel,
 ];

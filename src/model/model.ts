@@ -1,9 +1,9 @@
 // What every architecture's forward pass offers the rest of wgpt (generation, the CLI, labs, the web demo).
-import type { KVCache } from '../backend/backend.ts';
+import type { KVCache, SampleRequest } from '../backend/backend.ts';
 import type { Device } from '../backend/device.ts';
 import type { DispatchTiming } from '../gpu/recorder.ts';
 import type { Hooks } from '../hooks/hooks.ts';
-import type { Candidates, LogitAdjust } from '../kernels/topk.ts';
+import type { Candidates } from '../kernels/topk.ts';
 
 /**
  * How a backend stores weight matrices: f32; f16 packed two to a u32 (half the memory and bandwidth); or q8 / q4,
@@ -55,10 +55,18 @@ export interface ForwardOptions {
   fused?: boolean;
   /**
    * Sample on the GPU: instead of the last row's logits, read back only the sampler's candidates (src/kernels/topk.ts:
-   * the K largest after the listed ids' bias and penalty and the temperature, and the row's log-sum-exp). The result
-   * then has `candidates` and empty `logits`. Not with allLogits.
+   * the K largest after the listed ids' bias and penalty and the temperature, and the row's log-sum-exp), with
+   * `report` the largest raw logits too, and with `choose` the token chosen on the GPU (src/kernels/choose.ts),
+   * left where the next step's embedding reads it (`tokenOnDevice`). The result then has `candidates` (`report`,
+   * `chosen`) and empty `logits`. Not with allLogits. The step, and the copy of what it reads back, are queued
+   * before forward() first waits: the next step may be submitted before this one's promise resolves.
    */
-  select?: { K: number; temperature: number; list: readonly LogitAdjust[] };
+  select?: SampleRequest;
+  /**
+   * A one-token step whose token is the one the previous step chose on the device (`select.choose`); `ids` holds
+   * one id, not read. Where `deviceSampling.tokenOnDevice`.
+   */
+  tokenOnDevice?: boolean;
 }
 
 export interface ForwardResult {
@@ -72,6 +80,10 @@ export interface ForwardResult {
   readbackBytes?: number;
   /** With `select`: the candidates, and the whole row read on demand (before the next forward) where they do not do. */
   candidates?: Candidates;
+  /** With `select.report`: the largest raw logits and the raw row's log-sum-exp. */
+  report?: Candidates;
+  /** With `select.choose`: the token chosen on the device. */
+  chosen?: number;
   readLogits?: () => Promise<Float32Array>;
 }
 
@@ -84,6 +96,11 @@ export interface LanguageModel {
   readonly nCtx: number;
   readonly weightFormat: WeightFormat;
   readonly dims: ModelDims;
+  /**
+   * Where forward() honours `select` (sampling on the device), and whether the token chosen there can feed the next
+   * step (`tokenOnDevice`). Undefined: the logits are read back and sampled on the CPU.
+   */
+  readonly deviceSampling?: { tokenOnDevice: boolean };
   /**
    * Run `ids` as positions pos0 .. pos0+T-1. The KV cache must already hold positions 0 .. pos0-1 from earlier
    * calls; this call appends the new ones. pos0 = 0 starts a new sequence.

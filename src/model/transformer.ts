@@ -69,6 +69,7 @@ export abstract class Transformer<B> implements LanguageModel {
 
   /** Runs every op: buffers, kernels and hooks live there. */
   private backend: Backend;
+  readonly deviceSampling?: { tokenOnDevice: boolean };
 
   protected constructor(
     readonly gpu: Device,
@@ -88,6 +89,7 @@ export abstract class Transformer<B> implements LanguageModel {
     const widest = Math.max(NH * P, (NH + 2 * NKV) * HS, spec.mlpWidth, V, C, NH * HS);
     backend.checkFits(widest, NKV * P * HS, P);
     this.weights = load(backend);
+    this.deviceSampling = backend.deviceSampling?.(this.weights.embed);
     if (spec.rope) this.invFreq = backend.vector(this.ropeInvFreq(), 'rope.inv_freq');
     this.maxStepTokens = backend.stepTokens(Math.min(stepTokens, P), widest);
     this.cache = backend.kvCache(dims.nLayer, NKV, P, HS);
@@ -115,6 +117,7 @@ export abstract class Transformer<B> implements LanguageModel {
     if (!this.spec.rope && scale !== 1) throw new RangeError('ropeAngleScale needs RoPE, and this model has learned position embeddings: scale hook_pos_embed instead');
     if (!Number.isFinite(scale)) throw new RangeError(`ropeAngleScale must be a finite number, got ${scale}`);
     const cache = options.cache ?? this.cache;
+    if (options.tokenOnDevice && !(T === 1 && this.deviceSampling?.tokenOnDevice)) throw new RangeError('tokenOnDevice: a one-token step, on a backend whose sampling can feed the embedding');
     if (pos0 + T > cache.positions) throw new RangeError(`positions ${pos0}..${pos0 + T - 1} do not fit a KV cache of ${cache.positions} positions`);
 
     const Tc = this.maxStepTokens;
@@ -124,28 +127,39 @@ export abstract class Transformer<B> implements LanguageModel {
     let dispatches = 0;
     let readbackBytes = 0;
     let candidates: Candidates | undefined;
+    let report: Candidates | undefined;
+    let chosen: number | undefined;
     let readLogits: (() => Promise<Float32Array>) | undefined;
     for (let t0 = 0; t0 < T; t0 += Tc) {
       const chunk = ids.slice(t0, t0 + Tc);
       const final = t0 + chunk.length === T;
       const { step, head } = this.record(chunk, pos0 + t0, all ? 'all' : final ? 'last' : 'none', options, cache);
-      const select = final && !all && options.select && step.selectCandidates;
-      const picked = select ? step.selectCandidates!(head!, options.select!.list, options.select!.K, options.select!.temperature) : undefined;
+      const r = final && !all ? options.select : undefined;
+      const picked = r && step.sample ? step.sample(head!, r) : undefined;
       dispatches += step.dispatches ?? 0;
-      profile.push(...(await step.run()));
       if (picked) {
-        const out = await step.read(picked, 1);
+        // the copy of the selection is queued right behind the step, before this call first waits: a program may
+        // submit the next step (ForwardOptions.select) before awaiting this one
+        const [timings, out] = await Promise.all([step.run(), step.read(picked, 1)]);
+        profile.push(...timings);
         readbackBytes += out.byteLength;
-        candidates = readCandidates(out, options.select!.K);
+        candidates = readCandidates(out.subarray(0, 3 + 2 * r!.K), r!.K);
+        let at = 3 + 2 * r!.K;
+        if (r!.report) {
+          report = readCandidates(out.subarray(at, at + 3 + 2 * r!.report), r!.report);
+          at += 3 + 2 * r!.report;
+        }
+        if (r!.choose) chosen = new Uint32Array(out.buffer, out.byteOffset + 4 * at, 1)[0];
         readLogits = () => step.read(head!, 1);
         continue;
       }
+      profile.push(...(await step.run()));
       const out = head ? await step.read(head, head.shape[0]!) : undefined;
       readbackBytes += out?.byteLength ?? 0;
       if (all) all.set(out!, t0 * V);
       else if (final) logits = out!;
     }
-    return { logits: all ?? logits, profile: options.profile ? profile : undefined, dispatches, readbackBytes, candidates, readLogits };
+    return { logits: all ?? logits, profile: options.profile ? profile : undefined, dispatches, readbackBytes, candidates, report, chosen, readLogits };
   }
 
   /** A KV cache for one more sequence, holding `positions` positions (at most nCtx): see LanguageModel.newCache. */
@@ -180,7 +194,7 @@ export abstract class Transformer<B> implements LanguageModel {
 
   /** One step of T <= Tc tokens, recorded: embed, every block, and the head on every row, the last, or none. */
   private record(ids: readonly number[], pos0: number, head: 'all' | 'last' | 'none', options: ForwardOptions, cache = this.cache): { step: BackendStep; head?: Act } {
-    const step = this.backend.begin(ids.length, pos0, { profile: options.profile, hooks: options.hooks });
+    const step = this.backend.begin(ids.length, pos0, { profile: options.profile, hooks: options.hooks, tokenOnDevice: options.tokenOnDevice });
     const x = new Step(step, this.context(options.ropeAngleScale ?? 1, options.fused ?? true, cache));
     x.embed(ids, this.weights.embed, this.weights.positions);
     this.weights.blocks.forEach((b, l) => {

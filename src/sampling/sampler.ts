@@ -35,13 +35,22 @@ export class Sampler {
    * The next token. `logits` (V values) are the model's output for the last position; `context` is every
    * token id so far, prompt included, which the repetition penalty and no-repeat-ngram look at.
    */
-  next(logits: Float32Array, context: readonly number[]): number {
+  next(logits: Float32Array, context: readonly number[], u?: number): number {
     const processed = this.process(logits, context);
     if (maxLogit(processed) === -Infinity) {
       throw new SamplingOptionError('every token was removed by --logit-bias / --no-repeat-ngram; loosen them');
     }
     if (this.greedy) return argmax(processed);
-    return sampleFrom(softmax(processed), this.rng.uniform());
+    return sampleFrom(softmax(processed), u ?? this.rng.uniform());
+  }
+
+  /**
+   * The uniform number the next sampled token will use, drawn now: a caller that must know it before the logits
+   * exist (a token chosen on the GPU, src/kernels/choose.ts) passes it back as next()'s `u`. Tokens drawn with u
+   * given and without it come from one sequence, one number a token (greedy draws none).
+   */
+  draw(): number {
+    return this.rng.uniform();
   }
 
   /**
@@ -49,11 +58,11 @@ export class Sampler {
    * what these options look at: then call next() with the whole row. Either way the token is the one next() would
    * choose from the whole row, and the generator advances only when a token is chosen.
    */
-  nextFromCandidates(c: Candidates, context: readonly number[], vocabSize: number): number | undefined {
+  nextFromCandidates(c: Candidates, context: readonly number[], vocabSize: number, u?: number): number | undefined {
     const processed = processCandidates(c, this.options, context, vocabSize);
     if (!processed) return undefined;
     if (this.greedy) return argmax(processed);
-    return sampleFrom(softmax(processed), this.rng.uniform());
+    return sampleFrom(softmax(processed), u ?? this.rng.uniform());
   }
 
   /** The logits `next` chooses from: after bias and penalties, and after the filters unless greedy. */

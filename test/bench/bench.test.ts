@@ -57,6 +57,11 @@ describe('wgpt bench --quick', () => {
         expect(fused!.dispatchesPerToken).toBeLessThan(unfused!.dispatchesPerToken);
         expect(device!.readbackBytesPerToken).toBeLessThan(fused!.readbackBytesPerToken);
         for (const e of [unfused!, fused!, device!]) expect(e.tokensPerS).toBeGreaterThan(0);
+        // decode runs as generate() decodes: candidates read back instead of the row, pipelined or not
+        const [cpuRun, gpuRun, pipelined] = ['fused, CPU sampling, decode run', 'fused, GPU sampling, decode run', 'fused, GPU sampling pipelined, decode run'].map((n) => engine(n, sampling));
+        expect(gpuRun!.readbackBytesPerToken).toBeLessThan(cpuRun!.readbackBytesPerToken);
+        expect(pipelined!.readbackBytesPerToken).toBeLessThan(cpuRun!.readbackBytesPerToken);
+        for (const e of [cpuRun!, gpuRun!, pipelined!]) expect(e.tokensPerS).toBeGreaterThan(0);
       }
     }
     expect(report.targets.tiledOverNaive.cases.length).toBeGreaterThan(0);

@@ -30,8 +30,10 @@ export function registerGenerate(command: Command, run: Run): void {
     .option('--weights <format>', 'Weights on the device: f32 or f16 (packed)', { default: 'f32' })
     .option('--top-logprobs <k>', 'Candidates per step in --json output', { default: 5 })
     .option('--no-eos', 'Keep generating past the end-of-text token')
+    .option('--sample-on <gpu|cpu>', 'Where tokens are chosen on WebGPU: gpu reads back only the candidates, cpu the whole row of logits (the reference)', { default: 'gpu' })
+    .option('--no-pipeline', 'With --sample-on gpu: wait for each decode step to be read back before submitting the next')
     .option('--stats', 'Print timings and throughput to stderr')
-    .option('--profile', 'Print the time of every dispatch (GPU) or op (WebAssembly) of the prefill and the first decode step to stderr')
+    .option('--profile', 'Print the time of every dispatch (GPU) or op (WebAssembly) of the prefill and the first decode step to stderr (with --json: in the JSON)')
     .option('--chat', "Send the prompt as a user message through the model's chat template; print only the reply")
     .option('--json', 'Print one JSON object instead of streaming text')
     .option(...OFFLINE_OPTION)
@@ -44,7 +46,11 @@ export function registerGenerate(command: Command, run: Run): void {
       const weights = String(o.weights);
       if (weights !== 'f32' && weights !== 'f16' && weights !== 'q8' && weights !== 'q4') throw new CliError(`--weights must be f32, f16, q8 or q4, got "${weights}"`);
       const device = toDevice(o.device);
+      const sampleOn = String(o.sampleOn);
+      if (sampleOn !== 'gpu' && sampleOn !== 'cpu') throw new CliError(`--sample-on must be gpu or cpu, got "${sampleOn}"`);
       const options = generateOptions(o);
+      options.sampleOn = sampleOn;
+      options.pipeline = o.pipeline !== false;
       if ((options.beams ?? 1) > 1 && (options.temperature ?? 0) > 0) {
         throw new CliError('--beams is deterministic and cannot be combined with --temperature above 0: drop one of them');
       }
@@ -86,7 +92,7 @@ export function registerGenerate(command: Command, run: Run): void {
       waiting.stop();
       process.off('SIGINT', onSigint);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(jsonResult(result, name, gpu, fitted.dropped))}\n`);
+        process.stdout.write(`${JSON.stringify(jsonResult(result, name, gpu, fitted.dropped, o.profile))}\n`);
       } else {
         process.stdout.write('\n');
       }
@@ -95,7 +101,7 @@ export function registerGenerate(command: Command, run: Run): void {
         process.stderr.write(`wgpt: the context of ${model.nCtx} tokens is full: stopped after ${n} new token${n === 1 ? '' : 's'} of the ${options.maxNewTokens} asked for (finish reason "context")\n`);
       }
       if (o.stats) printStats(result, gpu, options.temperature === 0);
-      if (o.profile) printProfile(result, gpu.hasTimestamps || isWasmDevice(gpu));
+      if (o.profile && !o.json) printProfile(result, gpu.hasTimestamps || isWasmDevice(gpu));
       model.destroy();
       return result.finish_reason === 'abort' ? 130 : 0;
     }));
@@ -149,7 +155,7 @@ function parseLogitBias(pairs: string[], tokenizer: Tokenizer, vocabSize: number
   return bias;
 }
 
-function jsonResult(r: GenerationResult, model: string, gpu: Device, dropped: number) {
+function jsonResult(r: GenerationResult, model: string, gpu: Device, dropped: number, profile: boolean) {
   return {
     model,
     adapter: gpu.info.name,
@@ -164,7 +170,13 @@ function jsonResult(r: GenerationResult, model: string, gpu: Device, dropped: nu
     ...(r.next ? { next: r.next } : {}),
     timings: r.timings,
     finish_reason: r.finish_reason,
+    // each dispatch (GPU) or op (WebAssembly): its kernel, its layer, and its time where the adapter has timestamps
+    ...(profile ? { profile: { prefill: profileJson(r.profile?.prefill), decode: profileJson(r.profile?.decode) } } : {}),
   };
+}
+
+function profileJson(timings: NonNullable<GenerationResult['profile']>['prefill'] | undefined) {
+  return (timings ?? []).map((d) => ({ kernel: d.label, layer: d.layer ?? null, shape: d.shape ?? null, ms: d.ms }));
 }
 
 function printStats(r: GenerationResult, gpu: Device, greedy: boolean): void {
@@ -177,6 +189,7 @@ function printStats(r: GenerationResult, gpu: Device, greedy: boolean): void {
     `prefill:        ${t.prefill_ms.toFixed(1)} ms (${t.prefill_tokens_per_s.toFixed(1)} tok/s)`,
     `time to first:  ${t.time_to_first_token_ms.toFixed(1)} ms`,
     `decode:         ${r.tokens.length} tokens in ${t.decode_ms.toFixed(1)} ms (${t.tokens_per_s.toFixed(1)} tok/s)`,
+    ...(t.dispatches_per_token !== undefined ? [`per token:      ${t.dispatches_per_token} dispatches, ${t.readback_bytes_per_token} bytes read back`] : []),
     `finish reason:  ${r.finish_reason}`,
   ];
   process.stderr.write(`${lines.join('\n')}\n`);
