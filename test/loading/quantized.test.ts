@@ -9,7 +9,9 @@ import { openCheckpoint } from '../../src/loading/checkpoint.ts';
 import { nodeModelFiles } from '../../src/loading/files.ts';
 import { DTYPE_BYTES, SafetensorsError, type Dtype } from '../../src/loading/safetensors.ts';
 import { ConfigError, parseConfig } from '../../src/model/config.ts';
+import { isUserError } from '../../src/errors.ts';
 import { loadModel } from '../../src/model/load.ts';
+import { openModel } from '../../src/runtime.ts';
 import { gpt2ConfigJson, gpt2SafetensorsBytes, randomGPT2Params } from '../../src/model/random.ts';
 import { expectUsageError, wgpt } from '../cli/wgpt.ts';
 
@@ -126,5 +128,15 @@ describe('checkpoints quantized by other tools', () => {
     expect(() => parseConfig({ ...config, quantization_config: { quant_method: 'awq', bits: 4 } }, 'config.json')).toThrow(
       /^config\.json: the weights are quantized by awq \(quantization_config\), a format wgpt does not read: .*--weights q8 or q4$/,
     );
+  });
+});
+
+describe('the weights option', () => {
+  it('an unknown format is one line naming the formats there are, from openModel and loadModel alike', async () => {
+    for (const load of [() => openModel(undefined, { weights: 'q3' as never, device: 'wasm' }), async () => loadModel(await getWasmDevice(), nodeModelFiles(root), { weights: 'int4' as never })]) {
+      const error = await rejection(load());
+      expect(isUserError(error)).toBe(true);
+      expect(error.message).toMatch(/^weights must be f32, f16, q8 or q4, got "(q3|int4)"$/);
+    }
   });
 });
