@@ -41,7 +41,7 @@ export function registerPerplexity(command: Command, run: Run): void {
       const weights = toWeights(o.weights);
       const device = toDevice(o.device);
       const all = readText(file);
-      const [begin, end] = [charAt(all, from), charAt(all, to)];
+      const [begin, end] = [charIndex(all, from), charIndex(all, to)];
       const text = all.slice(begin, end);
       if (text.length === 0) throw new CliError(`--from ${from} --to ${to} picks no characters of ${file} (${all.length} characters): widen the range`);
 
@@ -145,7 +145,7 @@ function readText(file: string): string {
 }
 
 /** The index of the character at `fraction` of the text, moved off the middle of a surrogate pair. */
-function charAt(text: string, fraction: number): number {
+function charIndex(text: string, fraction: number): number {
   const i = Math.floor(fraction * text.length);
   const code = text.charCodeAt(i);
   return code >= 0xdc00 && code <= 0xdfff ? i + 1 : i;
