@@ -24,7 +24,8 @@ export {
   type GenerationStep,
   type TokenLogprob,
 } from './generate.ts';
-export type { ForwardOptions, ForwardResult, LanguageModel, WeightFormat } from './model/model.ts';
+export { WEIGHT_FORMATS, type ForwardOptions, type ForwardResult, type LanguageModel, type WeightFormat } from './model/model.ts';
+export { perplexity, perplexityWindows, type PerplexityOptions, type PerplexityProgress, type PerplexityResult } from './perplexity.ts';
 export { loadModel, readModelConfig, type LoadOptions } from './model/load.ts';
 export { parseConfig, type GPT2Config, type LlamaConfig, type ModelConfig } from './model/config.ts';
 

@@ -2,7 +2,7 @@
 import { getDevice, type Device, type DeviceChoice } from './backend/device.ts';
 import type { AcquireOptions } from './gpu/device.ts';
 import { nodeModelFiles } from './loading/files.ts';
-import { loadModel, readModelConfig } from './model/load.ts';
+import { checkWeightFormat, loadModel, readModelConfig } from './model/load.ts';
 import type { LanguageModel, WeightFormat } from './model/model.ts';
 import { UserError } from './errors.ts';
 import { resolveModelDir, type PullEvent } from './hub/index.ts';
@@ -70,6 +70,7 @@ export async function openModelFolder(modelPath: string | undefined, options: Op
 
 /** Open a model folder or hub model `org/name` (default: the embedded model) on a device, with its tokenizer. */
 export async function openModel(modelPath: string | undefined, options: OpenOptions = {}): Promise<OpenedModel> {
+  checkWeightFormat(options.weights); // before anything is read or downloaded
   const { files, tokenizer, name } = await openModelFolder(modelPath, options); // fails fast, before touching the GPU
   const gpu = await getDevice({ device: options.device, adapter: options.adapter, threads: options.threads });
   const model = await loadModel(gpu, files, { weights: options.weights, contextLength: options.contextLength });

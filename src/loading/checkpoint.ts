@@ -2,7 +2,7 @@
 // model.safetensors or, for larger models, shards listed by model.safetensors.index.json:
 //   { "metadata": { "total_size": ... }, "weight_map": { "wte.weight": "model-00001-of-00002.safetensors", ... } }
 import type { ModelFiles } from './files.ts';
-import { parseSafetensors, SafetensorsError, type Dtype, type SafetensorsFile } from './safetensors.ts';
+import { FLOAT_DTYPES, parseSafetensors, QUANTIZE_AT_LOAD, SafetensorsError, type Dtype, type SafetensorsFile } from './safetensors.ts';
 
 export interface Checkpoint {
   /** Where the weights came from, for messages. */
@@ -20,15 +20,48 @@ export interface Checkpoint {
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
 
-/** Open the checkpoint in a model folder: model.safetensors if present, else the shards of the index. */
+/**
+ * Open the checkpoint in a model folder: model.safetensors if present, else the shards of the index. A checkpoint
+ * another tool quantized is refused here, before its names and shapes are matched to the model's.
+ */
 export async function openCheckpoint(files: ModelFiles): Promise<Checkpoint> {
+  let checkpoint: Checkpoint;
   if (await files.exists(SINGLE_FILE)) {
     const source = `${files.name}/${SINGLE_FILE}`;
     const file = parseSafetensors(await files.readBytes(SINGLE_FILE), source);
-    return checkpointFromShards(source, new Map([...file.tensors.keys()].map((name) => [name, file])));
+    checkpoint = checkpointFromShards(source, new Map([...file.tensors.keys()].map((name) => [name, file])));
+  } else if (await files.exists(INDEX_FILE)) {
+    checkpoint = await openSharded(files);
+  } else {
+    throw new SafetensorsError('missing', `${files.name} has neither ${SINGLE_FILE} nor ${INDEX_FILE}: download the model's safetensors weights into it`);
   }
-  if (await files.exists(INDEX_FILE)) return openSharded(files);
-  throw new SafetensorsError('missing', `${files.name} has neither ${SINGLE_FILE} nor ${INDEX_FILE}: download the model's safetensors weights into it`);
+  refuseQuantized(checkpoint);
+  return checkpoint;
+}
+
+/**
+ * The tensors other tools add when they quantize a checkpoint, by tool. GPTQ and AWQ replace a Linear's weight by
+ * packed int4s in I32 (`qweight`), zero points (`qzeros`), scales and GPTQ's group index (`g_idx`); bitsandbytes
+ * keeps `weight` as U8 (4-bit, with `absmax`, `quant_map` and `quant_state.*`) or I8 (LLM.int8, with `SCB`).
+ */
+const QUANTIZED_BY: { tool: string; pattern: RegExp }[] = [
+  { tool: 'GPTQ or AWQ', pattern: /\.(qweight|qzeros|scales|g_idx)$/ },
+  { tool: 'bitsandbytes', pattern: /\.(absmax|quant_map|SCB|weight_format)$|\.quant_state\./ },
+];
+
+/** One line for a checkpoint another tool quantized, or whose weights are in a dtype wgpt does not read as floats. */
+function refuseQuantized(checkpoint: Checkpoint): void {
+  const names = checkpoint.names();
+  for (const { tool, pattern } of QUANTIZED_BY) {
+    const name = names.find((n) => pattern.test(n));
+    if (name !== undefined) {
+      throw new SafetensorsError('dtype', `${checkpoint.source} holds weights quantized by ${tool} (tensor '${name}', ${checkpoint.dtype(name)}), a format wgpt does not read: ${QUANTIZE_AT_LOAD}`);
+    }
+  }
+  const weight = names.find((n) => n.endsWith('.weight') && !FLOAT_DTYPES.includes(checkpoint.dtype(n)));
+  if (weight !== undefined) {
+    throw new SafetensorsError('dtype', `${checkpoint.source}: tensor '${weight}' is ${checkpoint.dtype(weight)}, a dtype wgpt does not read as weights (quantized by another tool?): ${QUANTIZE_AT_LOAD}`);
+  }
 }
 
 async function openSharded(files: ModelFiles): Promise<Checkpoint> {

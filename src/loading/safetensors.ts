@@ -76,6 +76,12 @@ export function formatBytes(n: number): string {
 
 const REDOWNLOAD = 'download it again';
 
+/**
+ * What a checkpoint quantized by another tool (GPTQ, AWQ, bitsandbytes, FP8, ...) is told: wgpt reads float weights
+ * and quantizes them itself as it loads them (src/quant.ts).
+ */
+export const QUANTIZE_AT_LOAD = 'wgpt reads float checkpoints (F32, F16, BF16) and quantizes them as it loads: use the unquantized checkpoint with --weights q8 or q4';
+
 /** A parsed safetensors file: the header's tensor table and the data section it points into. */
 export class SafetensorsFile {
   constructor(
@@ -239,9 +245,10 @@ function parseTensorEntry(name: string, entry: unknown, source: string): TensorI
   }
   const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
   if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
+    // a dtype newer than this reader (F4, F8_E8M0, ...) is most often another tool's quantized weights
     throw new SafetensorsError(
       'dtype',
-      `${source}: tensor '${name}' has dtype ${JSON.stringify(dtype)}, which is not a safetensors dtype (${Object.keys(DTYPE_BYTES).join(', ')}); ${REDOWNLOAD} or re-export it`,
+      `${source}: tensor '${name}' has dtype ${JSON.stringify(dtype)}, which wgpt does not read (it knows ${Object.keys(DTYPE_BYTES).join(', ')}); if the checkpoint is quantized, ${QUANTIZE_AT_LOAD}; otherwise ${REDOWNLOAD}`,
     );
   }
   if (!Array.isArray(shape) || !shape.every(isCount)) {

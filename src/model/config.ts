@@ -3,6 +3,7 @@
 //
 // ModelConfig is a union discriminated by `arch`; a new architecture adds a member and entries to SUPPORTED.
 import type { RopeScaling } from '../kernels/rope.ts';
+import { QUANTIZE_AT_LOAD } from '../loading/safetensors.ts';
 
 /** GPT-2's MLP activations. gelu_new, gelu_pytorch_tanh and gelu_fast are the tanh approximation; gelu is exact (erf). */
 export const GPT2_ACTIVATIONS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'gelu', 'relu'] as const;
@@ -126,6 +127,7 @@ function parseGPT2(raw: Record<string, unknown>, source: string): GPT2Config {
     return value as number;
   };
 
+  refuseQuantized(raw, source);
   const vocabSize = positiveInt('vocab_size');
   const nPositions = positiveInt('n_positions', 'n_ctx');
   const nEmbd = positiveInt('n_embd');
@@ -164,6 +166,15 @@ function parseGPT2(raw: Record<string, unknown>, source: string): GPT2Config {
     bosTokenId: tokenId('bos_token_id', vocabSize),
     eosTokenId: tokenId('eos_token_id', vocabSize),
   };
+}
+
+/** A config with a quantization_config describes weights another tool quantized (GPTQ, AWQ, bitsandbytes, ...). */
+function refuseQuantized(raw: Record<string, unknown>, source: string): void {
+  const quantization = raw.quantization_config;
+  if (quantization === undefined || quantization === null) return;
+  const method = (quantization as { quant_method?: unknown }).quant_method;
+  const by = typeof method === 'string' ? ` by ${method}` : '';
+  throw new ConfigError(`${source}: the weights are quantized${by} (quantization_config), a format wgpt does not read: ${QUANTIZE_AT_LOAD}`);
 }
 
 /** Defaults Hugging Face's config classes fill in when a config.json leaves the field out. */
@@ -212,9 +223,7 @@ function parseLlama(raw: Record<string, unknown>, source: string, variant: Llama
     return ids as number[];
   };
 
-  if (raw.quantization_config !== undefined && raw.quantization_config !== null) {
-    unsupported('the weights are quantized (quantization_config); use the unquantized checkpoint (f32, f16 or bf16 safetensors)');
-  }
+  refuseQuantized(raw, source);
   const vocabSize = positiveInt('vocab_size');
   const hiddenSize = positiveInt('hidden_size');
   const intermediateSize = positiveInt('intermediate_size');

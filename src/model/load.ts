@@ -7,7 +7,7 @@ import { GPT2 } from './gpt2.ts';
 import { readGPT2Params } from './gpt2-params.ts';
 import { Llama } from './llama.ts';
 import { llamaCheckpointSource } from './llama-params.ts';
-import type { LanguageModel, WeightFormat } from './model.ts';
+import { WEIGHT_FORMATS, type LanguageModel, type WeightFormat } from './model.ts';
 
 export interface LoadOptions {
   weights?: WeightFormat;
@@ -35,6 +35,7 @@ export async function readModelConfig(files: ModelFiles): Promise<ModelConfig> {
 
 /** Load a model folder onto the GPU. */
 export async function loadModel(gpu: Device, files: ModelFiles, options: LoadOptions = {}): Promise<LanguageModel> {
+  checkWeightFormat(options.weights);
   const config = await readModelConfig(files);
   const checkpoint = await openCheckpoint(files);
   switch (config.arch) {
@@ -43,4 +44,11 @@ export async function loadModel(gpu: Device, files: ModelFiles, options: LoadOpt
     case 'llama':
       return new Llama(gpu, config, llamaCheckpointSource(checkpoint, config), { weights: options.weights, contextLength: options.contextLength });
   }
+}
+
+/** A weights option that is not one of WEIGHT_FORMATS is a one-line error naming them (JavaScript callers, the web page). */
+export function checkWeightFormat(weights: unknown): asserts weights is WeightFormat | undefined {
+  if (weights === undefined || (WEIGHT_FORMATS as readonly unknown[]).includes(weights)) return;
+  const list = `${WEIGHT_FORMATS.slice(0, -1).join(', ')} or ${WEIGHT_FORMATS.at(-1)}`;
+  throw new ModelLoadError(`weights must be ${list}, got ${JSON.stringify(weights)}`);
 }

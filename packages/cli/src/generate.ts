@@ -1,7 +1,7 @@
 // `wgpt generate`: stream a continuation of a prompt, with the decoding knobs of HF generate() and llama.cpp.
 import { chatPrompt, deviceKind, fitPrompt, formatProfile, generate, isWasmDevice, openModel, PromptTooLongError, type Device, type GenerateOptions, type GenerationResult, type Tokenizer } from 'wgpt';
 import { CliError, type Command, type Run } from './command.ts';
-import { DEVICE_OPTION, OFFLINE_OPTION, toDevice, toList, toNumber } from './options.ts';
+import { DEVICE_OPTION, OFFLINE_OPTION, toDevice, toList, toNumber, toWeights, WEIGHTS_OPTION } from './options.ts';
 import { pullProgress } from './pull.ts';
 import { readPrompt } from './prompt.ts';
 import { spinner } from './spinner.ts';
@@ -27,7 +27,7 @@ export function registerGenerate(command: Command, run: Run): void {
     .option('--truncate', "Keep the end of a prompt too long for the context (and --max-new-tokens) instead of refusing it")
     .option('--no-cache', 'Recompute the whole sequence every step instead of using the KV cache')
     .option(...DEVICE_OPTION)
-    .option('--weights <format>', 'Weights on the device: f32 or f16 (packed)', { default: 'f32' })
+    .option(...WEIGHTS_OPTION)
     .option('--top-logprobs <k>', 'Candidates per step in --json output', { default: 5 })
     .option('--no-eos', 'Keep generating past the end-of-text token')
     .option('--sample-on <gpu|cpu>', 'Where tokens are chosen on WebGPU: gpu reads back only the candidates, cpu the whole row of logits (the reference)', { default: 'gpu' })
@@ -43,8 +43,7 @@ export function registerGenerate(command: Command, run: Run): void {
     .example('echo "JULIET:" | wgpt generate --json --max-new-tokens 0')
     .action(run(async (promptArg: string | undefined, o: Record<string, any>) => {
       const prompt = await readPrompt(promptArg, o.file);
-      const weights = String(o.weights);
-      if (weights !== 'f32' && weights !== 'f16' && weights !== 'q8' && weights !== 'q4') throw new CliError(`--weights must be f32, f16, q8 or q4, got "${weights}"`);
+      const weights = toWeights(o.weights);
       const device = toDevice(o.device);
       const sampleOn = String(o.sampleOn);
       if (sampleOn !== 'gpu' && sampleOn !== 'cpu') throw new CliError(`--sample-on must be gpu or cpu, got "${sampleOn}"`);

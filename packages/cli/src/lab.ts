@@ -2,7 +2,7 @@
 // its figures as SVG and PNG. Parsing and printing only.
 import { defaultModelDir, labs, openModel, resolveModelDir, type LabContext, type LabResult } from 'wgpt';
 import { CliError, type Command, type Run } from './command.ts';
-import { DEVICE_OPTION, OFFLINE_OPTION, toDevice, toNumber } from './options.ts';
+import { DEVICE_OPTION, OFFLINE_OPTION, toDevice, toNumber, toWeights, WEIGHTS_OPTION } from './options.ts';
 import { pullProgress } from './pull.ts';
 import { spinner } from './spinner.ts';
 
@@ -56,6 +56,7 @@ export function registerLab(command: Command, run: Run): void {
     .option('--out <dir>', 'Folder for the SVG and PNG figures', { default: './wgpt-out' })
     .option('--json', 'Print the results and the numbers behind every figure as one JSON object')
     .option(...DEVICE_OPTION)
+    .option(...WEIGHTS_OPTION)
     .option(...OFFLINE_OPTION)
     .example('wgpt lab ablate-head 1 2 --prompt "ROMEO:"')
     .example('wgpt lab attention --layer 2 --head 1')
@@ -66,6 +67,7 @@ export function registerLab(command: Command, run: Run): void {
       if (!lab) throw new CliError(`unknown lab "${name}": choose one of ${Object.keys(LABS).join(', ')}`);
       const want = lab.args ? lab.args.split(' ').length : 0;
       if (args.length !== want) throw new CliError(`wgpt lab ${name} takes ${want ? lab.args : 'no arguments'}; got ${args.length ? args.join(' ') : 'none'}`);
+      const weights = toWeights(o.weights);
       const experiment = name === 'run' ? await readExperiment(args[0]!) : undefined;
       const modelArg: string | undefined = o.model ?? experiment?.model;
       const waiting = spinner(process.stderr, `lab ${name}`); // until the results print
@@ -74,7 +76,7 @@ export function registerLab(command: Command, run: Run): void {
         waiting.stop(); // a download shows its own progress bars
         pull.onProgress(event);
       };
-      const { model, tokenizer } = await openModel(modelArg, { device: toDevice(o.device), offline: o.offline, onProgress });
+      const { model, tokenizer } = await openModel(modelArg, { device: toDevice(o.device), weights, offline: o.offline, onProgress });
       const modelDir = modelArg === undefined ? defaultModelDir() : await resolveModelDir(modelArg, { offline: o.offline });
       const ctx: LabContext = { model, tokenizer, modelDir, embedded: modelArg === undefined };
       try {

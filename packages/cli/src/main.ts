@@ -20,6 +20,11 @@ const COMMANDS: Record<string, CommandEntry> = {
     description: 'Continue a prompt, streaming tokens as they are produced',
     load: async () => (await import('./generate.ts')).registerGenerate,
   },
+  perplexity: {
+    usage: 'perplexity',
+    description: 'Score a text file: perplexity by sliding windows (--file, --from 0.9 for its last 10%)',
+    load: async () => (await import('./perplexity.ts')).registerPerplexity,
+  },
   tokenize: {
     usage: 'tokenize [text]',
     description: 'Show how text splits into tokens: ids and the bytes of each token',

@@ -1,4 +1,5 @@
 // Turning command-line strings into checked values, with one-line errors that name the option.
+import { WEIGHT_FORMATS, type WeightFormat } from 'wgpt';
 import { CliError } from './command.ts';
 
 export function toList(value: unknown): string[] {
@@ -53,4 +54,18 @@ export function toDevice(value: unknown): 'auto' | 'webgpu' | 'wasm' {
   const device = value === undefined ? 'auto' : String(value);
   if (device === 'auto' || device === 'webgpu' || device === 'wasm') return device;
   throw new CliError(`--device must be webgpu, wasm or auto, got "${device}"`);
+}
+
+export const WEIGHTS_OPTION = ['--weights <format>', 'Weights on the device: f32, f16 (packed halves), q8 or q4 (blocks of 32 integers with a scale, quantized at load)', { default: 'f32' }] as const;
+
+/** --weights's value: one of WEIGHT_FORMATS; anything else is a one-line error naming them. */
+export function toWeights(value: unknown): WeightFormat {
+  const weights = value === undefined ? 'f32' : String(value);
+  if ((WEIGHT_FORMATS as readonly string[]).includes(weights)) return weights as WeightFormat;
+  throw new CliError(`--weights must be ${orList(WEIGHT_FORMATS)}, got "${weights}"`);
+}
+
+/** "a, b or c". */
+function orList(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
 }

@@ -45,3 +45,34 @@ export function spinner(stream: NodeJS.WriteStream, label: string): Spinner {
   };
   return active;
 }
+
+export interface ProgressLine extends Spinner {
+  /** Show `text` in place of what the line showed. */
+  update(text: string): void;
+}
+
+/**
+ * One line of progress on `stream` for a long run (`wgpt perplexity`), redrawn in place at most every FRAME_MS;
+ * only on a terminal. Like a spinner it is erased by stop() and before an error is printed.
+ */
+export function progressLine(stream: NodeJS.WriteStream): ProgressLine {
+  active?.stop();
+  if (!stream.isTTY) return { update() {}, stop() {} };
+  let shown = false;
+  let drawnAt = 0;
+  const line: ProgressLine = {
+    update(text) {
+      const now = Date.now();
+      if (now - drawnAt < FRAME_MS) return;
+      drawnAt = now;
+      stream.write(`\r${text}\x1b[K`);
+      shown = true;
+    },
+    stop() {
+      if (shown) stream.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+  active = line;
+  return line;
+}

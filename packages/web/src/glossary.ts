@@ -33,6 +33,7 @@ export const GLOSSARY: Record<string, [term: string, meaning: string]> = {
   context: ['context', 'The most tokens the model can look at at once (its n_ctx): the prompt and what it generates must fit in it.'],
   safetensors: ['safetensors', 'The file format of the weights: a small JSON header naming each tensor with its shape, then the raw numbers. config.json beside it describes the model\'s shape.'],
   f16: ['f16', 'Half-precision numbers: 2 bytes per weight instead of 4 (f32), so half the GPU memory, with slightly rounded results.'],
+  quantized: ['q8 and q4', 'Quantized weights: each row cut into blocks of 32 numbers, each block stored as small integers (8 bits for q8, 4 bits for q4) and one scale, made from the float weights as the model loads. About 0.28x (q8) and 0.16x (q4) of the memory of f32, with more rounding than f16. Checkpoints quantized by other tools (GPTQ, AWQ, bitsandbytes) are not read: load the float one.'],
   profile: ['GPU time', 'Time measured on the GPU itself with timestamp queries around each kernel dispatch (a kernel is one small GPU program, such as a matrix product).'],
 };
 
