@@ -702,8 +702,11 @@ function attentionDecodeCase(step: Step, weights: WeightFormat, version: Attenti
   // flops: the q | k | v matvec, then q.k and p.v over the keys; bytes: the weight, x, and the cache read once
   const flops = matmulFlops(1, QKV, C) + 4 * m.nHead * P * HS;
   const bytes = matmulBytes(1, QKV, C, weights === 'f16' ? 'f16x2' : 'f32') + 2 * cacheSize * 4;
+  // GPT-2: LayerNorm, no RoPE; Llama: RMSNorm and RoPE on the whole head
+  const llama = m.arch === 'llama';
+  const what = llama ? 'norm+qkv+rope+attention' : 'ln_1+c_attn+attention';
   return {
-    ...base(step, 'attentionDecode', 'ln_1+c_attn+attention', `[${m.nHead}, ${P}, ${HS}]`, flops, bytes, version, weights),
+    ...base(step, 'attentionDecode', what, `[${m.nHead}, ${P}, ${HS}]`, flops, bytes, version, weights),
     prepare(gpu) {
       const ops = new Operands(gpu);
       const x = random(C, 29, 1, 3);
@@ -714,14 +717,18 @@ function attentionDecodeCase(step: Step, weights: WeightFormat, version: Attenti
       const [kt, vt] = [ops.f32(k0, [cacheSize], 'k'), ops.f32(v0, [cacheSize], 'v')];
       const z = ops.output([m.nHead * HS], 'z');
       const scores = ops.output([m.nHead * P], 'scores');
-      const o = { C, nHead: m.nHead, nKVHead: m.nKVHead, headDim: HS, nCtx: P, pos0, eps: 1e-5, version };
+      const invFreq = ropeInvFreq(HS, m.ropeTheta ?? 10000);
+      const shape = { C, nHead: m.nHead, nKVHead: m.nKVHead, headDim: HS, nCtx: P, pos0, eps: 1e-5, version };
+      const o = { ...shape, rope: llama ? { invFreq: ops.f32(invFreq, [HS / 2], 'inv_freq'), rotaryDim: HS } : undefined };
       const [xt, bt] = [ops.f32(x, [C], 'x'), ops.f32(b, [QKV], 'bias')];
-      const norm = { gamma: ops.f32(gamma, [C], 'gamma'), beta: ops.f32(beta, [C], 'beta') };
+      const kind = llama ? ('rmsnorm' as const) : ('layernorm' as const);
+      const norm = { kind, gamma: ops.f32(gamma, [C], 'gamma'), beta: llama ? undefined : ops.f32(beta, [C], 'beta') };
       return {
         record: (rec) => attentionDecode(rec, z, xt, norm, w.tensor, bt, kt, vt, scores, o),
         async check() {
           const got = await ops.read(z, m.nHead * HS);
-          const ref = attentionDecodeReference(x, gamma, beta, w.values, b, Float64Array.from(k0), Float64Array.from(v0), o);
+          const refRope = llama ? { invFreq, rotaryDim: HS } : undefined;
+          const ref = attentionDecodeReference(x, { kind, gamma, beta }, w.values, b, Float64Array.from(k0), Float64Array.from(v0), { ...shape, rope: refRope });
           const c = new Checker({ rtol: 1e-4, atol: 1e-5 });
           c.expectNoNaN(got);
           c.addAll(got, ref, 'z');

@@ -66,10 +66,18 @@ export interface FusedStep {
   /** x += h @ w^T + bias, in place. */
   linearAdd(x: Act, h: Act, w: Matrix, layer: number): boolean;
   /**
-   * One token's attention from the residual row x: LayerNorm, q | k | v = h @ qkv^T + bias, k and v appended to the
-   * cache at pos0, softmax(q.k / sqrt(HS)) . v. Returns z [1, NH * HS]. Models without RoPE only.
+   * One token's attention from the residual row x: its norm, q | k | v = h @ qkv^T + bias, RoPE on q and k where
+   * given, k and v appended to the cache at pos0, softmax(q.k / sqrt(HS)) . v. Returns z [1, NH * HS].
    */
-  attention(cache: KVCache, x: Act, norm: Norm, eps: number, qkv: Matrix, heads: { NH: number; NKV: number; HS: number }, layer: number): Act | undefined;
+  attention(
+    cache: KVCache,
+    x: Act,
+    norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number },
+    qkv: Matrix,
+    heads: { NH: number; NKV: number; HS: number },
+    rope: { invFreq: Vector; rotaryDim: number } | undefined,
+    layer: number,
+  ): Act | undefined;
 }
 
 export interface StepOptions {

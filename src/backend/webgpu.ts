@@ -10,7 +10,7 @@ import { residualAdd } from '../kernels/add.ts';
 import { attentionScores, attentionValues } from '../kernels/attention.ts';
 import { attentionResult, sumHeads } from '../kernels/attention-result.ts';
 import { embed } from '../kernels/embedding.ts';
-import { attentionDecode, attentionDecodeFits, matvecFused } from '../kernels/fused.ts';
+import { attentionDecode, attentionDecodeBindings, attentionDecodeFits, matvecFused } from '../kernels/fused.ts';
 import { gelu } from '../kernels/gelu.ts';
 import { kvAppend } from '../kernels/kvcache.ts';
 import { layerNorm } from '../kernels/layernorm.ts';
@@ -382,19 +382,30 @@ class WebGpuStep implements BackendStep, FusedStep {
     return true;
   }
 
-  attention(cache: KVCache, x: Act, norm: Norm, eps: number, qkv: Matrix, heads: { NH: number; NKV: number; HS: number }, layer: number): Act | undefined {
+  attention(
+    cache: KVCache,
+    x: Act,
+    norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number },
+    qkv: Matrix,
+    heads: { NH: number; NKV: number; HS: number },
+    rope: { invFreq: Vector; rotaryDim: number } | undefined,
+    layer: number,
+  ): Act | undefined {
     const c = cache as GpuCache;
     const m = qkv as GpuMatrix;
-    const n = norm as GpuNorm;
+    const n = norm.w as GpuNorm;
     const { NH, NKV, HS } = heads;
     const C = m.cols;
-    // nine storage buffers (z, x, w, gamma, beta, k, v, scores, bias)
-    const fits = attentionDecodeFits(C, HS) && this.b.gpu.device.limits.maxStorageBuffersPerShaderStage >= 9;
-    if (m.chunks.length !== 1 || !n.bias || x.shape[0] !== 1 || !fits) return undefined;
-    const z = this.act('z', 1, NH * HS);
     const { weight, bias } = m.chunks[0]!;
-    const shape = { C, nHead: NH, nKVHead: NKV, headDim: HS, nCtx: c.positions, pos0: this.pos0, eps, layer };
-    attentionDecode(this.rec, z.tensor, (x as GpuAct).tensor, { gamma: n.weight.tensor, beta: n.bias.tensor }, weight, bias, c.k[layer]!, c.v[layer]!, this.b.scores(NH, c.positions), shape);
+    const layernorm = norm.kind === 'layernorm';
+    const buffers = attentionDecodeBindings(layernorm, bias !== undefined, rope !== undefined);
+    const fits = attentionDecodeFits(C, HS) && this.b.gpu.device.limits.maxStorageBuffersPerShaderStage >= buffers;
+    if (m.chunks.length !== 1 || (layernorm && !n.bias) || x.shape[0] !== 1 || !fits) return undefined;
+    const z = this.act('z', 1, NH * HS);
+    const shape = { C, nHead: NH, nKVHead: NKV, headDim: HS, nCtx: c.positions, pos0: this.pos0, eps: norm.eps, layer };
+    const fusedNorm = { kind: norm.kind, gamma: n.weight.tensor, beta: n.bias?.tensor };
+    const fusedRope = rope && { invFreq: (rope.invFreq as GpuVector).tensor, rotaryDim: rope.rotaryDim };
+    attentionDecode(this.rec, z.tensor, (x as GpuAct).tensor, fusedNorm, weight, bias, c.k[layer]!, c.v[layer]!, this.b.scores(NH, c.positions), { ...shape, rope: fusedRope });
     return z;
   }
 

@@ -3,7 +3,9 @@
 //
 //   matvecFused      norm -> linear -> activation or residual add (GPT-2: ln_2 + c_fc + GELU, c_proj + add;
 //                    Llama: RMSNorm + q|k|v, RMSNorm + gate|up + SiLU.mul, down_proj + add)
-//   attentionDecode  ln_1 + c_attn + KV append + scores + softmax + values, one workgroup per head (GPT-2: no RoPE)
+//   attentionDecode  norm + q|k|v + RoPE + KV append + scores + softmax + values, one workgroup per head
+//                    (GPT-2: ln_1 + c_attn, no RoPE; Llama: RMSNorm + qkv_proj, RoPE on all or part of each head,
+//                    grouped-query heads, Qwen2's q|k|v bias)
 //
 // They are versions of the forward pass, not of one kernel: the unfused kernels stay, and run whenever a hook
 // needs an intermediate these keep in registers (src/model/step.ts decides). The CPU references below are the
@@ -18,6 +20,7 @@ import { kvAppendReference } from './kvcache.ts';
 import { layerNormReference } from './layernorm.ts';
 import { matmulReference } from './matmul.ts';
 import { rmsNormReference } from './rmsnorm.ts';
+import { ropeReference } from './rope.ts';
 import { swigluReference } from './swiglu.ts';
 import { defineKernel } from './versions.ts';
 
@@ -47,7 +50,7 @@ export const attentionDecodeKernel = defineKernel('attentionDecode', [
     name: 'v1',
     uniforms: AttentionDecodeParams,
     defaultOn: ['hardware'],
-    changes: 'one token: LayerNorm, its head of q|k|v, the KV append and the attention, a workgroup per head',
+    changes: 'one token: the norm, its head of q|k|v, RoPE, the KV append and the attention, a workgroup per head',
   },
   {
     name: 'v2',
@@ -65,7 +68,7 @@ const MATVEC_FUSED = { WG: 64 };
 const ATTENTION_DECODE = { WG: 64 };
 /** attentionDecode v2: heads per workgroup, one invocation each. */
 const ATTENTION_DECODE_V2 = { WG: 4 };
-/** The most workgroup memory a WebGPU device must offer; attentionDecode keeps C + HS + WG floats there. */
+/** The most workgroup memory a WebGPU device must offer; attentionDecode v1 keeps C + 2 HS + WG floats there. */
 const WORKGROUP_BYTES = 16384;
 
 export interface FusedNorm {
@@ -159,38 +162,80 @@ export interface AttentionDecodeShape {
   version?: AttentionDecodeVersion;
 }
 
-/** Whether attentionDecode can run this shape: its normalised row and q must fit the workgroup memory every device has. */
+/** The norm before attentionDecode's projection: LayerNorm (gamma, beta) or RMSNorm (gamma). */
+export interface AttentionDecodeNorm<T> {
+  kind: 'layernorm' | 'rmsnorm';
+  gamma: T;
+  /** LayerNorm only. */
+  beta?: T;
+}
+
+/** RoPE on q and k: pairs (i, i + rotaryDim / 2) of each head turned by pos0 * invFreq[i] (see rope.ts). */
+export interface AttentionDecodeRope<T> {
+  invFreq: T;
+  /** Even, at most headDim. */
+  rotaryDim: number;
+}
+
+/** Whether attentionDecode can run this shape: its normalised row, q and k must fit the workgroup memory every device has. */
 export function attentionDecodeFits(C: number, headDim: number): boolean {
-  return 4 * (C + headDim + ATTENTION_DECODE.WG) <= WORKGROUP_BYTES;
+  return 4 * (C + 2 * headDim + ATTENTION_DECODE.WG) <= WORKGROUP_BYTES;
+}
+
+/** Storage buffers attentionDecode binds: z, x, w, gamma, the caches, scores, and beta, bias and invFreq where given. */
+export function attentionDecodeBindings(layernorm: boolean, bias: boolean, rope: boolean): number {
+  return 7 + Number(layernorm) + Number(bias) + Number(rope);
 }
 
 /**
- * One token's attention: z [1, nHead * headDim] from the residual row x [1, C], LayerNorm (gamma, beta), the q | k | v
- * weight w [(nHead + 2 nKVHead) headDim, C] and its bias; writes k and v at pos0 of kCache and vCache
- * [nKVHead, nCtx, headDim], and uses `scores` (nHead * (pos0 + 1) floats at least) as scratch.
+ * One token's attention: z [1, nHead * headDim] from the residual row x [1, C], its norm, the q | k | v weight
+ * w [(nHead + 2 nKVHead) headDim, C] and its bias, RoPE on q and k where given; writes k and v at pos0 of kCache
+ * and vCache [nKVHead, nCtx, headDim], and uses `scores` (nHead * (pos0 + 1) floats at least) as scratch.
  */
 export function attentionDecode(
   rec: Recorder,
   z: Tensor,
   x: Tensor,
-  norm: { gamma: Tensor; beta: Tensor },
+  norm: AttentionDecodeNorm<Tensor>,
   w: Tensor,
   bias: Tensor | undefined,
   kCache: Tensor,
   vCache: Tensor,
   scores: Tensor,
-  o: AttentionDecodeShape,
+  o: AttentionDecodeShape & { rope?: AttentionDecodeRope<Tensor> },
 ): void {
-  const { C, nHead, nKVHead, headDim, nCtx, pos0, eps } = o;
+  const { C, nHead, nKVHead, headDim, nCtx, pos0, eps, rope } = o;
   if (!attentionDecodeFits(C, headDim)) throw new Error(`attentionDecode: C = ${C} and headDim = ${headDim} do not fit ${WORKGROUP_BYTES} bytes of workgroup memory`);
   if (pos0 >= nCtx) throw new Error(`attentionDecode: position ${pos0} is past the cache of ${nCtx}`);
+  if (norm.kind === 'layernorm' && !norm.beta) throw new Error('attentionDecode: LayerNorm needs beta');
+  if (rope && (rope.rotaryDim % 2 !== 0 || rope.rotaryDim > headDim)) throw new Error(`attentionDecode: rotaryDim ${rope.rotaryDim} must be even and at most headDim ${headDim}`);
   const version = attentionDecodeKernel.version(o.version ?? attentionDecodeKernel.defaultFor(rec.gpu).name);
   const v1 = version.name === 'v1';
+  // bindings 1-7 fixed (z, x, w, gamma, kCache, vCache, scores), then those this call has, in this order
+  const layernorm = norm.kind === 'layernorm';
+  const optional = [...(layernorm ? [norm.beta!] : []), ...(bias ? [bias] : []), ...(rope ? [rope.invFreq] : [])];
+  const BETA_AT = 8;
+  const BIAS_AT = BETA_AT + Number(layernorm);
+  const INV_FREQ_AT = BIAS_AT + Number(bias !== undefined);
   rec.dispatch({
     shader: version.shader,
-    constants: { ...(v1 ? ATTENTION_DECODE : ATTENTION_DECODE_V2), C, HS: headDim, WEIGHT_F16: w.dtype === 'f16x2', HAS_BIAS: false, FUSED_BIAS: bias !== undefined, VEC4: C % 4 === 0 },
+    constants: {
+      ...(v1 ? ATTENTION_DECODE : ATTENTION_DECODE_V2),
+      C,
+      HS: headDim,
+      WEIGHT_F16: w.dtype === 'f16x2',
+      HAS_BIAS: false,
+      FUSED_BIAS: bias !== undefined,
+      VEC4: C % 4 === 0,
+      LAYERNORM: layernorm,
+      ROPE: rope !== undefined,
+      ROT_HALF: rope ? rope.rotaryDim / 2 : 0,
+      BETA_AT,
+      BIAS_AT,
+      INV_FREQ_AT,
+    },
     uniforms: AttentionDecodeParams.pack({ K: C, nHead, nKVHead, group: nHead / nKVHead, nCtx, pos0, eps, scale: 1 / Math.sqrt(headDim) }),
-    bindings: [z, x, w, norm.gamma, norm.beta, kCache, vCache, scores, ...(bias ? [bias] : [])],
+    bindings: [z, x, w, norm.gamma, kCache, vCache, scores, ...optional],
     workgroups: [v1 ? nHead : Math.ceil(nHead / ATTENTION_DECODE_V2.WG)],
     label: 'attention_decode',
     layer: o.layer,
@@ -199,25 +244,30 @@ export function attentionDecode(
 }
 
 /**
- * CPU reference, composed of the unfused references: layerNorm, the q | k | v matmul, two kvAppends (in place on
- * kCache and vCache), then attention. Returns z [nHead * headDim] in float64.
+ * CPU reference, composed of the unfused references: the norm, the q | k | v matmul, RoPE on q and k, two
+ * kvAppends (in place on kCache and vCache), then attention. Returns z [nHead * headDim] in float64.
  */
 export function attentionDecodeReference(
   x: ArrayLike<number>,
-  gamma: ArrayLike<number>,
-  beta: ArrayLike<number>,
+  norm: AttentionDecodeNorm<ArrayLike<number>>,
   w: ArrayLike<number>,
   bias: ArrayLike<number> | undefined,
   kCache: Float64Array,
   vCache: Float64Array,
-  o: AttentionDecodeShape,
+  o: AttentionDecodeShape & { rope?: AttentionDecodeRope<ArrayLike<number>> },
 ): Float64Array {
-  const { C, nHead, nKVHead, headDim, nCtx, pos0, eps } = o;
+  const { C, nHead, nKVHead, headDim, nCtx, pos0, eps, rope } = o;
   const QKV = (nHead + 2 * nKVHead) * headDim;
   const h = new Float64Array(C);
-  layerNormReference(h, x, gamma, beta, 1, C, eps);
+  if (norm.kind === 'layernorm') layerNormReference(h, x, norm.gamma, norm.beta!, 1, C, eps);
+  else rmsNormReference(h, x, norm.gamma, 1, C, eps);
   const qkv = new Float64Array(QKV);
   matmulReference(qkv, h, w, bias, 1, QKV, C);
+  if (rope) {
+    const turn = { T: 1, pos0, headDim, rotaryDim: rope.rotaryDim, stride: QKV };
+    ropeReference(qkv, rope.invFreq, { ...turn, nHeads: nHead, offset: 0 });
+    ropeReference(qkv, rope.invFreq, { ...turn, nHeads: nKVHead, offset: nHead * headDim });
+  }
   const append = { T: 1, pos0, nKVHead, headDim, nCtx, srcStride: QKV };
   kvAppendReference(kCache, qkv, { ...append, srcOffset: nHead * headDim });
   kvAppendReference(vCache, qkv, { ...append, srcOffset: (nHead + nKVHead) * headDim });

@@ -144,9 +144,9 @@ export class Step {
   attention(h: Act, qkvProj: Matrix, outProj: Matrix): Act {
     const { b, c, T, layer } = this;
     const { NH, NKV, HS } = c.dims;
-    if (this.fusing && !c.rope && h instanceof Deferred && !h.w && c.norm === 'layernorm') {
-      // one token, no RoPE: ln_1, q | k | v, the KV append and the attention in one kernel
-      const z = b.fused!.attention(c.cache, h.input, h.norm!, c.eps, qkvProj, c.dims, layer);
+    if (this.fusing && h instanceof Deferred && !h.w) {
+      // one token: the norm, q | k | v, RoPE, the KV append and the attention in one kernel
+      const z = b.fused!.attention(c.cache, h.input, { w: h.norm!, kind: c.norm, eps: c.eps }, qkvProj, c.dims, c.rope, layer);
       if (z) return this.linear(z, outProj);
     }
     const qkv = this.real(this.linear(h, qkvProj)); // (T, QKV)

@@ -40,9 +40,16 @@ async function decode(model: LanguageModel, fused: boolean, names: string[], int
   }
 }
 
+// Llama with grouped-query heads; a partial-rotary one (a third of each head turned, Phi-3's
+// partial_rotary_factor); one with q | k | v bias (Qwen2)
+const partialRotaryConfig: LlamaConfig = { ...llamaConfig, nHead: 3, nKVHead: 1, headDim: 10, rotaryDim: 4 };
+const qkvBiasConfig: LlamaConfig = { ...llamaConfig, variant: 'qwen2', qkvBias: true };
+const llama = (config: LlamaConfig) => async () => new Llama(await gpu(), config, llamaParamSource(randomLlamaParams(config, 3)));
 const models: [string, () => Promise<LanguageModel>][] = [
   ['gpt2', async () => new GPT2(await gpu(), gpt2Config, randomGPT2Params(gpt2Config, 3))],
-  ['llama', async () => new Llama(await gpu(), llamaConfig, llamaParamSource(randomLlamaParams(llamaConfig, 3)))],
+  ['llama', llama(llamaConfig)],
+  ['llama, partial rotary', llama(partialRotaryConfig)],
+  ['llama, q|k|v bias', llama(qkvBiasConfig)],
 ];
 
 describe.each(models)('%s on the fused decode path', (arch, make) => {
@@ -63,9 +70,10 @@ describe.each(models)('%s on the fused decode path', (arch, make) => {
       }
     }
     expect(tokens.fused).toEqual(tokens.unfused);
-    // GPT-2: embed, 14 a block, ln_f, lm_head unfused; 4 a block fused. Llama (RoPE): 16 and 11 a block.
+    // embed, ln_f, lm_head, and a block: GPT-2 14 unfused, Llama (RoPE) 16; both 4 fused (attention, its
+    // projection and the add, the norm and MLP up, the MLP down and the add)
     expect(counts.unfused).toBe(arch === 'gpt2' ? 14 * L + 3 : 16 * L + 3);
-    expect(counts.fused).toBe(arch === 'gpt2' ? 4 * L + 3 : 11 * L + 3);
+    expect(counts.fused).toBe(4 * L + 3);
     model.destroy();
   });
 
@@ -124,6 +132,22 @@ describe('GPT-2 124M layout', () => {
     const unfused = await model.forward([next], prompt.length, { fused: false });
     expect(unfused.dispatches).toBe(171);
     expect(fused.dispatches).toBe(51); // 52 with the sampler's candidate selection
+    expectClose(fused.logits, unfused.logits, TOL, 'logits');
+    model.destroy();
+  });
+});
+
+describe('SmolLM2-135M layout', () => {
+  it('decodes a token in 4 dispatches a block (16 unfused): 30 blocks, 9 heads over 3 KV heads, a vocabulary of 49152', async () => {
+    // SmolLM2-135M's layer count, heads and vocabulary at a small width: the count of dispatches depends on those only
+    const config: LlamaConfig = { ...llamaConfig, vocabSize: 49152, nLayer: 30, nHead: 9, nKVHead: 3, headDim: 4, rotaryDim: 4, hiddenSize: 36, intermediateSize: 40 };
+    const model = new Llama(await gpu(), config, llamaParamSource(randomLlamaParams(config, 5)));
+    await model.forward(prompt, 0);
+    const fused = await model.forward([next], prompt.length);
+    await model.forward(prompt, 0, { fused: false });
+    const unfused = await model.forward([next], prompt.length, { fused: false });
+    expect(unfused.dispatches).toBe(483);
+    expect(fused.dispatches).toBe(123); // 124 with the sampler's candidate selection
     expectClose(fused.logits, unfused.logits, TOL, 'logits');
     model.destroy();
   });
