@@ -108,7 +108,7 @@ export interface BenchReport {
     computeFrom?: string;
   };
   kernels: KernelResult[];
-  profile?: { model: string; weights: WeightFormat; prefill: StepProfile; decode: StepProfile; decodeFused?: StepProfile };
+  profile?: { model: string; weights: WeightFormat; prefill: StepProfile; prefillFused?: StepProfile; decode: StepProfile; decodeFused?: StepProfile };
   e2e?: { model: string; source: string; nCtx: number; formats: FormatResult[] };
   peers?: PeersReport;
   targets: Targets;
@@ -251,10 +251,11 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
           const runs = (n: number) => `${n} run${n === 1 ? '' : 's'}`;
           progress(`profile of a prefill of ${prefillTokens} tokens (${runs(s.profileRuns.prefill)})`);
           const prefill = await profileStep(model, 'prefill', prefillTokens, s.profileRuns.prefill);
+          const prefillFused = await profileStep(model, 'prefill', prefillTokens, s.profileRuns.prefill, true);
           progress(`profile of a decode step after ${Math.min(s.context, nCtx - 1)} tokens (${runs(s.profileRuns.decode)})`);
           const decode = await profileStep(model, 'decode', Math.min(s.context, nCtx - 1), s.profileRuns.decode);
           const decodeFused = await profileStep(model, 'decode', Math.min(s.context, nCtx - 1), s.profileRuns.decode, true);
-          report.profile = { model: e2eModel.name, weights, prefill, decode, decodeFused };
+          report.profile = { model: e2eModel.name, weights, prefill, prefillFused, decode, decodeFused };
           log(`  profile: prefill ${prefill.gpuMs.toFixed(3)} ms of GPU time, decode ${decode.gpuMs.toFixed(3)} ms`);
         }
         if (parts.includes('e2e')) {

@@ -56,12 +56,13 @@ export interface HeadSlice {
 export type FusedEpilogue = 'gelu' | 'swiglu';
 
 /**
- * Fused primitives of a one-token step (src/kernels/fused.ts on WebGPU). Each returns undefined (or false) where it
- * cannot run a call (a weight split into chunks, a shape too big for workgroup memory), and the step then records
- * the unfused primitives instead. A backend without them leaves `BackendStep.fused` undefined.
+ * Fused primitives of a step (src/kernels/fused.ts on WebGPU), of one token or (normLinear, linearAdd) several.
+ * Each returns undefined (or false) where it cannot run a call (a weight split into chunks, a shape too big for
+ * workgroup memory, attention for more than one token), and the step then records the unfused primitives
+ * instead. A backend without them leaves `BackendStep.fused` undefined.
  */
 export interface FusedStep {
-  /** epilogue(norm(x) @ w^T + bias): [1, w.rows], or [1, w.rows / 2] for swiglu, in `slot`. */
+  /** epilogue(norm(x) @ w^T + bias): [T, w.rows], or [T, w.rows / 2] for swiglu, in `slot`. */
   normLinear(slot: string, x: Act, norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number } | undefined, w: Matrix, epilogue?: FusedEpilogue, layer?: number): Act | undefined;
   /** x += h @ w^T + bias, in place. */
   linearAdd(x: Act, h: Act, w: Matrix, layer: number): boolean;
@@ -169,7 +170,7 @@ export interface BackendStep {
    * place first. Where the backend has it.
    */
   selectCandidates?(logits: Act, list: readonly LogitAdjust[], K: number, temperature: number): Act;
-  /** The fused primitives, where the backend has them and the step runs one token. */
+  /** The fused primitives, where the backend has them. */
   readonly fused?: FusedStep;
   /** Kernel dispatches recorded so far (a backend that counts them). */
   readonly dispatches?: number;

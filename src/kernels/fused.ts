@@ -1,8 +1,10 @@
-// Fused kernels for a decode step (one token, T = 1). On a GPU a decode step is bound by the cost of each
-// dispatch, not by its work, so these run in one dispatch what the textbook kernels run in several:
+// Fused kernels. On a GPU a decode step (one token, T = 1) is bound by the cost of each dispatch, not by its
+// work, so these run in one dispatch what the textbook kernels run in several; a prefill step (T > 1) saves the
+// round trips of its activations through memory as well:
 //
-//   matvecFused      norm -> linear -> activation or residual add (GPT-2: ln_2 + c_fc + GELU, c_proj + add;
-//                    Llama: RMSNorm + q|k|v, RMSNorm + gate|up + SiLU.mul, down_proj + add)
+//   matvecFused      one row: norm -> linear -> activation or residual add (GPT-2: ln_2 + c_fc + GELU,
+//                    c_proj + add; Llama: RMSNorm + q|k|v, RMSNorm + gate|up + SiLU.mul, down_proj + add)
+//   matmulFused      the same for T rows (prefill), on matmul.v2's register tiles
 //   attentionDecode  norm + q|k|v + RoPE + KV append + scores + softmax + values, one workgroup per head
 //                    (GPT-2: ln_1 + c_attn, no RoPE; Llama: RMSNorm + qkv_proj, RoPE on all or part of each head,
 //                    grouped-query heads, Qwen2's q|k|v bias)
@@ -25,6 +27,7 @@ import { swigluReference } from './swiglu.ts';
 import { defineKernel } from './versions.ts';
 
 const MatvecFusedParams = defineUniforms('MatvecFusedParams', { N: 'u32', K: 'u32', eps: 'f32' });
+const MatmulFusedParams = defineUniforms('MatmulFusedParams', { M: 'u32', N: 'u32', K: 'u32', eps: 'f32' });
 const AttentionDecodeParams = defineUniforms('AttentionDecodeParams', {
   K: 'u32',
   nHead: 'u32',
@@ -42,6 +45,15 @@ export const matvecFusedKernel = defineKernel('matvecFused', [
     uniforms: MatvecFusedParams,
     defaultOn: ['hardware', 'software'],
     changes: 'one row: the norm before and GELU, SiLU.mul or the residual add after, in matmul.matvec.v2 (8 rows an invocation)',
+  },
+]);
+
+export const matmulFusedKernel = defineKernel('matmulFused', [
+  {
+    name: 'v1',
+    uniforms: MatmulFusedParams,
+    defaultOn: ['hardware', 'software'],
+    changes: 'T rows: the norm before and GELU, SiLU.mul or the residual add after, in matmul.v2 (4 x 8 outputs an invocation)',
   },
 ]);
 
@@ -64,6 +76,8 @@ export type AttentionDecodeVersion = (typeof attentionDecodeKernel.versions)[num
 
 /** matvecFused: 8 outputs an invocation (fixed in the shader), WG invocations a workgroup. */
 const MATVEC_FUSED = { WG: 64 };
+/** matmulFused: a block of 4 rows x 8 outputs an invocation (fixed in the shader), WG_N x WG_M a workgroup, as matmul.v2. */
+const MATMUL_FUSED = { WG_N: 8, WG_M: 2 };
 /** attentionDecode v1: invocations per workgroup (one workgroup per head); a power of two for the reductions. */
 const ATTENTION_DECODE = { WG: 64 };
 /** attentionDecode v2: heads per workgroup, one invocation each. */
@@ -93,12 +107,44 @@ export interface MatvecFusedOptions {
  * then up rows), f32 or f16x2; bias [N] ([2N]) or none; out [1, N] (the residual stream itself for 'residual').
  */
 export function matvecFused(rec: Recorder, out: Tensor, a: Tensor, w: Tensor, bias: Tensor | undefined, N: number, K: number, o: MatvecFusedOptions = {}): void {
+  const { bindings, constants } = fusedOperands(out, a, w, bias, K, o);
+  rec.dispatch({
+    shader: matvecFusedKernel.version('v1').shader,
+    constants: { ...constants, ...MATVEC_FUSED },
+    uniforms: MatvecFusedParams.pack({ N, K, eps: o.norm?.eps ?? 0 }),
+    bindings,
+    workgroups: grid1d(ceilDiv(ceilDiv(N, 8), MATVEC_FUSED.WG)),
+    label: o.label ?? 'matvec_fused',
+    layer: o.layer,
+    shape: `[1,${K}]x[${o.epilogue === 'swiglu' ? 2 * N : N},${K}]`,
+  });
+}
+
+/**
+ * out[m, n] = epilogue(norm(a[m]) . w[n] + bias[n]) for m < M, n < N: matvecFused for M rows. a [M, K]; out [M, N]
+ * (the residual stream itself for 'residual'); w and bias as for matvecFused.
+ */
+export function matmulFused(rec: Recorder, out: Tensor, a: Tensor, w: Tensor, bias: Tensor | undefined, M: number, N: number, K: number, o: MatvecFusedOptions = {}): void {
+  const { bindings, constants } = fusedOperands(out, a, w, bias, K, o);
+  if (a.byteLength < M * K * 4 || out.byteLength < M * N * 4) throw new Error(`${o.label ?? 'matmulFused'}: a or out holds fewer than ${M} rows`);
+  rec.dispatch({
+    shader: matmulFusedKernel.version('v1').shader,
+    constants: { ...constants, ...MATMUL_FUSED },
+    uniforms: MatmulFusedParams.pack({ M, N, K, eps: o.norm?.eps ?? 0 }),
+    bindings,
+    workgroups: [ceilDiv(N, 8 * MATMUL_FUSED.WG_N), ceilDiv(M, 4 * MATMUL_FUSED.WG_M)],
+    label: o.label ?? 'matmul_fused',
+    layer: o.layer,
+    shape: `[${M},${K}]x[${o.epilogue === 'swiglu' ? 2 * N : N},${K}]`,
+  });
+}
+
+/** The bindings and constants matvecFused and matmulFused share: out, a, w, then gamma, beta and bias as given. */
+function fusedOperands(out: Tensor, a: Tensor, w: Tensor, bias: Tensor | undefined, K: number, o: MatvecFusedOptions) {
   const { norm, epilogue } = o;
-  if (norm && norm.kind === 'layernorm' && !norm.beta) throw new Error(`${o.label ?? 'matvecFused'}: LayerNorm needs beta`);
+  if (norm && norm.kind === 'layernorm' && !norm.beta) throw new Error(`${o.label ?? 'fused linear'}: LayerNorm needs beta`);
   const normTensors = norm ? (norm.kind === 'layernorm' ? [norm.gamma, norm.beta!] : [norm.gamma]) : [];
-  const bindings = [out, a, w, ...normTensors, ...(bias ? [bias] : [])];
   const constants = {
-    ...MATVEC_FUSED,
     WEIGHT_F16: w.dtype === 'f16x2',
     HAS_BIAS: false, // lib/weights.wgsl's bias binding is not used: the bias follows the norm's tensors
     FUSED_BIAS: bias !== undefined,
@@ -112,38 +158,31 @@ export function matvecFused(rec: Recorder, out: Tensor, a: Tensor, w: Tensor, bi
     SWIGLU: epilogue === 'swiglu',
     RESIDUAL: epilogue === 'residual',
   };
-  rec.dispatch({
-    shader: matvecFusedKernel.version('v1').shader,
-    constants,
-    uniforms: MatvecFusedParams.pack({ N, K, eps: norm?.eps ?? 0 }),
-    bindings,
-    workgroups: grid1d(ceilDiv(ceilDiv(N, 8), MATVEC_FUSED.WG)),
-    label: o.label ?? 'matvec_fused',
-    layer: o.layer,
-    shape: `[1,${K}]x[${epilogue === 'swiglu' ? 2 * N : N},${K}]`,
-  });
+  return { bindings: [out, a, w, ...normTensors, ...(bias ? [bias] : [])], constants };
 }
 
 /** CPU reference: the unfused references in order (norm, matmul, then GELU, SwiGLU or the residual add), in float64. */
-export function matvecFusedReference(
-  out: Float64Array,
-  a: ArrayLike<number>,
-  w: ArrayLike<number>,
-  bias: ArrayLike<number> | undefined,
-  N: number,
-  K: number,
-  o: { norm?: { kind: 'layernorm' | 'rmsnorm'; gamma: ArrayLike<number>; beta?: ArrayLike<number>; eps: number }; epilogue?: 'gelu' | 'swiglu' | 'residual' },
-): void {
-  const h = new Float64Array(K);
+export function matvecFusedReference(out: Float64Array, a: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | undefined, N: number, K: number, o: FusedReferenceOptions): void {
+  matmulFusedReference(out, a, w, bias, 1, N, K, o);
+}
+
+export interface FusedReferenceOptions {
+  norm?: { kind: 'layernorm' | 'rmsnorm'; gamma: ArrayLike<number>; beta?: ArrayLike<number>; eps: number };
+  epilogue?: 'gelu' | 'swiglu' | 'residual';
+}
+
+/** CPU reference of matmulFused, M rows: the unfused references in order, in float64. */
+export function matmulFusedReference(out: Float64Array, a: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | undefined, M: number, N: number, K: number, o: FusedReferenceOptions): void {
+  const h = new Float64Array(M * K);
   if (!o.norm) h.set(Array.from(a));
-  else if (o.norm.kind === 'layernorm') layerNormReference(h, a, o.norm.gamma, o.norm.beta!, 1, K, o.norm.eps);
-  else rmsNormReference(h, a, o.norm.gamma, 1, K, o.norm.eps);
+  else if (o.norm.kind === 'layernorm') layerNormReference(h, a, o.norm.gamma, o.norm.beta!, M, K, o.norm.eps);
+  else rmsNormReference(h, a, o.norm.gamma, M, K, o.norm.eps);
   const rows = o.epilogue === 'swiglu' ? 2 * N : N;
-  const y = new Float64Array(rows);
-  matmulReference(y, h, w, bias, 1, rows, K);
-  if (o.epilogue === 'gelu') geluReference(y, N);
-  if (o.epilogue === 'swiglu') swigluReference(out, y, 1, N);
-  else if (o.epilogue === 'residual') for (let n = 0; n < N; n++) out[n]! += y[n]!;
+  const y = new Float64Array(M * rows);
+  matmulReference(y, h, w, bias, M, rows, K);
+  if (o.epilogue === 'gelu') geluReference(y, M * N);
+  if (o.epilogue === 'swiglu') swigluReference(out, y, M, N);
+  else if (o.epilogue === 'residual') for (let i = 0; i < M * N; i++) out[i]! += y[i]!;
   else out.set(y);
 }
 

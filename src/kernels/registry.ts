@@ -3,7 +3,7 @@ import { residualAddKernel } from './add.ts';
 import { attentionScoresKernel, attentionValuesKernel } from './attention.ts';
 import { attentionResultKernel, sumHeadsKernel } from './attention-result.ts';
 import { embedKernel } from './embedding.ts';
-import { attentionDecodeKernel, matvecFusedKernel } from './fused.ts';
+import { attentionDecodeKernel, matmulFusedKernel, matvecFusedKernel } from './fused.ts';
 import { geluKernel } from './gelu.ts';
 import { interveneKernel } from './intervene.ts';
 import { kvAppendKernel } from './kvcache.ts';
@@ -32,6 +32,7 @@ export const KERNELS: readonly Kernel[] = [
   geluKernel,
   swigluKernel,
   matvecFusedKernel,
+  matmulFusedKernel,
   attentionDecodeKernel,
   topKKernel,
   interveneKernel,

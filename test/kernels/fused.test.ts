@@ -5,7 +5,16 @@ import { createTensor, poison, readF32, uploadTensor, writeTensor } from '../../
 import type { Gpu } from '../../src/gpu/device.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
 import { packF16, roundToF16 } from '../../src/half.ts';
-import { attentionDecode, attentionDecodeKernel, attentionDecodeReference, matvecFused, matvecFusedReference, type MatvecFusedOptions } from '../../src/kernels/fused.ts';
+import {
+  attentionDecode,
+  attentionDecodeKernel,
+  attentionDecodeReference,
+  matmulFused,
+  matmulFusedReference,
+  matvecFused,
+  matvecFusedReference,
+  type MatvecFusedOptions,
+} from '../../src/kernels/fused.ts';
 import { ropeInvFreq } from '../../src/kernels/rope.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, gpu, randomArray } from '../helpers.ts';
@@ -57,6 +66,48 @@ describe.each(['f32', 'f16x2'] as const)('matvecFused with %s weights', (dtype) 
       const got = await readF32(g.device, c.out);
       expectClose(got.subarray(0, c.N), c.ref, { rtol: 1e-4, atol: 1e-4 }, `[${c.N}, ${c.K}]`);
       expect([...got.subarray(c.N)], 'wrote past the output').toEqual([7, 7, 7, 7]);
+    }
+  });
+});
+
+// M rows leave 1..3 rows of a last block of 4 (and one row); the same N and K as above
+const rowShapes = [
+  [5, 3, 7],
+  [1, 70, 64],
+  [7, 133, 129],
+  [13, 37, 44],
+] as const;
+
+describe.each(['f32', 'f16x2'] as const)('matmulFused with %s weights', (dtype) => {
+  it.each(norms.flatMap((norm) => epilogues.map((epilogue) => ({ norm, epilogue }))))('norm $norm, epilogue $epilogue matches the reference', async ({ norm, epilogue }) => {
+    const g = await gpu();
+    const rec = new Recorder(g);
+    const cases = rowShapes.map(([M, N, K], i) => {
+      const rng = new Rng(M * 104729 + N * 7919 + K + i);
+      const rows = epilogue === 'swiglu' ? 2 * N : N;
+      // rows with large common offsets, each its own, as a residual stream has: LayerNorm's shifted statistics per row
+      const a = randomArray(rng, M * K).map((v, j) => v * 2 + 3 + Math.floor(j / K));
+      const w = weights(g, randomArray(rng, rows * K), rows, K, dtype);
+      const bias = i === 1 ? undefined : randomArray(rng, rows);
+      const gamma = randomArray(rng, K);
+      const beta = randomArray(rng, K);
+      const prior = randomArray(rng, M * N); // the residual stream before the add
+      const out = createTensor(g.device, 'f32', [M * N + 4], 'out');
+      poison(g.device, out);
+      writeTensor(g.device, out, new Float32Array(4).fill(7), M * N * 4);
+      if (epilogue === 'residual') writeTensor(g.device, out, prior);
+      const eps = 1e-5;
+      const fusedNorm = norm && { kind: norm, gamma: uploadTensor(g.device, 'f32', [K], gamma, 'gamma'), beta: norm === 'layernorm' ? uploadTensor(g.device, 'f32', [K], beta, 'beta') : undefined, eps };
+      matmulFused(rec, out, uploadTensor(g.device, 'f32', [M * K], a, 'a'), w.tensor, bias && uploadTensor(g.device, 'f32', [rows], bias, 'bias'), M, N, K, { norm: fusedNorm, epilogue });
+      const ref = Float64Array.from(epilogue === 'residual' ? prior : new Float32Array(M * N));
+      matmulFusedReference(ref, a, w.ref, bias, M, N, K, { norm: norm && { kind: norm, gamma, beta, eps }, epilogue });
+      return { M, N, K, out, ref };
+    });
+    await rec.submit();
+    for (const c of cases) {
+      const got = await readF32(g.device, c.out);
+      expectClose(got.subarray(0, c.M * c.N), c.ref, { rtol: 1e-4, atol: 1e-4 }, `[${c.M}, ${c.K}] x [${c.N}, ${c.K}]`);
+      expect([...got.subarray(c.M * c.N)], 'wrote past the output').toEqual([7, 7, 7, 7]);
     }
   });
 });
