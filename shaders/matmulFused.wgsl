@@ -109,12 +109,28 @@ fn rowStats(m: u32) -> Stats {
 #endif
 }
 
-// Chunk c of h[m], the (normalised) input row.
-fn input(m: u32, c: u32, s: Stats) -> Chunk {
+// gamma and beta at chunk c, loaded once for the 4 rows of a block (1 and 0 where the norm has none).
+struct Affine {
+  gamma: Chunk,
+  beta: Chunk,
+}
+
+fn affineAt(c: u32) -> Affine {
 #if ${LAYERNORM}
-  return (loadA(m, c) - s.shift - s.mean) * s.rstd * gamma[c] + beta[c];
+  return Affine(gamma[c], beta[c]);
 #elif ${NORM}
-  return loadA(m, c) * s.rstd * gamma[c];
+  return Affine(gamma[c], Chunk());
+#else
+  return Affine(Chunk(1.0), Chunk());
+#endif
+}
+
+// Chunk c of h[m], the (normalised) input row.
+fn input(m: u32, c: u32, s: Stats, f: Affine) -> Chunk {
+#if ${LAYERNORM}
+  return (loadA(m, c) - s.shift - s.mean) * s.rstd * f.gamma + f.beta;
+#elif ${NORM}
+  return loadA(m, c) * s.rstd * f.gamma;
 #else
   return loadA(m, c);
 #endif
@@ -174,7 +190,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var upLo = mat4x4<f32>();
   var upHi = mat4x4<f32>();
   for (var c = 0u; c < params.K / CHUNK; c++) {
-    let blockA = block(input(ra0, c, s0), input(ra1, c, s1), input(ra2, c, s2), input(ra3, c, s3));
+    let f = affineAt(c);
+    let blockA = block(input(ra0, c, s0, f), input(ra1, c, s1, f), input(ra2, c, s2, f), input(ra3, c, s3, f));
     lo += blockProduct(blockA, block(loadW(rw0, c), loadW(rw1, c), loadW(rw2, c), loadW(rw3, c)));
     hi += blockProduct(blockA, block(loadW(rw4, c), loadW(rw5, c), loadW(rw6, c), loadW(rw7, c)));
 #if ${SWIGLU}
