@@ -180,7 +180,7 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
   const embedded = await embeddedShape();
   // fail before any timing when the end-to-end model cannot be had
   const e2eModel = parts.some((p) => p !== 'kernels') ? await resolveModel(modelName) : undefined;
-  const device = parts.some((p) => p === 'profile' || p === 'e2e') ? await getDevice({ device: o.device, adapter: o.adapter }) : undefined;
+  const device = parts.some((p) => p === 'profile' || p === 'e2e' || p === 'engines') ? await getDevice({ device: o.device, adapter: o.adapter }) : undefined;
 
   const gpu = await getGpu({ adapter: o.adapter });
   const s = settings(o, gpu, o.quick ? undefined : embedded);
