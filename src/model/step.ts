@@ -145,7 +145,7 @@ export class Step {
     const { b, c, T, layer } = this;
     const { NH, NKV, HS } = c.dims;
     if (this.fusing && h instanceof Deferred && !h.w) {
-      // one token: the norm, q | k | v, RoPE, the KV append and the attention in one kernel
+      // one token (a backend declines more): the norm, q | k | v, RoPE, the KV append and the attention in one kernel
       const z = b.fused!.attention(c.cache, h.input, { w: h.norm!, kind: c.norm, eps: c.eps }, qkvProj, c.dims, c.rope, layer);
       if (z) return this.linear(z, outProj);
     }
