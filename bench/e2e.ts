@@ -14,7 +14,7 @@ import { summarize, type Stats } from './timing.ts';
 
 export interface StepProfile {
   phase: 'prefill' | 'decode';
-  /** A decode step on the fused kernels (the other profiles run the textbook kernels, one per op). */
+  /** A step on the fused kernels (the other profiles run the textbook kernels, one per op). */
   fused?: boolean;
   /** Tokens in the step, and the position of the first. */
   T: number;
@@ -124,7 +124,7 @@ export async function profileStep(model: LanguageModel, phase: 'prefill' | 'deco
   const T = phase === 'prefill' ? tokens : 1;
   const pos0 = phase === 'prefill' ? 0 : tokens;
   if (phase === 'decode') await model.forward(ids.slice(0, tokens), 0); // the context, into the KV cache
-  const step = () => (phase === 'prefill' ? model.forward(ids.slice(0, tokens), 0, { profile: true }) : model.forward([ids[tokens]!], tokens, { profile: true, fused }));
+  const step = () => (phase === 'prefill' ? model.forward(ids.slice(0, tokens), 0, { profile: true, fused }) : model.forward([ids[tokens]!], tokens, { profile: true, fused }));
   await step(); // warm-up: compiles pipelines
   const all: DispatchTiming[][] = [];
   const wall: number[] = [];

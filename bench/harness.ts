@@ -24,14 +24,16 @@ import type { GPT2Config } from '../src/model/config.ts';
 import { GPT2, type GPT2Params } from '../src/model/gpt2.ts';
 import { loadModel, readModelConfig } from '../src/model/load.ts';
 import type { LanguageModel, WeightFormat } from '../src/model/model.ts';
+import { Llama, llamaParamSource, type LlamaParams } from '../src/model/llama.ts';
 import { randomGPT2Params } from '../src/model/random.ts';
+import { randomLlamaParams } from '../src/model/random-llama.ts';
 import { defaultModelDir } from '../src/runtime.ts';
 import { measureCopy, measureKernelCopy, type CopyCeiling, type KernelCopyCeiling } from './ceilings.ts';
 import { writeCharts } from './charts.ts';
 import type { Validation } from '../src/kernels/check.ts';
 import { ENGINE_STEPS, lengthsUpTo, measureEngines, measureThroughput, profileStep, randomIds, throughputSteps, type FormatResult, type StepProfile } from './e2e.ts';
 import { ceilingCases, modelCases, type KernelCase, type Phase } from './kernels.ts';
-import { GPT2_124M, gpt2Config, shapeOf, SMOLLM2_135M, TINY_GPT2, TINY_LLAMA, type ModelShape } from './models.ts';
+import { GPT2_124M, gpt2Config, llamaConfig, shapeOf, SMOLLM2_135M, TINY_GPT2, TINY_LLAMA, type ModelShape } from './models.ts';
 import { measurePeers, peersSummary, type PeersReport } from './peers.ts';
 import { toMarkdown } from './report.ts';
 import { timeDispatches, type Timing } from './timing.ts';
@@ -108,7 +110,7 @@ export interface BenchReport {
     computeFrom?: string;
   };
   kernels: KernelResult[];
-  profile?: { model: string; weights: WeightFormat; prefill: StepProfile; decode: StepProfile; decodeFused?: StepProfile };
+  profile?: { model: string; weights: WeightFormat; prefill: StepProfile; prefillFused?: StepProfile; decode: StepProfile; decodeFused?: StepProfile };
   e2e?: { model: string; source: string; nCtx: number; formats: FormatResult[] };
   peers?: PeersReport;
   targets: Targets;
@@ -251,10 +253,11 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
           const runs = (n: number) => `${n} run${n === 1 ? '' : 's'}`;
           progress(`profile of a prefill of ${prefillTokens} tokens (${runs(s.profileRuns.prefill)})`);
           const prefill = await profileStep(model, 'prefill', prefillTokens, s.profileRuns.prefill);
+          const prefillFused = await profileStep(model, 'prefill', prefillTokens, s.profileRuns.prefill, true);
           progress(`profile of a decode step after ${Math.min(s.context, nCtx - 1)} tokens (${runs(s.profileRuns.decode)})`);
           const decode = await profileStep(model, 'decode', Math.min(s.context, nCtx - 1), s.profileRuns.decode);
           const decodeFused = await profileStep(model, 'decode', Math.min(s.context, nCtx - 1), s.profileRuns.decode, true);
-          report.profile = { model: e2eModel.name, weights, prefill, decode, decodeFused };
+          report.profile = { model: e2eModel.name, weights, prefill, prefillFused, decode, decodeFused };
           log(`  profile: prefill ${prefill.gpuMs.toFixed(3)} ms of GPU time, decode ${decode.gpuMs.toFixed(3)} ms`);
         }
         if (parts.includes('e2e')) {
@@ -399,13 +402,28 @@ async function resolveModel(name: string): Promise<E2EModel> {
       },
     };
   };
+  const randomLlama = (shape: ModelShape): E2EModel => {
+    const config = llamaConfig(shape);
+    let params: LlamaParams | undefined;
+    return {
+      name: shape.name,
+      source: shape.source,
+      async load(gpu, weights) {
+        params ??= randomLlamaParams(config, 1, 0.02);
+        // a cache of 1024 positions, as GPT-2's: the step's work, not the model's longest context, is what is timed
+        return new Llama(gpu, config, llamaParamSource(params), { weights, contextLength: 1024 });
+      },
+    };
+  };
   if (name === 'tiny-gpt2') return random(TINY_GPT2);
   if (name === 'gpt2-124m') return random(GPT2_124M);
+  if (name === 'tiny-llama') return randomLlama(TINY_LLAMA);
+  if (name === 'smollm2-135m') return randomLlama(SMOLLM2_135M);
   const dir = name === 'embedded' ? defaultModelDir() : name;
   const hasWeights = existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json'));
   if (!existsSync(join(dir, 'config.json')) || !hasWeights) {
     const what = name === 'embedded' ? `the embedded model is not in ${dir} yet` : `${dir} holds no config.json and model.safetensors`;
-    throw new UserError(`${what}: give --model gpt2-124m (random weights) or a model folder, or --only kernels`);
+    throw new UserError(`${what}: give --model gpt2-124m or smollm2-135m (random weights) or a model folder, or --only kernels`);
   }
   const files = nodeModelFiles(dir);
   const config = await readModelConfig(files); // a config wgpt cannot run fails here, before any timing

@@ -24,7 +24,7 @@ import {
 } from '../src/kernels/attention.ts';
 import { Checker, type Validation } from '../src/kernels/check.ts';
 import { embed, embedReference } from '../src/kernels/embedding.ts';
-import { attentionDecode, attentionDecodeFits, attentionDecodeKernel, type AttentionDecodeVersion, attentionDecodeReference, matvecFused, matvecFusedReference } from '../src/kernels/fused.ts';
+import { attentionDecode, attentionDecodeFits, attentionDecodeKernel, type AttentionDecodeVersion, attentionDecodeReference, matmulFused, matmulFusedReference, matvecFused } from '../src/kernels/fused.ts';
 import { gelu, geluReference } from '../src/kernels/gelu.ts';
 import { kvAppend, kvAppendReference, type KvAppendOptions } from '../src/kernels/kvcache.ts';
 import { layerNorm, layerNormKernel, layerNormReference, type LayerNormVersion } from '../src/kernels/layernorm.ts';
@@ -128,9 +128,10 @@ function stepCases(step: Step): KernelCase[] {
   const linear = (op: string, N: number, K: number, bias: boolean): KernelCase[] =>
     formats.flatMap(([w, versions]) => versions.map((v) => matmulCase(step, op, T, N, K, v, w, bias)));
   const lmHead = phase === 'decode' ? linear('lm_head', m.vocab, C, false) : [];
-  // the fused decode kernels, and the sampler's candidate selection on the LM head's output
-  const fused = (cases: KernelCase[]) => (phase === 'decode' ? [...cases, ...topKKernel.versions.map((v) => topKCase(step, v.name))] : []);
+  // the fused kernels (attention for decode only), and in decode the sampler's candidate selection on the LM head's output
+  const fused = (attention: KernelCase[], linears: KernelCase[]) => (phase === 'decode' ? [...attention, ...linears, ...topKKernel.versions.map((v) => topKCase(step, v.name))] : linears);
   const both = (f: (w: WeightFormat) => KernelCase) => [f('f32'), f('f16')];
+  const attentionDecodeCases = attentionDecodeFits(C, m.headDim) ? attentionDecodeKernel.versions.flatMap((v) => both((w) => attentionDecodeCase(step, w, v.name))) : [];
   const attention = [
     ...softmaxKernel.versions.map((v) => softmaxCase(step, v.name)),
     ...attentionValuesKernel.versions.map((v) => valuesCase(step, v.name)),
@@ -151,10 +152,9 @@ function stepCases(step: Step): KernelCase[] {
       geluCase(step),
       ...linear('mlp.c_proj', C, m.intermediate, true),
       ...lmHead,
-      ...fused([
-        ...(attentionDecodeFits(C, m.headDim) ? attentionDecodeKernel.versions.flatMap((v) => both((w) => attentionDecodeCase(step, w, v.name))) : []),
-        ...both((w) => matvecFusedCase(step, 'ln_2+c_fc+gelu', m.intermediate, C, w, 'gelu')),
-        ...both((w) => matvecFusedCase(step, 'c_proj+residual', C, m.intermediate, w, 'residual')),
+      ...fused(attentionDecodeCases, [
+        ...both((w) => fusedLinearCase(step, 'ln_2+c_fc+gelu', m.intermediate, C, w, 'gelu')),
+        ...both((w) => fusedLinearCase(step, 'c_proj+residual', C, m.intermediate, w, 'residual')),
       ]),
     ];
   }
@@ -173,7 +173,7 @@ function stepCases(step: Step): KernelCase[] {
     swigluCase(step),
     ...linear('down_proj', C, m.intermediate, false),
     ...lmHead,
-    ...fused(both((w) => matvecFusedCase(step, 'norm+gate_up+swiglu', m.intermediate, C, w, 'swiglu'))),
+    ...fused(attentionDecodeCases, both((w) => fusedLinearCase(step, 'norm+gate_up+swiglu', m.intermediate, C, w, 'swiglu'))),
   ];
 }
 
@@ -665,29 +665,32 @@ function ropeCase(step: Step, op: string): KernelCase {
   };
 }
 
-function matvecFusedCase(step: Step, op: string, N: number, K: number, weights: WeightFormat, epilogue: 'gelu' | 'swiglu' | 'residual'): KernelCase {
+/** A linear layer with its norm and epilogue fused in: matvecFused for one row (decode), matmulFused for T (prefill). */
+function fusedLinearCase(step: Step, op: string, N: number, K: number, weights: WeightFormat, epilogue: 'gelu' | 'swiglu' | 'residual'): KernelCase {
+  const M = step.T;
   const rows = epilogue === 'swiglu' ? 2 * N : N;
   const norm = epilogue === 'residual' ? undefined : step.model.arch === 'gpt2' ? ('layernorm' as const) : ('rmsnorm' as const);
   const bias = step.model.arch === 'gpt2';
   return {
-    ...base(step, 'matvecFused', op, `[1,${K}]x[${rows},${K}]`, matmulFlops(1, rows, K), matmulBytes(1, rows, K, weights === 'f16' ? 'f16x2' : 'f32'), '-', weights),
+    ...base(step, M === 1 ? 'matvecFused' : 'matmulFused', op, `[${M},${K}]x[${rows},${K}]`, matmulFlops(M, rows, K), matmulBytes(M, rows, K, weights === 'f16' ? 'f16x2' : 'f32'), '-', weights),
     prepare(gpu) {
       const ops = new Operands(gpu);
-      const a = random(K, 23, 1, 3);
+      const a = random(M * K, 23, 1, 3);
       const w = ops.weight(random(rows * K, 24), rows, K, weights, 'w');
       const b = bias ? random(rows, 25) : undefined;
       const gamma = random(K, 26);
       const beta = random(K, 27);
-      const prior = random(N, 28);
-      const out = epilogue === 'residual' ? ops.f32(prior, [N], 'x') : ops.output([N], 'out');
+      const prior = random(M * N, 28);
+      const out = epilogue === 'residual' ? ops.f32(prior, [M * N], 'x') : ops.output([M * N], 'out');
       const fusedNorm = norm && { kind: norm, gamma: ops.f32(gamma, [K], 'gamma'), beta: norm === 'layernorm' ? ops.f32(beta, [K], 'beta') : undefined, eps: 1e-5 };
-      const [at, bt] = [ops.f32(a, [K], 'a'), b && ops.f32(b, [rows], 'bias')];
+      const [at, bt] = [ops.f32(a, [M * K], 'a'), b && ops.f32(b, [rows], 'bias')];
+      const o = { norm: fusedNorm, epilogue, label: op };
       return {
-        record: (rec) => matvecFused(rec, out, at, w.tensor, bt, N, K, { norm: fusedNorm, epilogue, label: op }),
+        record: (rec) => (M === 1 ? matvecFused(rec, out, at, w.tensor, bt, N, K, o) : matmulFused(rec, out, at, w.tensor, bt, M, N, K, o)),
         async check() {
-          const got = await ops.read(out, N);
-          const ref = Float64Array.from(epilogue === 'residual' ? prior : new Float32Array(N));
-          matvecFusedReference(ref, a, w.values, b, N, K, { norm: norm && { kind: norm, gamma, beta, eps: 1e-5 }, epilogue });
+          const got = await ops.read(out, M * N);
+          const ref = Float64Array.from(epilogue === 'residual' ? prior : new Float32Array(M * N));
+          matmulFusedReference(ref, a, w.values, b, M, N, K, { norm: norm && { kind: norm, gamma, beta, eps: 1e-5 }, epilogue });
           const c = new Checker({ rtol: 1e-4, atol: 1e-6 * K });
           c.expectNoNaN(got);
           c.addAll(got, ref, 'out');
@@ -710,8 +713,11 @@ function attentionDecodeCase(step: Step, weights: WeightFormat, version: Attenti
   // flops: the q | k | v matvec, then q.k and p.v over the keys; bytes: the weight, x, and the cache read once
   const flops = matmulFlops(1, QKV, C) + 4 * m.nHead * P * HS;
   const bytes = matmulBytes(1, QKV, C, weights === 'f16' ? 'f16x2' : 'f32') + 2 * cacheSize * 4;
+  // GPT-2: LayerNorm, no RoPE; Llama: RMSNorm and RoPE on the whole head
+  const llama = m.arch === 'llama';
+  const what = llama ? 'norm+qkv+rope+attention' : 'ln_1+c_attn+attention';
   return {
-    ...base(step, 'attentionDecode', 'ln_1+c_attn+attention', `[${m.nHead}, ${P}, ${HS}]`, flops, bytes, version, weights),
+    ...base(step, 'attentionDecode', what, `[${m.nHead}, ${P}, ${HS}]`, flops, bytes, version, weights),
     prepare(gpu) {
       const ops = new Operands(gpu);
       const x = random(C, 29, 1, 3);
@@ -722,14 +728,18 @@ function attentionDecodeCase(step: Step, weights: WeightFormat, version: Attenti
       const [kt, vt] = [ops.f32(k0, [cacheSize], 'k'), ops.f32(v0, [cacheSize], 'v')];
       const z = ops.output([m.nHead * HS], 'z');
       const scores = ops.output([m.nHead * P], 'scores');
-      const o = { C, nHead: m.nHead, nKVHead: m.nKVHead, headDim: HS, nCtx: P, pos0, eps: 1e-5, version };
+      const invFreq = ropeInvFreq(HS, m.ropeTheta ?? 10000);
+      const shape = { C, nHead: m.nHead, nKVHead: m.nKVHead, headDim: HS, nCtx: P, pos0, eps: 1e-5, version };
+      const o = { ...shape, rope: llama ? { invFreq: ops.f32(invFreq, [HS / 2], 'inv_freq'), rotaryDim: HS } : undefined };
       const [xt, bt] = [ops.f32(x, [C], 'x'), ops.f32(b, [QKV], 'bias')];
-      const norm = { gamma: ops.f32(gamma, [C], 'gamma'), beta: ops.f32(beta, [C], 'beta') };
+      const kind = llama ? ('rmsnorm' as const) : ('layernorm' as const);
+      const norm = { kind, gamma: ops.f32(gamma, [C], 'gamma'), beta: llama ? undefined : ops.f32(beta, [C], 'beta') };
       return {
         record: (rec) => attentionDecode(rec, z, xt, norm, w.tensor, bt, kt, vt, scores, o),
         async check() {
           const got = await ops.read(z, m.nHead * HS);
-          const ref = attentionDecodeReference(x, gamma, beta, w.values, b, Float64Array.from(k0), Float64Array.from(v0), o);
+          const refRope = llama ? { invFreq, rotaryDim: HS } : undefined;
+          const ref = attentionDecodeReference(x, { kind, gamma, beta }, w.values, b, Float64Array.from(k0), Float64Array.from(v0), { ...shape, rope: refRope });
           const c = new Checker({ rtol: 1e-4, atol: 1e-5 });
           c.expectNoNaN(got);
           c.addAll(got, ref, 'z');

@@ -2,7 +2,7 @@
 // (Hugging Face "gpt2") and a Llama-style model with grouped-query attention (SmolLM2-135M's dimensions); the
 // embedded model's shape is read from weights/config.json when it is there. Quick mode uses two tiny shapes
 // that are not multiples of any workgroup size.
-import type { GPT2Config, ModelConfig } from '../src/model/config.ts';
+import type { GPT2Config, LlamaConfig, ModelConfig } from '../src/model/config.ts';
 
 export interface ModelShape {
   name: string;
@@ -134,5 +134,33 @@ export function gpt2Config(shape: ModelShape): GPT2Config {
     tieWordEmbeddings: true,
     bosTokenId: null,
     eosTokenId: null,
+  };
+}
+
+/** The Llama config of a Llama shape: a plain Llama (no biases, RoPE on the whole head), untied LM head. */
+export function llamaConfig(shape: ModelShape): LlamaConfig {
+  if (shape.arch !== 'llama') throw new Error(`${shape.name} is not a Llama shape`);
+  return {
+    arch: 'llama',
+    variant: 'llama',
+    vocabSize: shape.vocab,
+    maxPositionEmbeddings: shape.positions,
+    hiddenSize: shape.hidden,
+    intermediateSize: shape.intermediate,
+    nLayer: shape.layers,
+    nHead: shape.nHead,
+    nKVHead: shape.nKVHead,
+    headDim: shape.headDim,
+    rotaryDim: shape.headDim,
+    ropeTheta: shape.ropeTheta ?? 10000,
+    ropeScaling: null,
+    rmsNormEps: 1e-5,
+    slidingWindow: null,
+    qkvBias: false,
+    oBias: false,
+    mlpBias: false,
+    tieWordEmbeddings: false,
+    bosTokenId: null,
+    eosTokenIds: [],
   };
 }

@@ -91,7 +91,7 @@ export function toMarkdown(r: BenchReport): string {
 
   if (r.profile) {
     out.push(`## Forward-pass profile: ${r.profile.model}, ${r.profile.weights} weights`, '');
-    for (const step of [r.profile.prefill, r.profile.decode, r.profile.decodeFused]) if (step) out.push(...profileSection(step), '');
+    for (const step of [r.profile.prefill, r.profile.prefillFused, r.profile.decode, r.profile.decodeFused]) if (step) out.push(...profileSection(step), '');
   }
 
   if (r.e2e) {

@@ -45,19 +45,7 @@ fn fusedBiasAt(n: u32) -> f32 {
 }
 #endif
 
-const SQRT_2_OVER_PI = 0.7978845608028654;
-
-// GPT-2's tanh GELU, as shaders/gelu.wgsl computes it (the same clamp, the same rounding).
-fn gelu(v: f32) -> f32 {
-  let c = clamp(v, -10.0, 10.0);
-  let u = SQRT_2_OVER_PI * (c + 0.044715 * c * c * c);
-  return v / (1.0 + exp(-2.0 * u));
-}
-
-// silu(gate) * up, as shaders/swiglu.wgsl computes it.
-fn swiglu(gate: f32, up: f32) -> f32 {
-  return gate / (1.0 + exp(min(-gate, 80.0))) * up;
-}
+#include "lib/activations.wgsl"
 
 // The row's statistics: shift (its first value), mean of a - shift, and rstd; for RMSNorm shift = mean = 0.
 struct Stats {

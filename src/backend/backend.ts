@@ -57,20 +57,29 @@ export interface HeadSlice {
 export type FusedEpilogue = 'gelu' | 'swiglu';
 
 /**
- * Fused primitives of a one-token step (src/kernels/fused.ts on WebGPU). Each returns undefined (or false) where it
- * cannot run a call (a weight split into chunks, a shape too big for workgroup memory), and the step then records
- * the unfused primitives instead. A backend without them leaves `BackendStep.fused` undefined.
+ * Fused primitives of a step (src/kernels/fused.ts on WebGPU), of one token or (normLinear, linearAdd) several.
+ * Each returns undefined (or false) where it cannot run a call (a weight split into chunks, a shape too big for
+ * workgroup memory, attention for more than one token), and the step then records the unfused primitives
+ * instead. A backend without them leaves `BackendStep.fused` undefined.
  */
 export interface FusedStep {
-  /** epilogue(norm(x) @ w^T + bias): [1, w.rows], or [1, w.rows / 2] for swiglu, in `slot`. */
+  /** epilogue(norm(x) @ w^T + bias): [T, w.rows], or [T, w.rows / 2] for swiglu, in `slot`. */
   normLinear(slot: string, x: Act, norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number } | undefined, w: Matrix, epilogue?: FusedEpilogue, layer?: number): Act | undefined;
   /** x += h @ w^T + bias, in place. */
   linearAdd(x: Act, h: Act, w: Matrix, layer: number): boolean;
   /**
-   * One token's attention from the residual row x: LayerNorm, q | k | v = h @ qkv^T + bias, k and v appended to the
-   * cache at pos0, softmax(q.k / sqrt(HS)) . v. Returns z [1, NH * HS]. Models without RoPE only.
+   * One token's attention from the residual row x: its norm, q | k | v = h @ qkv^T + bias, RoPE on q and k where
+   * given, k and v appended to the cache at pos0, softmax(q.k / sqrt(HS)) . v. Returns z [1, NH * HS].
    */
-  attention(cache: KVCache, x: Act, norm: Norm, eps: number, qkv: Matrix, heads: { NH: number; NKV: number; HS: number }, layer: number): Act | undefined;
+  attention(
+    cache: KVCache,
+    x: Act,
+    norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number },
+    qkv: Matrix,
+    heads: { NH: number; NKV: number; HS: number },
+    rope: { invFreq: Vector; rotaryDim: number } | undefined,
+    layer: number,
+  ): Act | undefined;
 }
 
 export interface StepOptions {
@@ -188,7 +197,7 @@ export interface BackendStep {
    * one row to read back (see SampleRequest). Where the backend has it (Backend.deviceSampling).
    */
   sample?(logits: Act, r: SampleRequest): Act;
-  /** The fused primitives, where the backend has them and the step runs one token. */
+  /** The fused primitives, where the backend has them. */
   readonly fused?: FusedStep;
   /** Kernel dispatches recorded so far (a backend that counts them). */
   readonly dispatches?: number;

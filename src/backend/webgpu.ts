@@ -11,7 +11,7 @@ import { attentionScores, attentionValues } from '../kernels/attention.ts';
 import { attentionResult, sumHeads } from '../kernels/attention-result.ts';
 import { chooseToken } from '../kernels/choose.ts';
 import { embed } from '../kernels/embedding.ts';
-import { attentionDecode, attentionDecodeFits, matvecFused } from '../kernels/fused.ts';
+import { attentionDecode, attentionDecodeBindings, attentionDecodeFits, matmulFused, matvecFused, type MatvecFusedOptions } from '../kernels/fused.ts';
 import { gelu } from '../kernels/gelu.ts';
 import { kvAppend } from '../kernels/kvcache.ts';
 import { layerNorm } from '../kernels/layernorm.ts';
@@ -225,8 +225,8 @@ class WebGpuStep implements BackendStep, FusedStep {
     this.hooked = o.hooks !== undefined;
   }
 
-  get fused(): FusedStep | undefined {
-    return this.T === 1 ? this : undefined;
+  get fused(): FusedStep {
+    return this;
   }
 
   get dispatches(): number {
@@ -401,37 +401,54 @@ class WebGpuStep implements BackendStep, FusedStep {
 
   normLinear(slot: string, x: Act, norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number } | undefined, w: Matrix, epilogue?: FusedEpilogue, layer?: number): Act | undefined {
     const m = w as GpuMatrix;
-    if (m.chunks.length !== 1 || x.shape[0] !== 1) return undefined;
+    if (m.chunks.length !== 1) return undefined;
+    const rows = x.shape[0]!;
     const N = epilogue === 'swiglu' ? m.rows / 2 : m.rows;
-    const out = this.act(slot, 1, N);
+    const out = this.act(slot, rows, N);
     const n = norm && (norm.w as GpuNorm);
     const fusedNorm = n && { kind: norm.kind, gamma: n.weight.tensor, beta: n.bias?.tensor, eps: norm.eps };
-    const { weight, bias } = m.chunks[0]!;
-    matvecFused(this.rec, out.tensor, (x as GpuAct).tensor, weight, bias, N, m.cols, { norm: fusedNorm, epilogue, layer, label: slot });
+    this.fusedLinear(out.tensor, (x as GpuAct).tensor, m, rows, N, { norm: fusedNorm, epilogue, layer, label: slot });
     return out;
   }
 
   linearAdd(x: Act, h: Act, w: Matrix, layer: number): boolean {
     const m = w as GpuMatrix;
-    if (m.chunks.length !== 1 || x.shape[0] !== 1) return false;
-    const { weight, bias } = m.chunks[0]!;
-    matvecFused(this.rec, (x as GpuAct).tensor, (h as GpuAct).tensor, weight, bias, m.rows, m.cols, { epilogue: 'residual', layer, label: `${w.label}+add` });
+    if (m.chunks.length !== 1) return false;
+    this.fusedLinear((x as GpuAct).tensor, (h as GpuAct).tensor, m, x.shape[0]!, m.rows, { epilogue: 'residual', layer, label: `${w.label}+add` });
     return true;
   }
 
-  attention(cache: KVCache, x: Act, norm: Norm, eps: number, qkv: Matrix, heads: { NH: number; NKV: number; HS: number }, layer: number): Act | undefined {
+  /** One row on matvecFused, several (prefill) on matmulFused. */
+  private fusedLinear(out: Tensor, a: Tensor, m: GpuMatrix, rows: number, N: number, o: MatvecFusedOptions): void {
+    const { weight, bias } = m.chunks[0]!;
+    if (rows === 1) matvecFused(this.rec, out, a, weight, bias, N, m.cols, o);
+    else matmulFused(this.rec, out, a, weight, bias, rows, N, m.cols, o);
+  }
+
+  attention(
+    cache: KVCache,
+    x: Act,
+    norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number },
+    qkv: Matrix,
+    heads: { NH: number; NKV: number; HS: number },
+    rope: { invFreq: Vector; rotaryDim: number } | undefined,
+    layer: number,
+  ): Act | undefined {
     const c = cache as GpuCache;
     const m = qkv as GpuMatrix;
-    const n = norm as GpuNorm;
+    const n = norm.w as GpuNorm;
     const { NH, NKV, HS } = heads;
     const C = m.cols;
-    // nine storage buffers (z, x, w, gamma, beta, k, v, scores, bias)
-    const fits = attentionDecodeFits(C, HS) && this.b.gpu.device.limits.maxStorageBuffersPerShaderStage >= 9;
-    if (m.chunks.length !== 1 || !n.bias || x.shape[0] !== 1 || !fits) return undefined;
-    const z = this.act('z', 1, NH * HS);
     const { weight, bias } = m.chunks[0]!;
-    const shape = { C, nHead: NH, nKVHead: NKV, headDim: HS, nCtx: c.positions, pos0: this.pos0, eps, layer };
-    attentionDecode(this.rec, z.tensor, (x as GpuAct).tensor, { gamma: n.weight.tensor, beta: n.bias.tensor }, weight, bias, c.k[layer]!, c.v[layer]!, this.b.scores(NH, c.positions), shape);
+    const layernorm = norm.kind === 'layernorm';
+    const buffers = attentionDecodeBindings(layernorm, bias !== undefined, rope !== undefined);
+    const fits = attentionDecodeFits(C, HS) && this.b.gpu.device.limits.maxStorageBuffersPerShaderStage >= buffers;
+    if (m.chunks.length !== 1 || (layernorm && !n.bias) || x.shape[0] !== 1 || !fits) return undefined;
+    const z = this.act('z', 1, NH * HS);
+    const shape = { C, nHead: NH, nKVHead: NKV, headDim: HS, nCtx: c.positions, pos0: this.pos0, eps: norm.eps, layer };
+    const fusedNorm = { kind: norm.kind, gamma: n.weight.tensor, beta: n.bias?.tensor };
+    const fusedRope = rope && { invFreq: (rope.invFreq as GpuVector).tensor, rotaryDim: rope.rotaryDim };
+    attentionDecode(this.rec, z.tensor, (x as GpuAct).tensor, fusedNorm, weight, bias, c.k[layer]!, c.v[layer]!, this.b.scores(NH, c.positions), { ...shape, rope: fusedRope });
     return z;
   }
 

@@ -4,7 +4,7 @@ import { attentionScoresKernel, attentionValuesKernel } from './attention.ts';
 import { attentionResultKernel, sumHeadsKernel } from './attention-result.ts';
 import { chooseTokenKernel } from './choose.ts';
 import { embedKernel } from './embedding.ts';
-import { attentionDecodeKernel, matvecFusedKernel } from './fused.ts';
+import { attentionDecodeKernel, matmulFusedKernel, matvecFusedKernel } from './fused.ts';
 import { geluKernel } from './gelu.ts';
 import { interveneKernel } from './intervene.ts';
 import { kvAppendKernel } from './kvcache.ts';
@@ -33,6 +33,7 @@ export const KERNELS: readonly Kernel[] = [
   geluKernel,
   swigluKernel,
   matvecFusedKernel,
+  matmulFusedKernel,
   attentionDecodeKernel,
   topKKernel,
   chooseTokenKernel,

@@ -48,8 +48,9 @@ export interface ForwardOptions {
    */
   cache?: KVCache;
   /**
-   * Run a one-token step on the fused kernels (src/kernels/fused.ts): about four dispatches a block instead of
-   * fourteen. Default true; false runs the textbook kernels one by one, for comparison and teaching. A block whose
+   * Run the step on the fused kernels (src/kernels/fused.ts): a decode step in four dispatches a block instead of
+   * fourteen (GPT-2) or sixteen (Llama), a prefill step with its norms, activations and residual adds inside its
+   * matmuls. Default true; false runs the textbook kernels one by one, for comparison and teaching. A block whose
    * hooks the run asks for runs unfused either way, so hooks see what they always saw.
    */
   fused?: boolean;

@@ -24,7 +24,7 @@ export interface StepContext {
   /** Rotary position embeddings: the frequencies of this call (ropeAngleScale applied), rotaryDim <= HS. */
   rope?: { invFreq: Vector; rotaryDim: number };
   cache: KVCache;
-  /** Run a one-token step's layers on the fused kernels where the backend has them (ForwardOptions.fused). */
+  /** Run the step's layers on the fused kernels where the backend has them (ForwardOptions.fused). */
   fused: boolean;
 }
 
@@ -91,9 +91,9 @@ export class Step {
     this.at('hook_resid_pre', this.x);
   }
 
-  /** A one-token step on a backend with fused kernels, asked to use them. */
+  /** A step on a backend with fused kernels, asked to use them. */
   private canFuse(): boolean {
-    return this.c.fused && this.T === 1 && this.b.fused !== undefined;
+    return this.c.fused && this.b.fused !== undefined;
   }
 
   /** ln1 / ln2 of the residual stream: blocks.l.<where>.hook_normalized. */
@@ -113,7 +113,7 @@ export class Step {
   linear(h: Act, w: Matrix): Act {
     if (this.fusing) {
       const d = h instanceof Deferred && !h.w ? h : undefined;
-      return new Deferred([1, w.rows], d ? d.input : this.real(h), d?.norm, w);
+      return new Deferred([this.T, w.rows], d ? d.input : this.real(h), d?.norm, w);
     }
     return this.b.linear(this.real(h), w, this.layer);
   }
@@ -144,9 +144,9 @@ export class Step {
   attention(h: Act, qkvProj: Matrix, outProj: Matrix): Act {
     const { b, c, T, layer } = this;
     const { NH, NKV, HS } = c.dims;
-    if (this.fusing && !c.rope && h instanceof Deferred && !h.w && c.norm === 'layernorm') {
-      // one token, no RoPE: ln_1, q | k | v, the KV append and the attention in one kernel
-      const z = b.fused!.attention(c.cache, h.input, h.norm!, c.eps, qkvProj, c.dims, layer);
+    if (this.fusing && h instanceof Deferred && !h.w) {
+      // one token (a backend declines more): the norm, q | k | v, RoPE, the KV append and the attention in one kernel
+      const z = b.fused!.attention(c.cache, h.input, { w: h.norm!, kind: c.norm, eps: c.eps }, qkvProj, c.dims, c.rope, layer);
       if (z) return this.linear(z, outProj);
     }
     const qkv = this.real(this.linear(h, qkvProj)); // (T, QKV)
@@ -192,7 +192,7 @@ export class Step {
   /** silu(gate) * up of gate | up rows [T, 2I]: mlp.hook_pre is the gate half, mlp.hook_post the product. */
   swiglu(gateUp: Act): Act {
     const I = gateUp.shape[1]! / 2;
-    if (this.fusing && gateUp instanceof Deferred && gateUp.w && !gateUp.epilogue) return new Deferred([1, I], gateUp.input, gateUp.norm, gateUp.w, 'swiglu');
+    if (this.fusing && gateUp instanceof Deferred && gateUp.w && !gateUp.epilogue) return new Deferred([this.T, I], gateUp.input, gateUp.norm, gateUp.w, 'swiglu');
     gateUp = this.real(gateUp);
     this.at('mlp.hook_pre', gateUp, { rows: this.T, cols: I, rowStride: 2 * I });
     const hidden = this.b.swiglu('mlp.hidden', gateUp, this.layer);

@@ -1,6 +1,6 @@
-// Hooks keep their meaning on the fused decode path: a decode step whose run asks for a hook inside block l runs
-// that block on the unfused kernels, so the hook sees what it sees on the unfused path and an intervention there
-// has the same effect. Blocks before l ran fused, so their rounding differs: captures in block 0 (and the
+// Hooks keep their meaning on the fused path: a step (decode or prefill) whose run asks for a hook inside block l
+// runs that block on the unfused kernels, so the hook sees what it sees on the unfused path and an intervention
+// there has the same effect. Blocks before l ran fused, so their rounding differs: captures in block 0 (and the
 // embedding) are compared bit for bit, later ones and the logits within f32 tolerance.
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../src/generate.ts';
@@ -27,12 +27,17 @@ const TOL = { rtol: 1e-4, atol: 1e-4 };
 const prompt = [5, 17, 3, 40, 22, 9, 31];
 const next = 12;
 
-/** Prefill the prompt (unhooked), then decode `next` at the next position with these hooks, fused or not. */
-async function decode(model: LanguageModel, fused: boolean, names: string[], interventions: Intervention[] = []): Promise<ForwardResult & { cache: Map<string, Float32Array> }> {
-  await model.forward(prompt, 0, { fused });
+type Phase = 'prefill' | 'decode';
+
+/**
+ * Run the phase with these hooks, fused or not: the prompt's prefill, or the decode of `next` at the next position
+ * after an unhooked, unfused prefill (so both decodes read the same KV cache).
+ */
+async function run(model: LanguageModel, phase: Phase, fused: boolean, names: string[], interventions: Intervention[] = []): Promise<ForwardResult & { cache: Map<string, Float32Array> }> {
+  if (phase === 'decode') await model.forward(prompt, 0, { fused: false });
   const hooks = new Hooks(new Set(names), interventions);
   try {
-    const result = await model.forward([next], prompt.length, { fused, hooks });
+    const result = phase === 'decode' ? await model.forward([next], prompt.length, { fused, hooks }) : await model.forward(prompt, 0, { fused, hooks });
     const cache = new Map([...(await hooks.collect())].map(([k, a]) => [k, a.data]));
     return { ...result, cache };
   } finally {
@@ -40,12 +45,19 @@ async function decode(model: LanguageModel, fused: boolean, names: string[], int
   }
 }
 
+// Llama with grouped-query heads; a partial-rotary one (a third of each head turned, Phi-3's
+// partial_rotary_factor); one with q | k | v bias (Qwen2)
+const partialRotaryConfig: LlamaConfig = { ...llamaConfig, nHead: 3, nKVHead: 1, headDim: 10, rotaryDim: 4 };
+const qkvBiasConfig: LlamaConfig = { ...llamaConfig, variant: 'qwen2', qkvBias: true };
+const llama = (config: LlamaConfig) => async () => new Llama(await gpu(), config, llamaParamSource(randomLlamaParams(config, 3)));
 const models: [string, () => Promise<LanguageModel>][] = [
   ['gpt2', async () => new GPT2(await gpu(), gpt2Config, randomGPT2Params(gpt2Config, 3))],
-  ['llama', async () => new Llama(await gpu(), llamaConfig, llamaParamSource(randomLlamaParams(llamaConfig, 3)))],
+  ['llama', llama(llamaConfig)],
+  ['llama, partial rotary', llama(partialRotaryConfig)],
+  ['llama, q|k|v bias', llama(qkvBiasConfig)],
 ];
 
-describe.each(models)('%s on the fused decode path', (arch, make) => {
+describe.each(models)('%s on the fused path', (arch, make) => {
   it('records fewer dispatches a token, and decodes the same greedy tokens', async () => {
     const model = await make();
     const L = model.dims.nLayer;
@@ -63,18 +75,19 @@ describe.each(models)('%s on the fused decode path', (arch, make) => {
       }
     }
     expect(tokens.fused).toEqual(tokens.unfused);
-    // GPT-2: embed, 14 a block, ln_f, lm_head unfused; 4 a block fused. Llama (RoPE): 16 and 11 a block.
+    // embed, ln_f, lm_head, and a block: GPT-2 14 unfused, Llama (RoPE) 16; both 4 fused (attention, its
+    // projection and the add, the norm and MLP up, the MLP down and the add)
     expect(counts.unfused).toBe(arch === 'gpt2' ? 14 * L + 3 : 16 * L + 3);
-    expect(counts.fused).toBe(arch === 'gpt2' ? 4 * L + 3 : 11 * L + 3);
+    expect(counts.fused).toBe(4 * L + 3);
     model.destroy();
   });
 
-  it('gives every hook the values it sees on the unfused path', async () => {
+  it.each(['decode', 'prefill'] as const)('gives every hook the values it sees on the unfused path (%s)', async (phase) => {
     const model = await make();
     const names = hookNames(model.dims);
     for (const name of names) {
-      const unfused = await decode(model, false, [name]);
-      const fused = await decode(model, true, [name]);
+      const unfused = await run(model, phase, false, [name]);
+      const fused = await run(model, phase, true, [name]);
       const first = !name.startsWith('blocks.') || name.startsWith('blocks.0.');
       if (first && name !== 'ln_final.hook_normalized' && name !== 'logits') expect([...fused.cache.get(name)!], name).toEqual([...unfused.cache.get(name)!]);
       else expectClose(fused.cache.get(name)!, unfused.cache.get(name)!, TOL, name);
@@ -85,20 +98,31 @@ describe.each(models)('%s on the fused decode path', (arch, make) => {
     model.destroy();
   });
 
-  it('gives every intervention the effect it has on the unfused path', async () => {
+  it.each(['decode', 'prefill'] as const)('gives every intervention the effect it has on the unfused path (%s)', async (phase) => {
     const model = await make();
-    const clean = await decode(model, true, []);
+    const clean = await run(model, phase, true, []);
     const blockHooks = hookNames(model.dims).filter((n) => n.startsWith('blocks.1.'));
     for (const hook of blockHooks) {
       for (const iv of [{ hook, op: 'scale', factor: 0.5 }, { hook, op: 'zero' }, { hook, op: 'noise', sigma: 0.5, seed: 4 }] as Intervention[]) {
-        const unfused = await decode(model, false, [], [iv]);
-        const fused = await decode(model, true, [], [iv]);
+        const unfused = await run(model, phase, false, [], [iv]);
+        const fused = await run(model, phase, true, [], [iv]);
         const what = `${iv.op} at ${hook}`;
         expectClose(fused.logits, unfused.logits, TOL, what);
         const moved = fused.logits.some((v, i) => Math.abs(v - clean.logits[i]!) > 1e-3);
         expect(moved, `${what} changes the logits`).toBe(true);
       }
     }
+    model.destroy();
+  });
+
+  it('prefills in fewer dispatches, with the same logits', async () => {
+    const model = await make();
+    const L = model.dims.nLayer;
+    const fused = await model.forward(prompt, 0);
+    const unfused = await model.forward(prompt, 0, { fused: false });
+    // the norms, GELU or SwiGLU and the residual adds go into the matmuls: 5 dispatches a block fewer
+    expect(unfused.dispatches! - fused.dispatches!).toBe(5 * L);
+    expectClose(fused.logits, unfused.logits, TOL, 'logits');
     model.destroy();
   });
 });
@@ -124,6 +148,22 @@ describe('GPT-2 124M layout', () => {
     const unfused = await model.forward([next], prompt.length, { fused: false });
     expect(unfused.dispatches).toBe(171);
     expect(fused.dispatches).toBe(51); // 52 with the sampler's candidate selection
+    expectClose(fused.logits, unfused.logits, TOL, 'logits');
+    model.destroy();
+  });
+});
+
+describe('SmolLM2-135M layout', () => {
+  it('decodes a token in 4 dispatches a block (16 unfused): 30 blocks, 9 heads over 3 KV heads, a vocabulary of 49152', async () => {
+    // SmolLM2-135M's layer count, heads and vocabulary at a small width: the count of dispatches depends on those only
+    const config: LlamaConfig = { ...llamaConfig, vocabSize: 49152, nLayer: 30, nHead: 9, nKVHead: 3, headDim: 4, rotaryDim: 4, hiddenSize: 36, intermediateSize: 40 };
+    const model = new Llama(await gpu(), config, llamaParamSource(randomLlamaParams(config, 5)));
+    await model.forward(prompt, 0);
+    const fused = await model.forward([next], prompt.length);
+    await model.forward(prompt, 0, { fused: false });
+    const unfused = await model.forward([next], prompt.length, { fused: false });
+    expect(unfused.dispatches).toBe(483);
+    expect(fused.dispatches).toBe(123); // 124 with the sampler's candidate selection
     expectClose(fused.logits, unfused.logits, TOL, 'logits');
     model.destroy();
   });

@@ -10,7 +10,7 @@ import type { LanguageModel } from '../../src/model/model.ts';
 import { defaultModelDir } from '../../src/runtime.ts';
 import { argmax } from '../../src/sampling/logprobs.ts';
 import { gpt2Tokenizer } from '../../src/tokenizer/gpt2.ts';
-import { device, DEVICE_KINDS } from '../helpers.ts';
+import { device, DEVICE_KINDS, type DeviceKind } from '../helpers.ts';
 
 interface GoldenPrompt {
   name: string;
@@ -45,7 +45,12 @@ function relativeError(actual: ArrayLike<number>, reference: ArrayLike<number>):
   return Number.isNaN(diff) ? Infinity : diff / scale;
 }
 
-describe.each(DEVICE_KINDS)('the embedded model matches PyTorch on %s', (kind) => {
+// WebGPU runs the fused kernels by default (src/kernels/fused.ts) and the textbook ones when asked: both are checked.
+const paths: [DeviceKind, string, boolean][] = DEVICE_KINDS.flatMap((kind): [DeviceKind, string, boolean][] =>
+  kind === 'webgpu' ? [[kind, 'fused kernels', true], [kind, 'unfused kernels', false]] : [[kind, 'its kernels', true]],
+);
+
+describe.each(paths)('the embedded model matches PyTorch on %s (%s)', (kind, _, fused) => {
   let model: LanguageModel;
   beforeAll(async () => {
     model = await loadModel(await device(kind), nodeModelFiles(defaultModelDir()));
@@ -60,18 +65,18 @@ describe.each(DEVICE_KINDS)('the embedded model matches PyTorch on %s', (kind) =
 
   it.each(golden.prompts.map((p) => [p.name, p] as const))('%s: same token ids, last-position logits within 1e-3', async (_, p) => {
     expect(gpt2Tokenizer().encode(p.text)).toEqual(p.ids);
-    const { logits } = await model.forward(p.ids, 0);
+    const { logits } = await model.forward(p.ids, 0, { fused });
     const reference = goldenLogits.getF32(p.name);
     expect(relativeError(logits, reference)).toBeLessThan(1e-3);
   });
 
   it.each(golden.prompts.map((p) => [p.name, p] as const))('%s: identical greedy continuation through the KV cache', async (_, p) => {
     const tokens: number[] = [];
-    let { logits } = await model.forward(p.ids, 0);
+    let { logits } = await model.forward(p.ids, 0, { fused });
     for (let i = 0; i < golden.greedy_steps; i++) {
       const best = argmax(logits);
       tokens.push(best);
-      if (i < golden.greedy_steps - 1) ({ logits } = await model.forward([best], p.ids.length + i));
+      if (i < golden.greedy_steps - 1) ({ logits } = await model.forward([best], p.ids.length + i, { fused }));
     }
     expect(tokens).toEqual(p.greedy_ids);
   });

@@ -13,7 +13,7 @@ export function registerBench(command: Command, run: Run): void {
   command
     .option('--quick', 'Tiny shapes and few repetitions (CI)')
     .option('--out <dir>', 'Folder for bench.json, bench.md and the SVG charts (default: bench/results/<date>-<adapter>)')
-    .option('--model <name>', 'Model of the profile and end-to-end runs: embedded (default), gpt2-124m (random weights) or a folder')
+    .option('--model <name>', 'Model of the profile and end-to-end runs: embedded (default), gpt2-124m or smollm2-135m (random weights) or a folder')
     .option('--tokens <n>', 'Prompt length of the prefill kernel shapes and the profile (default 128)')
     .option('--context <n>', 'Context length of the decode kernel shapes and the profile (default 256)')
     .option('--filter <text>', 'Only kernel cases whose id contains this text, e.g. gpt2-124m/decode or /matvec/ (the ceilings always run)')
