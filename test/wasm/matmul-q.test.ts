@@ -1,6 +1,7 @@
 // The WebAssembly kernels on q8 and q4 weights (assembly/matmul_q.ts, embedding_q.ts) against the float64 CPU
 // references run on the dequantized weights, the values the blocks stand for (src/quant.ts).
 import { describe, expect, it } from 'vitest';
+import { activationRoundingBound } from '../../src/backend/wasm/kernels.ts';
 import { embedReference } from '../../src/kernels/embedding.ts';
 import { matmulReference } from '../../src/kernels/matmul.ts';
 import { dequantize, quantize, type QuantFormat } from '../../src/quant.ts';
@@ -10,27 +11,8 @@ import { kernels, place, read, untouched } from './setup.ts';
 
 // f32 rounding, as for the f32 matmul (test/wasm/matmul.test.ts)...
 const TOL = { rtol: 1e-4, atol: 1e-5 };
-// ... plus what rounding the activations costs: the q kernels round each block of 32 values of a row of a to
-// int16 steps of max|a_block| / 32767, moving each a_k by at most half a step, so out[m, n] by at most
-// sum_k |x[n, k]| * max|a_block(k)| / 65534 (a few 1e-5 of a typical output; int8 activations would allow 250x
-// more). The allowance below is that bound, 1% over for the rounding of the step itself.
-function activationBound(a: Float32Array, x: Float32Array, M: number, N: number, K: number): Float64Array {
-  const bound = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) {
-    const half = new Float64Array(K); // half a step of a[m, k]'s block
-    for (let b = 0; b < K; b += 32) {
-      let amax = 0;
-      for (let k = b; k < Math.min(K, b + 32); k++) amax = Math.max(amax, Math.abs(a[m * K + k]!));
-      for (let k = b; k < Math.min(K, b + 32); k++) half[k] = (1.01 * amax) / 65534;
-    }
-    for (let n = 0; n < N; n++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += Math.abs(x[n * K + k]!) * half[k]!;
-      bound[m * N + n] = s;
-    }
-  }
-  return bound;
-}
+// ... plus what rounding the activations to int16 costs (activationRoundingBound: at most max|a_block| / 65534 a
+// value, a few 1e-5 of a typical output; int8 activations would allow 250x more).
 
 /** Every output within TOL of the reference plus its activation bound; the first mismatch named. */
 function expectWithin(got: Float32Array, ref: Float64Array, bound: Float64Array, what: string): void {
@@ -77,7 +59,7 @@ async function run(threads: number, format: QuantFormat, withBias: boolean, M: n
   const result = {
     got: read(k, out),
     ref,
-    bound: activationBound(a, x, M, N, K),
+    bound: activationRoundingBound(a, x, M, N, K),
     intact: untouched(k, out) && untouched(k, at) && untouched(k, wt),
     threads: k.threads,
   };

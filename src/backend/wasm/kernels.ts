@@ -221,6 +221,30 @@ export class WasmKernels {
   }
 }
 
+/**
+ * How far the q8 / q4 kernels' rounding of the activations can move each output of out[M, N] = a[M, K] @ x[N, K]^T
+ * (x: the dequantized weights): every a[m, k] moves by at most half an int16 step of its block of 32, max|a| / 65534,
+ * so out[m, n] by at most the sum over k of |x[n, k]| times that (1% over, for the rounding of the step itself).
+ * Tests and the bench allow it on top of f32 rounding.
+ */
+export function activationRoundingBound(a: ArrayLike<number>, x: ArrayLike<number>, M: number, N: number, K: number): Float64Array {
+  const bound = new Float64Array(M * N);
+  const half = new Float64Array(K);
+  for (let m = 0; m < M; m++) {
+    for (let b = 0; b < K; b += 32) {
+      let amax = 0;
+      for (let k = b; k < Math.min(K, b + 32); k++) amax = Math.max(amax, Math.abs(a[m * K + k]!));
+      half.fill((1.01 * amax) / 65534, b, Math.min(K, b + 32));
+    }
+    for (let n = 0; n < N; n++) {
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += Math.abs(x[n * K + k]!) * half[k]!;
+      bound[m * N + n] = sum;
+    }
+  }
+  return bound;
+}
+
 /** The mistakes a caller can make with a tensor, each said in one line before any kernel runs. */
 function need(kernel: string, name: string, t: WasmTensor, dtype: WasmDType, shape: number[]): void {
   if (t.dtype !== dtype) throw new Error(`${kernel}: ${name} must be ${dtype}, got ${t.dtype}`);

@@ -16,9 +16,10 @@
 //
 // Rounding a to 16 bits moves each value by at most da / 2, about 1.5e-5 of its block's largest (int8 activations,
 // llama.cpp's q8_0 x q8_0, would move it by 4e-3). The weights' integers are widened in registers, never written
-// back as floats. A block of q4 weights is one 16-byte load: the low nibbles are the even values of the block,
-// the high nibbles the odd ones, so q4's activations are stored evens first (quantizeActs' evenOdd) and the
-// nibbles need no shuffle. K need not be a multiple of 32: the activations of a last, partial block are padded
+// back as floats. A block of q4 weights is one 16-byte load, read as eight 16-bit lanes of four nibbles: lane i
+// holds values 4i, 4i+1, 4i+2, 4i+3 of the block (low nibble first), so three shifts and three masks give the
+// values 0, 4, .., 28, then 1, 5, .., 29, and so on, already widened to int16; q4's activations are stored in
+// that order (quantizeActs' byFour) and the nibbles need no shuffle. K need not be a multiple of 32: the activations of a last, partial block are padded
 // with zeros (the padded weights are not zero for q4, m + d * q, so a's padding is what cancels them).
 //
 // Every kernel computes the rows n0 <= n < n1 of w only: one thread's share (src/backend/wasm/pool.ts).
@@ -34,10 +35,10 @@ const ACT_BLOCK_BYTES: usize = 64;
 
 /**
  * Quantize the rows of a [M, K] f32 into blocks of 32 int16 at aq: [M, nb, 32] int16, then da [M, nb] f32, then
- * sa [M, nb] f32 (M * nb * 72 bytes in all; the host sizes it, src/backend/wasm/kernels.ts). With evenOdd,
- * each block holds its values 0, 2, .., 30 and then 1, 3, .., 31, the order of q4's nibbles.
+ * sa [M, nb] f32 (M * nb * 72 bytes in all; the host sizes it, src/backend/wasm/kernels.ts). With byFour,
+ * each block holds its values 0, 4, .., 28, then 1, 5, .., 29, 2, 6, .., 30 and 3, 7, .., 31: q4's nibble order.
  */
-export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, evenOdd: bool): void {
+export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, byFour: bool): void {
   const nb = blocks(K);
   const full = K >> 5;
   const da = aq + <usize>M * <usize>nb * ACT_BLOCK_BYTES;
@@ -70,11 +71,15 @@ export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, evenOdd: bool)
         const n1 = i16x8.narrow_i32x4_s(toInt(v2, inv), toInt(v3, inv));
         const n2 = i16x8.narrow_i32x4_s(toInt(v4, inv), toInt(v5, inv));
         const n3 = i16x8.narrow_i32x4_s(toInt(v6, inv), toInt(v7, inv));
-        if (evenOdd) {
-          v128.store(q, v128.shuffle<i16>(n0, n1, 0, 2, 4, 6, 8, 10, 12, 14));
-          v128.store(q, v128.shuffle<i16>(n2, n3, 0, 2, 4, 6, 8, 10, 12, 14), 16);
-          v128.store(q, v128.shuffle<i16>(n0, n1, 1, 3, 5, 7, 9, 11, 13, 15), 32);
-          v128.store(q, v128.shuffle<i16>(n2, n3, 1, 3, 5, 7, 9, 11, 13, 15), 48);
+        if (byFour) {
+          const t0 = v128.shuffle<i16>(n0, n1, 0, 4, 8, 12, 1, 5, 9, 13); // values 0 4 8 12, 1 5 9 13
+          const t1 = v128.shuffle<i16>(n0, n1, 2, 6, 10, 14, 3, 7, 11, 15); // 2 6 10 14, 3 7 11 15
+          const t2 = v128.shuffle<i16>(n2, n3, 0, 4, 8, 12, 1, 5, 9, 13); // 16 20 24 28, 17 21 25 29
+          const t3 = v128.shuffle<i16>(n2, n3, 2, 6, 10, 14, 3, 7, 11, 15);
+          v128.store(q, v128.shuffle<i16>(t0, t2, 0, 1, 2, 3, 8, 9, 10, 11));
+          v128.store(q, v128.shuffle<i16>(t0, t2, 4, 5, 6, 7, 12, 13, 14, 15), 16);
+          v128.store(q, v128.shuffle<i16>(t1, t3, 0, 1, 2, 3, 8, 9, 10, 11), 32);
+          v128.store(q, v128.shuffle<i16>(t1, t3, 4, 5, 6, 7, 12, 13, 14, 15), 48);
         } else {
           v128.store(q, n0);
           v128.store(q, n1, 16);
@@ -96,7 +101,7 @@ export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, evenOdd: bool)
         const inv: f32 = amax > 0 ? <f32>32767 / amax : 0;
         for (let j = 0; j < 32; j++) {
           const v: i32 = j < n ? <i32>nearest(load<f32>(x + (<usize>j << 2)) * inv) : 0;
-          const at = evenOdd ? (j >> 1) + ((j & 1) << 4) : j;
+          const at = byFour ? ((j & 3) << 3) + (j >> 2) : j;
           store<i16>(q + (<usize>at << 1), <i16>min(32767, max(-32767, v)));
         }
       }
@@ -137,20 +142,15 @@ const TWO_POW_112: f32 = reinterpret<f32>(0x77800000);
   return i32x4.add(s0, s1);
 }
 
-/** The same for a q4 block (16 bytes at wb; activations evens first): i32 lanes. */
+/** The same for a q4 block (16 bytes at wb; activations in nibble order): i32 lanes. */
 @inline function dotQ4(wb: usize, ab: usize): v128 {
   const v = v128.load(wb);
-  const even = v128.and(v, i8x16.splat(0x0f));
-  const odd = i8x16.shr_u(v, 4);
-  const s0 = i32x4.add(
-    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(even), v128.load(ab)),
-    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(even), v128.load(ab, 16)),
-  );
-  const s1 = i32x4.add(
-    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(odd), v128.load(ab, 32)),
-    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(odd), v128.load(ab, 48)),
-  );
-  return i32x4.add(s0, s1);
+  return dot4(nibble(v, 0), nibble(v, 4), nibble(v, 8), i16x8.shr_u(v, 12), ab);
+}
+
+/** The nibbles at bit `at` of each 16-bit lane of v, as int16 (0 .. 15). */
+@inline function nibble(v: v128, at: i32): v128 {
+  return v128.and(at ? i16x8.shr_u(v, at) : v, i16x8.splat(0x0f));
 }
 
 /** acc + lanes * step: a block's integer sums, scaled, into four f32 lanes. */
@@ -307,12 +307,10 @@ export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
       let mins = f32x4.splat(0); // lane i: sum over blocks of m * sa of row i
       for (let b = 0; b < nb; b++) {
         const v = v128.load(row + (<usize>b << 4));
-        const even = v128.and(v, i8x16.splat(0x0f));
-        const odd = i8x16.shr_u(v, 4);
-        const x0 = i16x8.extend_low_i8x16_u(even);
-        const x1 = i16x8.extend_high_i8x16_u(even);
-        const x2 = i16x8.extend_low_i8x16_u(odd);
-        const x3 = i16x8.extend_high_i8x16_u(odd);
+        const x0 = nibble(v, 0);
+        const x1 = nibble(v, 4);
+        const x2 = nibble(v, 8);
+        const x3 = i16x8.shr_u(v, 12);
         const s = load<u32>(sc + (<usize>b << 2));
         const d = half(s);
         const at = <usize>b * ACT_BLOCK_BYTES;
