@@ -236,6 +236,12 @@ export interface WasmFormatResult {
   /** One decode step (logits read back) after `context` tokens, and its speed over f32's. */
   decode: Throughput;
   speedup: number;
+  /**
+   * The process's CPU time of that step (every thread, median), and f32's over it: the work itself, which a busy
+   * machine changes less than the wall clock (a descheduled thread costs wall time, not CPU time).
+   */
+  cpuMs: number;
+  cpuSpeedup: number;
 }
 
 export interface WasmFormats {
@@ -279,16 +285,20 @@ export async function measureWasmFormats(
     }
     o.onStep?.(`${name}: decode steps after ${n} tokens, the formats in turn`);
     const samples: number[][] = loaded.map(() => []);
+    const cpu: number[][] = loaded.map(() => []);
     const start = performance.now();
     while (samples[0]!.length < Math.min(3, o.runs) || (samples[0]!.length < o.runs && performance.now() - start < o.budgetMs * formats.length)) {
       for (const [i, step] of steps.entries()) {
-        const t0 = performance.now();
+        const [t0, c0] = [performance.now(), process.cpuUsage()];
         await step();
+        const c = process.cpuUsage(c0);
         samples[i]!.push(performance.now() - t0);
+        cpu[i]!.push((c.user + c.system) / 1000);
       }
     }
     const f32 = loaded[0]!;
     const f32Stats = summarize(samples[0]!);
+    const f32Cpu = summarize(cpu[0]!).median;
     return {
       model: name,
       source,
@@ -305,6 +315,8 @@ export async function measureWasmFormats(
           wasmRatio: wasmBytes / f32.wasmBytes,
           decode: { ...stats, tokens: n, tokensPerS: 1000 / stats.median },
           speedup: f32Stats.median / stats.median,
+          cpuMs: summarize(cpu[i]!).median,
+          cpuSpeedup: f32Cpu / summarize(cpu[i]!).median,
         };
       }),
     };

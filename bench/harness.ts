@@ -304,7 +304,7 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
       });
       report.wasmFormats.push(r);
       for (const f of r.formats) {
-        log(`  ${f.weights}: weights ${(f.weightBytes / 2 ** 20).toFixed(1)} MiB (${f.weightRatio.toFixed(3)}x f32), WebAssembly memory ${(f.wasmBytes / 2 ** 20).toFixed(1)} MiB (${f.wasmRatio.toFixed(3)}x), decode ${f.decode.tokensPerS.toFixed(1)} tok/s (${f.speedup.toFixed(2)}x f32)`);
+        log(`  ${f.weights}: weights ${(f.weightBytes / 2 ** 20).toFixed(1)} MiB (${f.weightRatio.toFixed(3)}x f32), WebAssembly memory ${(f.wasmBytes / 2 ** 20).toFixed(1)} MiB (${f.wasmRatio.toFixed(3)}x), decode ${f.decode.tokensPerS.toFixed(1)} tok/s (${f.speedup.toFixed(2)}x f32), CPU ${f.cpuMs.toFixed(1)} ms a token (${f.cpuSpeedup.toFixed(2)}x)`);
       }
     }
   }
