@@ -270,3 +270,105 @@ export function lengthsUpTo(nCtx: number, from = 16): number[] {
   out.push(nCtx);
   return out;
 }
+
+/** One weight format of one model on the WebAssembly backend: what it holds, and how fast it decodes. */
+export interface WasmFormatResult {
+  weights: WeightFormat;
+  /** Bytes of weights (matrices in their format, norms and biases in f32), and their ratio to the f32 model's. */
+  weightBytes: number;
+  weightRatio: number;
+  /** WebAssembly memory the loaded model takes: weights, activation slots and the KV cache (the arena's growth). */
+  wasmBytes: number;
+  wasmRatio: number;
+  /** One decode step (logits read back) after `context` tokens, and its speed over f32's. */
+  decode: Throughput;
+  speedup: number;
+  /**
+   * The process's CPU time of that step (every thread, median), and f32's over it: the work itself, which a busy
+   * machine changes less than the wall clock (a descheduled thread costs wall time, not CPU time).
+   */
+  cpuMs: number;
+  cpuSpeedup: number;
+}
+
+export interface WasmFormats {
+  model: string;
+  source: string;
+  threads: number;
+  context: number;
+  formats: WasmFormatResult[];
+}
+
+/**
+ * Every weight format of one model side by side on the WebAssembly backend. The models are loaded together, one
+ * per format, and their decode steps sampled in turn (f32, f16, q8, q4, f32, ...), so that a change in the load of
+ * a shared machine falls on every format alike and the ratios hold even where the absolute figures drift.
+ */
+export async function measureWasmFormats(
+  name: string,
+  source: string,
+  load: (weights: WeightFormat) => Promise<LanguageModel>,
+  arenaUsed: () => number,
+  threads: number,
+  context: number,
+  o: E2EOptions,
+): Promise<WasmFormats> {
+  const formats = ['f32', 'f16', 'q8', 'q4'] as const;
+  const loaded: { weights: WeightFormat; model: LanguageModel; wasmBytes: number }[] = [];
+  try {
+    for (const weights of formats) {
+      o.onStep?.(`${name}, ${weights} weights: loading`);
+      const before = arenaUsed();
+      const model = await load(weights);
+      loaded.push({ weights, model, wasmBytes: arenaUsed() - before });
+    }
+    const n = Math.min(context, loaded[0]!.model.nCtx - 1);
+    const ids = randomIds(n + 1, loaded[0]!.model.vocabSize, 3);
+    const steps = loaded.map(({ model }) => () => model.forward([ids[n]!], n)); // rewrites position n each time
+    for (const [i, { model, weights }] of loaded.entries()) {
+      o.onStep?.(`${name}, ${weights} weights: prefill of ${n} tokens, then a warm-up step`);
+      await model.forward(ids.slice(0, n), 0);
+      await steps[i]!();
+    }
+    o.onStep?.(`${name}: decode steps after ${n} tokens, the formats in turn`);
+    const samples: number[][] = loaded.map(() => []);
+    const cpu: number[][] = loaded.map(() => []);
+    const start = performance.now();
+    while (samples[0]!.length < Math.min(3, o.runs) || (samples[0]!.length < o.runs && performance.now() - start < o.budgetMs * formats.length)) {
+      for (const [i, step] of steps.entries()) {
+        const [t0, c0] = [performance.now(), process.cpuUsage()];
+        await step();
+        const c = process.cpuUsage(c0);
+        samples[i]!.push(performance.now() - t0);
+        cpu[i]!.push((c.user + c.system) / 1000);
+      }
+    }
+    const f32 = loaded[0]!;
+    const f32Stats = summarize(samples[0]!);
+    const f32Cpu = summarize(cpu[0]!).median;
+    return {
+      model: name,
+      source,
+      threads,
+      context: n,
+      formats: loaded.map(({ weights, model, wasmBytes }, i) => {
+        const stats = summarize(samples[i]!);
+        const weightBytes = model.gpuBytes().weights;
+        return {
+          weights,
+          weightBytes,
+          weightRatio: weightBytes / f32.model.gpuBytes().weights,
+          wasmBytes,
+          wasmRatio: wasmBytes / f32.wasmBytes,
+          decode: { ...stats, tokens: n, tokensPerS: 1000 / stats.median },
+          speedup: f32Stats.median / stats.median,
+          cpuMs: summarize(cpu[i]!).median,
+          cpuSpeedup: f32Cpu / summarize(cpu[i]!).median,
+        };
+      }),
+    };
+  } finally {
+    // the arena frees from its end: last loaded, first freed
+    for (const { model } of loaded.reverse()) model.destroy();
+  }
+}

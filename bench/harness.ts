@@ -4,7 +4,9 @@
 //   2. kernels    every kernel and version on the shapes of a prefill and a decode step of each model shape,
 //                 checked against the CPU reference, then timed (median and spread of many samples)
 //   3. profile    timestamps around every dispatch of one prefill and one decode step of a whole model
-//   4. e2e        prefill and decode throughput, time to first token, KV cache on and off, f32 and f16 weights
+//   4. e2e        prefill and decode throughput, time to first token, KV cache on and off, f32 and f16 weights;
+//                 and every weight format (f32, f16, q8, q4) side by side on WebAssembly: bytes, memory, decode
+//                 tok/s of GPT-2 124M's shape and the embedded model (`--only formats` runs that part alone)
 //   5. peers      greedy decode side by side: wgpt on WebAssembly and on WebGPU, PyTorch eager, onnxruntime-node
 //
 // Kernels time the WGSL kernels on the WebGPU adapter; the profile and end-to-end runs use --device (auto: a
@@ -31,14 +33,17 @@ import { defaultModelDir } from '../src/runtime.ts';
 import { measureCopy, measureKernelCopy, type CopyCeiling, type KernelCopyCeiling } from './ceilings.ts';
 import { writeCharts } from './charts.ts';
 import type { Validation } from '../src/kernels/check.ts';
-import { ENGINE_STEPS, lengthsUpTo, measureEngines, measureThroughput, profileStep, randomIds, throughputSteps, type FormatResult, type StepProfile } from './e2e.ts';
+import {
+  ENGINE_STEPS, lengthsUpTo, measureEngines, measureThroughput, measureWasmFormats, profileStep, randomIds, throughputSteps,
+  type FormatResult, type StepProfile, type WasmFormats,
+} from './e2e.ts';
 import { ceilingCases, modelCases, type KernelCase, type Phase } from './kernels.ts';
 import { GPT2_124M, gpt2Config, llamaConfig, shapeOf, SMOLLM2_135M, TINY_GPT2, TINY_LLAMA, type ModelShape } from './models.ts';
 import { measurePeers, peersSummary, type PeersReport } from './peers.ts';
 import { toMarkdown } from './report.ts';
 import { timeDispatches, type Timing } from './timing.ts';
 
-export type BenchPart = 'kernels' | 'profile' | 'e2e' | 'engines' | 'peers';
+export type BenchPart = 'kernels' | 'profile' | 'e2e' | 'engines' | 'formats' | 'peers';
 
 export interface BenchOptions {
   /** Tiny shapes and few repetitions: well under a minute on a software adapter. */
@@ -112,6 +117,8 @@ export interface BenchReport {
   kernels: KernelResult[];
   profile?: { model: string; weights: WeightFormat; prefill: StepProfile; prefillFused?: StepProfile; decode: StepProfile; decodeFused?: StepProfile };
   e2e?: { model: string; source: string; nCtx: number; formats: FormatResult[] };
+  /** Every weight format side by side on the WebAssembly backend, per model. */
+  wasmFormats?: WasmFormats[];
   peers?: PeersReport;
   targets: Targets;
   durationS: number;
@@ -170,6 +177,9 @@ function settings(o: BenchOptions, gpu: Gpu, embedded: ModelShape | undefined): 
     e2e: { runs: 10, budgetMs: hardware ? 500 : 1500 },
   };
 }
+
+/** Context before the decode steps of the weight-format comparison: the matvecs, not attention, dominate there. */
+const WASM_FORMATS_CONTEXT = 64;
 
 export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchReport; dir: string; files: string[] }> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -283,6 +293,23 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
       }
     }
     if (formats.length) report.e2e = { model: e2eModel.name, source: e2eModel.source, nCtx, formats };
+  }
+
+  if (e2eModel && (parts.includes('e2e') || parts.includes('formats'))) {
+    const wasm = await getWasmDevice();
+    // quick: the e2e model alone; otherwise GPT-2 124M's shape (random weights) and the embedded model
+    const models = o.quick ? [e2eModel] : [await resolveModel('gpt2-124m'), ...(embedded ? [await resolveModel('embedded')] : [])];
+    report.wasmFormats = [];
+    for (const m of models) {
+      log(`weight formats on WebAssembly (${wasm.kernels.threads} threads): ${m.name}`);
+      const r = await measureWasmFormats(m.name, m.source, (weights) => m.load(wasm, weights), () => wasm.kernels.arena.used, wasm.kernels.threads, WASM_FORMATS_CONTEXT, {
+        lengths: [], ...s.e2e, onStep: (what) => log(`  ${what}`),
+      });
+      report.wasmFormats.push(r);
+      for (const f of r.formats) {
+        log(`  ${f.weights}: weights ${(f.weightBytes / 2 ** 20).toFixed(1)} MiB (${f.weightRatio.toFixed(3)}x f32), WebAssembly memory ${(f.wasmBytes / 2 ** 20).toFixed(1)} MiB (${f.wasmRatio.toFixed(3)}x), decode ${f.decode.tokensPerS.toFixed(1)} tok/s (${f.speedup.toFixed(2)}x f32), CPU ${f.cpuMs.toFixed(1)} ms a token (${f.cpuSpeedup.toFixed(2)}x)`);
+      }
+    }
   }
 
   if (e2eModel && parts.includes('peers')) {

@@ -1,16 +1,20 @@
-// Micro-benchmark of the WebAssembly matvec: the matrix-vector products of a GPT-2 124M decode step, f32 and f16
-// weights, on 1 and 2 threads, beside onnxruntime-node's MatMul on the same shapes (when it is installed) and a
-// memory-bandwidth ceiling (a copy of a large Float32Array), all in the same run.
+// Micro-benchmark of the WebAssembly matvec: the matrix-vector products of a GPT-2 124M decode step, f32, f16, q8
+// and q4 weights (and q8 on f32 activations, the version the integer dot products are measured against), on 1 and
+// 2 threads, beside onnxruntime-node's MatMul on the same shapes (when it is installed) and a memory-bandwidth
+// ceiling (a copy of a large Float32Array), all in the same run.
 //
-//   npx tsx bench/wasm-matvec.ts [--quick]
+//   npx tsx bench/wasm-matvec.ts [--quick]      (npm run bench:wasm)
 //
-// Each configuration is checked against the float64 reference before it is timed. GB/s counts the least traffic
-// (weights, input and output once, as matmulBytes); the same weights are read on every repetition, as in the
-// onnxruntime runs, so shapes whose weights fit the CPU's last-level cache can beat the copy ceiling.
-import { WasmKernels } from '../src/backend/wasm/kernels.ts';
-import type { WasmTensor } from '../src/backend/wasm/arena.ts';
+// Each configuration is checked against the float64 reference on the weights as stored (f16-rounded, dequantized)
+// before it is timed; the q kernels that round the activations to int16 are allowed that rounding on top
+// (activationRoundingBound). GB/s counts the bytes read and written at least once: the weights as stored (q8 and
+// q4: integers and scales), the f32 input and the output; the same weights are read on every repetition, as in
+// the onnxruntime runs, so shapes whose weights fit the CPU's last-level cache can beat the copy ceiling.
+import { activationRoundingBound, WasmKernels } from '../src/backend/wasm/kernels.ts';
+import { tensorBytes, type WasmDType, type WasmTensor } from '../src/backend/wasm/arena.ts';
 import { packF16, roundToF16 } from '../src/half.ts';
-import { matmulBytes, matmulFlops, matmulReference } from '../src/kernels/matmul.ts';
+import { matmulFlops, matmulReference } from '../src/kernels/matmul.ts';
+import { dequantize, isQuantFormat, quantize } from '../src/quant.ts';
 import { Rng } from '../src/random.ts';
 import { summarize } from './timing.ts';
 
@@ -46,12 +50,31 @@ function time(fn: () => void): number {
   return summarize(samples).median;
 }
 
-/** The largest error relative to the allowance atol + |ref| * rtol (rtol 1e-4, atol 1e-5, as the tests). */
-function check(got: ArrayLike<number>, ref: Float64Array, what: string): void {
+/** Every output within atol + |ref| * rtol (rtol 1e-4, atol 1e-5, as the tests), plus `extra[i]` where given. */
+function check(got: ArrayLike<number>, ref: Float64Array, what: string, extra?: Float64Array): void {
   for (let i = 0; i < ref.length; i++) {
     const err = Math.abs(got[i]! - ref[i]!);
-    if (!(err <= 1e-5 + Math.abs(ref[i]!) * 1e-4)) throw new Error(`${what}: out[${i}] is ${got[i]}, the reference ${ref[i]}; not timed`);
+    if (!(err <= 1e-5 + Math.abs(ref[i]!) * 1e-4 + (extra?.[i] ?? 0))) throw new Error(`${what}: out[${i}] is ${got[i]}, the reference ${ref[i]}; not timed`);
   }
+}
+
+/** The weight formats timed: how they are stored, and whether the activations stay f32 (q8's comparison version). */
+const FORMATS: { name: string; dtype: WasmDType; floatActivations?: boolean }[] = [
+  { name: 'f32', dtype: 'f32' },
+  { name: 'f16', dtype: 'f16x2' },
+  { name: 'q8', dtype: 'q8' },
+  { name: 'q8, f32 act.', dtype: 'q8', floatActivations: true },
+  { name: 'q4', dtype: 'q4' },
+];
+
+/** The weights as `dtype` stores them (u32 words where packed), and the values they stand for. */
+function stored(dtype: WasmDType, w: Float32Array, N: number, K: number): { data: Float32Array | Uint32Array; values: Float32Array } {
+  if (dtype === 'f16x2') return { data: packF16(w, K), values: w.map(roundToF16) };
+  if (isQuantFormat(dtype)) {
+    const data = quantize(dtype, w, N, K);
+    return { data, values: dequantize(dtype, data, N, K) };
+  }
+  return { data: w, values: w };
 }
 
 /** Read plus write bandwidth of copying a 256 MiB Float32Array, GB/s. */
@@ -102,19 +125,21 @@ async function main(): Promise<void> {
   for (const { name, K, N } of SHAPES) {
     const a = Float32Array.from({ length: K }, () => rng.range(-1, 1));
     const w = Float32Array.from({ length: N * K }, () => rng.range(-1, 1));
-    for (const dtype of ['f32', 'f16x2'] as const) {
+    for (const f of FORMATS) {
+      const { data, values } = stored(f.dtype, w, N, K);
       const ref = new Float64Array(N);
-      matmulReference(ref, a, dtype === 'f32' ? w : w.map(roundToF16), undefined, 1, N, K);
-      const packed = dtype === 'f32' ? w : packF16(w, K);
+      matmulReference(ref, a, values, undefined, 1, N, K);
+      const bound = isQuantFormat(f.dtype) && !f.floatActivations ? activationRoundingBound(a, values, 1, N, K) : undefined;
       for (const k of instances) {
         const mark = k.arena.mark();
         const at = k.arena.upload('f32', [1, K], a, 'a');
-        const wt: WasmTensor = k.arena.upload(dtype, [N, K], packed, 'w');
+        const wt: WasmTensor = k.arena.upload(f.dtype, [N, K], data, 'w');
         const out = k.arena.alloc('f32', [1, N], 'out');
-        k.matmul(out, at, wt, undefined, 1, N, K);
-        check(k.arena.f32(out), ref, `${name} ${dtype} ${k.threads} threads`);
-        const ms = time(() => k.matmul(out, at, wt, undefined, 1, N, K));
-        rows.push(row(name, K, N, dtype, 'wasm', k.threads, ms));
+        const run = () => k.matmul(out, at, wt, undefined, 1, N, K, name, f.floatActivations);
+        run();
+        check(k.arena.f32(out), ref, `${name} ${f.name} ${k.threads} threads`, bound);
+        const ms = time(run);
+        rows.push(row(name, K, N, f.name, tensorBytes(f.dtype, [N, K]), 'wasm', k.threads, ms));
         k.arena.release(mark);
       }
     }
@@ -128,7 +153,7 @@ async function main(): Promise<void> {
         check((await session.run(feeds)).Y!.data as Float32Array, ref, `${name} onnxruntime ${threads} threads`);
         // session.run is asynchronous: time it by awaiting each call, in batches as above
         const ms = await timeAsync(() => session.run(feeds));
-        rows.push(row(name, K, N, 'f32', 'onnxruntime', threads, ms));
+        rows.push(row(name, K, N, 'f32', 4 * N * K, 'onnxruntime', threads, ms));
         await session.release();
       }
     }
@@ -137,15 +162,16 @@ async function main(): Promise<void> {
   print(rows, ceiling, ort !== undefined);
 }
 
-function row(shape: string, K: number, N: number, dtype: 'f32' | 'f16x2', runtime: string, threads: number, ms: number): Row {
+/** A timed configuration; GB/s counts the weights as stored (`weightBytes`), the f32 input and the output once. */
+function row(shape: string, K: number, N: number, dtype: string, weightBytes: number, runtime: string, threads: number, ms: number): Row {
   return {
     shape: `${shape} ${K}->${N}`,
-    dtype: dtype === 'f32' ? 'f32' : 'f16',
+    dtype,
     runtime,
     threads,
     us: ms * 1000,
     gflops: matmulFlops(1, N, K) / ms / 1e6,
-    gbps: matmulBytes(1, N, K, dtype) / ms / 1e6,
+    gbps: (weightBytes + 4 * (K + N)) / ms / 1e6,
   };
 }
 
@@ -178,18 +204,25 @@ function print(rows: Row[], ceiling: number, withOrt: boolean): void {
   const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(header));
   for (const t of table) console.log(line(t));
-  // decode-step total: 12 layers of the four block matvecs, plus the LM head
   console.log('');
   for (const runtime of ['wasm', 'onnxruntime']) {
-    for (const dtype of ['f32', 'f16']) {
+    for (const dtype of FORMATS.map((f) => f.name)) {
       for (const threads of THREADS) {
-        const pick = rows.filter((r) => r.runtime === runtime && r.dtype === dtype && r.threads === threads);
-        if (pick.length !== SHAPES.length) continue;
-        const us = pick.reduce((sum, r) => sum + (r.shape.startsWith('lm_head') ? 1 : 12) * r.us, 0);
-        console.log(`GPT-2 124M decode-step matvecs, ${runtime} ${dtype}, ${threads} thread${threads > 1 ? 's' : ''}: ${(us / 1000).toFixed(2)} ms (at most ${(1e6 / us).toFixed(1)} tok/s from matvecs alone)`);
+        const us = stepUs(rows, runtime, dtype, threads);
+        const f32 = stepUs(rows, runtime, 'f32', threads);
+        if (us === undefined) continue;
+        const speedup = f32 !== undefined && dtype !== 'f32' ? `, ${(f32 / us).toFixed(2)}x f32's speed` : '';
+        console.log(`GPT-2 124M decode-step matvecs, ${runtime} ${dtype}, ${threads} thread${threads > 1 ? 's' : ''}: ${(us / 1000).toFixed(2)} ms (at most ${(1e6 / us).toFixed(1)} tok/s from matvecs alone${speedup})`);
       }
     }
   }
+}
+
+/** Microseconds of a decode step's matvecs: 12 layers of the four block matvecs, plus the LM head. */
+function stepUs(rows: Row[], runtime: string, dtype: string, threads: number): number | undefined {
+  const pick = rows.filter((r) => r.runtime === runtime && r.dtype === dtype && r.threads === threads);
+  if (pick.length !== SHAPES.length) return undefined;
+  return pick.reduce((sum, r) => sum + (r.shape.startsWith('lm_head') ? 1 : 12) * r.us, 0);
 }
 
 // A minimal ONNX model, Y[1, N] = A[1, K] @ W[K, N] with W an initializer, written as protobuf by hand (no onnx

@@ -9,8 +9,9 @@ import { spanFloats, type Hooks, type HookView } from '../hooks/hooks.ts';
 import { attentionResultReference, sumHeadsReference } from '../kernels/attention-result.ts';
 import { ConfigError } from '../model/config.ts';
 import type { WeightFormat } from '../model/model.ts';
+import { dequantize, isQuantFormat, quantize } from '../quant.ts';
 import type { Act, Backend, BackendStep, HeadSlice, KVCache, Matrix, Norm, StepOptions, Vector } from './backend.ts';
-import type { WasmTensor } from './wasm/arena.ts';
+import type { WasmDType, WasmTensor } from './wasm/arena.ts';
 import type { WasmKernels } from './wasm/kernels.ts';
 import { MAX_PAGES, PAGE_BYTES } from './wasm/module.ts';
 
@@ -18,7 +19,7 @@ interface WasmAct extends Act {
   t: WasmTensor;
 }
 interface WasmMatrix extends Matrix {
-  weight: WasmTensor; // [rows, cols], f32 or f16x2
+  weight: WasmTensor; // [rows, cols], f32, f16x2, q8 or q4
   bias?: WasmTensor; // [rows]
 }
 interface WasmVector extends Vector {
@@ -61,15 +62,19 @@ export class WasmBackend implements Backend {
     this.start = this.end = k.arena.mark();
   }
 
-  private alloc(dtype: WasmTensor['dtype'], shape: number[], label: string, data?: Float32Array | Uint32Array): WasmTensor {
+  private alloc(dtype: WasmDType, shape: number[], label: string, data?: Float32Array | Uint32Array): WasmTensor {
     const t = data ? this.k.arena.upload(dtype, shape, data, label) : this.k.arena.alloc(dtype, shape, label);
     this.end = this.k.arena.mark();
     return t;
   }
 
+  /** A weight matrix in the backend's format: f32 as it is, f16 packed, q8 / q4 quantized here (src/quant.ts). */
   matrix(weight: Float32Array, bias: Float32Array | undefined, rows: number, cols: number, label: string): Matrix {
-    const f16 = this.weightFormat === 'f16';
-    const w = f16 ? this.alloc('f16x2', [rows, cols], label, packF16(weight, cols)) : this.alloc('f32', [rows, cols], label, weight);
+    const format = this.weightFormat;
+    const w =
+      format === 'f16' ? this.alloc('f16x2', [rows, cols], label, packF16(weight, cols))
+      : isQuantFormat(format) ? this.alloc(format, [rows, cols], label, quantize(format, weight, rows, cols))
+      : this.alloc('f32', [rows, cols], label, weight);
     const m: WasmMatrix = { rows, cols, label: moduleName(label), weight: w };
     if (bias) m.bias = this.alloc('f32', [rows], `${label}.bias`, bias);
     this.weightBytes += w.byteLength + (m.bias?.byteLength ?? 0);
@@ -125,9 +130,11 @@ export class WasmBackend implements Backend {
     if (this.end === c.end) this.end = c.start;
   }
 
-  /** A weight matrix's values as f32 [rows, cols] (unpacking f16 pairs): for the rarely asked hook_result. */
+  /** A weight matrix's values as f32 [rows, cols] (unpacking f16 pairs, dequantizing q8 / q4): for the rarely asked hook_result. */
   weightValues(m: WasmMatrix): Float32Array {
-    if (m.weight.dtype === 'f32') return this.k.arena.f32(m.weight).subarray(0, m.rows * m.cols);
+    const { dtype } = m.weight;
+    if (dtype === 'f32') return this.k.arena.f32(m.weight).subarray(0, m.rows * m.cols);
+    if (isQuantFormat(dtype)) return dequantize(dtype, this.k.arena.u32(m.weight), m.rows, m.cols);
     return unpackF16(this.k.arena.u32(m.weight), m.rows, m.cols);
   }
 

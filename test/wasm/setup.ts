@@ -4,8 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
-import { byteSize, type DType } from '../../src/gpu/buffers.ts';
-import type { WasmTensor } from '../../src/backend/wasm/arena.ts';
+import { tensorBytes, type WasmDType, type WasmTensor } from '../../src/backend/wasm/arena.ts';
 import { WasmKernels } from '../../src/backend/wasm/kernels.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,8 +45,8 @@ export const SENTINEL = 3;
  * A tensor of `dtype[shape]` holding `data`, starting one float past a 64-byte boundary (so no SIMD load is
  * aligned), followed by SENTINEL NaN floats. Without data, the tensor is filled with NaN.
  */
-export function place(k: WasmKernels, dtype: DType, shape: number[], data: Float32Array | Uint32Array | undefined, label: string): WasmTensor {
-  const words = data?.length ?? byteSize(dtype, shape) / 4;
+export function place(k: WasmKernels, dtype: WasmDType, shape: number[], data: Float32Array | Uint32Array | undefined, label: string): WasmTensor {
+  const words = data?.length ?? tensorBytes(dtype, shape) / 4;
   const t = k.arena.alloc('f32', [1 + words + SENTINEL], label);
   const inner: WasmTensor = { ptr: t.ptr + 4, byteLength: t.byteLength - 4 * (1 + SENTINEL), dtype, shape, label };
   new Float32Array(k.memory.buffer, t.ptr, t.byteLength / 4).fill(Number.NaN);

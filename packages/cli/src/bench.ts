@@ -6,8 +6,11 @@ import { CliError, type Command, type Run } from './command.ts';
 import { DEVICE_OPTION, toDevice, toNumber } from './options.ts';
 
 const PARTS: BenchPart[] = ['kernels', 'profile', 'e2e', 'peers'];
-/** Parts --only also takes: the decode engines alone (e2e includes them), for a model too big for the whole e2e. */
-const ONLY_PARTS: BenchPart[] = [...PARTS, 'engines'];
+/**
+ * Parts --only also takes: the decode engines alone (e2e includes them), for a model too big for the whole e2e;
+ * the weight formats side by side on WebAssembly alone (e2e includes them too).
+ */
+const ONLY_PARTS: BenchPart[] = [...PARTS, 'engines', 'formats'];
 
 export function registerBench(command: Command, run: Run): void {
   command
@@ -17,7 +20,7 @@ export function registerBench(command: Command, run: Run): void {
     .option('--tokens <n>', 'Prompt length of the prefill kernel shapes and the profile (default 128)')
     .option('--context <n>', 'Context length of the decode kernel shapes and the profile (default 256)')
     .option('--filter <text>', 'Only kernel cases whose id contains this text, e.g. gpt2-124m/decode or /matvec/ (the ceilings always run)')
-    .option('--only <parts>', 'Comma-separated parts to run: kernels, profile, e2e, peers, engines (decode engines only)')
+    .option('--only <parts>', 'Comma-separated parts to run: kernels, profile, e2e, peers, engines (decode engines only), formats (weight formats on WebAssembly only)')
     .option(...DEVICE_OPTION)
     .option('--software', 'Skip hardware adapters and use SwiftShader')
     .option('--no-charts', 'Do not render the SVG charts')
@@ -26,6 +29,7 @@ export function registerBench(command: Command, run: Run): void {
     .example('wgpt bench --filter /decode/ --only kernels')
     .example('wgpt bench --model gpt2-124m --only engines --context 64')
     .example('wgpt bench --model gpt2-124m --only peers')
+    .example('wgpt bench --only formats')
     .example('wgpt bench --compare bench/results/before/bench.json bench/results/after/bench.json')
     .action(run(async (reports: string[], o: Record<string, any>) => {
       if (o.compare) {

@@ -2,15 +2,26 @@
 // once, in order, and frees them all together (or back to a mark), so a pointer bump is the whole allocator;
 // the memory grows by whole pages as the top passes its end.
 import { byteSize, type DType } from '../../gpu/buffers.ts';
+import { isQuantFormat, quantWords, type QuantFormat } from '../../quant.ts';
 import { MAX_PAGES, PAGE_BYTES } from './module.ts';
+
+/** Tensor's dtypes, and the q8 / q4 block formats of src/quant.ts for a [rows, cols] weight matrix. */
+export type WasmDType = DType | QuantFormat;
 
 /** A tensor in WebAssembly memory: `byteLength` bytes at byte address `ptr`. Same dtypes and shapes as Tensor. */
 export interface WasmTensor {
   ptr: number;
   byteLength: number;
-  dtype: DType;
+  dtype: WasmDType;
   shape: number[];
   label: string;
+}
+
+/** Bytes of a tensor of `dtype[shape]`: q8 / q4 hold integers and scales in u32 words (src/quant.ts). */
+export function tensorBytes(dtype: WasmDType, shape: readonly number[]): number {
+  if (!isQuantFormat(dtype)) return byteSize(dtype, shape);
+  const cols = shape.at(-1) ?? 1;
+  return 4 * quantWords(dtype, shape.reduce((a, b) => a * b, 1) / Math.max(cols, 1), cols);
 }
 
 /** Every tensor starts on a 64-byte boundary: one cache line, so threads writing neighbouring tensors never share one. */
@@ -44,8 +55,8 @@ export class WasmArena {
   }
 
   /** A new zero-filled tensor (a region freed by `release` and reused is zeroed again). */
-  alloc(dtype: DType, shape: number[], label: string): WasmTensor {
-    const byteLength = Math.max(4, byteSize(dtype, shape));
+  alloc(dtype: WasmDType, shape: number[], label: string): WasmTensor {
+    const byteLength = Math.max(4, tensorBytes(dtype, shape));
     const ptr = this.top;
     const end = alignUp(ptr + byteLength, ALIGN);
     this.reserve(end, label);
@@ -54,8 +65,8 @@ export class WasmArena {
     return { ptr, byteLength, dtype, shape: [...shape], label };
   }
 
-  /** A new tensor holding `data` (f32 values, or u32 words for u32 and f16x2). */
-  upload(dtype: DType, shape: number[], data: Float32Array | Uint32Array, label: string): WasmTensor {
+  /** A new tensor holding `data` (f32 values, or u32 words for u32, f16x2, q8 and q4). */
+  upload(dtype: WasmDType, shape: number[], data: Float32Array | Uint32Array, label: string): WasmTensor {
     const t = this.alloc(dtype, shape, label);
     if (data.byteLength > t.byteLength) throw new Error(`${label}: ${data.byteLength} bytes of data do not fit ${dtype}[${shape}] (${t.byteLength} bytes)`);
     new Uint8Array(this.memory.buffer, t.ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));

@@ -6,13 +6,13 @@
 //   const x = k.arena.upload('f32', [T, C], data, 'x');
 //   k.layerNorm(out, x, gamma, beta, T, C, 1e-5);
 //   k.arena.f32(out)  // the result, read in place
-import { byteSize, type DType } from '../../gpu/buffers.ts';
 import type { AttentionShape, ScoresOptions } from '../../kernels/attention.ts';
 import type { EmbedOptions } from '../../kernels/embedding.ts';
 import type { Box, BoxView, InterveneOp } from '../../kernels/intervene.ts';
 import type { KvAppendOptions } from '../../kernels/kvcache.ts';
 import type { RopeOptions } from '../../kernels/rope.ts';
-import { WasmArena, type WasmTensor } from './arena.ts';
+import { isQuantFormat, quantBlocks, quantScaleOffset, type QuantFormat } from '../../quant.ts';
+import { tensorBytes, WasmArena, type WasmDType, type WasmTensor } from './arena.ts';
 import { canShareMemory, compileKernels, createMemory, instantiate, type KernelExports } from './module.ts';
 import { ThreadPool } from './pool.ts';
 
@@ -55,20 +55,47 @@ export class WasmKernels {
     this.pool.destroy();
   }
 
-  /** out[M, N] = a[M, K] @ w[N, K]^T + bias[N]; w f32 or f16x2. M = 1 runs the matvec kernel. */
-  matmul(out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: WasmTensor | undefined, M: number, N: number, K: number, label = 'matmul'): void {
+  /**
+   * out[M, N] = a[M, K] @ w[N, K]^T + bias[N]; w f32, f16x2, q8 or q4. M = 1 runs the matvec kernel. On q8 and q4
+   * weights the rows of a are first quantized to int16 blocks (assembly/matmul_q.ts), in memory taken from the top
+   * of the arena for the call; `floatActivations` runs q8's matvec on f32 activations instead (for comparison).
+   */
+  matmul(out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: WasmTensor | undefined, M: number, N: number, K: number, label = 'matmul', floatActivations = false): void {
     for (const [name, size] of [['M', M], ['N', N], ['K', K]] as const) {
       if (!Number.isInteger(size) || size < 1) throw new Error(`${label}: ${name} must be a positive integer, got ${size}`);
     }
-    if (w.dtype === 'u32') throw new Error(`${label}: weights must be f32 or f16x2, got u32`);
+    if (w.dtype === 'u32') throw new Error(`${label}: weights must be f32, f16x2, q8 or q4, got u32`);
     need(label, 'out', out, 'f32', [M, N]);
     need(label, 'a', a, 'f32', [M, K]);
     need(label, 'w', w, w.dtype, [N, K]);
     if (bias) need(label, 'bias', bias, 'f32', [N]);
-    const f16 = w.dtype === 'f16x2';
     const b = bias?.ptr ?? 0;
+    if (isQuantFormat(w.dtype)) {
+      this.matmulQ(w.dtype, out, a, w, b, M, N, K, floatActivations);
+      return;
+    }
+    const f16 = w.dtype === 'f16x2';
     if (M === 1) this.pool.runRows(f16 ? 'matvecF16' : 'matvecF32', [out.ptr, a.ptr, w.ptr, b, K], N);
     else this.pool.runRows(f16 ? 'matmulF16' : 'matmulF32', [out.ptr, a.ptr, w.ptr, b, M, N, K], N);
+  }
+
+  private matmulQ(format: QuantFormat, out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: number, M: number, N: number, K: number, floatActivations: boolean): void {
+    const scales = w.ptr + 4 * quantScaleOffset(format, N, K);
+    if (floatActivations) {
+      if (format !== 'q8' || M !== 1) throw new Error('floatActivations: only the q8 matvec has an f32-activation version');
+      this.pool.runRows('matvecQ8F32', [out.ptr, a.ptr, w.ptr, scales, bias, K], N);
+      return;
+    }
+    // 32 int16 (16 words) a block, then its step and its sum
+    const mark = this.arena.mark();
+    try {
+      const aq = this.arena.alloc('u32', [M * quantBlocks(K) * 18], 'quantized activations');
+      this.exports.quantizeActs(aq.ptr, a.ptr, M, K, format === 'q4' ? 1 : 0);
+      if (M === 1) this.pool.runRows(format === 'q8' ? 'matvecQ8' : 'matvecQ4', [out.ptr, aq.ptr, w.ptr, scales, bias, K], N);
+      else this.pool.runRows(format === 'q8' ? 'matmulQ8' : 'matmulQ4', [out.ptr, aq.ptr, w.ptr, scales, bias, M, N, K], N);
+    } finally {
+      this.arena.release(mark);
+    }
   }
 
   /** out[rows, C] = layernorm(x) * gamma + beta; out and x distinct. */
@@ -143,7 +170,7 @@ export class WasmKernels {
     this.exports.rope(x.ptr, invFreq.ptr, T, pos0, nHeads, headDim, rotaryDim / 2, stride, offset);
   }
 
-  /** out[T, C] = wte[ids[t]] + wpe[pos0 + t] (no wpe: the token part alone). Tables f32 or f16x2. */
+  /** out[T, C] = wte[ids[t]] + wpe[pos0 + t] (no wpe: the token part alone). Tables f32 or f16x2, or both q8 or q4. */
   embed(out: WasmTensor, ids: WasmTensor, wte: WasmTensor, wpe: WasmTensor | undefined, o: EmbedOptions): void {
     const { T, C, pos0 } = o;
     if (ids.dtype !== 'u32') throw new Error(`embedding: token ids must be a u32 tensor, not ${ids.dtype}`);
@@ -153,12 +180,21 @@ export class WasmKernels {
     need('embedding', 'out', out, 'f32', [T, C]);
     need('embedding', 'ids', ids, 'u32', [T]);
     for (const [name, table] of [['wte', wte], ['wpe', wpe]] as const) {
-      if (table && table.dtype === 'u32') throw new Error(`embedding: ${name} must be f32 or f16x2, not u32`);
+      if (table && table.dtype === 'u32') throw new Error(`embedding: ${name} must be f32, f16x2, q8 or q4, not u32`);
     }
     const V = wte.shape[0]!;
+    need('embedding', 'wte', wte, wte.dtype, [V, C]);
+    if (wpe) need('embedding', 'wpe', wpe, wpe.dtype, [wpe.shape[0]!, C]);
     const idView = new Uint32Array(this.memory.buffer, ids.ptr, T);
     for (let t = 0; t < T; t++) {
       if (idView[t]! >= V) throw new Error(`embedding: token id ${idView[t]} is past the vocabulary of ${V}`);
+    }
+    if (isQuantFormat(wte.dtype) || (wpe && isQuantFormat(wpe.dtype))) {
+      const format = wte.dtype;
+      if (!isQuantFormat(format) || (wpe && wpe.dtype !== format)) throw new Error(`embedding: a quantized wte and wpe must share one format, got ${wte.dtype} and ${wpe?.dtype}`);
+      const scales = (t: WasmTensor) => t.ptr + 4 * quantScaleOffset(format, t.shape[0]!, C);
+      this.exports.embedQ(out.ptr, ids.ptr, wte.ptr, scales(wte), wpe?.ptr ?? 0, wpe ? scales(wpe) : 0, format === 'q8' ? 1 : 0, T, C, pos0);
+      return;
     }
     this.exports.embed(out.ptr, ids.ptr, wte.ptr, wte.dtype === 'f16x2' ? 1 : 0, wpe?.ptr ?? 0, wpe?.dtype === 'f16x2' ? 1 : 0, T, C, pos0);
   }
@@ -185,10 +221,34 @@ export class WasmKernels {
   }
 }
 
+/**
+ * How far the q8 / q4 kernels' rounding of the activations can move each output of out[M, N] = a[M, K] @ x[N, K]^T
+ * (x: the dequantized weights): every a[m, k] moves by at most half an int16 step of its block of 32, max|a| / 65534,
+ * so out[m, n] by at most the sum over k of |x[n, k]| times that (1% over, for the rounding of the step itself).
+ * Tests and the bench allow it on top of f32 rounding.
+ */
+export function activationRoundingBound(a: ArrayLike<number>, x: ArrayLike<number>, M: number, N: number, K: number): Float64Array {
+  const bound = new Float64Array(M * N);
+  const half = new Float64Array(K);
+  for (let m = 0; m < M; m++) {
+    for (let b = 0; b < K; b += 32) {
+      let amax = 0;
+      for (let k = b; k < Math.min(K, b + 32); k++) amax = Math.max(amax, Math.abs(a[m * K + k]!));
+      half.fill((1.01 * amax) / 65534, b, Math.min(K, b + 32));
+    }
+    for (let n = 0; n < N; n++) {
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += Math.abs(x[n * K + k]!) * half[k]!;
+      bound[m * N + n] = sum;
+    }
+  }
+  return bound;
+}
+
 /** The mistakes a caller can make with a tensor, each said in one line before any kernel runs. */
-function need(kernel: string, name: string, t: WasmTensor, dtype: DType, shape: number[]): void {
+function need(kernel: string, name: string, t: WasmTensor, dtype: WasmDType, shape: number[]): void {
   if (t.dtype !== dtype) throw new Error(`${kernel}: ${name} must be ${dtype}, got ${t.dtype}`);
-  const bytes = byteSize(dtype, shape);
+  const bytes = tensorBytes(dtype, shape);
   if (t.byteLength < bytes) throw new Error(`${kernel}: ${name} needs ${bytes} bytes for ${dtype}[${shape}], its tensor has ${t.byteLength}`);
 }
 

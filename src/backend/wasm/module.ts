@@ -12,6 +12,12 @@ export interface KernelExports {
   matvecF16(out: number, a: number, w: number, bias: number, K: number, n0: number, n1: number): void;
   matmulF32(out: number, a: number, w: number, bias: number, M: number, N: number, K: number, n0: number, n1: number): void;
   matmulF16(out: number, a: number, w: number, bias: number, M: number, N: number, K: number, n0: number, n1: number): void;
+  quantizeActs(aq: number, a: number, M: number, K: number, evenOdd: number): void;
+  matvecQ8(out: number, aq: number, w: number, scales: number, bias: number, K: number, n0: number, n1: number): void;
+  matvecQ4(out: number, aq: number, w: number, scales: number, bias: number, K: number, n0: number, n1: number): void;
+  matmulQ8(out: number, aq: number, w: number, scales: number, bias: number, M: number, N: number, K: number, n0: number, n1: number): void;
+  matmulQ4(out: number, aq: number, w: number, scales: number, bias: number, M: number, N: number, K: number, n0: number, n1: number): void;
+  matvecQ8F32(out: number, a: number, w: number, scales: number, bias: number, K: number, n0: number, n1: number): void;
   layerNorm(out: number, x: number, gamma: number, beta: number, rows: number, C: number, eps: number): void;
   rmsNorm(out: number, x: number, gamma: number, rows: number, C: number, eps: number): void;
   softmax(x: number, rows: number, cols: number): void;
@@ -25,6 +31,7 @@ export interface KernelExports {
   residualAdd(x: number, y: number, n: number): void;
   rope(x: number, invFreq: number, T: number, pos0: number, nHeads: number, headDim: number, half: number, stride: number, offset: number): void;
   embed(out: number, ids: number, wte: number, wteF16: number, wpe: number, wpeF16: number, T: number, C: number, pos0: number): void;
+  embedQ(out: number, ids: number, wte: number, wteScales: number, wpe: number, wpeScales: number, q8: number, T: number, C: number, pos0: number): void;
   kvAppend(cache: number, src: number, T: number, pos0: number, nKVHead: number, headDim: number, nCtx: number, srcStride: number, srcOffset: number): void;
   intervene(
     x: number, src: number,

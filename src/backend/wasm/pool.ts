@@ -9,7 +9,7 @@
 import type { KernelExports } from './module.ts';
 
 /** The kernels that take a row range (n0, n1) as their last two arguments. */
-export const ROW_KERNELS = ['matvecF32', 'matvecF16', 'matmulF32', 'matmulF16'] as const;
+export const ROW_KERNELS = ['matvecF32', 'matvecF16', 'matmulF32', 'matmulF16', 'matvecQ8', 'matvecQ4', 'matmulQ8', 'matmulQ4', 'matvecQ8F32'] as const;
 export type RowKernel = (typeof ROW_KERNELS)[number];
 
 /** Shares start on multiples of 4 rows, so matmul's blocks of 2 rows of w never straddle two shares. */

@@ -1,0 +1,386 @@
+// The linear layers on quantized weights (src/quant.ts's q8 and q4 blocks), as matmul.ts does them on f32 and f16:
+//
+//   out[m, n] = sum_k a[m, k] * x[n, k] + bias[n],   x the weights the blocks stand for
+//
+//   w [N, K] q8 or q4: N * nb blocks of packed integers (nb = ceil(K / 32); 32 bytes a block for q8, 16 for q4),
+//   row by row, then at `scales` one u32 word a block (q8: the f32 d; q4: f16 d low, f16 m high). out [M, N] f32,
+//   bias [N] f32 or 0 for none; pointers are byte addresses.
+//
+// Integer dot products. The activations are quantized first, once per call (quantizeActs, on the calling thread):
+// each block of 32 values of a row of a becomes 32 int16 q_a with one f32 step da = max|a| / 32767 and the f32
+// sum of its values sa. A block's dot product is then 32 integer products, summed by i32x4.dot_i16x8_s (eight
+// multiply-adds an instruction, exact in i32: |q| <= 127 times |q_a| <= 32767, eight to a lane), and scaled once:
+//
+//   q8  sum_j x_j a_j = d * sum_j q_j a_j          ~ d * da * sum_j q_j q_a,j
+//   q4  sum_j x_j a_j = m * sa + d * sum_j q_j a_j ~ m * sa + d * da * sum_j q_j q_a,j
+//
+// Rounding a to 16 bits moves each value by at most da / 2, about 1.5e-5 of its block's largest (int8 activations,
+// llama.cpp's q8_0 x q8_0, would move it by 4e-3). The weights' integers are widened in registers, never written
+// back as floats. A block of q4 weights is one 16-byte load, read as eight 16-bit lanes of four nibbles: lane i
+// holds values 4i, 4i+1, 4i+2, 4i+3 of the block (low nibble first), so three shifts and three masks give the
+// values 0, 4, .., 28, then 1, 5, .., 29, and so on, already widened to int16; q4's activations are stored in that
+// order (quantizeActs' byFour) and the nibbles need no shuffle. K need not be a multiple of 32: the activations of
+// a last, partial block are padded with zeros (the padded weights are not zero for q4, m + d * q, so a's padding is
+// what cancels them).
+//
+// Every kernel computes the rows n0 <= n < n1 of w only: one thread's share (src/backend/wasm/pool.ts).
+import { evenHalves, oddHalves, sum4 } from './simd';
+
+/** Bytes of one block of quantized activations: 32 int16. */
+const ACT_BLOCK_BYTES: usize = 64;
+
+/** Blocks in a row of K values. */
+@inline export function blocks(K: i32): i32 {
+  return (K + 31) >> 5;
+}
+
+/**
+ * Quantize the rows of a [M, K] f32 into blocks of 32 int16 at aq: [M, nb, 32] int16, then da [M, nb] f32, then
+ * sa [M, nb] f32 (M * nb * 72 bytes in all; the host sizes it, src/backend/wasm/kernels.ts). With byFour,
+ * each block holds its values 0, 4, .., 28, then 1, 5, .., 29, 2, 6, .., 30 and 3, 7, .., 31: q4's nibble order.
+ */
+export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, byFour: bool): void {
+  const nb = blocks(K);
+  const full = K >> 5;
+  const da = aq + <usize>M * <usize>nb * ACT_BLOCK_BYTES;
+  const sa = da + (<usize>(M * nb) << 2);
+  for (let m = 0; m < M; m++) {
+    const row = a + (<usize>m * <usize>K << 2);
+    for (let b = 0; b < nb; b++) {
+      const q = aq + <usize>(m * nb + b) * ACT_BLOCK_BYTES;
+      const x = row + (<usize>b << 7);
+      let step: f32;
+      let sum: f32;
+      if (b < full) {
+        const v0 = v128.load(x);
+        const v1 = v128.load(x, 16);
+        const v2 = v128.load(x, 32);
+        const v3 = v128.load(x, 48);
+        const v4 = v128.load(x, 64);
+        const v5 = v128.load(x, 80);
+        const v6 = v128.load(x, 96);
+        const v7 = v128.load(x, 112);
+        const big = f32x4.max(
+          f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3))),
+          f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))),
+        );
+        const amax = max(max(f32x4.extract_lane(big, 0), f32x4.extract_lane(big, 1)), max(f32x4.extract_lane(big, 2), f32x4.extract_lane(big, 3)));
+        step = amax / 32767;
+        const inv = f32x4.splat(amax > 0 ? <f32>32767 / amax : 0);
+        // to int16 (narrow saturates, nearest never passes 32767 by more than rounding)
+        const n0 = i16x8.narrow_i32x4_s(toInt(v0, inv), toInt(v1, inv));
+        const n1 = i16x8.narrow_i32x4_s(toInt(v2, inv), toInt(v3, inv));
+        const n2 = i16x8.narrow_i32x4_s(toInt(v4, inv), toInt(v5, inv));
+        const n3 = i16x8.narrow_i32x4_s(toInt(v6, inv), toInt(v7, inv));
+        if (byFour) {
+          const t0 = v128.shuffle<i16>(n0, n1, 0, 4, 8, 12, 1, 5, 9, 13); // values 0 4 8 12, 1 5 9 13
+          const t1 = v128.shuffle<i16>(n0, n1, 2, 6, 10, 14, 3, 7, 11, 15); // 2 6 10 14, 3 7 11 15
+          const t2 = v128.shuffle<i16>(n2, n3, 0, 4, 8, 12, 1, 5, 9, 13); // 16 20 24 28, 17 21 25 29
+          const t3 = v128.shuffle<i16>(n2, n3, 2, 6, 10, 14, 3, 7, 11, 15);
+          v128.store(q, v128.shuffle<i16>(t0, t2, 0, 1, 2, 3, 8, 9, 10, 11));
+          v128.store(q, v128.shuffle<i16>(t0, t2, 4, 5, 6, 7, 12, 13, 14, 15), 16);
+          v128.store(q, v128.shuffle<i16>(t1, t3, 0, 1, 2, 3, 8, 9, 10, 11), 32);
+          v128.store(q, v128.shuffle<i16>(t1, t3, 4, 5, 6, 7, 12, 13, 14, 15), 48);
+        } else {
+          v128.store(q, n0);
+          v128.store(q, n1, 16);
+          v128.store(q, n2, 32);
+          v128.store(q, n3, 48);
+        }
+        sum = sum4(f32x4.add(f32x4.add(f32x4.add(v0, v1), f32x4.add(v2, v3)), f32x4.add(f32x4.add(v4, v5), f32x4.add(v6, v7))));
+      } else {
+        // the last, partial block: n values, the rest zeros
+        const n = K - (b << 5);
+        let amax: f32 = 0;
+        sum = 0;
+        for (let j = 0; j < n; j++) {
+          const v = load<f32>(x + (<usize>j << 2));
+          amax = max(amax, abs(v));
+          sum += v;
+        }
+        step = amax / 32767;
+        const inv: f32 = amax > 0 ? <f32>32767 / amax : 0;
+        for (let j = 0; j < 32; j++) {
+          const v: i32 = j < n ? <i32>nearest(load<f32>(x + (<usize>j << 2)) * inv) : 0;
+          const at = byFour ? ((j & 3) << 3) + (j >> 2) : j;
+          store<i16>(q + (<usize>at << 1), <i16>min(32767, max(-32767, v)));
+        }
+      }
+      store<f32>(da + (<usize>(m * nb + b) << 2), step);
+      store<f32>(sa + (<usize>(m * nb + b) << 2), sum);
+    }
+  }
+}
+
+@inline function toInt(v: v128, inv: v128): v128 {
+  return i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v, inv)));
+}
+
+@inline function storeOut(row: usize, bias: usize, n: i32, value: f32, n1: i32): void {
+  if (n < n1) store<f32>(row + (<usize>n << 2), bias ? value + load<f32>(bias + (<usize>n << 2)) : value);
+}
+
+// f16 -> f32 of a scale (finite: d and m of a block; the low 16 bits of h), by moving the bits and rescaling by
+// 2^112 (see simd.ts)
+const TWO_POW_112: f32 = reinterpret<f32>(0x77800000);
+
+@inline export function half(h: u32): f32 {
+  return reinterpret<f32>(((h & 0x7fff) << 13) | ((h & 0x8000) << 16)) * TWO_POW_112;
+}
+
+/** sum_j q_j q_a,j of one q8 block (32 bytes at wb) against one block of activations (32 int16 at ab): i32 lanes. */
+@inline function dotQ8(wb: usize, ab: usize): v128 {
+  const w0 = v128.load(wb);
+  const w1 = v128.load(wb, 16);
+  const s0 = i32x4.add(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), v128.load(ab)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), v128.load(ab, 16)),
+  );
+  const s1 = i32x4.add(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), v128.load(ab, 32)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), v128.load(ab, 48)),
+  );
+  return i32x4.add(s0, s1);
+}
+
+/** The same for a q4 block (16 bytes at wb; activations in nibble order): i32 lanes. */
+@inline function dotQ4(wb: usize, ab: usize): v128 {
+  const v = v128.load(wb);
+  return dot4(nibble(v, 0), nibble(v, 4), nibble(v, 8), i16x8.shr_u(v, 12), ab);
+}
+
+/** The nibbles at bit `at` of each 16-bit lane of v, as int16 (0 .. 15). */
+@inline function nibble(v: v128, at: i32): v128 {
+  return v128.and(at ? i16x8.shr_u(v, at) : v, i16x8.splat(0x0f));
+}
+
+/** acc + lanes * step: a block's integer sums, scaled, into four f32 lanes. */
+@inline function scaled(acc: v128, lanes: v128, step: f32): v128 {
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(lanes), f32x4.splat(step)));
+}
+
+// matvec (M = 1): a row of w at a time, streamed once, as matvecF32. Four blocks a step: their four i32x4 sums are
+// added across lanes into one i32x4 of four block totals (reduce4), so the scaling is one conversion and one
+// multiply-add for four blocks, with the four scales read, and for q4 widened from f16, in one load (simd.ts's
+// evenHalves and oddHalves: d is each scale word's low half, m its high half). The last nb % 4 blocks go one by one.
+// A block costs some 17 vector instructions (q4: a load, three shifts and three masks, four loads of activations,
+// four dot products, three adds, a quarter of the scaling), as many per weight as matvecF32's four loads, multiply
+// and add per four f32 weights: on a core that streams f32 weights at 20+ GB/s these run about 1.5x faster than
+// f32, limited by instructions rather than by the fewer bytes they read (bench/wasm-matvec.ts).
+export function matvecQ8(out: usize, aq: usize, w: usize, scales: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
+  const nb = blocks(K);
+  const da = aq + <usize>nb * ACT_BLOCK_BYTES;
+  for (let n = n0; n < n1; n++) {
+    const row = w + (<usize>n * <usize>nb << 5);
+    const sc = scales + (<usize>n * <usize>nb << 2);
+    let acc = f32x4.splat(0);
+    let b = 0;
+    for (; b + 3 < nb; b += 4) {
+      const wb = row + (<usize>b << 5);
+      const ab = aq + <usize>b * ACT_BLOCK_BYTES;
+      const totals = reduce4(dotQ8(wb, ab), dotQ8(wb + 32, ab + 64), dotQ8(wb + 64, ab + 128), dotQ8(wb + 96, ab + 192));
+      const steps = f32x4.mul(v128.load(sc + (<usize>b << 2)), v128.load(da + (<usize>b << 2)));
+      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(totals), steps));
+    }
+    let sum = sum4(acc);
+    for (; b < nb; b++) {
+      const total = sum4i(dotQ8(row + (<usize>b << 5), aq + <usize>b * ACT_BLOCK_BYTES));
+      sum += <f32>total * (load<f32>(sc + (<usize>b << 2)) * load<f32>(da + (<usize>b << 2)));
+    }
+    storeOut(out, bias, n, sum, n1);
+  }
+}
+
+export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
+  const nb = blocks(K);
+  const da = aq + <usize>nb * ACT_BLOCK_BYTES;
+  const sa = da + (<usize>nb << 2);
+  for (let n = n0; n < n1; n++) {
+    const row = w + (<usize>n * <usize>nb << 4);
+    const sc = scales + (<usize>n * <usize>nb << 2);
+    let acc = f32x4.splat(0);
+    let b = 0;
+    for (; b + 3 < nb; b += 4) {
+      const wb = row + (<usize>b << 4);
+      const ab = aq + <usize>b * ACT_BLOCK_BYTES;
+      const totals = reduce4(dotQ4(wb, ab), dotQ4(wb + 16, ab + 64), dotQ4(wb + 32, ab + 128), dotQ4(wb + 48, ab + 192));
+      const words = v128.load(sc + (<usize>b << 2));
+      const at = <usize>b << 2;
+      const steps = f32x4.mul(evenHalves(words), v128.load(da + at));
+      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(totals), steps));
+      acc = f32x4.add(acc, f32x4.mul(oddHalves(words), v128.load(sa + at))); // m * sa
+    }
+    let sum = sum4(acc);
+    for (; b < nb; b++) {
+      const s = load<u32>(sc + (<usize>b << 2));
+      const total = sum4i(dotQ4(row + (<usize>b << 4), aq + <usize>b * ACT_BLOCK_BYTES));
+      sum += <f32>total * (half(s) * load<f32>(da + (<usize>b << 2))) + half(s >> 16) * load<f32>(sa + (<usize>b << 2));
+    }
+    storeOut(out, bias, n, sum, n1);
+  }
+}
+
+/** [sum of t0's lanes, t1's, t2's, t3's]: a transpose and add, six instructions for four horizontal sums. */
+@inline function reduce4(t0: v128, t1: v128, t2: v128, t3: v128): v128 {
+  const s01 = i32x4.add(v128.shuffle<i32>(t0, t1, 0, 4, 1, 5), v128.shuffle<i32>(t0, t1, 2, 6, 3, 7)); // t0 02 t1 02 t0 13 t1 13
+  const s23 = i32x4.add(v128.shuffle<i32>(t2, t3, 0, 4, 1, 5), v128.shuffle<i32>(t2, t3, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(s01, s23, 0, 1, 4, 5), v128.shuffle<i32>(s01, s23, 2, 3, 6, 7));
+}
+
+/** The sum of the four i32 lanes of v (exact: a block's total fits in i32). */
+@inline function sum4i(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+// matmul (M > 1): blocks of 4 rows of a by one row of w, four dot products sharing each block of w (loaded and
+// widened once for four rows of a); the row of w stays in L1 while every block of a passes it. Rows past the end
+// of a are clamped to its last row, as matmul.ts does: loads stay in bounds and their sums are not stored.
+export function matmulQ8(out: usize, aq: usize, w: usize, scales: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  const nb = blocks(K);
+  const aStride = <usize>nb * ACT_BLOCK_BYTES;
+  const daBase = aq + <usize>M * aStride;
+  const outStride = <usize>N << 2;
+  for (let n = n0; n < n1; n++) {
+    const row = w + (<usize>n * <usize>nb << 5);
+    const sc = scales + (<usize>n * <usize>nb << 2);
+    for (let m = 0; m < M; m += 4) {
+      const r1 = min(m + 1, M - 1);
+      const r2 = min(m + 2, M - 1);
+      const r3 = min(m + 3, M - 1);
+      const a0 = aq + <usize>m * aStride;
+      const a1 = aq + <usize>r1 * aStride;
+      const a2 = aq + <usize>r2 * aStride;
+      const a3 = aq + <usize>r3 * aStride;
+      const d0 = daBase + (<usize>(m * nb) << 2);
+      const d1 = daBase + (<usize>(r1 * nb) << 2);
+      const d2 = daBase + (<usize>(r2 * nb) << 2);
+      const d3 = daBase + (<usize>(r3 * nb) << 2);
+      let acc0 = f32x4.splat(0);
+      let acc1 = f32x4.splat(0);
+      let acc2 = f32x4.splat(0);
+      let acc3 = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        const wb = row + (<usize>b << 5);
+        const w0 = v128.load(wb);
+        const w1 = v128.load(wb, 16);
+        const x0 = i16x8.extend_low_i8x16_s(w0);
+        const x1 = i16x8.extend_high_i8x16_s(w0);
+        const x2 = i16x8.extend_low_i8x16_s(w1);
+        const x3 = i16x8.extend_high_i8x16_s(w1);
+        const d = load<f32>(sc + (<usize>b << 2));
+        const at = <usize>b * ACT_BLOCK_BYTES;
+        const bt = <usize>b << 2;
+        acc0 = scaled(acc0, dot4(x0, x1, x2, x3, a0 + at), d * load<f32>(d0 + bt));
+        acc1 = scaled(acc1, dot4(x0, x1, x2, x3, a1 + at), d * load<f32>(d1 + bt));
+        acc2 = scaled(acc2, dot4(x0, x1, x2, x3, a2 + at), d * load<f32>(d2 + bt));
+        acc3 = scaled(acc3, dot4(x0, x1, x2, x3, a3 + at), d * load<f32>(d3 + bt));
+      }
+      const o = out + <usize>m * outStride;
+      storeOut(o, bias, n, sum4(acc0), n1);
+      if (m + 1 < M) storeOut(o + outStride, bias, n, sum4(acc1), n1);
+      if (m + 2 < M) storeOut(o + 2 * outStride, bias, n, sum4(acc2), n1);
+      if (m + 3 < M) storeOut(o + 3 * outStride, bias, n, sum4(acc3), n1);
+    }
+  }
+}
+
+export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  const nb = blocks(K);
+  const aStride = <usize>nb * ACT_BLOCK_BYTES;
+  const daBase = aq + <usize>M * aStride;
+  const saBase = daBase + (<usize>(M * nb) << 2);
+  const outStride = <usize>N << 2;
+  for (let n = n0; n < n1; n++) {
+    const row = w + (<usize>n * <usize>nb << 4);
+    const sc = scales + (<usize>n * <usize>nb << 2);
+    for (let m = 0; m < M; m += 4) {
+      const r1 = min(m + 1, M - 1);
+      const r2 = min(m + 2, M - 1);
+      const r3 = min(m + 3, M - 1);
+      const a0 = aq + <usize>m * aStride;
+      const a1 = aq + <usize>r1 * aStride;
+      const a2 = aq + <usize>r2 * aStride;
+      const a3 = aq + <usize>r3 * aStride;
+      const o0 = <usize>(m * nb) << 2;
+      const o1 = <usize>(r1 * nb) << 2;
+      const o2 = <usize>(r2 * nb) << 2;
+      const o3 = <usize>(r3 * nb) << 2;
+      let acc0 = f32x4.splat(0);
+      let acc1 = f32x4.splat(0);
+      let acc2 = f32x4.splat(0);
+      let acc3 = f32x4.splat(0);
+      let mins = f32x4.splat(0); // lane i: sum over blocks of m * sa of row i
+      for (let b = 0; b < nb; b++) {
+        const v = v128.load(row + (<usize>b << 4));
+        const x0 = nibble(v, 0);
+        const x1 = nibble(v, 4);
+        const x2 = nibble(v, 8);
+        const x3 = i16x8.shr_u(v, 12);
+        const s = load<u32>(sc + (<usize>b << 2));
+        const d = half(s);
+        const at = <usize>b * ACT_BLOCK_BYTES;
+        const bt = <usize>b << 2;
+        acc0 = scaled(acc0, dot4(x0, x1, x2, x3, a0 + at), d * load<f32>(daBase + o0 + bt));
+        acc1 = scaled(acc1, dot4(x0, x1, x2, x3, a1 + at), d * load<f32>(daBase + o1 + bt));
+        acc2 = scaled(acc2, dot4(x0, x1, x2, x3, a2 + at), d * load<f32>(daBase + o2 + bt));
+        acc3 = scaled(acc3, dot4(x0, x1, x2, x3, a3 + at), d * load<f32>(daBase + o3 + bt));
+        let sums = f32x4.splat(load<f32>(saBase + o0 + bt));
+        sums = f32x4.replace_lane(sums, 1, load<f32>(saBase + o1 + bt));
+        sums = f32x4.replace_lane(sums, 2, load<f32>(saBase + o2 + bt));
+        sums = f32x4.replace_lane(sums, 3, load<f32>(saBase + o3 + bt));
+        mins = f32x4.add(mins, f32x4.mul(sums, f32x4.splat(half(s >> 16))));
+      }
+      const o = out + <usize>m * outStride;
+      storeOut(o, bias, n, sum4(acc0) + f32x4.extract_lane(mins, 0), n1);
+      if (m + 1 < M) storeOut(o + outStride, bias, n, sum4(acc1) + f32x4.extract_lane(mins, 1), n1);
+      if (m + 2 < M) storeOut(o + 2 * outStride, bias, n, sum4(acc2) + f32x4.extract_lane(mins, 2), n1);
+      if (m + 3 < M) storeOut(o + 3 * outStride, bias, n, sum4(acc3) + f32x4.extract_lane(mins, 3), n1);
+    }
+  }
+}
+
+/** One block's sum_j q_j q_a,j from its weights already widened to four i16x8 and 32 int16 activations at ab. */
+@inline function dot4(x0: v128, x1: v128, x2: v128, x3: v128, ab: usize): v128 {
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(x0, v128.load(ab)), i32x4.dot_i16x8_s(x1, v128.load(ab, 16))),
+    i32x4.add(i32x4.dot_i16x8_s(x2, v128.load(ab, 32)), i32x4.dot_i16x8_s(x3, v128.load(ab, 48))),
+  );
+}
+
+// The other way, for comparison (bench/wasm-matvec.ts): q8 weights widened to f32 in registers and multiplied
+// by the f32 activations, the scale applied once a block. Twice the instructions a block of the integer path.
+export function matvecQ8F32(out: usize, a: usize, w: usize, scales: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
+  const nb = blocks(K);
+  const full = K >> 5;
+  for (let n = n0; n < n1; n++) {
+    const row = w + (<usize>n * <usize>nb << 5);
+    const sc = scales + (<usize>n * <usize>nb << 2);
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < full; b++) {
+      const wb = row + (<usize>b << 5);
+      const x = a + (<usize>b << 7);
+      const w0 = v128.load(wb);
+      const w1 = v128.load(wb, 16);
+      const h0 = i16x8.extend_low_i8x16_s(w0);
+      const h1 = i16x8.extend_high_i8x16_s(w0);
+      const h2 = i16x8.extend_low_i8x16_s(w1);
+      const h3 = i16x8.extend_high_i8x16_s(w1);
+      let s0 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h0)), v128.load(x));
+      let s1 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h0)), v128.load(x, 16));
+      s0 = f32x4.add(s0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h1)), v128.load(x, 32)));
+      s1 = f32x4.add(s1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h1)), v128.load(x, 48)));
+      s0 = f32x4.add(s0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h2)), v128.load(x, 64)));
+      s1 = f32x4.add(s1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h2)), v128.load(x, 80)));
+      s0 = f32x4.add(s0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h3)), v128.load(x, 96)));
+      s1 = f32x4.add(s1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h3)), v128.load(x, 112)));
+      acc = f32x4.add(acc, f32x4.mul(f32x4.add(s0, s1), f32x4.splat(load<f32>(sc + (<usize>b << 2)))));
+    }
+    let sum = sum4(acc);
+    if (full < nb) {
+      let part: f32 = 0;
+      for (let k = full << 5; k < K; k++) part += <f32>load<i8>(row + <usize>k) * load<f32>(a + (<usize>k << 2));
+      sum += part * load<f32>(sc + (<usize>full << 2));
+    }
+    storeOut(out, bias, n, sum, n1);
+  }
+}

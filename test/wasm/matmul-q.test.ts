@@ -1,0 +1,151 @@
+// The WebAssembly kernels on q8 and q4 weights (assembly/matmul_q.ts, embedding_q.ts) against the float64 CPU
+// references run on the dequantized weights, the values the blocks stand for (src/quant.ts).
+import { describe, expect, it } from 'vitest';
+import { activationRoundingBound } from '../../src/backend/wasm/kernels.ts';
+import { embedReference } from '../../src/kernels/embedding.ts';
+import { matmulReference } from '../../src/kernels/matmul.ts';
+import { dequantize, quantize, type QuantFormat } from '../../src/quant.ts';
+import { Rng } from '../../src/random.ts';
+import { expectClose, randomArray } from '../helpers.ts';
+import { kernels, place, read, untouched } from './setup.ts';
+
+// f32 rounding, as for the f32 matmul (test/wasm/matmul.test.ts)...
+const TOL = { rtol: 1e-4, atol: 1e-5 };
+// ... plus what rounding the activations to int16 costs (activationRoundingBound: at most max|a_block| / 65534 a
+// value, a few 1e-5 of a typical output; int8 activations would allow 250x more).
+
+/** Every output within TOL of the reference plus its activation bound; the first mismatch named. */
+function expectWithin(got: Float32Array, ref: Float64Array, bound: Float64Array, what: string): void {
+  for (let i = 0; i < ref.length; i++) {
+    const allowed = TOL.atol + Math.abs(ref[i]!) * TOL.rtol + bound[i]!;
+    const err = Math.abs(got[i]! - ref[i]!);
+    if (!(err <= allowed)) expect.fail(`${what}[${i}]: got ${got[i]}, reference ${ref[i]}, error ${err.toExponential(2)} over the ${allowed.toExponential(2)} allowed`);
+  }
+}
+
+// K: 1, 3 and 31 (one partial block only), 33, 66 and 131 (whole blocks and a tail), 96 (whole blocks), 160
+// (an odd number of blocks, matvec's two-block steps); N and M not multiples of 4 or of the thread counts.
+const shapes = [
+  { M: 1, N: 1, K: 1 },
+  { M: 1, N: 37, K: 31 },
+  { M: 1, N: 103, K: 66 },
+  { M: 1, N: 70, K: 160 },
+  { M: 1, N: 9, K: 96 },
+  { M: 2, N: 5, K: 3 },
+  { M: 6, N: 37, K: 33 },
+  { M: 7, N: 13, K: 160 },
+  { M: 13, N: 41, K: 131 },
+];
+const variants = (['q8', 'q4'] as const).flatMap((format) => [true, false].map((bias) => ({ format, bias })));
+
+async function run(threads: number, format: QuantFormat, withBias: boolean, M: number, N: number, K: number, floatActivations = false) {
+  const k = await kernels(threads);
+  const mark = k.arena.mark();
+  const rng = new Rng(M * 1_000_003 + N * 1009 + K + (format === 'q4' ? 7 : 0));
+  const a = randomArray(rng, M * K);
+  a[0] = 4; // an outlier: the rest of its block gets coarser steps
+  const w = randomArray(rng, N * K);
+  for (let k = 0; k < K; k++) w[k] = 0.25 + 0.5 * w[k]!; // q4's minimum away from 0 in the first row
+  const bias = withBias ? randomArray(rng, N) : undefined;
+  const packed = quantize(format, w, N, K);
+  const x = dequantize(format, packed, N, K);
+  const at = place(k, 'f32', [M, K], a, 'a');
+  const wt = place(k, format, [N, K], packed, 'w');
+  const bt = bias && place(k, 'f32', [N], bias, 'bias');
+  const out = place(k, 'f32', [M, N], undefined, 'out');
+  k.matmul(out, at, wt, bt, M, N, K, 'matmul', floatActivations);
+  const ref = new Float64Array(M * N);
+  matmulReference(ref, a, x, bias, M, N, K);
+  const result = {
+    got: read(k, out),
+    ref,
+    bound: activationRoundingBound(a, x, M, N, K),
+    intact: untouched(k, out) && untouched(k, at) && untouched(k, wt),
+    threads: k.threads,
+  };
+  k.arena.release(mark);
+  return result;
+}
+
+describe.each(variants)('wasm matmul, $format weights, bias $bias', ({ format, bias }) => {
+  it.each(shapes)('matches the CPU reference on the dequantized weights: [$M, $K] x [$N, $K]', async ({ M, N, K }) => {
+    const r = await run(1, format, bias, M, N, K);
+    expectWithin(r.got, r.ref, r.bound, `out [${M}, ${N}]`);
+    expect(r.intact, 'wrote past the end of a tensor').toBe(true);
+  });
+
+  it.each(shapes)('gives the same bits on 2 threads: [$M, $K] x [$N, $K]', async ({ M, N, K }) => {
+    const one = await run(1, format, bias, M, N, K);
+    const two = await run(2, format, bias, M, N, K);
+    expect(two.threads).toBe(2);
+    expect(two.intact, 'wrote past the end of a tensor').toBe(true);
+    expect([...two.got]).toEqual([...one.got]);
+  });
+});
+
+describe('wasm q8 matvec on f32 activations (the version kept for comparison)', () => {
+  it.each(shapes.filter((s) => s.M === 1))('matches the CPU reference within f32 rounding: [1, $K] x [$N, $K]', async ({ N, K }) => {
+    for (const threads of [1, 2]) {
+      const r = await run(threads, 'q8', true, 1, N, K, true);
+      expectClose(r.got, r.ref, TOL, `out [1, ${N}], ${threads} threads`);
+      expect(r.intact).toBe(true);
+    }
+  });
+});
+
+describe('wasm q kernels', () => {
+  it('give back the memory of the quantized activations', async () => {
+    const k = await kernels();
+    const a = k.arena.upload('f32', [3, 40], new Float32Array(120).fill(0.5), 'a');
+    const w = k.arena.upload('q4', [5, 40], quantize('q4', new Float32Array(200).fill(0.25), 5, 40), 'w');
+    const out = k.arena.alloc('f32', [3, 5], 'out');
+    const mark = k.arena.mark();
+    k.matmul(out, a, w, undefined, 3, 5, 40);
+    expect(k.arena.mark()).toBe(mark);
+    expectClose(k.arena.f32(out), new Float64Array(15).fill(40 * 0.5 * 0.25), TOL, 'out');
+  });
+
+  it('refuse a weight tensor too small for its format and shape', async () => {
+    const k = await kernels();
+    const a = k.arena.alloc('f32', [1, 40], 'a');
+    const w = k.arena.alloc('q8', [4, 40], 'w');
+    const out = k.arena.alloc('f32', [1, 5], 'out');
+    expect(() => k.matmul(out, a, w, undefined, 1, 5, 40)).toThrow(/w needs 360 bytes for q8\[5,40\], its tensor has 288/);
+  });
+});
+
+describe('wasm embedding from quantized tables', () => {
+  it.each([
+    { T: 5, C: 7, pos0: 0, format: 'q8', wpe: true },
+    { T: 3, C: 45, pos0: 4, format: 'q4', wpe: true },
+    { T: 4, C: 64, pos0: 1, format: 'q8', wpe: true },
+    { T: 6, C: 33, pos0: 0, format: 'q4', wpe: false },
+  ] as const)('equals the reference on the dequantized tables bit for bit: T $T, C $C, $format, wpe $wpe', async ({ T, C, pos0, format, wpe }) => {
+    const k = await kernels();
+    const rng = new Rng(T * 1000 + C);
+    const V = 50;
+    const ids = Uint32Array.from({ length: T }, () => rng.int(0, V - 1));
+    ids[0] = V - 1;
+    const table = (rows: number, label: string) => {
+      const values = randomArray(rng, rows * C, 0.5);
+      const packed = quantize(format, values, rows, C);
+      return { tensor: place(k, format, [rows, C], packed, label), values: dequantize(format, packed, rows, C) };
+    };
+    const wteT = table(V, 'wte');
+    const wpeT = wpe ? table(pos0 + T + 3, 'wpe') : undefined;
+    const out = place(k, 'f32', [T, C], undefined, 'out');
+    k.embed(out, place(k, 'u32', [T], ids, 'ids'), wteT.tensor, wpeT?.tensor, { T, C, pos0 });
+    const ref = new Float32Array(T * C); // f32: one f32 addition of the two dequantized values, as the kernel
+    embedReference(ref, ids, wteT.values, wpeT?.values, { T, C, pos0 });
+    expect([...read(k, out)]).toEqual([...ref]);
+    expect(untouched(k, out)).toBe(true);
+  });
+
+  it('refuses a quantized table beside one of another format', async () => {
+    const k = await kernels();
+    const wte = k.arena.alloc('q8', [4, 3], 'wte');
+    const wpe = k.arena.alloc('f32', [2, 3], 'wpe');
+    const out = k.arena.alloc('f32', [1, 3], 'out');
+    expect(() => k.embed(out, k.arena.upload('u32', [1], Uint32Array.of(1), 'ids'), wte, wpe, { T: 1, C: 3, pos0: 0 })).toThrow(/share one format, got q8 and f32/);
+  });
+});
