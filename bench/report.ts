@@ -44,6 +44,9 @@ export function toMarkdown(r: BenchReport): string {
   if (copy) out.push(`  - copyBufferToBuffer: ${num(copy.gbPerS)} GB/s (${copy.method}; p10-p90 ${ms(copy.p10)}-${ms(copy.p90)} ms per copy)`);
   if (kernelCopy) out.push(`  - copy kernel: ${num(kernelCopy.gbPerS)} GB/s (${kernelCopy.method}; p10-p90 ${ms(kernelCopy.p10)}-${ms(kernelCopy.p90)} ms per copy)`);
   if (r.ceilings.computeGflopsPerS) out.push(`- arithmetic: **${num(r.ceilings.computeGflopsPerS)} GFLOP/s**, the best matmul (${r.ceilings.computeFrom})`);
+  const cpu = r.ceilings.cpuCopy;
+  if (cpu) out.push(`- CPU memory (the WebAssembly kernels' ceiling): **${num(cpu.gbPerS)} GB/s** (read + write; ${cpu.method}; p10-p90 ${ms(cpu.p10)}-${ms(cpu.p90)} ms per copy)`);
+  if (r.ceilings.cpuComputeGflopsPerS) out.push(`- CPU arithmetic: **${num(r.ceilings.cpuComputeGflopsPerS)} GFLOP/s**, the best WebAssembly matmul (${r.ceilings.cpuComputeFrom})`);
   out.push('');
 
   out.push('## Targets (reported, not asserted)', '');
@@ -59,6 +62,16 @@ export function toMarkdown(r: BenchReport): string {
     const list = t.matvecBandwidth.cases.map((c) => `${c.model} ${c.op} ${c.weights} ${pct(100 * c.fractionOfCopy)}`).join(', ');
     out.push(`- decode matvec bandwidth as a fraction of the memory ceiling: best **${pct(100 * t.matvecBandwidth.best)}**: ${list}`);
   }
+  const wm = t.wasmMatvecBandwidth;
+  if (wm?.best !== undefined) {
+    const list = wm.cases.map((c) => `${c.model} ${c.op} ${c.version} ${pct(100 * c.fractionOfCopy)}`).join(', ');
+    out.push(`- WebAssembly decode matvec (${wm.cases[0]!.threads} threads) as a fraction of the CPU copy, goal >= ${pct(100 * wm.goal)}: best **${pct(100 * wm.best)}**: ${list}`);
+  }
+  const ws = t.wasmThreadSpeedup;
+  if (ws?.min !== undefined) {
+    const list = ws.cases.map((c) => `${c.id.replace(/^wasm\//, '')} ${c.speedup.toFixed(2)}x`).join(', ');
+    out.push(`- WebAssembly matvec and matmul, ${ws.threads} threads over 1: **${ws.min.toFixed(2)}x to ${ws.max!.toFixed(2)}x**: ${list}`);
+  }
   out.push('');
 
   if (r.kernels.length) {
@@ -66,13 +79,16 @@ export function toMarkdown(r: BenchReport): string {
     out.push(
       'Each case was checked against its CPU reference before it was timed. Times are medians (p10-p90) of many samples; % of the ceilings above.',
       'A sample repeats the dispatch back to back, so operands that fit in the GPU\'s caches are read warm: such cases can pass 100% of the copy bandwidth.',
+      'The WebAssembly cases (backend wasm) are timed by the wall clock, against the CPU\'s ceilings; the threaded ones on 1 thread and on all of them.',
       '',
     );
     const groups = new Map<string, KernelResult[]>();
     for (const k of r.kernels) groups.set(`${k.model} ${k.phase}`, [...(groups.get(`${k.model} ${k.phase}`) ?? []), k]);
+    const backend = (k: KernelResult) => (k.backend === 'wasm' ? `wasm ${k.threads ?? 1}t` : (k.backend ?? 'webgpu'));
     for (const [name, ks] of groups) {
       out.push(`### ${name}`, '');
       const rows = ks.map((k) => [
+        backend(k),
         k.op,
         k.version === '-' ? k.kernel : `${k.kernel} ${k.version}`,
         k.weights ?? '',
@@ -85,7 +101,7 @@ export function toMarkdown(r: BenchReport): string {
         k.flops > 0 ? pct(k.pctCompute) : '-',
         pct(k.pctBandwidth),
       ]);
-      out.push(...table(['op', 'kernel', 'weights', 'shape', 'valid', 'ms', 'p10-p90', 'GFLOP/s', 'GB/s', '% compute', '% bandwidth'], rows), '');
+      out.push(...table(['backend', 'op', 'kernel', 'weights', 'shape', 'valid', 'ms', 'p10-p90', 'GFLOP/s', 'GB/s', '% compute', '% bandwidth'], rows), '');
     }
   }
 

@@ -12,6 +12,7 @@ import type { WasmTensor } from '../src/backend/wasm/arena.ts';
 import { packF16, roundToF16 } from '../src/half.ts';
 import { matmulBytes, matmulFlops, matmulReference } from '../src/kernels/matmul.ts';
 import { Rng } from '../src/random.ts';
+import { measureCpuCopy } from './ceilings.ts';
 import { summarize } from './timing.ts';
 
 const SHAPES = [
@@ -54,13 +55,10 @@ function check(got: ArrayLike<number>, ref: Float64Array, what: string): void {
   }
 }
 
-/** Read plus write bandwidth of copying a 256 MiB Float32Array, GB/s. */
-function copyCeiling(): number {
-  const n = (256 << 20) / 4;
-  const src = new Float32Array(n).fill(1);
-  const dst = new Float32Array(n);
-  const ms = time(() => dst.set(src));
-  return (2 * n * 4) / ms / 1e6;
+/** Read plus write bandwidth of copying a 256 MiB Float32Array, GB/s (the bench's CPU ceiling). */
+async function copyCeiling(): Promise<number> {
+  const timing = { sampleMs: SAMPLE_MS, maxBatch: 1 << 20, minSamples: SAMPLES, slowSampleMs: 1e9, maxSamples: SAMPLES, budgetMs: 0 };
+  return (await measureCpuCopy(256 << 20, timing)).gbPerS;
 }
 
 interface Row {
@@ -92,7 +90,7 @@ async function onnxRuntime(): Promise<OnnxRuntime | undefined> {
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  const ceiling = copyCeiling();
+  const ceiling = await copyCeiling();
   const ort = await onnxRuntime();
   const rng = new Rng(12345);
   // One instance per thread count, and every configuration of a shape timed one after another, so that a change

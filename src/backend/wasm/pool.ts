@@ -34,6 +34,8 @@ interface WorkerHandle {
 export class ThreadPool {
   private jobs = 0;
   private readonly ctl: Int32Array;
+  /** Threads a job is split over: all of them, unless limited (the bench compares 1 thread with 2). */
+  private active: number;
 
   private constructor(
     private readonly exports: KernelExports,
@@ -41,11 +43,23 @@ export class ThreadPool {
     control: SharedArrayBuffer | undefined,
   ) {
     this.ctl = control ? new Int32Array(control) : new Int32Array(0);
+    this.active = workers.length + 1;
   }
 
   /** Threads that compute, the caller included. */
   get threads(): number {
+    return this.active;
+  }
+
+  /** Threads the pool holds, the caller included: the most `threads` can be set to. */
+  get size(): number {
     return this.workers.length + 1;
+  }
+
+  /** Split the next jobs over `n` threads of the pool (1 .. size); the others stay idle. */
+  set threads(n: number) {
+    if (!Number.isInteger(n) || n < 1 || n > this.size) throw new Error(`threads must be an integer from 1 to ${this.size}, got ${n}`);
+    this.active = n;
   }
 
   /**
