@@ -318,8 +318,10 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
   if (e2eModel && parts.includes('peers')) {
     if (!e2eModel.config) throw new UserError(`the peers part runs GPT-2 models, and ${e2eModel.name} is not one: give --model embedded or gpt2-124m`);
     const newTokens = Math.min(o.quick ? 8 : 32, e2eModel.config.nPositions - 16);
+    // a prompt of 128 tokens (the prefill the issue compares), fewer where the context is short
+    const promptTokens = Math.min(o.quick ? 16 : 128, e2eModel.config.nPositions - newTokens);
     report.peers = await measurePeers(e2eModel.name, e2eModel.config, [await getWasmDevice(), gpu], (d) => e2eModel.load(d, 'f32'), {
-      promptTokens: 16, newTokens, runs: o.quick ? 1 : 3, threads: 2, log,
+      promptTokens, newTokens, runs: o.quick ? 1 : 3, threads: 2, log,
     });
     for (const line of peersSummary(report.peers)) log(line);
   }

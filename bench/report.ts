@@ -1,5 +1,6 @@
 // The bench report as Markdown, and the comparison of two reports (`wgpt bench --compare A.json B.json`).
 import type { BenchReport, KernelResult } from './harness.ts';
+import type { PeerRun, PeersReport } from './peers.ts';
 import type { StepProfile } from './e2e.ts';
 
 /** Milliseconds with about four significant digits. */
@@ -150,10 +151,11 @@ export function toMarkdown(r: BenchReport): string {
   }
   if (r.peers) {
     const p = r.peers;
-    out.push(`## Peers: decode of ${p.model}, ${p.newTokens} greedy tokens after ${p.promptTokens}, side by side in this run`, '');
-    const wasm = p.runs.find((x) => x.runtime === 'wgpt' && x.device.startsWith('wasm'));
-    out.push(...table(['runtime', 'device', 'threads', 'decode tok/s', 'prefill ms', 'wgpt wasm / this'], p.runs.map((x) => [
-      x.runtime, x.device, x.threads ? String(x.threads) : '-', num(x.decodeTokensPerS), ms(x.prefillMs), wasm ? `${(wasm.decodeTokensPerS / x.decodeTokensPerS).toFixed(2)}x` : '-',
+    out.push(`## Peers: prefill of ${p.promptTokens} tokens, then ${p.newTokens} greedy tokens, ${p.model}, side by side in this run`, '');
+    const wasm = wasmRun(p);
+    out.push(...table(['runtime', 'device', 'threads', 'decode tok/s', 'prefill ms', 'wgpt wasm / this (decode)', 'this / wgpt wasm (prefill ms)'], p.runs.map((x) => [
+      x.runtime, x.device, x.threads ? String(x.threads) : '-', num(x.decodeTokensPerS), ms(x.prefillMs),
+      wasm ? `${(wasm.decodeTokensPerS / x.decodeTokensPerS).toFixed(2)}x` : '-', wasm ? `${(x.prefillMs / wasm.prefillMs).toFixed(2)}x` : '-',
     ])), '');
     for (const s of p.skipped) out.push(`- ${s.runtime}: not run (${s.why})`);
     if (p.skipped.length) out.push('');
@@ -206,4 +208,10 @@ export function compareReports(a: BenchReport, b: BenchReport, names = ['A', 'B'
   }
   if (e2eRows.length) out.push(...table(['end to end', 'A ms', 'B ms', 'A/B'], e2eRows), '');
   return `${out.join('\n')}\n`;
+}
+
+/** wgpt's WebAssembly run on the most threads: the one the others are compared with. */
+export function wasmRun(r: PeersReport): PeerRun | undefined {
+  const wasm = r.runs.filter((p) => p.runtime === 'wgpt' && p.device.startsWith('wasm'));
+  return wasm.reduce<PeerRun | undefined>((a, p) => (!a || (p.threads ?? 1) > (a.threads ?? 1) ? p : a), undefined);
 }

@@ -76,6 +76,8 @@ export interface WasmKernelsOptions {
   threads?: number;
   /** Use a plain (unshared) memory even where SharedArrayBuffer exists: one thread. */
   noSharedMemory?: boolean;
+  /** Multiply-adds below which a matvec or matmul runs on the calling thread alone (default MIN_SPLIT_WORK; tests: 0). */
+  minSplitWork?: number;
 }
 
 export class WasmKernels {
@@ -92,7 +94,7 @@ export class WasmKernels {
     const module = await compileKernels(shared);
     const memory = createMemory(shared);
     const exports = instantiate(module, memory);
-    const pool = await ThreadPool.create(module, memory, exports, threads);
+    const pool = await ThreadPool.create(module, memory, exports, threads, options.minSplitWork);
     return new WasmKernels(exports, memory, new WasmArena(memory, exports.heapBase()), pool);
   }
 
@@ -138,7 +140,7 @@ export class WasmKernels {
     need(label, 'w', w, w.dtype, [N, K]);
     if (bias) need(label, 'bias', bias, 'f32', [N]);
     const b = bias?.ptr ?? 0;
-    this.pool.runRows(kernel.name as RowKernel, kernel.rows === 'one' ? [out.ptr, a.ptr, w.ptr, b, K] : [out.ptr, a.ptr, w.ptr, b, M, N, K], N);
+    this.pool.runRows(kernel.name as RowKernel, kernel.rows === 'one' ? [out.ptr, a.ptr, w.ptr, b, K] : [out.ptr, a.ptr, w.ptr, b, M, N, K], N, M * N * K);
   }
 
   /** A weight matrix [rows, cols] of f32 `values`, stored in `format` for the matmul kernels. */
