@@ -320,7 +320,9 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
     const newTokens = Math.min(o.quick ? 8 : 32, e2eModel.config.nPositions - 16);
     // a prompt of 128 tokens (the prefill the issue compares), fewer where the context is short
     const promptTokens = Math.min(o.quick ? 16 : 128, e2eModel.config.nPositions - newTokens);
-    report.peers = await measurePeers(e2eModel.name, e2eModel.config, [await getWasmDevice(), gpu], (d) => e2eModel.load(d, 'f32'), {
+    // wgpt on WebAssembly, and on WebGPU unless --device wasm (SwiftShader takes minutes over GPT-2 124M)
+    const devices: Device[] = [await getWasmDevice(), ...(o.device === 'wasm' ? [] : [gpu])];
+    report.peers = await measurePeers(e2eModel.name, e2eModel.config, devices, (d) => e2eModel.load(d, 'f32'), {
       promptTokens, newTokens, runs: o.quick ? 1 : 3, threads: 2, log,
     });
     for (const line of peersSummary(report.peers)) log(line);
