@@ -407,7 +407,9 @@ async function runWasmCase(k: WasmKernels, c: KernelCase, s: Settings): Promise<
  */
 function applyCeilings(report: BenchReport): void {
   const bestMatmul = (backend: BackendKind) =>
-    report.kernels.filter((k) => k.backend === backend && k.kernel === 'matmul' && k.gflopsPerS !== undefined).reduce<KernelResult | undefined>((a, k) => (!a || k.gflopsPerS! > a.gflopsPerS! ? k : a), undefined);
+    report.kernels
+      .filter((k) => k.backend === backend && k.kernel === 'matmul' && k.gflopsPerS !== undefined)
+      .reduce<KernelResult | undefined>((a, k) => (!a || k.gflopsPerS! > a.gflopsPerS! ? k : a), undefined);
   const gpuBest = bestMatmul('webgpu');
   if (gpuBest) {
     report.ceilings.computeGflopsPerS = gpuBest.gflopsPerS;
@@ -426,7 +428,13 @@ function applyCeilings(report: BenchReport): void {
 }
 
 function emptyTargets(): Targets {
-  return { tiledOverNaive: { goal: 3, cases: [] }, kvCacheSpeedup: { goal: 5 }, matvecBandwidth: { cases: [] }, wasmMatvecBandwidth: { goal: 0.7, cases: [] }, wasmThreadSpeedup: { cases: [] } };
+  return {
+    tiledOverNaive: { goal: 3, cases: [] },
+    kvCacheSpeedup: { goal: 5 },
+    matvecBandwidth: { cases: [] },
+    wasmMatvecBandwidth: { goal: 0.7, cases: [] },
+    wasmThreadSpeedup: { cases: [] },
+  };
 }
 
 function targets(r: BenchReport): Targets {

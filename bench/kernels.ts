@@ -106,7 +106,9 @@ const NOT_BENCHED: Record<string, string> = {
  * from WASM_KERNELS (WebAssembly), or "-" for a kernel with a single one; none where the backend has no kernel.
  */
 function versionNames(backend: BackendKind, kernel: string): string[] {
-  const names = backend === 'webgpu' ? (KERNELS.find((k) => k.name === kernel)?.versions ?? []).map((v) => v.name) : WASM_KERNELS.filter((v) => v.kernel === kernel).map((v) => v.name);
+  const names = backend === 'webgpu'
+    ? (KERNELS.find((k) => k.name === kernel)?.versions ?? []).map((v) => v.name)
+    : WASM_KERNELS.filter((v) => v.kernel === kernel).map((v) => v.name);
   return names.length === 1 ? ['-'] : names;
 }
 
@@ -276,7 +278,9 @@ class Operands {
       half = { cols, packed, values: unpackF16(packed, rows, cols) }; // values: the f16-rounded weights the kernel reads
       halves.set(data, half);
     }
-    const tensor = t.backend === 'wasm' ? t.k.arena.upload('f16x2', [rows, cols], half.packed, label) : this.keep(uploadTensor(t.gpu.device, 'f16x2', [rows, cols], half.packed, label));
+    const tensor = t.backend === 'wasm'
+      ? t.k.arena.upload('f16x2', [rows, cols], half.packed, label)
+      : this.keep(uploadTensor(t.gpu.device, 'f16x2', [rows, cols], half.packed, label));
     return { tensor, values: half.values };
   }
 
