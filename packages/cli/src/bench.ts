@@ -83,7 +83,8 @@ function summary(r: BenchReport): string {
   if (t.kvCacheSpeedup.speedup !== undefined) lines.push(`KV cache speedup at ${t.kvCacheSpeedup.context} tokens: ${t.kvCacheSpeedup.speedup.toFixed(1)}x (goal ${t.kvCacheSpeedup.goal}x)`);
   if (t.matvecBandwidth.best !== undefined) lines.push(`decode matvec: up to ${(100 * t.matvecBandwidth.best).toFixed(0)}% of that bandwidth`);
   if (r.ceilings.cpuCopy) lines.push(`CPU copy bandwidth: ${r.ceilings.cpuCopy.gbPerS.toFixed(2)} GB/s`);
-  if (t.wasmMatvecBandwidth?.best !== undefined) lines.push(`WebAssembly decode matvec: up to ${(100 * t.wasmMatvecBandwidth.best).toFixed(0)}% of that bandwidth (goal ${(100 * t.wasmMatvecBandwidth.goal).toFixed(0)}%)`);
+  const streamed = t.wasmMatvecBandwidth?.streamed;
+  if (streamed) lines.push(`WebAssembly decode matvec, ${streamed.model} ${streamed.op} ${streamed.version} (weights from memory): ${(100 * streamed.fractionOfCopy).toFixed(0)}% of that bandwidth (goal ${(100 * t.wasmMatvecBandwidth.goal).toFixed(0)}%)`);
   if (t.wasmThreadSpeedup?.min !== undefined) lines.push(`WebAssembly matvec and matmul on ${t.wasmThreadSpeedup.threads} threads over 1: ${t.wasmThreadSpeedup.min.toFixed(2)}x to ${t.wasmThreadSpeedup.max!.toFixed(2)}x`);
   const f32 = r.e2e?.formats.find((f) => f.weights === 'f32');
   for (const e of f32?.engines ?? []) {
