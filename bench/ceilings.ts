@@ -1,4 +1,5 @@
-// What this adapter can do at best, measured in the same run as the kernels so percentages compare like with like.
+// What this adapter (and this CPU) can do at best, measured in the same run as the kernels so percentages compare
+// like with like. The CPU's memory: a copy of a Float32Array far larger than its caches, for the WebAssembly kernels.
 // Memory: a large buffer copy, made two ways: copyBufferToBuffer (the driver's own copy path, timed by the wall
 // clock) and a copy kernel (kv_append over one flat row block, timed by timestamp queries); the faster one is the
 // ceiling. Arithmetic: the best GFLOP/s any matmul version reaches (the square matmuls of kernels.ts's
@@ -7,7 +8,7 @@ import { createTensor } from '../src/gpu/buffers.ts';
 import type { Gpu } from '../src/gpu/device.ts';
 import { Recorder } from '../src/gpu/recorder.ts';
 import { kvAppend } from '../src/kernels/kvcache.ts';
-import { summarize, timeDispatches, type Stats, type Timing, type TimingOptions } from './timing.ts';
+import { summarize, timeCalls, timeDispatches, type Stats, type Timing, type TimingOptions } from './timing.ts';
 
 export interface CopyCeiling extends Stats {
   /** Bytes of the buffer copied. */
@@ -97,4 +98,16 @@ export async function measureKernelCopy(gpu: Gpu, bytes: number, timing: TimingO
     src.buffer.destroy();
     dst.buffer.destroy();
   }
+}
+
+/**
+ * Read plus write bandwidth of the CPU's memory: one thread copying a Float32Array of `bytes` (the engine's
+ * memcpy), far past the last-level cache. The ceiling of the WebAssembly matvec, which streams its weights once.
+ */
+export async function measureCpuCopy(bytes: number, timing: TimingOptions): Promise<KernelCopyCeiling> {
+  const n = Math.floor(bytes / 4);
+  const src = new Float32Array(n).fill(1);
+  const dst = new Float32Array(n); // filled by the first copy, so no sample pays for fresh pages
+  const t = await timeCalls(() => dst.set(src), timing);
+  return { ...t, bytes: n * 4, gbPerS: (2 * n * 4) / (t.median * 1e6), method: `Float32Array.set of ${(n * 4) / (1 << 20)} MiB, ${t.method}` };
 }

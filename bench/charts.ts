@@ -40,7 +40,7 @@ const schema = 'https://vega.github.io/schema/vega-lite/v6.json';
 
 function roofline(r: BenchReport): TopLevelSpec | undefined {
   const points = r.kernels
-    .filter((k) => k.gflopsPerS !== undefined && k.flops > 0 && k.bytes > 0)
+    .filter((k) => k.backend !== 'wasm' && k.gflopsPerS !== undefined && k.flops > 0 && k.bytes > 0) // this adapter's ceilings
     .map((k) => ({ intensity: k.flops / k.bytes, gflops: k.gflopsPerS!, kernel: k.version === '-' ? k.kernel : `${k.kernel} ${k.version}`, phase: k.phase, id: k.id }));
   const copy = r.ceilings.bandwidthGbPerS;
   const peak = r.ceilings.computeGflopsPerS;

@@ -1,6 +1,8 @@
 // The kernel microbenchmark cases: every kernel of src/kernels, every version of it, on the shapes one prefill and
-// one decode step of a model run. Each case uploads random operands, records the dispatch, and knows how to check
-// the GPU's result against the kernel's CPU reference; the harness checks first, then times.
+// one decode step of a model run, on either backend: the WGSL versions of src/kernels/registry.ts on WebGPU, and
+// the WebAssembly kernels of WASM_KERNELS (src/backend/wasm/kernels.ts). Each case uploads random operands,
+// records the dispatch (WebGPU) or calls the kernel (WebAssembly), and knows how to check the result against the
+// kernel's float64 CPU reference; the harness checks first, then times.
 //
 // Geometry of a step (the letters of ARCHITECTURE.md): T tokens at positions pos0 .. pos0 + T - 1, S = pos0 + T keys.
 //   prefill: T = the prompt, pos0 = 0, S = T          decode: T = 1, pos0 = S - 1 (the context so far, plus one)
@@ -8,6 +10,8 @@
 // flops and bytes are what the operation needs at least, the numbers GFLOP/s and GB/s are computed from: a
 // multiply-add counts 2 flops; bytes count every input read once and every output written once. For the
 // elementwise kernels, flops are a convention stated at each case (exp and tanh count 1); their GB/s is what matters.
+import type { WasmTensor } from '../src/backend/wasm/arena.ts';
+import { activationRoundingBound, WASM_KERNELS, type WasmKernels } from '../src/backend/wasm/kernels.ts';
 import { createTensor, poison, readF32, uploadQuantized, uploadTensor, type Tensor } from '../src/gpu/buffers.ts';
 import type { Gpu } from '../src/gpu/device.ts';
 import type { Recorder } from '../src/gpu/recorder.ts';
@@ -36,22 +40,38 @@ import { softmax, softmaxKernel, softmaxReference, type SoftmaxVersion } from '.
 import { swiglu, swigluReference } from '../src/kernels/swiglu.ts';
 import { packAdjustments, readCandidates, topK, topKKernel, topKReference, type TopKVersion } from '../src/kernels/topk.ts';
 import type { Kernel } from '../src/kernels/versions.ts';
-import { roundQuantized } from '../src/quant.ts';
+import type { WeightFormat } from '../src/model/model.ts';
+import { roundWeights } from '../src/quant.ts';
 import { Rng } from '../src/random.ts';
 import { describeRows, rowsToCheck } from './check.ts';
 import type { ModelShape } from './models.ts';
 
 export type Phase = 'prefill' | 'decode' | 'ceiling';
-export type WeightFormat = 'f32' | 'f16' | 'q8' | 'q4';
+export type { WeightFormat };
+
+/** The two backends a kernel case runs on. */
+export type BackendKind = 'webgpu' | 'wasm';
+
+/** Where a case runs: the WebGPU adapter, or the WebAssembly kernels (one memory, a pool of threads). */
+export type Target = { backend: 'webgpu'; gpu: Gpu } | { backend: 'wasm'; k: WasmKernels };
 
 export interface KernelCase {
-  /** Unique within a run and stable across runs, so --compare can pair cases: model/phase/op/version/weights. */
+  /**
+   * Unique within a run and stable across runs, so --compare can pair cases: model/phase/op/version/weights, after
+   * "wasm/" for the WebAssembly backend.
+   */
   id: string;
+  backend: BackendKind;
+  /** WebAssembly: the kernel is split over the thread pool, so the bench times it on each number of threads. */
+  threaded?: boolean;
   model: string;
   phase: Phase;
   /** The kernel function of src/kernels. */
   kernel: string;
-  /** The kernel's version (matmul's v1, v2, matvec, ...; layerNorm's v1, v2); "-" for kernels with one version. */
+  /**
+   * The kernel's version (matmul's v1, v2, matvec, ...; layerNorm's v1, v2; WebAssembly: matvecF32, matmulF16, ...);
+   * "-" for kernels with one version.
+   */
   version: string;
   /** The layer of the model this shape is ("c_fc", "attn_scores", ...). */
   op: string;
@@ -59,12 +79,14 @@ export interface KernelCase {
   weights?: WeightFormat;
   flops: number;
   bytes: number;
-  prepare(gpu: Gpu): Prepared;
+  prepare(target: Target): Prepared;
 }
 
 export interface Prepared {
-  /** Record the dispatch being measured. */
+  /** WebGPU: record the dispatch being measured. */
   record(rec: Recorder): void;
+  /** WebAssembly: run the kernel being measured once (absent in the cases of WebGPU-only kernels). */
+  call?(k: WasmKernels): void;
   /** After one run of record(): compare the output with the CPU reference. */
   check(): Promise<Validation>;
   /** Restore the input of a kernel that works in place (before every timing sample). */
@@ -81,25 +103,33 @@ const NOT_BENCHED: Record<string, string> = {
 };
 
 /**
- * A kernel's versions as bench cases name them: every version, from the kernel's own list, or "-" for a kernel
- * with a single one.
+ * A kernel's versions on a backend as bench cases name them: every version, from the kernel's own list (WebGPU) or
+ * from WASM_KERNELS (WebAssembly), or "-" for a kernel with a single one; none where the backend has no kernel.
  */
-function versionNames(kernel: Kernel): string[] {
-  return kernel.versions.length === 1 ? ['-'] : kernel.versions.map((v) => v.name);
+function versionNames(backend: BackendKind, kernel: string): string[] {
+  const names = backend === 'webgpu'
+    ? (KERNELS.find((k) => k.name === kernel)?.versions ?? []).map((v) => v.name)
+    : WASM_KERNELS.filter((v) => v.kernel === kernel).map((v) => v.name);
+  return names.length === 1 ? ['-'] : names;
 }
 
-/** Every version of every kernel the bench runs, by the kernel's function name. */
-export const KERNEL_VERSIONS: Record<string, string[]> = Object.fromEntries(
-  KERNELS.filter((k) => !(k.name in NOT_BENCHED)).map((k) => [k.name, versionNames(k)]),
-);
+/** Every version of every kernel the bench runs on `backend`, by the kernel's function name. */
+export function kernelVersions(backend: BackendKind): Record<string, string[]> {
+  const kernels = backend === 'webgpu' ? KERNELS.map((k) => k.name) : [...new Set(WASM_KERNELS.map((v) => v.kernel))];
+  return Object.fromEntries(kernels.filter((k) => !(k in NOT_BENCHED)).map((k) => [k, versionNames(backend, k)]).filter(([, v]) => v!.length > 0));
+}
+
+/** Every version of every WGSL kernel the bench runs, by the kernel's function name. */
+export const KERNEL_VERSIONS: Record<string, string[]> = kernelVersions('webgpu');
 
 export interface CaseOptions {
   /** Multiply-adds the CPU reference may spend on one case before it checks a sample of rows instead of all. */
   referenceBudget: number;
 }
 
-/** A step of a model: the sizes its kernels run on. */
+/** A step of a model: the sizes its kernels run on, and the backend they run on. */
 interface Step {
+  backend: BackendKind;
   model: ModelShape;
   phase: 'prefill' | 'decode';
   T: number;
@@ -108,79 +138,93 @@ interface Step {
   options: CaseOptions;
 }
 
-/** Every kernel case of one prefill step (T tokens) and one decode step (at context S) of `model`. */
-export function modelCases(model: ModelShape, prefillTokens: number, decodeContext: number, options: CaseOptions): KernelCase[] {
+/** Every kernel case of one prefill step (T tokens) and one decode step (at context S) of `model` on `backend`. */
+export function modelCases(model: ModelShape, prefillTokens: number, decodeContext: number, options: CaseOptions, backend: BackendKind = 'webgpu'): KernelCase[] {
   const T = Math.min(prefillTokens, model.positions);
   const S = Math.min(decodeContext, model.positions);
-  const prefill: Step = { model, phase: 'prefill', T, pos0: 0, S: T, options };
-  const decode: Step = { model, phase: 'decode', T: 1, pos0: S - 1, S, options };
+  const prefill: Step = { backend, model, phase: 'prefill', T, pos0: 0, S: T, options };
+  const decode: Step = { backend, model, phase: 'decode', T: 1, pos0: S - 1, S, options };
   return [...stepCases(prefill), ...stepCases(decode)];
 }
 
-/** The kernels of one block in forward-pass order, then the LM head (a decode step computes it on one row). */
+/**
+ * The kernels of one block in forward-pass order, then the LM head (a decode step computes it on one row). Each
+ * kernel runs in every version its backend has, and not at all where the backend has none (the fused kernels and
+ * the sampler's candidate selection are the WebGPU backend's).
+ */
 function stepCases(step: Step): KernelCase[] {
-  const { model: m, T, phase } = step;
+  const { model: m, T, phase, backend } = step;
   const C = m.hidden;
   const qkvWidth = (m.nHead + 2 * m.nKVHead) * m.headDim;
-  // f32 and f16 on the versions that read any format; q8 and q4 on the versions that read whole blocks (q, matvec.q)
-  const versionsFor = (weights: 'any' | 'quant') => matmulKernel.versions.filter((v) => (T === 1 || v.rows === 'any') && v.weights === weights).map((v) => v.name);
-  const formats = [...(['f32', 'f16'] as const).map((w) => [w, versionsFor('any')] as const), ...(['q8', 'q4'] as const).map((w) => [w, versionsFor('quant')] as const)];
+  const each = (kernel: string, make: (version: string) => KernelCase | KernelCase[]) => versionNames(backend, kernel).flatMap(make);
   const linear = (op: string, N: number, K: number, bias: boolean): KernelCase[] =>
-    formats.flatMap(([w, versions]) => versions.map((v) => matmulCase(step, op, T, N, K, v, w, bias)));
+    matmulVersions(backend, T).map(({ version, weights }) => matmulCase(step, op, T, N, K, version, weights, bias));
   const lmHead = phase === 'decode' ? linear('lm_head', m.vocab, C, false) : [];
-  // the fused kernels (attention for decode only), and in decode the sampler's candidate selection on the LM head's output
-  const fused = (attention: KernelCase[], linears: KernelCase[]) => (phase === 'decode' ? [...attention, ...linears, ...topKKernel.versions.map((v) => topKCase(step, v.name))] : linears);
+  // the fused kernels (a matvec for one row, a matmul for more; attention for decode only), and in decode the
+  // sampler's candidate selection on the LM head's output
+  const fusedLinear = T === 1 ? 'matvecFused' : 'matmulFused';
+  const fused = (attention: KernelCase[], linears: KernelCase[]) => (phase === 'decode' ? [...attention, ...linears, ...each('topK', (v) => topKCase(step, v as TopKVersion))] : linears);
   const both = (f: (w: WeightFormat) => KernelCase) => [f('f32'), f('f16')];
-  const attentionDecodeCases = attentionDecodeFits(C, m.headDim) ? attentionDecodeKernel.versions.flatMap((v) => both((w) => attentionDecodeCase(step, w, v.name))) : [];
-  const attention = [
-    ...softmaxKernel.versions.map((v) => softmaxCase(step, v.name)),
-    ...attentionValuesKernel.versions.map((v) => valuesCase(step, v.name)),
-  ];
+  const attentionDecodeCases = phase === 'decode' && attentionDecodeFits(C, m.headDim) ? each('attentionDecode', (v) => both((w) => attentionDecodeCase(step, w, v as AttentionDecodeVersion))) : [];
+  const attention = [...each('softmax', (v) => softmaxCase(step, v)), ...each('attentionValues', (v) => valuesCase(step, v))];
+  const embedding = (op: string) => each('embed', () => [embeddingCase(step, op, 'f32'), embeddingCase(step, op, 'f16')]);
 
   if (m.arch === 'gpt2') {
     return [
-      embeddingCase(step, 'wte+wpe', 'f32'),
-      embeddingCase(step, 'wte+wpe', 'f16'),
-      ...layerNormKernel.versions.map((v) => layerNormCase(step, 'ln_1', v.name)),
+      ...embedding('wte+wpe'),
+      ...each('layerNorm', (v) => layerNormCase(step, 'ln_1', v)),
       ...linear('c_attn', qkvWidth, C, true),
-      kvAppendCase(step, 'k_cache'),
-      scoresCase(step),
+      ...each('kvAppend', () => kvAppendCase(step, 'k_cache')),
+      ...each('attentionScores', () => scoresCase(step)),
       ...attention,
       ...linear('attn.c_proj', C, C, true),
-      residualCase(step),
+      ...each('residualAdd', () => residualCase(step)),
       ...linear('c_fc', m.intermediate, C, true),
-      geluCase(step),
+      ...each('gelu', () => geluCase(step)),
       ...linear('mlp.c_proj', C, m.intermediate, true),
       ...lmHead,
-      ...fused(attentionDecodeCases, [
+      ...fused(attentionDecodeCases, each(fusedLinear, () => [
         ...both((w) => fusedLinearCase(step, 'ln_2+c_fc+gelu', m.intermediate, C, w, 'gelu')),
         ...both((w) => fusedLinearCase(step, 'c_proj+residual', C, m.intermediate, w, 'residual')),
-      ]),
+      ])),
     ];
   }
   return [
-    embeddingCase(step, 'embed_tokens', 'f32'),
-    embeddingCase(step, 'embed_tokens', 'f16'),
-    ...rmsNormKernel.versions.map((v) => rmsNormCase(step, 'input_layernorm', v.name)),
+    ...embedding('embed_tokens'),
+    ...each('rmsNorm', (v) => rmsNormCase(step, 'input_layernorm', v)),
     ...linear('qkv_proj', qkvWidth, C, false),
-    ropeCase(step, 'rope_q'),
-    kvAppendCase(step, 'k_cache'),
-    scoresCase(step),
+    ...each('rope', () => ropeCase(step, 'rope_q')),
+    ...each('kvAppend', () => kvAppendCase(step, 'k_cache')),
+    ...each('attentionScores', () => scoresCase(step)),
     ...attention,
     ...linear('o_proj', C, m.nHead * m.headDim, false),
-    residualCase(step),
+    ...each('residualAdd', () => residualCase(step)),
     ...linear('gate_up_proj', 2 * m.intermediate, C, false),
-    swigluCase(step),
+    ...each('swiglu', () => swigluCase(step)),
     ...linear('down_proj', C, m.intermediate, false),
     ...lmHead,
-    ...fused(attentionDecodeCases, both((w) => fusedLinearCase(step, 'norm+gate_up+swiglu', m.intermediate, C, w, 'swiglu'))),
+    ...fused(attentionDecodeCases, each(fusedLinear, () => both((w) => fusedLinearCase(step, 'norm+gate_up+swiglu', m.intermediate, C, w, 'swiglu')))),
   ];
+}
+
+/**
+ * The matmul versions for T rows of a, each with the weight format it runs on: on WebGPU every version serving T
+ * rows, the ones reading any format in f32 and f16 and the ones reading whole blocks in q8 and q4; on WebAssembly
+ * every kernel of WASM_KERNELS serving T rows, in its own format.
+ */
+function matmulVersions(backend: BackendKind, T: number): { version: string; weights: WeightFormat }[] {
+  if (backend === 'wasm') {
+    return WASM_KERNELS.filter((v) => v.kernel === 'matmul' && (T === 1 || v.rows === 'any')).map((v) => ({ version: v.name, weights: v.weights! }));
+  }
+  const versions = (weights: 'any' | 'quant') => matmulKernel.versions.filter((v) => (T === 1 || v.rows === 'any') && v.weights === weights).map((v) => v.name);
+  const formats = [...(['f32', 'f16'] as const).map((w) => [w, versions('any')] as const), ...(['q8', 'q4'] as const).map((w) => [w, versions('quant')] as const)];
+  return formats.flatMap(([weights, names]) => names.map((version) => ({ version, weights })));
 }
 
 /** Square matmuls for the arithmetic ceiling: the best GFLOP/s any matmul version reaches on this adapter. */
 export function ceilingCases(size: number, options: CaseOptions): KernelCase[] {
   const model: ModelShape = { name: `square-${size}`, arch: 'gpt2', hidden: size, nHead: 1, nKVHead: 1, headDim: size, intermediate: size, vocab: size, layers: 1, positions: size, source: 'ceiling' };
-  const step: Step = { model, phase: 'prefill', T: size, pos0: 0, S: size, options };
+  const step: Step = { backend: 'webgpu', model, phase: 'prefill', T: size, pos0: 0, S: size, options };
   const cases = [matmulCase(step, 'square', size, size, size, 'v1', 'f32', false), matmulCase(step, 'square', size, size, size, 'v2', 'f32', false), matmulCase(step, 'square', size, size, size, 'v2', 'f16', false)];
   return cases.map((c) => ({ ...c, phase: 'ceiling', id: c.id.replace('/prefill/', '/ceiling/') }));
 }
@@ -188,52 +232,90 @@ export function ceilingCases(size: number, options: CaseOptions): KernelCase[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Operands
 
-/** Tensors of one case, destroyed together. */
+/** A tensor of a case: a WebGPU buffer, or a region of the WebAssembly memory, as the case's target holds them. */
+type Buf = Tensor | WasmTensor;
+
+/** The WebGPU tensor of a case run on WebGPU. */
+function gpuT(b: Buf): Tensor {
+  if ('ptr' in b) throw new Error('a WebAssembly tensor given to a WebGPU kernel');
+  return b;
+}
+
+/** The WebAssembly tensor of a case run on WebAssembly. */
+function wasmT(b: Buf): WasmTensor {
+  if (!('ptr' in b)) throw new Error('a WebGPU tensor given to a WebAssembly kernel');
+  return b;
+}
+
+/** Tensors of one case on its target, destroyed together. */
 class Operands {
   private tensors: Tensor[] = [];
-  constructor(readonly gpu: Gpu) {}
+  /** WebAssembly: the arena's top before this case, where destroy() frees back to. */
+  private readonly mark: number;
 
-  f32(data: Float32Array, shape: number[], label: string): Tensor {
-    return this.keep(uploadTensor(this.gpu.device, 'f32', shape, data, label));
+  constructor(readonly target: Target) {
+    this.mark = target.backend === 'wasm' ? target.k.arena.mark() : 0;
   }
 
-  u32(data: Uint32Array, label: string): Tensor {
-    return this.keep(uploadTensor(this.gpu.device, 'u32', [data.length], data, label));
+  f32(data: Float32Array, shape: number[], label: string): Buf {
+    const t = this.target;
+    return t.backend === 'wasm' ? t.k.arena.upload('f32', shape, data, label) : this.keep(uploadTensor(t.gpu.device, 'f32', shape, data, label));
   }
 
-  /** A weight matrix [rows, cols] in the bench's format, and the values the reference must use for it. */
-  weight(data: Float32Array, rows: number, cols: number, format: WeightFormat, label: string): { tensor: Tensor; values: Float32Array } {
+  u32(data: Uint32Array, label: string): Buf {
+    const t = this.target;
+    return t.backend === 'wasm' ? t.k.arena.upload('u32', [data.length], data, label) : this.keep(uploadTensor(t.gpu.device, 'u32', [data.length], data, label));
+  }
+
+  /** A weight matrix [rows, cols] in `format`, and the values the reference must use for it (the rounded weights). */
+  weight(data: Float32Array, rows: number, cols: number, format: WeightFormat, label: string): { tensor: Buf; values: Float32Array } {
+    const t = this.target;
     if (format === 'f32') return { tensor: this.f32(data, [rows, cols], label), values: data };
-    if (format === 'q8' || format === 'q4') {
-      // values: the dequantized weights the GPU reads
-      return { tensor: this.keep(uploadQuantized(this.gpu.device, format, rows, cols, data, label)), values: roundQuantized(format, data, rows, cols) };
+    if (format !== 'f16') {
+      // the values the kernels read: the weights quantized, then dequantized
+      const values = roundWeights(format, data, cols);
+      if (t.backend === 'wasm') return { tensor: t.k.uploadWeight(format, rows, cols, data, label), values };
+      return { tensor: this.keep(uploadQuantized(t.gpu.device, format, rows, cols, data, label)), values };
     }
     let half = halves.get(data);
     if (half?.cols !== cols) {
       const packed = packF16(data, cols);
-      half = { cols, packed, values: unpackF16(packed, rows, cols) }; // values: the f16-rounded weights the GPU reads
+      half = { cols, packed, values: unpackF16(packed, rows, cols) }; // values: the f16-rounded weights the kernel reads
       halves.set(data, half);
     }
-    return { tensor: this.keep(uploadTensor(this.gpu.device, 'f16x2', [rows, cols], half.packed, label)), values: half.values };
+    const tensor = t.backend === 'wasm'
+      ? t.k.arena.upload('f16x2', [rows, cols], half.packed, label)
+      : this.keep(uploadTensor(t.gpu.device, 'f16x2', [rows, cols], half.packed, label));
+    return { tensor, values: half.values };
   }
 
   /** An output, poisoned with NaN so an element the kernel never writes is caught. */
-  output(shape: number[], label: string): Tensor {
-    const t = this.keep(createTensor(this.gpu.device, 'f32', shape, label));
-    poison(this.gpu.device, t);
-    return t;
+  output(shape: number[], label: string): Buf {
+    const t = this.target;
+    if (t.backend === 'wasm') {
+      const out = t.k.arena.alloc('f32', shape, label);
+      t.k.arena.f32(out).fill(Number.NaN);
+      return out;
+    }
+    const out = this.keep(createTensor(t.gpu.device, 'f32', shape, label));
+    poison(t.gpu.device, out);
+    return out;
   }
 
-  read(t: Tensor, count: number): Promise<Float32Array> {
-    return readF32(this.gpu.device, t, count);
+  async read(b: Buf, count: number): Promise<Float32Array> {
+    const t = this.target;
+    return t.backend === 'wasm' ? t.k.arena.f32(wasmT(b)).slice(0, count) : readF32(t.gpu.device, gpuT(b), count);
   }
 
-  /** Write `data` over `t` again (the pristine input of an in-place kernel). */
-  restore(t: Tensor, data: Float32Array): void {
-    this.gpu.device.queue.writeBuffer(t.buffer, t.offset, data.buffer, data.byteOffset, data.byteLength);
+  /** Write `data` over `b` again (the pristine input of an in-place kernel). */
+  restore(b: Buf, data: Float32Array): void {
+    const t = this.target;
+    if (t.backend === 'wasm') t.k.arena.f32(wasmT(b)).set(data);
+    else t.gpu.device.queue.writeBuffer(gpuT(b).buffer, gpuT(b).offset, data.buffer, data.byteOffset, data.byteLength);
   }
 
   destroy(): void {
+    if (this.target.backend === 'wasm') this.target.k.arena.release(this.mark);
     for (const t of this.tensors) t.buffer.destroy();
   }
 
@@ -265,11 +347,12 @@ const memo = new Map<string, Float32Array>();
 const halves = new WeakMap<Float32Array, { cols: number; packed: Uint32Array; values: Float32Array }>();
 
 function caseId(step: Step, op: string, version: string, weights?: WeightFormat): string {
-  return [step.model.name, step.phase, op, version, weights ?? '-'].join('/');
+  return [...(step.backend === 'wasm' ? ['wasm'] : []), step.model.name, step.phase, op, version, weights ?? '-'].join('/');
 }
 
 function base(step: Step, kernel: string, op: string, shape: string, flops: number, bytes: number, version = '-', weights?: WeightFormat) {
-  return { id: caseId(step, op, version, weights), model: step.model.name, phase: step.phase, kernel, version, op, shape, weights, flops, bytes };
+  const threaded = step.backend === 'wasm' && WASM_KERNELS.some((v) => v.kernel === kernel && (version === '-' || v.name === version) && v.threaded);
+  return { id: caseId(step, op, version, weights), backend: step.backend, threaded, model: step.model.name, phase: step.phase, kernel, version, op, shape, weights, flops, bytes };
 }
 
 /** Causal (query, key) pairs of a step: query t sees keys 0 .. pos0 + t. */
@@ -280,13 +363,14 @@ function causalPairs(T: number, pos0: number): number {
 // ---------------------------------------------------------------------------------------------------------------
 // The cases, one function per kernel
 
-function matmulCase(step: Step, op: string, M: number, N: number, K: number, version: MatmulVersion, weights: WeightFormat, bias: boolean): KernelCase {
+function matmulCase(step: Step, op: string, M: number, N: number, K: number, version: string, weights: WeightFormat, bias: boolean): KernelCase {
   const flops = matmulFlops(M, N, K);
+  const rounds = step.backend === 'wasm' && WASM_KERNELS.find((v) => v.kernel === 'matmul' && v.name === version)?.roundsActivations === true;
   const bytes = matmulBytes(M, N, K, weights === 'f16' ? 'f16x2' : weights);
   return {
     ...base(step, 'matmul', op, `[${M},${K}]x[${N},${K}]`, flops, bytes, version, weights),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const a = random(M * K, 1);
       const w = ops.weight(random(N * K, 2), N, K, weights, 'w');
       const b = bias ? random(N, 3) : undefined;
@@ -294,13 +378,16 @@ function matmulCase(step: Step, op: string, M: number, N: number, K: number, ver
       const bt = b && ops.f32(b, [N], 'bias');
       const out = ops.output([M, N], 'out');
       return {
-        record: (rec) => matmul(rec, out, at, w.tensor, bt, M, N, K, { version, label: op }),
+        record: (rec) => matmul(rec, gpuT(out), gpuT(at), gpuT(w.tensor), bt && gpuT(bt), M, N, K, { version: version as MatmulVersion, label: op }),
+        call: (k) => k.matmul(wasmT(out), wasmT(at), wasmT(w.tensor), bt && wasmT(bt), M, N, K, op, version),
         async check() {
           const got = await ops.read(out, M * N);
           const rows = rowsToCheck(M, N * K, step.options.referenceBudget);
           // Sums of K products of values in [-1, 1) round by about K * 2e-8 in f32 (a random walk of ulps of
-          // partial sums near sqrt(K) / 3); atol 1e-7 * K covers sums that cancel to near zero.
-          const c = new Checker({ rtol: 1e-4, atol: 1e-7 * K }, describeRows(rows, M));
+          // partial sums near sqrt(K) / 3); atol 1e-7 * K covers sums that cancel to near zero. The WebAssembly q8/q4
+          // kernels that round a's rows to int16 first may add up to activationRoundingBound on top.
+          const slack = rounds ? rows.reduce((most, m) => activationRoundingBound(a.subarray(m * K, (m + 1) * K), w.values, 1, N, K).reduce((x, y) => Math.max(x, y), most), 0) : 0;
+          const c = new Checker({ rtol: 1e-4, atol: 1e-7 * K + slack }, describeRows(rows, M));
           c.expectNoNaN(got);
           const ref = new Float64Array(N);
           for (const m of rows) {
@@ -323,8 +410,8 @@ function embeddingCase(step: Step, op: string, weights: WeightFormat): KernelCas
   // flops: the add of the position row (none without wpe)
   return {
     ...base(step, 'embed', op, `[${T}, ${C}] of [${m.vocab}, ${C}]`, hasWpe ? T * C : 0, T * 4 + tableBytes + T * C * 4, '-', weights),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const rng = new Rng(4);
       const ids = Uint32Array.from({ length: T }, () => rng.int(0, m.vocab - 1));
       const wte = ops.weight(random(m.vocab * C, 5), m.vocab, C, weights, 'wte');
@@ -332,7 +419,8 @@ function embeddingCase(step: Step, op: string, weights: WeightFormat): KernelCas
       const idsT = ops.u32(ids, 'ids');
       const out = ops.output([T, C], 'out');
       return {
-        record: (rec) => embed(rec, out, idsT, wte.tensor, wpe?.tensor, { T, C, pos0 }),
+        record: (rec) => embed(rec, gpuT(out), gpuT(idsT), gpuT(wte.tensor), wpe && gpuT(wpe.tensor), { T, C, pos0 }),
+        call: (k) => k.embed(wasmT(out), wasmT(idsT), wasmT(wte.tensor), wpe && wasmT(wpe.tensor), { T, C, pos0 }),
         async check() {
           const got = await ops.read(out, T * C);
           const ref = new Float64Array(T * C);
@@ -348,21 +436,22 @@ function embeddingCase(step: Step, op: string, weights: WeightFormat): KernelCas
   };
 }
 
-function layerNormCase(step: Step, op: string, version: LayerNormVersion): KernelCase {
+function layerNormCase(step: Step, op: string, version: string): KernelCase {
   const { T, model: m } = step;
   const C = m.hidden;
   // flops: mean (1), variance (3), normalise, scale and shift (4) per element
   return {
     ...base(step, 'layerNorm', op, `[${T}, ${C}]`, 8 * T * C, (2 * T * C + 2 * C) * 4, version),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const x = random(T * C, 7, -1.5, 2.5); // a mean away from 0, as residual streams have
       const gamma = random(C, 8, 0.8, 1.2);
       const beta = random(C, 9, -0.1, 0.1);
       const [xt, gt, bt] = [ops.f32(x, [T, C], 'x'), ops.f32(gamma, [C], 'gamma'), ops.f32(beta, [C], 'beta')];
       const out = ops.output([T, C], 'out');
       return {
-        record: (rec) => layerNorm(rec, out, xt, gt, bt, T, C, 1e-5, { label: op, version }),
+        record: (rec) => layerNorm(rec, gpuT(out), gpuT(xt), gpuT(gt), gpuT(bt), T, C, 1e-5, { label: op, version: version as LayerNormVersion }),
+        call: (k) => k.layerNorm(wasmT(out), wasmT(xt), wasmT(gt), wasmT(bt), T, C, 1e-5),
         async check() {
           const got = await ops.read(out, T * C);
           const ref = new Float64Array(T * C);
@@ -378,20 +467,21 @@ function layerNormCase(step: Step, op: string, version: LayerNormVersion): Kerne
   };
 }
 
-function rmsNormCase(step: Step, op: string, version: RmsNormVersion): KernelCase {
+function rmsNormCase(step: Step, op: string, version: string): KernelCase {
   const { T, model: m } = step;
   const C = m.hidden;
   // flops: squares and their sum (2), scale by 1/rms and gamma (2) per element
   return {
     ...base(step, 'rmsNorm', op, `[${T}, ${C}]`, 4 * T * C, (2 * T * C + C) * 4, version),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const x = random(T * C, 10, -2, 2);
       const gamma = random(C, 11, 0.8, 1.2);
       const [xt, gt] = [ops.f32(x, [T, C], 'x'), ops.f32(gamma, [C], 'gamma')];
       const out = ops.output([T, C], 'out');
       return {
-        record: (rec) => rmsNorm(rec, out, xt, gt, T, C, 1e-5, { label: op, version }),
+        record: (rec) => rmsNorm(rec, gpuT(out), gpuT(xt), gpuT(gt), T, C, 1e-5, { label: op, version: version as RmsNormVersion }),
+        call: (k) => k.rmsNorm(wasmT(out), wasmT(xt), wasmT(gt), T, C, 1e-5),
         async check() {
           const got = await ops.read(out, T * C);
           const ref = new Float64Array(T * C);
@@ -418,13 +508,14 @@ function kvAppendCase(step: Step, op: string): KernelCase {
   const n = T * m.nKVHead * m.headDim;
   return {
     ...base(step, 'kvAppend', op, `[${m.nKVHead}, ${pos0}+${T}, ${m.headDim}]`, 0, 2 * n * 4),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const src = random(T * stride, 12);
       const srcT = ops.f32(src, [T, stride], 'qkv');
       const cache = ops.output([m.nKVHead, S, m.headDim], 'k_cache');
       return {
-        record: (rec) => kvAppend(rec, cache, srcT, o),
+        record: (rec) => kvAppend(rec, gpuT(cache), gpuT(srcT), o),
+        call: (k) => k.kvAppend(wasmT(cache), wasmT(srcT), o),
         async check() {
           const got = await ops.read(cache, m.nKVHead * S * m.headDim);
           const ref = new Float32Array(got.length);
@@ -456,14 +547,15 @@ function scoresCase(step: Step): KernelCase {
   const pairs = causalPairs(T, pos0);
   return {
     ...base(step, 'attentionScores', 'attn_scores', `[${NH}, ${T}, ${S}] x ${HS}`, 2 * NH * HS * pairs, (T * NH * HS + KVH * S * HS + NH * T * S) * 4),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const q = random(T * o.qStride, 13);
       const k = random(KVH * S * HS, 14);
       const [qt, kt] = [ops.f32(q, [T, o.qStride], 'q'), ops.f32(k, [KVH, S, HS], 'k_cache')];
       const scores = ops.output([NH, T, S], 'scores');
       return {
-        record: (rec) => attentionScores(rec, scores, qt, kt, o),
+        record: (rec) => attentionScores(rec, gpuT(scores), gpuT(qt), gpuT(kt), o),
+        call: (k) => k.attentionScores(wasmT(scores), wasmT(qt), wasmT(kt), o),
         async check() {
           const got = await ops.read(scores, NH * T * S);
           const rows = rowsToCheck(T, NH * S * HS, step.options.referenceBudget);
@@ -488,20 +580,21 @@ function scoresCase(step: Step): KernelCase {
   };
 }
 
-function softmaxCase(step: Step, version: SoftmaxVersion): KernelCase {
+function softmaxCase(step: Step, version: string): KernelCase {
   const { T, pos0, S, model: m } = step;
   const rows = m.nHead * T;
   // flops: max, subtract, exp, sum, divide per element; bytes: the row read once and written once
   return {
     ...base(step, 'softmax', 'attn_softmax', `[${rows}, ${S}]`, 5 * rows * S, 2 * rows * S * 4, version),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       // masked attention scores: -infinity past each query's position, as attentionScores leaves them
       const x = Float32Array.from(random(rows * S, 15, -8, 8));
       for (let r = 0; r < rows; r++) x.fill(-Infinity, r * S + pos0 + (r % T) + 1, (r + 1) * S);
       const xt = ops.f32(x, [rows, S], 'scores');
       return {
-        record: (rec) => softmax(rec, xt, rows, S, { label: 'attn_softmax', version }),
+        record: (rec) => softmax(rec, gpuT(xt), rows, S, { label: 'attn_softmax', version: version as SoftmaxVersion }),
+        call: (k) => k.softmax(wasmT(xt), rows, S),
         async check() {
           const got = await ops.read(xt, rows * S);
           const ref = Float64Array.from(x);
@@ -518,22 +611,23 @@ function softmaxCase(step: Step, version: SoftmaxVersion): KernelCase {
   };
 }
 
-function valuesCase(step: Step, version: ValuesVersion): KernelCase {
+function valuesCase(step: Step, version: string): KernelCase {
   const { T, pos0, S, model: m } = step;
   const { nHead: NH, nKVHead: KVH, headDim: HS } = m;
   const o = { T, pos0, nHead: NH, nKVHead: KVH, headDim: HS, nCtx: S };
   const pairs = causalPairs(T, pos0);
   return {
     ...base(step, 'attentionValues', 'attn_values', `[${NH}, ${T}, ${S}] x ${HS}`, 2 * NH * HS * pairs, (NH * pairs + KVH * S * HS + T * NH * HS) * 4, version),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const pattern = Float32Array.from(random(NH * T * S, 16, 0, 1));
       for (let r = 0; r < NH * T; r++) pattern.fill(0, r * S + pos0 + (r % T) + 1, (r + 1) * S);
       const v = random(KVH * S * HS, 17);
       const [pt, vt] = [ops.f32(pattern, [NH, T, S], 'pattern'), ops.f32(v, [KVH, S, HS], 'v_cache')];
       const z = ops.output([T, NH * HS], 'z');
       return {
-        record: (rec) => attentionValues(rec, z, pt, vt, { ...o, version }),
+        record: (rec) => attentionValues(rec, gpuT(z), gpuT(pt), gpuT(vt), { ...o, version: version as ValuesVersion }),
+        call: (k) => k.attentionValues(wasmT(z), wasmT(pt), wasmT(vt), o),
         async check() {
           const got = await ops.read(z, T * NH * HS);
           const rows = rowsToCheck(T, NH * S * HS, step.options.referenceBudget);
@@ -559,13 +653,14 @@ function residualCase(step: Step): KernelCase {
   const n = step.T * step.model.hidden;
   return {
     ...base(step, 'residualAdd', 'residual', `[${n}]`, n, 3 * n * 4),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const x = random(n, 18);
       const y = random(n, 19);
       const [xt, yt] = [ops.f32(x, [n], 'x'), ops.f32(y, [n], 'y')];
       return {
-        record: (rec) => residualAdd(rec, xt, yt, n),
+        record: (rec) => residualAdd(rec, gpuT(xt), gpuT(yt), n),
+        call: (k) => k.residualAdd(wasmT(xt), wasmT(yt), n),
         async check() {
           const got = await ops.read(xt, n);
           const ref = Float64Array.from(x);
@@ -586,12 +681,13 @@ function geluCase(step: Step): KernelCase {
   // flops: a polynomial (4), exp (1), add, divide and multiply (3) per element
   return {
     ...base(step, 'gelu', 'gelu', `[${n}]`, 8 * n, 2 * n * 4),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const x = random(n, 20, -4, 4);
       const xt = ops.f32(x, [n], 'x');
       return {
-        record: (rec) => gelu(rec, xt, n),
+        record: (rec) => gelu(rec, gpuT(xt), n),
+        call: (k) => k.gelu(wasmT(xt), n),
         async check() {
           const got = await ops.read(xt, n);
           const ref = Float64Array.from(x);
@@ -613,13 +709,14 @@ function swigluCase(step: Step): KernelCase {
   // flops: exp, add, divide, multiply per output
   return {
     ...base(step, 'swiglu', 'swiglu', `[${T}, ${I}]`, 4 * T * I, 3 * T * I * 4),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const gateUp = random(T * 2 * I, 21, -4, 4);
       const gt = ops.f32(gateUp, [T, 2 * I], 'gate_up');
       const out = ops.output([T, I], 'out');
       return {
-        record: (rec) => swiglu(rec, out, gt, T, I),
+        record: (rec) => swiglu(rec, gpuT(out), gpuT(gt), T, I),
+        call: (k) => k.swiglu(wasmT(out), wasmT(gt), T, I),
         async check() {
           const got = await ops.read(out, T * I);
           const ref = new Float64Array(T * I);
@@ -642,13 +739,14 @@ function ropeCase(step: Step, op: string): KernelCase {
   // flops: 4 multiplies and 2 adds per rotated pair (its sine and cosine not counted)
   return {
     ...base(step, 'rope', op, `[${T}, ${m.nHead}, ${m.headDim}]`, 6 * pairs, (4 * pairs + m.headDim / 2) * 4),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const x = random(T * stride, 22);
       const invFreq = ropeInvFreq(m.headDim, m.ropeTheta ?? 10000);
       const [xt, ft] = [ops.f32(x, [T, stride], 'qkv'), ops.f32(invFreq, [invFreq.length], 'inv_freq')];
       return {
-        record: (rec) => rope(rec, xt, ft, o),
+        record: (rec) => rope(rec, gpuT(xt), gpuT(ft), o),
+        call: (k) => k.rope(wasmT(xt), wasmT(ft), o),
         async check() {
           const got = await ops.read(xt, T * stride);
           const ref = Float64Array.from(x);
@@ -673,8 +771,8 @@ function fusedLinearCase(step: Step, op: string, N: number, K: number, weights: 
   const bias = step.model.arch === 'gpt2';
   return {
     ...base(step, M === 1 ? 'matvecFused' : 'matmulFused', op, `[${M},${K}]x[${rows},${K}]`, matmulFlops(M, rows, K), matmulBytes(M, rows, K, weights === 'f16' ? 'f16x2' : 'f32'), '-', weights),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const a = random(M * K, 23, 1, 3);
       const w = ops.weight(random(rows * K, 24), rows, K, weights, 'w');
       const b = bias ? random(rows, 25) : undefined;
@@ -682,11 +780,11 @@ function fusedLinearCase(step: Step, op: string, N: number, K: number, weights: 
       const beta = random(K, 27);
       const prior = random(M * N, 28);
       const out = epilogue === 'residual' ? ops.f32(prior, [M * N], 'x') : ops.output([M * N], 'out');
-      const fusedNorm = norm && { kind: norm, gamma: ops.f32(gamma, [K], 'gamma'), beta: norm === 'layernorm' ? ops.f32(beta, [K], 'beta') : undefined, eps: 1e-5 };
-      const [at, bt] = [ops.f32(a, [M * K], 'a'), b && ops.f32(b, [rows], 'bias')];
+      const fusedNorm = norm && { kind: norm, gamma: gpuT(ops.f32(gamma, [K], 'gamma')), beta: norm === 'layernorm' ? gpuT(ops.f32(beta, [K], 'beta')) : undefined, eps: 1e-5 };
+      const [at, bt] = [gpuT(ops.f32(a, [M * K], 'a')), b && gpuT(ops.f32(b, [rows], 'bias'))];
       const o = { norm: fusedNorm, epilogue, label: op };
       return {
-        record: (rec) => (M === 1 ? matvecFused(rec, out, at, w.tensor, bt, N, K, o) : matmulFused(rec, out, at, w.tensor, bt, M, N, K, o)),
+        record: (rec) => (M === 1 ? matvecFused(rec, gpuT(out), at, gpuT(w.tensor), bt, N, K, o) : matmulFused(rec, gpuT(out), at, gpuT(w.tensor), bt, M, N, K, o)),
         async check() {
           const got = await ops.read(out, M * N);
           const ref = Float64Array.from(epilogue === 'residual' ? prior : new Float32Array(M * N));
@@ -718,8 +816,8 @@ function attentionDecodeCase(step: Step, weights: WeightFormat, version: Attenti
   const what = llama ? 'norm+qkv+rope+attention' : 'ln_1+c_attn+attention';
   return {
     ...base(step, 'attentionDecode', what, `[${m.nHead}, ${P}, ${HS}]`, flops, bytes, version, weights),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const x = random(C, 29, 1, 3);
       const w = ops.weight(random(QKV * C, 30, -0.2, 0.2), QKV, C, weights, 'w');
       const b = random(QKV, 31);
@@ -730,12 +828,12 @@ function attentionDecodeCase(step: Step, weights: WeightFormat, version: Attenti
       const scores = ops.output([m.nHead * P], 'scores');
       const invFreq = ropeInvFreq(HS, m.ropeTheta ?? 10000);
       const shape = { C, nHead: m.nHead, nKVHead: m.nKVHead, headDim: HS, nCtx: P, pos0, eps: 1e-5, version };
-      const o = { ...shape, rope: llama ? { invFreq: ops.f32(invFreq, [HS / 2], 'inv_freq'), rotaryDim: HS } : undefined };
+      const o = { ...shape, rope: llama ? { invFreq: gpuT(ops.f32(invFreq, [HS / 2], 'inv_freq')), rotaryDim: HS } : undefined };
       const [xt, bt] = [ops.f32(x, [C], 'x'), ops.f32(b, [QKV], 'bias')];
       const kind = llama ? ('rmsnorm' as const) : ('layernorm' as const);
-      const norm = { kind, gamma: ops.f32(gamma, [C], 'gamma'), beta: llama ? undefined : ops.f32(beta, [C], 'beta') };
+      const norm = { kind, gamma: gpuT(ops.f32(gamma, [C], 'gamma')), beta: llama ? undefined : gpuT(ops.f32(beta, [C], 'beta')) };
       return {
-        record: (rec) => attentionDecode(rec, z, xt, norm, w.tensor, bt, kt, vt, scores, o),
+        record: (rec) => attentionDecode(rec, gpuT(z), gpuT(xt), norm, gpuT(w.tensor), gpuT(bt), gpuT(kt), gpuT(vt), gpuT(scores), o),
         async check() {
           const got = await ops.read(z, m.nHead * HS);
           const refRope = llama ? { invFreq, rotaryDim: HS } : undefined;
@@ -756,15 +854,15 @@ function topKCase(step: Step, version: TopKVersion): KernelCase {
   const K = 64;
   return {
     ...base(step, 'topK', 'sample_top_k', `[${V}] -> ${K}`, 2 * V, V * 4 + (3 + 2 * K) * 4, version),
-    prepare(gpu) {
-      const ops = new Operands(gpu);
+    prepare(target) {
+      const ops = new Operands(target);
       const logits = random(V, 36, -8, 8);
       const list = [{ id: 1, bias: 2, penalty: 1.3 }, { id: V - 1, bias: 0, penalty: 1.3 }];
       const lt = ops.f32(logits, [V], 'logits');
       const listTensor = ops.u32(new Uint32Array(packAdjustments(list)), 'list');
       const out = ops.output([3 + 2 * K], 'candidates');
       return {
-        record: (rec) => topK(rec, out, lt, listTensor, { V, K, nList: list.length, temperature: 0.8, version }),
+        record: (rec) => topK(rec, gpuT(out), gpuT(lt), gpuT(listTensor), { V, K, nList: list.length, temperature: 0.8, version }),
         async check() {
           const got = readCandidates(await ops.read(out, 3 + 2 * K), K);
           const ref = topKReference(logits, list, K, 0.8);

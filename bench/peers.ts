@@ -1,7 +1,8 @@
-// Decode side by side in one run, on a GPT-2 of one shape: wgpt on WebAssembly and on WebGPU, PyTorch eager with
-// its KV cache (when /usr/bin/python3 has torch; bench/peers.py) and onnxruntime-node running the same PyTorch
-// model exported to ONNX (when the package is installed: npm install onnxruntime-node --ignore-scripts --no-save).
-// Each runtime: a prompt of 16 tokens, then greedy decoding, timed by the wall clock, the median of a few runs.
+// Prefill and decode side by side in one run, on a GPT-2 of one shape: wgpt on WebAssembly (on 1 thread and on
+// every thread of its pool, the same model) and on WebGPU, PyTorch eager with its KV cache (when /usr/bin/python3
+// has torch; bench/peers.py) and onnxruntime-node running the same PyTorch model exported to ONNX (when the package
+// is installed: npm install onnxruntime-node --ignore-scripts --no-save). Each runtime: a prompt (its prefill
+// timed), then greedy decoding, timed by the wall clock, the median of a few runs.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import type { GPT2Config } from '../src/model/config.ts';
 import type { LanguageModel } from '../src/model/model.ts';
 import { argmax } from '../src/sampling/logprobs.ts';
 import { randomIds } from './e2e.ts';
+import { wasmRun } from './report.ts';
 import { summarize } from './timing.ts';
 
 export interface PeerRun {
@@ -59,19 +61,27 @@ export async function timeGreedy(model: LanguageModel, o: PeersOptions): Promise
   return { prefillMs: summarize(prefill).median, decodeTokensPerS: summarize(decode).median };
 }
 
-/** wgpt on each device, then the peers; `load` makes the model on a device (f32 weights). */
+/**
+ * wgpt on each device (WebAssembly on 1 thread, then on all of its pool's), then the peers; `load` makes the model
+ * on a device (f32 weights).
+ */
 export async function measurePeers(name: string, config: GPT2Config, devices: Device[], load: (device: Device) => Promise<LanguageModel>, o: PeersOptions): Promise<PeersReport> {
   const report: PeersReport = { model: name, promptTokens: o.promptTokens, newTokens: o.newTokens, runs: [], skipped: [] };
   for (const device of devices) {
     const kind = 'kernels' in device ? 'wasm' : 'webgpu';
     o.log(`  [peers] wgpt on ${kind} (${device.info.name}): ${o.newTokens} greedy tokens after ${o.promptTokens}`);
     const model = await load(device);
+    const pool = 'kernels' in device ? device.kernels : undefined;
+    const before = pool?.threads;
     try {
-      const t = await timeGreedy(model, o);
-      const threads = 'kernels' in device ? device.kernels.threads : undefined;
-      report.runs.push({ runtime: 'wgpt', device: `${kind}: ${device.info.name}`, threads, ...t });
-      o.log(`    decode ${t.decodeTokensPerS.toFixed(1)} tok/s, prefill ${t.prefillMs.toFixed(1)} ms`);
+      for (const threads of pool ? [...new Set([1, pool.maxThreads])] : [undefined]) {
+        if (pool && threads) pool.threads = threads;
+        const t = await timeGreedy(model, o);
+        report.runs.push({ runtime: 'wgpt', device: `${kind}: ${device.info.name}`, threads, ...t });
+        o.log(`    ${threads ? `${threads} thread${threads > 1 ? 's' : ''}: ` : ''}decode ${t.decodeTokensPerS.toFixed(1)} tok/s, prefill ${t.prefillMs.toFixed(1)} ms`);
+      }
     } finally {
+      if (pool && before) pool.threads = before;
       model.destroy();
     }
   }
@@ -177,13 +187,13 @@ async function onnxDecode(ort: OnnxRuntime, model: Uint8Array, config: GPT2Confi
   return { runtime: `onnxruntime-node${version ? ` ${version}` : ''}`, device: 'cpu', threads: o.threads, prefillMs: summarize(prefill).median, decodeTokensPerS: summarize(decode).median };
 }
 
-/** The table printed at the end, wgpt's WebAssembly decode against each other runtime. */
+/** The table printed at the end, wgpt's WebAssembly decode and prefill against each other runtime. */
 export function peersSummary(r: PeersReport): string[] {
-  const wasm = r.runs.find((p) => p.runtime === 'wgpt' && p.device.startsWith('wasm'));
-  const lines = [`decode of ${r.model}, ${r.newTokens} greedy tokens after ${r.promptTokens} (tok/s):`];
+  const wasm = wasmRun(r);
+  const lines = [`decode of ${r.model}, ${r.newTokens} greedy tokens after a prefill of ${r.promptTokens} (tok/s):`];
   for (const p of r.runs) {
-    const ratio = wasm && p !== wasm ? ` (wgpt wasm is ${(wasm.decodeTokensPerS / p.decodeTokensPerS).toFixed(2)}x this)` : '';
-    lines.push(`  ${`${p.runtime} ${p.device}${p.threads ? `, ${p.threads} threads` : ''}`.padEnd(70)} ${p.decodeTokensPerS.toFixed(1).padStart(8)}  prefill ${p.prefillMs.toFixed(1)} ms${ratio}`);
+    const ratio = wasm && p !== wasm ? ` (wgpt wasm: decode ${(wasm.decodeTokensPerS / p.decodeTokensPerS).toFixed(2)}x this, prefill ${(p.prefillMs / wasm.prefillMs).toFixed(2)}x)` : '';
+    lines.push(`  ${`${p.runtime} ${p.device}${p.threads ? `, ${p.threads} thread${p.threads > 1 ? 's' : ''}` : ''}`.padEnd(70)} ${p.decodeTokensPerS.toFixed(1).padStart(8)}  prefill ${p.prefillMs.toFixed(1)} ms${ratio}`);
   }
   for (const s of r.skipped) lines.push(`  ${s.runtime}: skipped, ${s.why}`);
   return lines;

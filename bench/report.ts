@@ -1,5 +1,6 @@
 // The bench report as Markdown, and the comparison of two reports (`wgpt bench --compare A.json B.json`).
 import type { BenchReport, KernelResult } from './harness.ts';
+import type { PeerRun, PeersReport } from './peers.ts';
 import type { StepProfile } from './e2e.ts';
 
 /** Milliseconds with about four significant digits. */
@@ -44,6 +45,9 @@ export function toMarkdown(r: BenchReport): string {
   if (copy) out.push(`  - copyBufferToBuffer: ${num(copy.gbPerS)} GB/s (${copy.method}; p10-p90 ${ms(copy.p10)}-${ms(copy.p90)} ms per copy)`);
   if (kernelCopy) out.push(`  - copy kernel: ${num(kernelCopy.gbPerS)} GB/s (${kernelCopy.method}; p10-p90 ${ms(kernelCopy.p10)}-${ms(kernelCopy.p90)} ms per copy)`);
   if (r.ceilings.computeGflopsPerS) out.push(`- arithmetic: **${num(r.ceilings.computeGflopsPerS)} GFLOP/s**, the best matmul (${r.ceilings.computeFrom})`);
+  const cpu = r.ceilings.cpuCopy;
+  if (cpu) out.push(`- CPU memory (the WebAssembly kernels' ceiling): **${num(cpu.gbPerS)} GB/s** (read + write; ${cpu.method}; p10-p90 ${ms(cpu.p10)}-${ms(cpu.p90)} ms per copy)`);
+  if (r.ceilings.cpuComputeGflopsPerS) out.push(`- CPU arithmetic: **${num(r.ceilings.cpuComputeGflopsPerS)} GFLOP/s**, the best WebAssembly matmul (${r.ceilings.cpuComputeFrom})`);
   out.push('');
 
   out.push('## Targets (reported, not asserted)', '');
@@ -59,6 +63,17 @@ export function toMarkdown(r: BenchReport): string {
     const list = t.matvecBandwidth.cases.map((c) => `${c.model} ${c.op} ${c.weights} ${pct(100 * c.fractionOfCopy)}`).join(', ');
     out.push(`- decode matvec bandwidth as a fraction of the memory ceiling: best **${pct(100 * t.matvecBandwidth.best)}**: ${list}`);
   }
+  const wm = t.wasmMatvecBandwidth;
+  if (wm?.best !== undefined) {
+    const list = wm.cases.map((c) => `${c.model} ${c.op} ${c.version} ${pct(100 * c.fractionOfCopy)}`).join(', ');
+    const streamed = wm.streamed ? `${wm.streamed.model} ${wm.streamed.op} ${wm.streamed.version} (its weights read from memory) **${pct(100 * wm.streamed.fractionOfCopy)}**; ` : '';
+    out.push(`- WebAssembly decode matvec (${wm.cases[0]!.threads} threads) as a fraction of the CPU copy, goal >= ${pct(100 * wm.goal)}: ${streamed}best ${pct(100 * wm.best)}: ${list}`);
+  }
+  const ws = t.wasmThreadSpeedup;
+  if (ws?.min !== undefined) {
+    const list = ws.cases.map((c) => `${c.id.replace(/^wasm\//, '')} ${c.speedup.toFixed(2)}x`).join(', ');
+    out.push(`- WebAssembly matvec and matmul, ${ws.threads} threads over 1: **${ws.min.toFixed(2)}x to ${ws.max!.toFixed(2)}x**: ${list}`);
+  }
   out.push('');
 
   if (r.kernels.length) {
@@ -66,13 +81,16 @@ export function toMarkdown(r: BenchReport): string {
     out.push(
       'Each case was checked against its CPU reference before it was timed. Times are medians (p10-p90) of many samples; % of the ceilings above.',
       'A sample repeats the dispatch back to back, so operands that fit in the GPU\'s caches are read warm: such cases can pass 100% of the copy bandwidth.',
+      'The WebAssembly cases (backend wasm) are timed by the wall clock, against the CPU\'s ceilings; the threaded ones on 1 thread and on all of them.',
       '',
     );
     const groups = new Map<string, KernelResult[]>();
     for (const k of r.kernels) groups.set(`${k.model} ${k.phase}`, [...(groups.get(`${k.model} ${k.phase}`) ?? []), k]);
+    const backend = (k: KernelResult) => (k.backend === 'wasm' ? `wasm ${k.threads ?? 1}t` : (k.backend ?? 'webgpu'));
     for (const [name, ks] of groups) {
       out.push(`### ${name}`, '');
       const rows = ks.map((k) => [
+        backend(k),
         k.op,
         k.version === '-' ? k.kernel : `${k.kernel} ${k.version}`,
         k.weights ?? '',
@@ -85,7 +103,7 @@ export function toMarkdown(r: BenchReport): string {
         k.flops > 0 ? pct(k.pctCompute) : '-',
         pct(k.pctBandwidth),
       ]);
-      out.push(...table(['op', 'kernel', 'weights', 'shape', 'valid', 'ms', 'p10-p90', 'GFLOP/s', 'GB/s', '% compute', '% bandwidth'], rows), '');
+      out.push(...table(['backend', 'op', 'kernel', 'weights', 'shape', 'valid', 'ms', 'p10-p90', 'GFLOP/s', 'GB/s', '% compute', '% bandwidth'], rows), '');
     }
   }
 
@@ -143,10 +161,11 @@ export function toMarkdown(r: BenchReport): string {
   }
   if (r.peers) {
     const p = r.peers;
-    out.push(`## Peers: decode of ${p.model}, ${p.newTokens} greedy tokens after ${p.promptTokens}, side by side in this run`, '');
-    const wasm = p.runs.find((x) => x.runtime === 'wgpt' && x.device.startsWith('wasm'));
-    out.push(...table(['runtime', 'device', 'threads', 'decode tok/s', 'prefill ms', 'wgpt wasm / this'], p.runs.map((x) => [
-      x.runtime, x.device, x.threads ? String(x.threads) : '-', num(x.decodeTokensPerS), ms(x.prefillMs), wasm ? `${(wasm.decodeTokensPerS / x.decodeTokensPerS).toFixed(2)}x` : '-',
+    out.push(`## Peers: prefill of ${p.promptTokens} tokens, then ${p.newTokens} greedy tokens, ${p.model}, side by side in this run`, '');
+    const wasm = wasmRun(p);
+    out.push(...table(['runtime', 'device', 'threads', 'decode tok/s', 'prefill ms', 'wgpt wasm / this (decode)', 'this / wgpt wasm (prefill ms)'], p.runs.map((x) => [
+      x.runtime, x.device, x.threads ? String(x.threads) : '-', num(x.decodeTokensPerS), ms(x.prefillMs),
+      wasm ? `${(wasm.decodeTokensPerS / x.decodeTokensPerS).toFixed(2)}x` : '-', wasm ? `${(x.prefillMs / wasm.prefillMs).toFixed(2)}x` : '-',
     ])), '');
     for (const s of p.skipped) out.push(`- ${s.runtime}: not run (${s.why})`);
     if (p.skipped.length) out.push('');
@@ -199,4 +218,10 @@ export function compareReports(a: BenchReport, b: BenchReport, names = ['A', 'B'
   }
   if (e2eRows.length) out.push(...table(['end to end', 'A ms', 'B ms', 'A/B'], e2eRows), '');
   return `${out.join('\n')}\n`;
+}
+
+/** wgpt's WebAssembly run on the most threads: the one the others are compared with. */
+export function wasmRun(r: PeersReport): PeerRun | undefined {
+  const wasm = r.runs.filter((p) => p.runtime === 'wgpt' && p.device.startsWith('wasm'));
+  return wasm.reduce<PeerRun | undefined>((a, p) => (!a || (p.threads ?? 1) > (a.threads ?? 1) ? p : a), undefined);
 }

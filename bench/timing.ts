@@ -1,4 +1,4 @@
-// Timing GPU work for the bench: warm up, find how many repetitions make one measurable sample, take many
+// Timing GPU work (and CPU calls, by the wall clock) for the bench: warm up, find how many repetitions make one measurable sample, take many
 // samples, and summarise them by their median and spread.
 //
 // A sample is one compute pass that runs the recorded dispatches `batch` times back to back. It is timed by
@@ -157,33 +157,53 @@ export class DispatchTimer {
 }
 
 /**
- * Time `dispatches`, which have run once already (their check compiled the pipelines): a first run warms up, then
- * the batch grows until a sample lasts `sampleMs`, then samples are taken for the budget. A run slower than
- * `slowSampleMs` needs no warm-up and is the first sample itself. Returns ms per repetition.
+ * Time `dispatches`, which have run once already (their check compiled the pipelines): see timeSamples.
+ * Returns ms per repetition.
  */
 export async function timeDispatches(gpu: Gpu, dispatches: readonly Dispatch[], o: TimingOptions): Promise<Timing> {
   const timer = new DispatchTimer(gpu, dispatches);
   try {
-    o.reset?.();
-    let perRun = await timer.sample(1);
-    let batch = 1;
-    while (perRun < o.slowSampleMs) {
-      o.reset?.();
-      perRun = await timer.sample(batch);
-      if (perRun * batch >= o.sampleMs || batch >= o.maxBatch) break;
-      // a quantized timestamp can read 0 for a short batch: then grow it 16-fold and look again
-      const wanted = perRun > 0 ? Math.ceil((1.2 * o.sampleMs) / perRun) : batch * 16;
-      batch = Math.min(o.maxBatch, Math.max(batch * 2, wanted));
-    }
-    const samples = [perRun]; // the batch that was long enough is the first sample
-    const minSamples = perRun * batch > o.slowSampleMs ? Math.min(3, o.minSamples) : o.minSamples;
-    const start = performance.now();
-    while (samples.length < o.maxSamples && (samples.length < minSamples || performance.now() - start < o.budgetMs)) {
-      o.reset?.();
-      samples.push(await timer.sample(batch));
-    }
-    return { ...summarize(samples), batch, method: timer.method };
+    return await timeSamples((batch) => timer.sample(batch), timer.method, o);
   } finally {
     timer.destroy();
   }
+}
+
+/**
+ * Time a call on the CPU (a WebAssembly kernel, a memory copy) by the wall clock, as timeDispatches times GPU work:
+ * `fn` runs `batch` times back to back per sample. Returns ms per call.
+ */
+export function timeCalls(fn: () => void, o: TimingOptions): Promise<Timing> {
+  return timeSamples((batch) => {
+    const t0 = performance.now();
+    for (let i = 0; i < batch; i++) fn();
+    return (performance.now() - t0) / batch;
+  }, 'wall-clock', o);
+}
+
+/**
+ * The sampling policy of both: a first run warms up, then the batch grows until a sample lasts `sampleMs`, then
+ * samples are taken for the budget. A run slower than `slowSampleMs` needs no warm-up and is the first sample
+ * itself. `sample(batch)` returns ms per repetition.
+ */
+async function timeSamples(sample: (batch: number) => number | Promise<number>, method: TimingMethod, o: TimingOptions): Promise<Timing> {
+  o.reset?.();
+  let perRun = await sample(1);
+  let batch = 1;
+  while (perRun < o.slowSampleMs) {
+    o.reset?.();
+    perRun = await sample(batch);
+    if (perRun * batch >= o.sampleMs || batch >= o.maxBatch) break;
+    // a quantized timestamp can read 0 for a short batch: then grow it 16-fold and look again
+    const wanted = perRun > 0 ? Math.ceil((1.2 * o.sampleMs) / perRun) : batch * 16;
+    batch = Math.min(o.maxBatch, Math.max(batch * 2, wanted));
+  }
+  const samples = [perRun]; // the batch that was long enough is the first sample
+  const minSamples = perRun * batch > o.slowSampleMs ? Math.min(3, o.minSamples) : o.minSamples;
+  const start = performance.now();
+  while (samples.length < o.maxSamples && (samples.length < minSamples || performance.now() - start < o.budgetMs)) {
+    o.reset?.();
+    samples.push(await sample(batch));
+  }
+  return { ...summarize(samples), batch, method };
 }

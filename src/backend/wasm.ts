@@ -4,7 +4,7 @@
 // so a decode step allocates nothing. A step records its primitives as closures and runs them in order in run(),
 // like the WebGPU backend's Recorder: the step the model records at load allocates every slot and computes nothing.
 import type { DispatchTiming } from '../gpu/recorder.ts';
-import { packF16, unpackF16 } from '../half.ts';
+import { unpackF16 } from '../half.ts';
 import { spanFloats, type Hooks, type HookView } from '../hooks/hooks.ts';
 import { attentionResultReference, sumHeadsReference } from '../kernels/attention-result.ts';
 import { ConfigError } from '../model/config.ts';
@@ -70,11 +70,8 @@ export class WasmBackend implements Backend {
 
   /** A weight matrix in the backend's format: f32 as it is, f16 packed, q8 / q4 quantized here (src/quant.ts). */
   matrix(weight: Float32Array, bias: Float32Array | undefined, rows: number, cols: number, label: string): Matrix {
-    const format = this.weightFormat;
-    const w =
-      format === 'f16' ? this.alloc('f16x2', [rows, cols], label, packF16(weight, cols))
-      : isQuantFormat(format) ? this.alloc(format, [rows, cols], label, quantize(format, weight, rows, cols))
-      : this.alloc('f32', [rows, cols], label, weight);
+    const w = this.k.uploadWeight(this.weightFormat, rows, cols, weight, label);
+    this.end = this.k.arena.mark();
     const m: WasmMatrix = { rows, cols, label: moduleName(label), weight: w };
     if (bias) m.bias = this.alloc('f32', [rows], `${label}.bias`, bias);
     this.weightBytes += w.byteLength + (m.bias?.byteLength ?? 0);

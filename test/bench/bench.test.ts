@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runBench, type BenchReport } from '../../bench/harness.ts';
-import { KERNEL_VERSIONS } from '../../bench/kernels.ts';
+import { KERNEL_VERSIONS, kernelVersions } from '../../bench/kernels.ts';
+import { WASM_KERNELS } from '../../src/backend/wasm/kernels.ts';
 import { compareReports } from '../../bench/report.ts';
 
 describe('wgpt bench --quick', () => {
@@ -73,5 +74,31 @@ describe('wgpt bench --quick', () => {
     const comparison = compareReports(report, report);
     expect(comparison.split('\n').filter((l) => l.includes(' | ') && l.endsWith('1.00x |')).length).toBeGreaterThanOrEqual(report.kernels.length);
     expect(existsSync(join(out, 'bench.md'))).toBe(true);
+  }, 300_000);
+
+  it('validates, then times, every WebAssembly kernel of WASM_KERNELS, the threaded ones on 1 and 2 threads', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'wgpt-bench-wasm-'));
+    const { report } = await runBench({ quick: true, out, log: () => {}, parts: ['kernels'], backends: ['wasm'], charts: false });
+    expect(report.kernels.every((k) => k.backend === 'wasm')).toBe(true);
+    // every registered kernel (those a model's forward pass runs: not intervene) in every version it has
+    const versions = kernelVersions('wasm');
+    expect(Object.keys(versions).sort()).toEqual([...new Set(WASM_KERNELS.map((v) => v.kernel))].filter((k) => k !== 'intervene').sort());
+    for (const v of WASM_KERNELS.filter((x) => x.kernel !== 'intervene')) {
+      const name = versions[v.kernel]!.length === 1 ? '-' : v.name;
+      const ran = report.kernels.filter((k) => k.kernel === v.kernel && k.version === name);
+      expect(ran.length, `${v.kernel} ${v.name}`).toBeGreaterThan(0);
+      // the threaded kernels on 1 thread and on the pool's 2 (this process's pool has as many as the machine's cores)
+      if (v.threaded) expect(new Set(ran.map((k) => k.threads)), v.name).toEqual(new Set([1, report.targets.wasmThreadSpeedup.threads ?? 1]));
+    }
+    for (const k of report.kernels) {
+      expect(k.validation.valid, `${k.id}: ${k.error ?? k.validation.mismatches.join('; ')}`).toBe(true);
+      expect(k.validation.checked, k.id).toBeGreaterThan(0);
+      expect(k.timing!.median, k.id).toBeGreaterThan(0);
+      expect(k.pctBandwidth, k.id).toBeGreaterThan(0);
+    }
+    expect(report.ceilings.cpuCopy!.gbPerS).toBeGreaterThan(0);
+    expect(report.ceilings.bandwidthGbPerS).toBeUndefined(); // no WebGPU case ran
+    expect(report.targets.wasmMatvecBandwidth.cases.length).toBeGreaterThan(0);
+    expect(readFileSync(join(out, 'bench.md'), 'utf8')).toContain('| wasm 1t |');
   }, 300_000);
 });

@@ -53,7 +53,7 @@ async function run(threads: number, format: QuantFormat, withBias: boolean, M: n
   const wt = place(k, format, [N, K], packed, 'w');
   const bt = bias && place(k, 'f32', [N], bias, 'bias');
   const out = place(k, 'f32', [M, N], undefined, 'out');
-  k.matmul(out, at, wt, bt, M, N, K, 'matmul', floatActivations);
+  k.matmul(out, at, wt, bt, M, N, K, 'matmul', floatActivations ? 'matvecQ8F32' : undefined);
   const ref = new Float64Array(M * N);
   matmulReference(ref, a, x, bias, M, N, K);
   const result = {

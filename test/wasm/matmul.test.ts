@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { packF16, roundToF16 } from '../../src/half.ts';
 import { matmulReference } from '../../src/kernels/matmul.ts';
-import { splitRows } from '../../src/backend/wasm/pool.ts';
+import { MIN_SPLIT_WORK, splitRows } from '../../src/backend/wasm/pool.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, randomArray } from '../helpers.ts';
+import { WasmKernels } from '../../src/backend/wasm/kernels.ts';
 import { kernels, place, read, untouched } from './setup.ts';
 
 // As for the WGSL matmul: f32 sums of up to a few hundred products of values in [-1, 1) carry rounding errors
@@ -82,7 +83,7 @@ describe('wasm matmul threads', () => {
     expect(r.intact).toBe(true);
   });
 
-  it('splits rows into whole blocks of 4, one share per thread, covering every row once', () => {
+  it('splits rows into whole blocks of 4, at most the shares asked for, covering every row once', () => {
     expect(splitRows(10, 3)).toEqual([[0, 4], [4, 8], [8, 10]]);
     expect(splitRows(3, 4)).toEqual([[0, 3]]);
     expect(splitRows(2304, 2)).toEqual([[0, 1152], [1152, 2304]]);
@@ -120,9 +121,33 @@ describe('wasm thread pool', () => {
     // runs past its end: the worker's kernel traps
     const end = k.memory.buffer.byteLength;
     const w = { ptr: end - (N / 2) * K * 4, byteLength: N * K * 4, dtype: 'f32' as const, shape: [N, K], label: 'w' };
-    expect(() => k.matmul(out, a, w, undefined, 1, N, K)).toThrow(/matvecF32: a worker thread failed/);
+    // every thread claims shares until none is left, so the failing rows are a worker's, or the caller's own when
+    // it got to them first
+    expect(() => k.matmul(out, a, w, undefined, 1, N, K)).toThrow(/matvecF32: a worker thread failed|memory access out of bounds/);
     // the pool still runs jobs, and runs them right
     const r = await run(2, 'f32', true, 1, 37, 29);
     expectClose(r.got, r.ref, TOL, 'after a failure');
+  });
+
+  it('runs a job smaller than MIN_SPLIT_WORK on the calling thread alone, larger ones split', async () => {
+    const k = await WasmKernels.create({ threads: 2 }); // the default threshold, as a model runs
+    try {
+      const K = 16;
+      const N = 64; // 1024 multiply-adds
+      const a = k.arena.upload('f32', [1, K], new Float32Array(K).fill(1), 'a');
+      const out = k.arena.alloc('f32', [1, N], 'out');
+      const rows = Math.ceil(MIN_SPLIT_WORK / K / 8) * 8;
+      const big = k.arena.alloc('f32', [1, rows], 'out');
+      // the rows a worker would get run past the end of memory: the calling thread itself traps on them
+      const end = k.memory.buffer.byteLength;
+      const w = { ptr: end - (N / 2) * K * 4, byteLength: N * K * 4, dtype: 'f32' as const, shape: [N, K], label: 'w' };
+      expect(N * K).toBeLessThan(MIN_SPLIT_WORK);
+      expect(() => k.matmul(out, a, w, undefined, 1, N, K)).toThrow(WebAssembly.RuntimeError);
+      // past the threshold the job is split (the worker may fail first), and still fails
+      const wBig = { ...w, ptr: end - (rows / 2) * K * 4, byteLength: rows * K * 4, shape: [rows, K] };
+      expect(() => k.matmul(big, a, wBig, undefined, 1, rows, K)).toThrow(/matvecF32: a worker thread failed|memory access out of bounds/);
+    } finally {
+      k.destroy();
+    }
   });
 });

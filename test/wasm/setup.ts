@@ -21,13 +21,16 @@ function ensureBuilt(): void {
 
 const instances = new Map<string, Promise<WasmKernels>>();
 
-/** Kernels over `threads` threads (a plain, unshared memory when `noSharedMemory`), one instance per file. */
+/**
+ * Kernels over `threads` threads (a plain, unshared memory when `noSharedMemory`), one instance per file. Every
+ * matvec and matmul is split over the threads, however small (minSplitWork 0), so the tests' shapes exercise it.
+ */
 export function kernels(threads = 1, noSharedMemory = false): Promise<WasmKernels> {
   const key = `${threads}/${noSharedMemory}`;
   let k = instances.get(key);
   if (!k) {
     ensureBuilt();
-    k = WasmKernels.create({ threads, noSharedMemory });
+    k = WasmKernels.create({ threads, noSharedMemory, minSplitWork: 0 });
     instances.set(key, k);
   }
   return k;

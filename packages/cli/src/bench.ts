@@ -20,6 +20,7 @@ export function registerBench(command: Command, run: Run): void {
     .option('--tokens <n>', 'Prompt length of the prefill kernel shapes and the profile (default 128)')
     .option('--context <n>', 'Context length of the decode kernel shapes and the profile (default 256)')
     .option('--filter <text>', 'Only kernel cases whose id contains this text, e.g. gpt2-124m/decode or /matvec/ (the ceilings always run)')
+    .option('--backend <name>', 'Backend of the kernel cases: webgpu (the WGSL kernels), wasm (the WebAssembly ones) or both (default)')
     .option('--only <parts>', 'Comma-separated parts to run: kernels, profile, e2e, peers, engines (decode engines only), formats (weight formats on WebAssembly only)')
     .option(...DEVICE_OPTION)
     .option('--software', 'Skip hardware adapters and use SwiftShader')
@@ -30,6 +31,7 @@ export function registerBench(command: Command, run: Run): void {
     .example('wgpt bench --model gpt2-124m --only engines --context 64')
     .example('wgpt bench --model gpt2-124m --only peers')
     .example('wgpt bench --only formats')
+    .example('wgpt bench --model gpt2-124m --only kernels,peers --backend wasm --device wasm --filter wasm/gpt2-124m/decode')
     .example('wgpt bench --compare bench/results/before/bench.json bench/results/after/bench.json')
     .action(run(async (reports: string[], o: Record<string, any>) => {
       if (o.compare) {
@@ -40,6 +42,8 @@ export function registerBench(command: Command, run: Run): void {
       if (reports.length > 0) throw new CliError(`unexpected argument "${reports[0]}": to compare two reports add --compare`);
       const parts = o.only === undefined ? undefined : String(o.only).split(',').map((p) => p.trim());
       for (const p of parts ?? []) if (!ONLY_PARTS.includes(p as BenchPart)) throw new CliError(`--only takes ${ONLY_PARTS.join(', ')}; got "${p}"`);
+      const backend = o.backend === undefined ? 'both' : String(o.backend);
+      if (!['webgpu', 'wasm', 'both'].includes(backend)) throw new CliError(`--backend takes webgpu, wasm or both; got "${backend}"`);
       const { report, dir } = await runBench({
         quick: !!o.quick,
         out: o.out,
@@ -47,6 +51,7 @@ export function registerBench(command: Command, run: Run): void {
         tokens: toNumber('tokens', o.tokens, { min: 1, integer: true }),
         context: toNumber('context', o.context, { min: 2, integer: true }),
         filter: o.filter === undefined ? undefined : String(o.filter),
+        backends: backend === 'both' ? undefined : [backend as 'webgpu' | 'wasm'],
         parts: parts as BenchPart[] | undefined,
         adapter: o.software ? 'software' : 'auto',
         device: toDevice(o.device),
@@ -81,6 +86,10 @@ function summary(r: BenchReport): string {
   if (t.tiledOverNaive.min !== undefined) lines.push(`tiled over naive matmul (prefill): min ${t.tiledOverNaive.min.toFixed(1)}x (goal ${t.tiledOverNaive.goal}x)`);
   if (t.kvCacheSpeedup.speedup !== undefined) lines.push(`KV cache speedup at ${t.kvCacheSpeedup.context} tokens: ${t.kvCacheSpeedup.speedup.toFixed(1)}x (goal ${t.kvCacheSpeedup.goal}x)`);
   if (t.matvecBandwidth.best !== undefined) lines.push(`decode matvec: up to ${(100 * t.matvecBandwidth.best).toFixed(0)}% of that bandwidth`);
+  if (r.ceilings.cpuCopy) lines.push(`CPU copy bandwidth: ${r.ceilings.cpuCopy.gbPerS.toFixed(2)} GB/s`);
+  const streamed = t.wasmMatvecBandwidth?.streamed;
+  if (streamed) lines.push(`WebAssembly decode matvec, ${streamed.model} ${streamed.op} ${streamed.version} (weights from memory): ${(100 * streamed.fractionOfCopy).toFixed(0)}% of that bandwidth (goal ${(100 * t.wasmMatvecBandwidth.goal).toFixed(0)}%)`);
+  if (t.wasmThreadSpeedup?.min !== undefined) lines.push(`WebAssembly matvec and matmul on ${t.wasmThreadSpeedup.threads} threads over 1: ${t.wasmThreadSpeedup.min.toFixed(2)}x to ${t.wasmThreadSpeedup.max!.toFixed(2)}x`);
   const f32 = r.e2e?.formats.find((f) => f.weights === 'f32');
   for (const e of f32?.engines ?? []) {
     lines.push(`decode (${r.e2e!.model}), ${e.engine}, ${e.sampling}: ${e.tokensPerS.toFixed(1)} tok/s, ${e.dispatchesPerToken} dispatches, ${e.readbackBytesPerToken} bytes read back a token`);

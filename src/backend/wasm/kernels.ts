@@ -11,16 +11,81 @@ import type { EmbedOptions } from '../../kernels/embedding.ts';
 import type { Box, BoxView, InterveneOp } from '../../kernels/intervene.ts';
 import type { KvAppendOptions } from '../../kernels/kvcache.ts';
 import type { RopeOptions } from '../../kernels/rope.ts';
-import { isQuantFormat, quantBlocks, quantScaleOffset, type QuantFormat } from '../../quant.ts';
+import type { WeightFormat } from '../../model/model.ts';
+import { packF16 } from '../../half.ts';
+import { isQuantFormat, quantBlocks, quantize, quantScaleOffset, type QuantFormat } from '../../quant.ts';
 import { tensorBytes, WasmArena, type WasmDType, type WasmTensor } from './arena.ts';
 import { canShareMemory, compileKernels, createMemory, instantiate, type KernelExports } from './module.ts';
-import { ThreadPool } from './pool.ts';
+import { ThreadPool, type RowKernel } from './pool.ts';
+
+/**
+ * A kernel of this backend: the op of src/kernels/registry.ts it computes, under the name of its export in
+ * assembly/. The tests and the bench (bench/kernels.ts) run every entry against that op's float64 reference; a new
+ * kernel (another weight format, another blocking) is its export, one entry here, and nothing else.
+ */
+export interface WasmVersion {
+  /** The kernel of src/kernels/registry.ts it computes (matmul, layerNorm, ...). */
+  kernel: string;
+  /** Its export in assembly/index.ts, and its version name in the bench. */
+  name: string;
+  /** What it does, in one line. */
+  changes: string;
+  /** matmul: the weight format it reads, and whether it runs one row of a (a matvec) or any number. */
+  weights?: WeightFormat;
+  rows?: 'one' | 'any';
+  /** Split by rows of w over the thread pool (the others run on the calling thread). */
+  threaded?: boolean;
+  /** matmul on q8/q4: the rows of a are rounded to int16 blocks first, an error within activationRoundingBound. */
+  roundsActivations?: boolean;
+}
+
+export const WASM_KERNELS: readonly WasmVersion[] = [
+  { kernel: 'embed', name: 'embed', changes: 'wte[id] + wpe[pos] rows, f32 or f16 tables' },
+  { kernel: 'layerNorm', name: 'layerNorm', changes: 'a row at a time: mean and variance in one pass of f32x4 sums' },
+  { kernel: 'rmsNorm', name: 'rmsNorm', changes: 'a row at a time, f32x4 sums of squares' },
+  { kernel: 'matmul', name: 'matvecF32', changes: 'one row of w at a time, four f32x4 accumulators', weights: 'f32', rows: 'one', threaded: true },
+  { kernel: 'matmul', name: 'matvecF16', changes: 'f16 pairs unpacked to f32x4 even and odd lanes', weights: 'f16', rows: 'one', threaded: true },
+  { kernel: 'matmul', name: 'matmulF32', changes: 'blocks of rows of a by rows of w sharing their loads', weights: 'f32', rows: 'any', threaded: true },
+  { kernel: 'matmul', name: 'matmulF16', changes: 'the f32 blocking, w unpacked from f16 once per block', weights: 'f16', rows: 'any', threaded: true },
+  { kernel: 'matmul', name: 'matvecQ8', roundsActivations: true, changes: 'q8 blocks . int16 activation blocks, i32x4.dot_i16x8_s, four scales at once', weights: 'q8', rows: 'one', threaded: true },
+  { kernel: 'matmul', name: 'matvecQ8F32', changes: 'q8 blocks widened to f32 in registers, f32 activations (for comparison)', weights: 'q8', rows: 'one', threaded: true },
+  { kernel: 'matmul', name: 'matvecQ4', roundsActivations: true, changes: 'q4 blocks as 16-bit lanes of four nibbles, i32x4.dot_i16x8_s', weights: 'q4', rows: 'one', threaded: true },
+  { kernel: 'matmul', name: 'matmulQ8', roundsActivations: true, changes: 'the q8 matvec for each row of a', weights: 'q8', rows: 'any', threaded: true },
+  { kernel: 'matmul', name: 'matmulQ4', roundsActivations: true, changes: 'the q4 matvec for each row of a', weights: 'q4', rows: 'any', threaded: true },
+  { kernel: 'rope', name: 'rope', changes: 'rotates the pairs of each head in place' },
+  { kernel: 'kvAppend', name: 'kvAppend', changes: 'copies the heads of each row into the cache' },
+  { kernel: 'attentionScores', name: 'attentionScores', changes: 'q . k over the cache, f32x4 dot products' },
+  { kernel: 'softmax', name: 'softmax', changes: 'a row at a time, in place' },
+  { kernel: 'attentionValues', name: 'attentionValues', changes: 'pattern @ v, f32x4 rows of v' },
+  { kernel: 'residualAdd', name: 'residualAdd', changes: 'x += y, f32x4' },
+  { kernel: 'gelu', name: 'gelu', changes: 'tanh GELU in place' },
+  { kernel: 'swiglu', name: 'swiglu', changes: 'silu(gate) * up' },
+  { kernel: 'intervene', name: 'intervene', changes: 'scale, add and noise on a box of x' },
+];
+
+/** The matmul kernel for `weights` and M rows of a. */
+export function matmulVersion(weights: WeightFormat, M: number): WasmVersion & { rows: 'one' | 'any'; weights: WeightFormat } {
+  const rows = M === 1 ? 'one' : 'any';
+  const found = WASM_KERNELS.find((v) => v.kernel === 'matmul' && v.weights === weights && v.rows === rows);
+  if (!found) throw new Error(`no WebAssembly kernel multiplies by ${weights} weights; use f32 or f16 weights, or the WebGPU device`);
+  return found as WasmVersion & { rows: 'one' | 'any'; weights: WeightFormat };
+}
+
+/** The weight format of a weight tensor, from its dtype. */
+function weightFormat(w: WasmTensor, label: string): WeightFormat {
+  if (w.dtype === 'f32') return 'f32';
+  if (w.dtype === 'f16x2') return 'f16';
+  if (w.dtype === 'q8' || w.dtype === 'q4') return w.dtype;
+  throw new Error(`${label}: weights must be f32, f16x2, q8 or q4, got ${w.dtype}`);
+}
 
 export interface WasmKernelsOptions {
   /** Threads for matvec and matmul, the caller included; 1 where memory cannot be shared. Default 1. */
   threads?: number;
   /** Use a plain (unshared) memory even where SharedArrayBuffer exists: one thread. */
   noSharedMemory?: boolean;
+  /** Multiply-adds below which a matvec or matmul runs on the calling thread alone (default MIN_SPLIT_WORK; tests: 0). */
+  minSplitWork?: number;
 }
 
 export class WasmKernels {
@@ -37,13 +102,23 @@ export class WasmKernels {
     const module = await compileKernels(shared);
     const memory = createMemory(shared);
     const exports = instantiate(module, memory);
-    const pool = await ThreadPool.create(module, memory, exports, threads);
+    const pool = await ThreadPool.create(module, memory, exports, threads, options.minSplitWork);
     return new WasmKernels(exports, memory, new WasmArena(memory, exports.heapBase()), pool);
   }
 
   /** Threads matvec and matmul run on. */
   get threads(): number {
     return this.pool.threads;
+  }
+
+  /** Run matvec and matmul on `n` of the pool's threads (1 .. maxThreads), e.g. to compare 1 thread with 2. */
+  set threads(n: number) {
+    this.pool.threads = n;
+  }
+
+  /** The threads the pool holds, the calling thread included. */
+  get maxThreads(): number {
+    return this.pool.size;
   }
 
   /** Whether the memory is shared (SharedArrayBuffer), which threads need. */
@@ -56,34 +131,44 @@ export class WasmKernels {
   }
 
   /**
-   * out[M, N] = a[M, K] @ w[N, K]^T + bias[N]; w f32, f16x2, q8 or q4. M = 1 runs the matvec kernel. On q8 and q4
-   * weights the rows of a are first quantized to int16 blocks (assembly/matmul_q.ts), in memory taken from the top
-   * of the arena for the call; `floatActivations` runs q8's matvec on f32 activations instead (for comparison).
+   * out[M, N] = a[M, K] @ w[N, K]^T + bias[N]; w f32, f16x2, q8 or q4. M = 1 runs the matvec kernel, unless
+   * `version` names another kernel of WASM_KERNELS for w's format (the bench and the tests run each one). On q8
+   * and q4 weights the rows of a are first quantized to int16 blocks (assembly/matmul_q.ts), in memory taken from
+   * the top of the arena for the call; the version matvecQ8F32 runs q8's matvec on f32 activations instead.
    */
-  matmul(out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: WasmTensor | undefined, M: number, N: number, K: number, label = 'matmul', floatActivations = false): void {
+  matmul(out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: WasmTensor | undefined, M: number, N: number, K: number, label = 'matmul', version?: string): void {
     for (const [name, size] of [['M', M], ['N', N], ['K', K]] as const) {
       if (!Number.isInteger(size) || size < 1) throw new Error(`${label}: ${name} must be a positive integer, got ${size}`);
     }
-    if (w.dtype === 'u32') throw new Error(`${label}: weights must be f32, f16x2, q8 or q4, got u32`);
+    const format = weightFormat(w, label);
+    const kernel = version === undefined ? matmulVersion(format, M) : WASM_KERNELS.find((v) => v.kernel === 'matmul' && v.name === version);
+    if (!kernel || kernel.weights !== format || (kernel.rows === 'one' && M !== 1)) {
+      throw new Error(`${label}: ${version} is not a WebAssembly matmul kernel for ${format} weights and M = ${M}`);
+    }
     need(label, 'out', out, 'f32', [M, N]);
     need(label, 'a', a, 'f32', [M, K]);
     need(label, 'w', w, w.dtype, [N, K]);
     if (bias) need(label, 'bias', bias, 'f32', [N]);
     const b = bias?.ptr ?? 0;
-    if (isQuantFormat(w.dtype)) {
-      this.matmulQ(w.dtype, out, a, w, b, M, N, K, floatActivations);
+    if (isQuantFormat(format)) {
+      this.matmulQ(format, kernel.name as RowKernel, out, a, w, b, M, N, K);
       return;
     }
-    const f16 = w.dtype === 'f16x2';
-    if (M === 1) this.pool.runRows(f16 ? 'matvecF16' : 'matvecF32', [out.ptr, a.ptr, w.ptr, b, K], N);
-    else this.pool.runRows(f16 ? 'matmulF16' : 'matmulF32', [out.ptr, a.ptr, w.ptr, b, M, N, K], N);
+    this.pool.runRows(kernel.name as RowKernel, kernel.rows === 'one' ? [out.ptr, a.ptr, w.ptr, b, K] : [out.ptr, a.ptr, w.ptr, b, M, N, K], N, M * N * K);
   }
 
-  private matmulQ(format: QuantFormat, out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: number, M: number, N: number, K: number, floatActivations: boolean): void {
+  /** A weight matrix [rows, cols] of f32 `values`, stored in `format` for the matmul kernels. */
+  uploadWeight(format: WeightFormat, rows: number, cols: number, values: Float32Array, label: string): WasmTensor {
+    if (format === 'f32') return this.arena.upload('f32', [rows, cols], values, label);
+    if (format === 'f16') return this.arena.upload('f16x2', [rows, cols], packF16(values, cols), label);
+    return this.arena.upload(format, [rows, cols], quantize(format, values, rows, cols), label);
+  }
+
+  private matmulQ(format: QuantFormat, kernel: RowKernel, out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: number, M: number, N: number, K: number): void {
     const scales = w.ptr + 4 * quantScaleOffset(format, N, K);
-    if (floatActivations) {
-      if (format !== 'q8' || M !== 1) throw new Error('floatActivations: only the q8 matvec has an f32-activation version');
-      this.pool.runRows('matvecQ8F32', [out.ptr, a.ptr, w.ptr, scales, bias, K], N);
+    const work = M * N * K;
+    if (kernel === 'matvecQ8F32') {
+      this.pool.runRows(kernel, [out.ptr, a.ptr, w.ptr, scales, bias, K], N, work);
       return;
     }
     // 32 int16 (16 words) a block, then its step and its sum
@@ -91,8 +176,7 @@ export class WasmKernels {
     try {
       const aq = this.arena.alloc('u32', [M * quantBlocks(K) * 18], 'quantized activations');
       this.exports.quantizeActs(aq.ptr, a.ptr, M, K, format === 'q4' ? 1 : 0);
-      if (M === 1) this.pool.runRows(format === 'q8' ? 'matvecQ8' : 'matvecQ4', [out.ptr, aq.ptr, w.ptr, scales, bias, K], N);
-      else this.pool.runRows(format === 'q8' ? 'matmulQ8' : 'matmulQ4', [out.ptr, aq.ptr, w.ptr, scales, bias, M, N, K], N);
+      this.pool.runRows(kernel, M === 1 ? [out.ptr, aq.ptr, w.ptr, scales, bias, K] : [out.ptr, aq.ptr, w.ptr, scales, bias, M, N, K], N, work);
     } finally {
       this.arena.release(mark);
     }

@@ -1,11 +1,18 @@
 // Threads for the WebAssembly kernels: matvec and matmul split by rows of w (output features) over worker
-// threads that share the kernels' memory, so no tensor is ever copied. The calling thread computes the first
-// share itself while the workers compute the others, then waits for them.
+// threads that share the kernels' memory, so no tensor is ever copied.
 //
-// Synchronisation is one control block (an Int32Array over a SharedArrayBuffer), a slot per worker: the caller
-// writes the kernel and its arguments, bumps the job number and notifies; the worker runs its share, stores the
-// job number as done and notifies back (see worker.js). Where SharedArrayBuffer is missing there are no workers:
-// the calling thread runs every row.
+// A job's rows are cut into a few shares per thread, and every thread, the caller included, claims shares one at
+// a time until none is left. So a worker that is late (asleep, or off its core on a busy machine) costs nothing:
+// the caller claims its shares too, and waits only for a share a worker is computing. With one fixed share per
+// thread, the caller waited for each worker to be scheduled, and on a loaded 2-core machine 2 threads ran a GPT-2
+// decode slower than 1.
+//
+// Synchronisation is one control block (an Int32Array over a SharedArrayBuffer). The caller writes the kernel, its
+// arguments and the share size, and publishes the job number; workers wake on it (see worker.js). Shares are
+// claimed by compare-and-swap on one word holding the job number and the next share, so a worker still holding
+// the arguments of a finished job can never claim a share of the next one. Workers count themselves in ACTIVE
+// while they compute; the caller returns when every share is claimed and ACTIVE is 0. Where SharedArrayBuffer is
+// missing there are no workers: the calling thread runs every row.
 import type { KernelExports } from './module.ts';
 
 /** The kernels that take a row range (n0, n1) as their last two arguments. */
@@ -14,107 +21,123 @@ export type RowKernel = (typeof ROW_KERNELS)[number];
 
 /** Shares start on multiples of 4 rows, so matmul's blocks of 2 rows of w never straddle two shares. */
 const ROW_BLOCK = 4;
-/** Ints per slot: job, done, kernel, argc, failed, then at most 11 arguments (see worker.js). */
-const SLOT_INTS = 16;
-const JOB_AT = 0;
-const DONE_AT = 1;
-const KERNEL_AT = 2;
-const ARGC_AT = 3;
-const FAILED_AT = 4;
-const ARG_BASE = 5;
-/** How long the caller spins on a worker's done flag before sleeping on it (where this thread may sleep). */
+/** Shares per thread: enough for a thread that is late to be made up by the others, few enough to claim cheaply. */
+const SHARES_PER_THREAD = 4;
+/**
+ * Jobs of fewer multiply-adds run on the calling thread alone: about 10 us of work on one core, against the cost of
+ * handing a share to a worker (a few us when it spins, tens of us to a timeslice when it sleeps or the machine is
+ * busy), which small matvecs (the embedded model's 128 x 384) would pay for nothing.
+ */
+export const MIN_SPLIT_WORK = 1 << 17;
+/** The control block (Int32 indices; worker.js reads the same layout). */
+const CONTROL = { job: 0, claim: 1, active: 2, kernel: 3, argc: 4, failed: 5, rows: 6, size: 7, shares: 8, workers: 9, args: 10 } as const;
+/** Arguments a kernel may take, before n0 and n1. */
+const MAX_ARGS = 9;
+/** The claim word is job * CLAIM_SPAN + next share: shares per job stay below it, job numbers below 2^31 / it. */
+const CLAIM_SPAN = 4096;
+const MAX_JOB = Math.floor(0x7fffffff / CLAIM_SPAN);
+/** How long the caller spins on ACTIVE before sleeping on it (where this thread may sleep). */
 const SPIN = 20000;
-
-/** Minimal view of a Node Worker or a Web Worker: what the pool uses. */
-interface WorkerHandle {
-  postMessage(message: unknown): void;
-  terminate(): unknown;
-}
 
 export class ThreadPool {
   private jobs = 0;
   private readonly ctl: Int32Array;
+  /** Threads a job is split over: all of them, unless limited (the bench compares 1 thread with 2). */
+  private active: number;
 
   private constructor(
     private readonly exports: KernelExports,
     private readonly workers: WorkerHandle[],
     control: SharedArrayBuffer | undefined,
+    private readonly minSplitWork: number,
   ) {
     this.ctl = control ? new Int32Array(control) : new Int32Array(0);
+    this.active = workers.length + 1;
   }
 
   /** Threads that compute, the caller included. */
   get threads(): number {
+    return this.active;
+  }
+
+  /** Threads the pool holds, the caller included: the most `threads` can be set to. */
+  get size(): number {
     return this.workers.length + 1;
+  }
+
+  /** Split the next jobs over `n` threads of the pool (1 .. size); the others stay idle. */
+  set threads(n: number) {
+    if (!Number.isInteger(n) || n < 1 || n > this.size) throw new Error(`threads must be an integer from 1 to ${this.size}, got ${n}`);
+    this.active = n;
   }
 
   /**
    * A pool of `threads` threads (the caller and threads - 1 workers) over `memory`, which must be shared when
    * threads > 1. `exports` are the caller's own instance of `module`.
    */
-  static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, exports: KernelExports, threads: number): Promise<ThreadPool> {
+  static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, exports: KernelExports, threads: number, minSplitWork = MIN_SPLIT_WORK): Promise<ThreadPool> {
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
-    if (threads === 1) return new ThreadPool(exports, [], undefined);
+    if (threads === 1) return new ThreadPool(exports, [], undefined, minSplitWork);
     if (!(memory.buffer instanceof SharedArrayBuffer)) throw new Error('worker threads need a shared WebAssembly memory (SharedArrayBuffer)');
-    const control = new SharedArrayBuffer((threads - 1) * SLOT_INTS * 4);
+    const control = new SharedArrayBuffer((CONTROL.args + MAX_ARGS) * 4);
     const workers: WorkerHandle[] = [];
     try {
       for (let slot = 0; slot < threads - 1; slot++) {
-        workers.push(await startWorker({ module, memory, control, slot, slotInts: SLOT_INTS, argBase: ARG_BASE, failedAt: FAILED_AT, kernels: ROW_KERNELS }));
+        workers.push(await startWorker({ module, memory, control, slot, layout: CONTROL, claimSpan: CLAIM_SPAN, kernels: ROW_KERNELS }));
       }
     } catch (err) {
       for (const w of workers) w.terminate();
       throw err;
     }
-    return new ThreadPool(exports, workers, control);
+    return new ThreadPool(exports, workers, control, minSplitWork);
   }
 
-  /** Run `kernel(...args, n0, n1)` over rows 0 .. N - 1, split into one share per thread. */
-  runRows(kernel: RowKernel, args: number[], N: number): void {
-    const shares = splitRows(N, this.threads);
+  /**
+   * Run `kernel(...args, n0, n1)` over rows 0 .. N - 1, in shares claimed by the threads; `work` (multiply-adds)
+   * below the pool's minSplitWork runs on the calling thread alone.
+   */
+  runRows(kernel: RowKernel, args: number[], N: number, work: number): void {
+    const fn = this.kernel(kernel);
+    const shares = splitRows(N, this.active === 1 || work < this.minSplitWork ? 1 : this.active * SHARES_PER_THREAD);
     if (shares.length === 1) {
-      this.kernel(kernel)(...args, 0, N);
+      fn(...args, 0, N);
       return;
     }
-    if (args.length + 2 > SLOT_INTS - ARG_BASE) throw new Error(`${kernel}: too many arguments for a worker slot`);
-    const job = (this.jobs = (this.jobs % 0x3fffffff) + 1); // stays positive: -1 means stop
-    const id = ROW_KERNELS.indexOf(kernel);
-    for (let w = 1; w < shares.length; w++) {
-      const base = (w - 1) * SLOT_INTS;
-      const [n0, n1] = shares[w]!;
-      this.ctl[base + KERNEL_AT] = id;
-      this.ctl[base + FAILED_AT] = 0;
-      this.ctl[base + ARGC_AT] = args.length + 2;
-      for (let i = 0; i < args.length; i++) this.ctl[base + ARG_BASE + i] = args[i]! | 0;
-      this.ctl[base + ARG_BASE + args.length] = n0;
-      this.ctl[base + ARG_BASE + args.length + 1] = n1;
-      Atomics.store(this.ctl, base + JOB_AT, job);
-      Atomics.notify(this.ctl, base + JOB_AT);
-    }
-    // The caller's share; whatever happens to it, the workers finish theirs before the slots are written again.
-    const [n0, n1] = shares[0]!;
+    if (args.length > MAX_ARGS) throw new Error(`${kernel}: too many arguments for the worker threads`);
+    const ctl = this.ctl;
+    const size = shares[0]![1] - shares[0]![0];
+    const job = (this.jobs = (this.jobs % MAX_JOB) + 1); // stays positive: -1 means stop
+    // The last job's claims end here, before its arguments are overwritten (see the header).
+    Atomics.exchange(ctl, CONTROL.claim, job * CLAIM_SPAN);
+    ctl[CONTROL.kernel] = ROW_KERNELS.indexOf(kernel);
+    ctl[CONTROL.argc] = args.length;
+    for (let i = 0; i < args.length; i++) ctl[CONTROL.args + i] = args[i]! | 0;
+    ctl[CONTROL.rows] = N;
+    ctl[CONTROL.size] = size;
+    ctl[CONTROL.shares] = shares.length;
+    ctl[CONTROL.workers] = this.active - 1;
+    ctl[CONTROL.failed] = 0;
+    Atomics.store(ctl, CONTROL.job, job);
+    Atomics.notify(ctl, CONTROL.job);
+    // The caller's shares; whatever happens to one, the workers finish theirs before the block is written again.
     let error: unknown;
     try {
-      this.kernel(kernel)(...args, n0, n1);
+      for (let c = this.claim(job, shares.length); c >= 0; c = this.claim(job, shares.length)) fn(...args, c * size, Math.min(N, (c + 1) * size));
     } catch (err) {
       error = err;
     }
-    let failed = false;
-    for (let w = 1; w < shares.length; w++) {
-      this.waitDone(w - 1, job);
-      failed ||= this.ctl[(w - 1) * SLOT_INTS + FAILED_AT] !== 0;
-    }
+    this.waitIdle();
     if (error) throw error;
-    if (failed) throw new Error(`${kernel}: a worker thread failed (its message follows on the console)`);
+    if (ctl[CONTROL.failed] !== 0) throw new Error(`${kernel}: a worker thread failed (its message follows on the console)`);
   }
 
   /** Stop the workers. */
   destroy(): void {
-    for (let w = 0; w < this.workers.length; w++) {
-      Atomics.store(this.ctl, w * SLOT_INTS + JOB_AT, -1);
-      Atomics.notify(this.ctl, w * SLOT_INTS + JOB_AT);
-      this.workers[w]!.terminate();
+    if (this.workers.length) {
+      Atomics.store(this.ctl, CONTROL.job, -1);
+      Atomics.notify(this.ctl, CONTROL.job);
     }
+    for (const w of this.workers) w.terminate();
     this.workers.length = 0;
   }
 
@@ -122,14 +145,22 @@ export class ThreadPool {
     return this.exports[name] as (...args: number[]) => void;
   }
 
-  private waitDone(worker: number, job: number): void {
-    const at = worker * SLOT_INTS + DONE_AT;
-    for (let spin = 0; Atomics.load(this.ctl, at) !== job; spin++) {
+  /** The next unclaimed share of `job`, or -1 when every share is claimed. */
+  private claim(job: number, shares: number): number {
+    for (;;) {
+      const v = Atomics.load(this.ctl, CONTROL.claim);
+      if (Math.floor(v / CLAIM_SPAN) !== job || v % CLAIM_SPAN >= shares) return -1;
+      if (Atomics.compareExchange(this.ctl, CONTROL.claim, v, v + 1) === v) return v % CLAIM_SPAN;
+    }
+  }
+
+  /** Wait until no worker is computing a share. */
+  private waitIdle(): void {
+    for (let spin = 0; ; spin++) {
+      const n = Atomics.load(this.ctl, CONTROL.active);
+      if (n === 0) return;
       // A browser's main thread may not sleep (Atomics.wait throws there): it keeps spinning.
-      if (spin >= SPIN && canSleep) {
-        const seen = Atomics.load(this.ctl, at);
-        if (seen !== job) Atomics.wait(this.ctl, at, seen, 100);
-      }
+      if (spin >= SPIN && canSleep) Atomics.wait(this.ctl, CONTROL.active, n, 100);
     }
   }
 }
@@ -137,12 +168,18 @@ export class ThreadPool {
 /** Whether this thread may block in Atomics.wait: Node's main thread and workers may; a browser's main thread not. */
 const canSleep = typeof (globalThis as { window?: unknown }).window === 'undefined';
 
-/** [n0, n1) per thread: ceil(N / threads) rows each, rounded up to whole row blocks; no empty shares. */
-export function splitRows(N: number, threads: number): [number, number][] {
-  const size = Math.ceil(Math.ceil(N / ROW_BLOCK) / threads) * ROW_BLOCK;
-  const shares: [number, number][] = [];
-  for (let n0 = 0; n0 < N; n0 += size) shares.push([n0, Math.min(N, n0 + size)]);
-  return shares;
+/** [n0, n1) per share: ceil(N / shares) rows each, rounded up to whole row blocks; no empty shares. */
+export function splitRows(N: number, shares: number): [number, number][] {
+  const size = Math.ceil(Math.ceil(N / ROW_BLOCK) / shares) * ROW_BLOCK;
+  const out: [number, number][] = [];
+  for (let n0 = 0; n0 < N; n0 += size) out.push([n0, Math.min(N, n0 + size)]);
+  return out;
+}
+
+/** Minimal view of a Node Worker or a Web Worker: what the pool uses. */
+interface WorkerHandle {
+  postMessage(message: unknown): void;
+  terminate(): unknown;
 }
 
 /** Start worker.js (a Node worker thread, or a module Web Worker in a browser) and wait until it is ready. */

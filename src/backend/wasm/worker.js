@@ -2,46 +2,57 @@
 // alike. Plain JavaScript so that both load it as it is, with no build step.
 //
 // It receives the compiled module, the shared memory and the control block once, instantiates the kernels over
-// that memory, says 'ready', and then serves jobs until told to stop. Its slot of the control block (Int32):
-//   [0] job: bumped by the main thread for each job; -1 means stop
-//   [1] done: set to the job's number when this thread's share is written (or the kernel failed)
-//   [2] kernel: index into the kernel names sent at start
-//   [3] argc
-//   [4] failed: 1 when the kernel threw (its message is posted to the main thread)
-//   [5...] the arguments (pointers and sizes, all 32-bit integers)
+// that memory, says 'ready', and then serves jobs until told to stop. The control block (Int32, the indices in
+// `layout`, shared by every worker):
+//   job      bumped by the main thread for each job; -1 means stop
+//   claim    job * claimSpan + the next share to compute: a share is claimed by compare-and-swap on it
+//   active   workers computing shares now (the main thread waits for 0)
+//   kernel   index into the kernel names sent at start; argc, args: its arguments (pointers and sizes, all 32-bit
+//            integers), before the rows n0, n1 of a share
+//   rows, size, shares   N, rows per share, shares in the job
+//   workers  how many workers take part (slots 0 .. workers - 1)
+//   failed   1 when a kernel threw (its message is posted to the main thread)
 // Between jobs it spins briefly (the next matvec of a decode step comes within microseconds), then sleeps in
 // Atomics.wait until the main thread notifies it.
 
 const SPIN = 20000;
 
 function serve(init, post) {
-  const { module, memory, control, slot, slotInts, kernels, argBase, failedAt } = init;
+  const { module, memory, control, slot, layout: L, claimSpan, kernels } = init;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const ctl = new Int32Array(control);
-  const base = slot * slotInts;
   const fns = kernels.map((name) => instance.exports[name]);
   // The last job seen is read before saying 'ready': once the main thread hears it, it may post job 1 at once.
-  let seen = Atomics.load(ctl, base);
+  let seen = Atomics.load(ctl, L.job);
   post('ready');
   for (;;) {
-    let job = Atomics.load(ctl, base);
+    let job = Atomics.load(ctl, L.job);
     for (let spin = 0; job === seen; spin++) {
-      if (spin >= SPIN) Atomics.wait(ctl, base, seen);
-      job = Atomics.load(ctl, base);
+      if (spin >= SPIN) Atomics.wait(ctl, L.job, seen);
+      job = Atomics.load(ctl, L.job);
     }
     if (job < 0) return;
-    const argc = ctl[base + 3];
-    const args = [];
-    for (let i = 0; i < argc; i++) args.push(ctl[base + argBase + i]);
-    try {
-      fns[ctl[base + 2]](...args);
-    } catch (err) {
-      ctl[base + failedAt] = 1;
-      post(`${kernels[ctl[base + 2]]}: ${err && err.message}`);
-    }
-    Atomics.store(ctl, base + 1, job);
-    Atomics.notify(ctl, base + 1);
     seen = job;
+    if (slot >= ctl[L.workers]) continue;
+    Atomics.add(ctl, L.active, 1);
+    // The arguments are read before any claim: a claim that succeeds proves they were this job's (see pool.ts).
+    const kernel = ctl[L.kernel];
+    const args = [];
+    for (let i = 0; i < ctl[L.argc]; i++) args.push(ctl[L.args + i]);
+    const [N, size, shares] = [ctl[L.rows], ctl[L.size], ctl[L.shares]];
+    try {
+      for (;;) {
+        const v = Atomics.load(ctl, L.claim);
+        if (Math.floor(v / claimSpan) !== job || v % claimSpan >= shares) break;
+        if (Atomics.compareExchange(ctl, L.claim, v, v + 1) !== v) continue;
+        const c = v % claimSpan;
+        fns[kernel](...args, c * size, Math.min(N, (c + 1) * size));
+      }
+    } catch (err) {
+      Atomics.store(ctl, L.failed, 1);
+      post(`${kernels[kernel]}: ${err && err.message}`);
+    }
+    if (Atomics.sub(ctl, L.active, 1) === 1) Atomics.notify(ctl, L.active);
   }
 }
 
