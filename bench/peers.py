@@ -66,6 +66,21 @@ class GPT(nn.Module):
         return logits, torch.stack(ks), torch.stack(vs)
 
 
+def blas_library():
+    """The BLAS this process has loaded: Debian's torch calls whichever libblas.so.3 the system points at, and the
+    reference BLAS (libblas3) is ten times slower than OpenBLAS on a prefill (apt-get install libopenblas0-pthread)."""
+    try:
+        with open('/proc/self/maps') as f:
+            paths = {line.split()[-1] for line in f if 'blas' in line.split()[-1]}
+    except OSError:
+        return 'BLAS unknown'
+    if any('openblas' in p for p in paths):
+        return 'OpenBLAS'
+    if any('mkl' in p for p in paths):
+        return 'MKL'
+    return 'reference BLAS: apt-get install libopenblas0-pthread' if paths else 'BLAS unknown'
+
+
 def main():
     a = argparse.ArgumentParser()
     for name in ['layers', 'embd', 'heads', 'vocab', 'positions']:
@@ -104,7 +119,7 @@ def main():
     prefill_ms.pop(0)
     decode.pop(0)
     print(json.dumps({
-        'runtime': f'PyTorch {torch.__version__} eager', 'threads': o.threads,
+        'runtime': f'PyTorch {torch.__version__} eager ({blas_library()})', 'threads': o.threads,
         'prefill_ms': sorted(prefill_ms)[len(prefill_ms) // 2], 'decode_tok_s': sorted(decode)[len(decode) // 2],
         'onnx': o.onnx,
     }))

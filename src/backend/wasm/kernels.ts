@@ -151,7 +151,7 @@ export class WasmKernels {
     if (bias) need(label, 'bias', bias, 'f32', [N]);
     const b = bias?.ptr ?? 0;
     if (isQuantFormat(format)) {
-      this.matmulQ(format, kernel.name as RowKernel, out, a, w, b, M, N, K);
+      this.matmulQ(format, kernel, out, a, w, b, M, N, K);
       return;
     }
     this.pool.runRows(kernel.name as RowKernel, kernel.rows === 'one' ? [out.ptr, a.ptr, w.ptr, b, K] : [out.ptr, a.ptr, w.ptr, b, M, N, K], N, M * N * K);
@@ -164,10 +164,11 @@ export class WasmKernels {
     return this.arena.upload(format, [rows, cols], quantize(format, values, rows, cols), label);
   }
 
-  private matmulQ(format: QuantFormat, kernel: RowKernel, out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: number, M: number, N: number, K: number): void {
+  private matmulQ(format: QuantFormat, version: WasmVersion, out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: number, M: number, N: number, K: number): void {
+    const kernel = version.name as RowKernel;
     const scales = w.ptr + 4 * quantScaleOffset(format, N, K);
     const work = M * N * K;
-    if (kernel === 'matvecQ8F32') {
+    if (!version.roundsActivations) {
       this.pool.runRows(kernel, [out.ptr, a.ptr, w.ptr, scales, bias, K], N, work);
       return;
     }
@@ -176,7 +177,7 @@ export class WasmKernels {
     try {
       const aq = this.arena.alloc('u32', [M * quantBlocks(K) * 18], 'quantized activations');
       this.exports.quantizeActs(aq.ptr, a.ptr, M, K, format === 'q4' ? 1 : 0);
-      this.pool.runRows(kernel, M === 1 ? [out.ptr, aq.ptr, w.ptr, scales, bias, K] : [out.ptr, aq.ptr, w.ptr, scales, bias, M, N, K], N, work);
+      this.pool.runRows(kernel, version.rows === 'one' ? [out.ptr, aq.ptr, w.ptr, scales, bias, K] : [out.ptr, aq.ptr, w.ptr, scales, bias, M, N, K], N, work);
     } finally {
       this.arena.release(mark);
     }
