@@ -20,32 +20,7 @@ struct MatvecFusedParams {
 }
 
 @group(0) @binding(0) var<uniform> params: MatvecFusedParams;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-
-// lib/weights.wgsl binds w at 3; its bias is switched off (HAS_BIAS = false) and bound below instead.
-#include "lib/weights.wgsl"
-
-@group(0) @binding(2) var<storage, read> a: array<Chunk>;
-
-#if ${NORM}
-@group(0) @binding(${GAMMA_AT}) var<storage, read> gamma: array<Chunk>;
-#endif
-#if ${LAYERNORM}
-@group(0) @binding(${BETA_AT}) var<storage, read> beta: array<Chunk>;
-#endif
-#if ${FUSED_BIAS}
-@group(0) @binding(${BIAS_AT}) var<storage, read> fusedBias: array<f32>;
-
-fn fusedBiasAt(n: u32) -> f32 {
-  return fusedBias[n];
-}
-#else
-fn fusedBiasAt(n: u32) -> f32 {
-  return 0.0;
-}
-#endif
-
-#include "lib/activations.wgsl"
+#include "lib/fused_linear.wgsl"
 
 // The row's statistics: shift (its first value), mean of a - shift, and rstd; for RMSNorm shift = mean = 0.
 struct Stats {
