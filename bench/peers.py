@@ -92,7 +92,11 @@ def main():
     a.add_argument('--onnx')
     o = a.parse_args()
     torch.manual_seed(0)
-    torch.set_num_threads(o.threads)
+    # Debian's torch runs its matmuls in the system's BLAS. With OpenBLAS, torch's intra-op pool and OpenBLAS's own
+    # threads each take every core and oversubscribe them (GPT-2 124M on 2 cores: 7.3 tok/s against 22.2 with one
+    # of them): the matmuls get the threads through OpenBLAS (OPENBLAS_NUM_THREADS, set by bench/peers.ts before
+    # the library loads), torch's pool one.
+    torch.set_num_threads(1 if blas_library() == 'OpenBLAS' else o.threads)
     model = GPT(o.layers, o.embd, o.heads, o.vocab, o.positions).eval()
     HS = o.embd // o.heads
     empty = torch.zeros(o.layers, 1, o.heads, 0, HS)

@@ -130,7 +130,7 @@ function pytorch(config: GPT2Config, o: PeersOptions, onnxPath: string, report: 
   ];
   let out;
   try {
-    out = JSON.parse(execFileSync(PYTHON, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 << 20 }).trim().split('\n').pop()!);
+    out = JSON.parse(execFileSync(PYTHON, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 << 20, env: { ...process.env, OPENBLAS_NUM_THREADS: String(o.threads) } }).trim().split('\n').pop()!);
   } catch (e) {
     const stderr = String((e as { stderr?: unknown }).stderr ?? (e as Error).message).trim().split('\n').pop();
     report.skipped.push({ runtime: 'PyTorch', why: `bench/peers.py failed: ${stderr}` });
