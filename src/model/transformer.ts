@@ -124,7 +124,7 @@ export abstract class Transformer<B> implements LanguageModel {
     const all = options.allLogits ? new Float32Array(T * V) : undefined;
     let logits: Float32Array = new Float32Array(0);
     const profile: NonNullable<ForwardResult['profile']> = [];
-    let dispatches = 0;
+    let dispatches: number | undefined;
     let readbackBytes = 0;
     let candidates: Candidates | undefined;
     let report: Candidates | undefined;
@@ -136,7 +136,7 @@ export abstract class Transformer<B> implements LanguageModel {
       const { step, head } = this.record(chunk, pos0 + t0, all ? 'all' : final ? 'last' : 'none', options, cache);
       const r = final && !all ? options.select : undefined;
       const picked = r && step.sample ? step.sample(head!, r) : undefined;
-      dispatches += step.dispatches ?? 0;
+      if (step.dispatches !== undefined) dispatches = (dispatches ?? 0) + step.dispatches;
       if (picked) {
         // the copy of the selection is queued right behind the step, before this call first waits: a program may
         // submit the next step (ForwardOptions.select) before awaiting this one
@@ -159,7 +159,10 @@ export abstract class Transformer<B> implements LanguageModel {
       if (all) all.set(out!, t0 * V);
       else if (final) logits = out!;
     }
-    return { logits: all ?? logits, profile: options.profile ? profile : undefined, dispatches, readbackBytes, candidates, report, chosen, readLogits };
+    // a backend that records dispatches reads its results back from the device; one that does not (WebAssembly)
+    // computes them in memory the CPU reads, and has neither to report
+    const counted = dispatches !== undefined;
+    return { logits: all ?? logits, profile: options.profile ? profile : undefined, dispatches, readbackBytes: counted ? readbackBytes : undefined, candidates, report, chosen, readLogits };
   }
 
   /** A KV cache for one more sequence, holding `positions` positions (at most nCtx): see LanguageModel.newCache. */

@@ -38,4 +38,16 @@ describe('wgpt generate counters', () => {
     expect(run.stderr).toMatch(/^per token: +\d+(\.\d+)? dispatches, \d+(\.\d+)? bytes read back$/m);
     expectUsageError(await generate('--sample-on', 'tpu'), /--sample-on must be gpu or cpu, got "tpu"/);
   }, 180_000);
+
+  it('WebAssembly neither dispatches nor reads back: no counters in --json, no line in --stats', async () => {
+    const args = ['generate', 'ROMEO:', '--temperature', '0', '--max-new-tokens', '3', '--device', 'wasm'];
+    const run = json(await wgpt([...args, '--json']));
+    expect(run.tokens).toHaveLength(3);
+    expect(run.timings.dispatches_per_token).toBeUndefined();
+    expect(run.timings.readback_bytes_per_token).toBeUndefined();
+    const stats = await wgpt([...args, '--stats']);
+    expect(stats.code, stats.stderr).toBe(0);
+    expect(stats.stderr).toMatch(/^decode: /m);
+    expect(stats.stderr).not.toMatch(/^per token:/m);
+  }, 60_000);
 });
