@@ -49,17 +49,7 @@ struct AttentionDecodeParams {
 #if ${ROPE}
 @group(0) @binding(${INV_FREQ_AT}) var<storage, read> invFreq: array<f32>;
 #endif
-#if ${FUSED_BIAS}
-@group(0) @binding(${BIAS_AT}) var<storage, read> fusedBias: array<f32>;
-
-fn fusedBiasAt(n: u32) -> f32 {
-  return fusedBias[n];
-}
-#else
-fn fusedBiasAt(n: u32) -> f32 {
-  return 0.0;
-}
-#endif
+#include "lib/fused_bias.wgsl"
 
 const WG = ${WG}u;
 const C = ${C}u;

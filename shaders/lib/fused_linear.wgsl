@@ -15,16 +15,6 @@
 #if ${LAYERNORM}
 @group(0) @binding(${BETA_AT}) var<storage, read> beta: array<Chunk>;
 #endif
-#if ${FUSED_BIAS}
-@group(0) @binding(${BIAS_AT}) var<storage, read> fusedBias: array<f32>;
-
-fn fusedBiasAt(n: u32) -> f32 {
-  return fusedBias[n];
-}
-#else
-fn fusedBiasAt(n: u32) -> f32 {
-  return 0.0;
-}
-#endif
+#include "lib/fused_bias.wgsl"
 
 #include "lib/activations.wgsl"
