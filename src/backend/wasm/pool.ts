@@ -1,8 +1,8 @@
 // Threads for the WebAssembly kernels: matvec and matmul split by rows of w (output features) over worker
 // threads that share the kernels' memory, so no tensor is ever copied.
 //
-// A job's rows are cut into a few shares per thread, and every thread, the caller included, claims shares one at
-// a time until none is left. So a worker that is late (asleep, or off its core on a busy machine) costs nothing:
+// A job's rows are cut into a few shares per thread (more for a large job, so that none lasts long), and every
+// thread, the caller included, claims shares one at a time until none is left. So a worker that is late (asleep, or off its core on a busy machine) costs nothing:
 // the caller claims its shares too, and waits only for a share a worker is computing. With one fixed share per
 // thread, the caller waited for each worker to be scheduled, and on a loaded 2-core machine 2 threads ran a GPT-2
 // decode slower than 1.
@@ -21,8 +21,14 @@ export type RowKernel = (typeof ROW_KERNELS)[number];
 
 /** Shares start on multiples of 4 rows, so matmul's blocks of 2 rows of w never straddle two shares. */
 const ROW_BLOCK = 4;
-/** Shares per thread: enough for a thread that is late to be made up by the others, few enough to claim cheaply. */
+/** Shares per thread at least: enough for a thread that is late to be made up by the others. */
 const SHARES_PER_THREAD = 4;
+/**
+ * Multiply-adds a share holds at most (about 50 us on one core): the caller waits at the end of a job for the
+ * last share a worker claimed, so a large job (the LM head's 38.6M) is cut finer than its threads * 4 shares.
+ * A claim costs one compare-and-swap.
+ */
+const SHARE_WORK = 1 << 20;
 /**
  * Jobs of fewer multiply-adds run on the calling thread alone: about 10 us of work on one core, against the cost of
  * handing a share to a worker (a few us when it spins, tens of us to a timeslice when it sleeps or the machine is
@@ -98,14 +104,15 @@ export class ThreadPool {
    */
   runRows(kernel: RowKernel, args: number[], N: number, work: number): void {
     const fn = this.kernel(kernel);
-    const shares = splitRows(N, this.active === 1 || work < this.minSplitWork ? 1 : this.active * SHARES_PER_THREAD);
-    if (shares.length === 1) {
+    const wanted = this.active === 1 || work < this.minSplitWork ? 1 : Math.max(this.active * SHARES_PER_THREAD, Math.ceil(work / SHARE_WORK));
+    const size = shareSize(N, Math.min(wanted, CLAIM_SPAN - 1));
+    const shares = Math.ceil(N / size);
+    if (shares === 1) {
       fn(...args, 0, N);
       return;
     }
     if (args.length > MAX_ARGS) throw new Error(`${kernel}: too many arguments for the worker threads`);
     const ctl = this.ctl;
-    const size = shares[0]![1] - shares[0]![0];
     const job = (this.jobs = (this.jobs % MAX_JOB) + 1); // stays positive: -1 means stop
     // The last job's claims end here, before its arguments are overwritten (see the header).
     Atomics.exchange(ctl, CONTROL.claim, job * CLAIM_SPAN);
@@ -114,7 +121,7 @@ export class ThreadPool {
     for (let i = 0; i < args.length; i++) ctl[CONTROL.args + i] = args[i]! | 0;
     ctl[CONTROL.rows] = N;
     ctl[CONTROL.size] = size;
-    ctl[CONTROL.shares] = shares.length;
+    ctl[CONTROL.shares] = shares;
     ctl[CONTROL.workers] = this.active - 1;
     ctl[CONTROL.failed] = 0;
     Atomics.store(ctl, CONTROL.job, job);
@@ -122,7 +129,7 @@ export class ThreadPool {
     // The caller's shares; whatever happens to one, the workers finish theirs before the block is written again.
     let error: unknown;
     try {
-      for (let c = this.claim(job, shares.length); c >= 0; c = this.claim(job, shares.length)) fn(...args, c * size, Math.min(N, (c + 1) * size));
+      for (let c = this.claim(job, shares); c >= 0; c = this.claim(job, shares)) fn(...args, c * size, Math.min(N, (c + 1) * size));
     } catch (err) {
       error = err;
     }
@@ -168,9 +175,14 @@ export class ThreadPool {
 /** Whether this thread may block in Atomics.wait: Node's main thread and workers may; a browser's main thread not. */
 const canSleep = typeof (globalThis as { window?: unknown }).window === 'undefined';
 
-/** [n0, n1) per share: ceil(N / shares) rows each, rounded up to whole row blocks; no empty shares. */
+/** Rows a share of N rows cut into `shares` holds: ceil(N / shares), rounded up to whole row blocks. */
+function shareSize(N: number, shares: number): number {
+  return Math.ceil(Math.ceil(N / ROW_BLOCK) / shares) * ROW_BLOCK;
+}
+
+/** [n0, n1) per share: shareSize rows each (the last one fewer); no empty shares. */
 export function splitRows(N: number, shares: number): [number, number][] {
-  const size = Math.ceil(Math.ceil(N / ROW_BLOCK) / shares) * ROW_BLOCK;
+  const size = shareSize(N, shares);
   const out: [number, number][] = [];
   for (let n0 = 0; n0 < N; n0 += size) out.push([n0, Math.min(N, n0 + size)]);
   return out;

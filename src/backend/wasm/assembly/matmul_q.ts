@@ -128,26 +128,7 @@ const TWO_POW_112: f32 = reinterpret<f32>(0x77800000);
   return reinterpret<f32>(((h & 0x7fff) << 13) | ((h & 0x8000) << 16)) * TWO_POW_112;
 }
 
-/** sum_j q_j q_a,j of one q8 block (32 bytes at wb) against one block of activations (32 int16 at ab): i32 lanes. */
-@inline function dotQ8(wb: usize, ab: usize): v128 {
-  const w0 = v128.load(wb);
-  const w1 = v128.load(wb, 16);
-  const s0 = i32x4.add(
-    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), v128.load(ab)),
-    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), v128.load(ab, 16)),
-  );
-  const s1 = i32x4.add(
-    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), v128.load(ab, 32)),
-    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), v128.load(ab, 48)),
-  );
-  return i32x4.add(s0, s1);
-}
 
-/** The same for a q4 block (16 bytes at wb; activations in nibble order): i32 lanes. */
-@inline function dotQ4(wb: usize, ab: usize): v128 {
-  const v = v128.load(wb);
-  return dot4(nibble(v, 0), nibble(v, 4), nibble(v, 8), i16x8.shr_u(v, 12), ab);
-}
 
 /** The nibbles at bit `at` of each 16-bit lane of v, as int16 (0 .. 15). */
 @inline function nibble(v: v128, at: i32): v128 {
@@ -159,33 +140,80 @@ const TWO_POW_112: f32 = reinterpret<f32>(0x77800000);
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(lanes), f32x4.splat(step)));
 }
 
-// matvec (M = 1): a row of w at a time, streamed once, as matvecF32. Four blocks a step: their four i32x4 sums are
-// added across lanes into one i32x4 of four block totals (reduce4), so the scaling is one conversion and one
-// multiply-add for four blocks, with the four scales read, and for q4 widened from f16, in one load (simd.ts's
-// evenHalves and oddHalves: d is each scale word's low half, m its high half). The last nb % 4 blocks go one by one.
-// A block costs some 17 vector instructions (q4: a load, three shifts and three masks, four loads of activations,
-// four dot products, three adds, a quarter of the scaling), as many per weight as matvecF32's four loads, multiply
-// and add per four f32 weights: on a core that streams f32 weights at 20+ GB/s these run about 1.5x faster than
-// f32, limited by instructions rather than by the fewer bytes they read (bench/wasm-matvec.ts).
+// matvec (M = 1): a row of w at a time, streamed once, four blocks a step. Their four i32x4 sums are added across
+// lanes into one i32x4 of four block totals (reduce4), so the scaling is one conversion and one multiply-add for
+// four blocks, with the four scales read, and for q4 widened from f16, in one load (d is each scale word's low
+// half, m its high half, as simd.ts's evenHalves and oddHalves). The last nb % 4 blocks go one by one. A block
+// costs 14 vector instructions (q4: a load, three shifts and three masks, four dot products, three adds; q8: two
+// loads, four widenings) besides its four loads of activations and a quarter of the scaling.
+//
+// Written for what V8's code generator does with it (x64, measured with bench/wasm-matvec.ts):
+// - It computes the values of a loop iteration level by level (every load, then every shift, then every dot
+//   product): for four blocks that is more vectors than x64 has registers, and the spills to the stack cost as
+//   much as the work. A store after each block's sum (its first lane, into this row's own output, written for
+//   good at the end) keeps the blocks in order: the next block's loads cannot move above it.
+// - It builds a v128 constant anew in every iteration (three instructions): the masks are read from memory once.
+// - Offsets it can compute once it computes in every iteration: the pointers are moved on instead.
+// A row at a time beats four rows a pass that share the activation loads: one stream of weights keeps the
+// hardware prefetcher ahead of a matvec that reads every weight from memory, four streams (and the scales' four)
+// do not, and a decode step's weights are never in cache.
+const Q4_MASK = memory.data<u16>([0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f]);
+/** simd.ts's f16 -> f32 of oddHalves and evenHalves: the bits kept, then the factor 2^112, four lanes each. */
+const HALF_CONSTANTS = memory.data<u32>([0x8fffe000, 0x8fffe000, 0x8fffe000, 0x8fffe000, 0x77800000, 0x77800000, 0x77800000, 0x77800000]);
+
+/** The i32x4 sums of one q4 block (16 bytes at wb) against the activations a0..a3 (nibble order). */
+@inline function dotQ4Lanes(wb: usize, a0: v128, a1: v128, a2: v128, a3: v128, mask: v128): v128 {
+  const v = v128.load(wb);
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(v, mask), a0), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 4), mask), a1)),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 8), mask), a2), i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), a3)),
+  );
+}
+
+/** The same for a q8 block (32 bytes at wb). */
+@inline function dotQ8Lanes(wb: usize, a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const w0 = v128.load(wb);
+  const w1 = v128.load(wb, 16);
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), a0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), a1)),
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), a2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), a3)),
+  );
+}
+
 export function matvecQ8(out: usize, aq: usize, w: usize, scales: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
   const nb = blocks(K);
   const da = aq + <usize>nb * ACT_BLOCK_BYTES;
   for (let n = n0; n < n1; n++) {
-    const row = w + (<usize>n * <usize>nb << 5);
-    const sc = scales + (<usize>n * <usize>nb << 2);
+    const o = out + (<usize>n << 2);
+    let wb = w + (<usize>n * <usize>nb << 5);
+    let sc = scales + (<usize>n * <usize>nb << 2);
+    let ab = aq;
+    let d = da;
     let acc = f32x4.splat(0);
     let b = 0;
     for (; b + 3 < nb; b += 4) {
-      const wb = row + (<usize>b << 5);
-      const ab = aq + <usize>b * ACT_BLOCK_BYTES;
-      const totals = reduce4(dotQ8(wb, ab), dotQ8(wb + 32, ab + 64), dotQ8(wb + 64, ab + 128), dotQ8(wb + 96, ab + 192));
-      const steps = f32x4.mul(v128.load(sc + (<usize>b << 2)), v128.load(da + (<usize>b << 2)));
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(totals), steps));
+      const t0 = dotQ8Lanes(wb, v128.load(ab), v128.load(ab, 16), v128.load(ab, 32), v128.load(ab, 48));
+      v128.store32_lane(o, t0, 0);
+      const t1 = dotQ8Lanes(wb + 32, v128.load(ab, 64), v128.load(ab, 80), v128.load(ab, 96), v128.load(ab, 112));
+      v128.store32_lane(o, t1, 0);
+      const t2 = dotQ8Lanes(wb + 64, v128.load(ab, 128), v128.load(ab, 144), v128.load(ab, 160), v128.load(ab, 176));
+      v128.store32_lane(o, t2, 0);
+      const t3 = dotQ8Lanes(wb + 96, v128.load(ab, 192), v128.load(ab, 208), v128.load(ab, 224), v128.load(ab, 240));
+      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4(t0, t1, t2, t3)), f32x4.mul(v128.load(sc), v128.load(d))));
+      wb += 128;
+      sc += 16;
+      ab += 4 * ACT_BLOCK_BYTES;
+      d += 16;
     }
     let sum = sum4(acc);
     for (; b < nb; b++) {
-      const total = sum4i(dotQ8(row + (<usize>b << 5), aq + <usize>b * ACT_BLOCK_BYTES));
-      sum += <f32>total * (load<f32>(sc + (<usize>b << 2)) * load<f32>(da + (<usize>b << 2)));
+      const t = dotQ8Lanes(wb, v128.load(ab), v128.load(ab, 16), v128.load(ab, 32), v128.load(ab, 48));
+      const total = i32x4.extract_lane(t, 0) + i32x4.extract_lane(t, 1) + i32x4.extract_lane(t, 2) + i32x4.extract_lane(t, 3);
+      sum += <f32>total * (load<f32>(sc) * load<f32>(d));
+      wb += 32;
+      sc += 4;
+      ab += ACT_BLOCK_BYTES;
+      d += 4;
     }
     storeOut(out, bias, n, sum, n1);
   }
@@ -195,26 +223,45 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
   const nb = blocks(K);
   const da = aq + <usize>nb * ACT_BLOCK_BYTES;
   const sa = da + (<usize>nb << 2);
+  const mask = v128.load(Q4_MASK);
+  const halfBits = v128.load(HALF_CONSTANTS);
+  const halfScale = v128.load(HALF_CONSTANTS, 16);
   for (let n = n0; n < n1; n++) {
-    const row = w + (<usize>n * <usize>nb << 4);
-    const sc = scales + (<usize>n * <usize>nb << 2);
+    const o = out + (<usize>n << 2);
+    let wb = w + (<usize>n * <usize>nb << 4);
+    let sc = scales + (<usize>n * <usize>nb << 2);
+    let ab = aq;
+    let b4: usize = 0;
     let acc = f32x4.splat(0);
     let b = 0;
     for (; b + 3 < nb; b += 4) {
-      const wb = row + (<usize>b << 4);
-      const ab = aq + <usize>b * ACT_BLOCK_BYTES;
-      const totals = reduce4(dotQ4(wb, ab), dotQ4(wb + 16, ab + 64), dotQ4(wb + 32, ab + 128), dotQ4(wb + 48, ab + 192));
-      const words = v128.load(sc + (<usize>b << 2));
-      const at = <usize>b << 2;
-      const steps = f32x4.mul(evenHalves(words), v128.load(da + at));
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(totals), steps));
-      acc = f32x4.add(acc, f32x4.mul(oddHalves(words), v128.load(sa + at))); // m * sa
+      const t0 = dotQ4Lanes(wb, v128.load(ab), v128.load(ab, 16), v128.load(ab, 32), v128.load(ab, 48), mask);
+      v128.store32_lane(o, t0, 0);
+      const t1 = dotQ4Lanes(wb + 16, v128.load(ab, 64), v128.load(ab, 80), v128.load(ab, 96), v128.load(ab, 112), mask);
+      v128.store32_lane(o, t1, 0);
+      const t2 = dotQ4Lanes(wb + 32, v128.load(ab, 128), v128.load(ab, 144), v128.load(ab, 160), v128.load(ab, 176), mask);
+      v128.store32_lane(o, t2, 0);
+      const t3 = dotQ4Lanes(wb + 48, v128.load(ab, 192), v128.load(ab, 208), v128.load(ab, 224), v128.load(ab, 240), mask);
+      const words = v128.load(sc);
+      const dq = f32x4.mul(v128.and(i32x4.shr_s(i32x4.shl(words, 16), 3), halfBits), halfScale);
+      const mq = f32x4.mul(v128.and(i32x4.shr_s(words, 3), halfBits), halfScale);
+      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4(t0, t1, t2, t3)), f32x4.mul(dq, v128.load(da + b4))));
+      acc = f32x4.add(acc, f32x4.mul(mq, v128.load(sa + b4)));
+      wb += 64;
+      sc += 16;
+      ab += 4 * ACT_BLOCK_BYTES;
+      b4 += 16;
     }
     let sum = sum4(acc);
     for (; b < nb; b++) {
-      const s = load<u32>(sc + (<usize>b << 2));
-      const total = sum4i(dotQ4(row + (<usize>b << 4), aq + <usize>b * ACT_BLOCK_BYTES));
-      sum += <f32>total * (half(s) * load<f32>(da + (<usize>b << 2))) + half(s >> 16) * load<f32>(sa + (<usize>b << 2));
+      const s = load<u32>(sc);
+      const t = dotQ4Lanes(wb, v128.load(ab), v128.load(ab, 16), v128.load(ab, 32), v128.load(ab, 48), mask);
+      const total = i32x4.extract_lane(t, 0) + i32x4.extract_lane(t, 1) + i32x4.extract_lane(t, 2) + i32x4.extract_lane(t, 3);
+      sum += <f32>total * (half(s) * load<f32>(da + b4)) + half(s >> 16) * load<f32>(sa + b4);
+      wb += 16;
+      sc += 4;
+      ab += ACT_BLOCK_BYTES;
+      b4 += 4;
     }
     storeOut(out, bias, n, sum, n1);
   }
@@ -227,10 +274,6 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
   return i32x4.add(v128.shuffle<i32>(s01, s23, 0, 1, 4, 5), v128.shuffle<i32>(s01, s23, 2, 3, 6, 7));
 }
 
-/** The sum of the four i32 lanes of v (exact: a block's total fits in i32). */
-@inline function sum4i(v: v128): i32 {
-  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
-}
 
 // matmul (M > 1): blocks of 4 rows of a by one row of w, four dot products sharing each block of w (loaded and
 // widened once for four rows of a); the row of w stays in L1 while every block of a passes it. Rows past the end
