@@ -130,11 +130,6 @@ const TWO_POW_112: f32 = reinterpret<f32>(0x77800000);
 
 
 
-/** The nibbles at bit `at` of each 16-bit lane of v, as int16 (0 .. 15). */
-@inline function nibble(v: v128, at: i32): v128 {
-  return v128.and(at ? i16x8.shr_u(v, at) : v, i16x8.splat(0x0f));
-}
-
 /** acc + lanes * step: a block's integer sums, scaled, into four f32 lanes. */
 @inline function scaled(acc: v128, lanes: v128, step: f32): v128 {
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(lanes), f32x4.splat(step)));
@@ -277,52 +272,69 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
 
 // matmul (M > 1): blocks of 4 rows of a by one row of w, four dot products sharing each block of w (loaded and
 // widened once for four rows of a); the row of w stays in L1 while every block of a passes it. Rows past the end
-// of a are clamped to its last row, as matmul.ts does: loads stay in bounds and their sums are not stored.
+// of a are clamped to its last row, as matmul.ts does: loads stay in bounds and their sums are not stored. As in
+// the matvec, a store after each row's dot product (into that row's own output) keeps V8 from computing the four
+// rows level by level, the q4 mask is read from memory once, and the pointers move on.
 export function matmulQ8(out: usize, aq: usize, w: usize, scales: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
   const nb = blocks(K);
   const aStride = <usize>nb * ACT_BLOCK_BYTES;
   const daBase = aq + <usize>M * aStride;
   const outStride = <usize>N << 2;
   for (let n = n0; n < n1; n++) {
-    const row = w + (<usize>n * <usize>nb << 5);
-    const sc = scales + (<usize>n * <usize>nb << 2);
+    const col = out + (<usize>n << 2);
     for (let m = 0; m < M; m += 4) {
-      const r1 = min(m + 1, M - 1);
-      const r2 = min(m + 2, M - 1);
-      const r3 = min(m + 3, M - 1);
-      const a0 = aq + <usize>m * aStride;
-      const a1 = aq + <usize>r1 * aStride;
-      const a2 = aq + <usize>r2 * aStride;
-      const a3 = aq + <usize>r3 * aStride;
-      const d0 = daBase + (<usize>(m * nb) << 2);
-      const d1 = daBase + (<usize>(r1 * nb) << 2);
-      const d2 = daBase + (<usize>(r2 * nb) << 2);
-      const d3 = daBase + (<usize>(r3 * nb) << 2);
+      const r1 = <usize>min(m + 1, M - 1);
+      const r2 = <usize>min(m + 2, M - 1);
+      const r3 = <usize>min(m + 3, M - 1);
+      const o0 = col + <usize>m * outStride;
+      const o1 = col + r1 * outStride;
+      const o2 = col + r2 * outStride;
+      const o3 = col + r3 * outStride;
+      let a0 = aq + <usize>m * aStride;
+      let a1 = aq + r1 * aStride;
+      let a2 = aq + r2 * aStride;
+      let a3 = aq + r3 * aStride;
+      let d0 = daBase + (<usize>(m * nb) << 2);
+      let d1 = daBase + (r1 * <usize>nb << 2);
+      let d2 = daBase + (r2 * <usize>nb << 2);
+      let d3 = daBase + (r3 * <usize>nb << 2);
+      let wb = w + (<usize>n * <usize>nb << 5);
+      let sc = scales + (<usize>n * <usize>nb << 2);
       let acc0 = f32x4.splat(0);
       let acc1 = f32x4.splat(0);
       let acc2 = f32x4.splat(0);
       let acc3 = f32x4.splat(0);
       for (let b = 0; b < nb; b++) {
-        const wb = row + (<usize>b << 5);
         const w0 = v128.load(wb);
         const w1 = v128.load(wb, 16);
         const x0 = i16x8.extend_low_i8x16_s(w0);
         const x1 = i16x8.extend_high_i8x16_s(w0);
         const x2 = i16x8.extend_low_i8x16_s(w1);
         const x3 = i16x8.extend_high_i8x16_s(w1);
-        const d = load<f32>(sc + (<usize>b << 2));
-        const at = <usize>b * ACT_BLOCK_BYTES;
-        const bt = <usize>b << 2;
-        acc0 = scaled(acc0, dot4(x0, x1, x2, x3, a0 + at), d * load<f32>(d0 + bt));
-        acc1 = scaled(acc1, dot4(x0, x1, x2, x3, a1 + at), d * load<f32>(d1 + bt));
-        acc2 = scaled(acc2, dot4(x0, x1, x2, x3, a2 + at), d * load<f32>(d2 + bt));
-        acc3 = scaled(acc3, dot4(x0, x1, x2, x3, a3 + at), d * load<f32>(d3 + bt));
+        const d = load<f32>(sc);
+        acc0 = scaled(acc0, dot4(x0, x1, x2, x3, a0), d * load<f32>(d0));
+        v128.store32_lane(o0, acc0, 0);
+        acc1 = scaled(acc1, dot4(x0, x1, x2, x3, a1), d * load<f32>(d1));
+        v128.store32_lane(o1, acc1, 0);
+        acc2 = scaled(acc2, dot4(x0, x1, x2, x3, a2), d * load<f32>(d2));
+        v128.store32_lane(o2, acc2, 0);
+        acc3 = scaled(acc3, dot4(x0, x1, x2, x3, a3), d * load<f32>(d3));
+        v128.store32_lane(o3, acc3, 0);
+        wb += 32;
+        sc += 4;
+        a0 += ACT_BLOCK_BYTES;
+        a1 += ACT_BLOCK_BYTES;
+        a2 += ACT_BLOCK_BYTES;
+        a3 += ACT_BLOCK_BYTES;
+        d0 += 4;
+        d1 += 4;
+        d2 += 4;
+        d3 += 4;
       }
-      const o = out + <usize>m * outStride;
-      storeOut(o, bias, n, sum4(acc0), n1);
-      if (m + 1 < M) storeOut(o + outStride, bias, n, sum4(acc1), n1);
-      if (m + 2 < M) storeOut(o + 2 * outStride, bias, n, sum4(acc2), n1);
-      if (m + 3 < M) storeOut(o + 3 * outStride, bias, n, sum4(acc3), n1);
+      storeOut(o0 - (<usize>n << 2), bias, n, sum4(acc0), n1);
+      if (m + 1 < M) storeOut(o1 - (<usize>n << 2), bias, n, sum4(acc1), n1);
+      if (m + 2 < M) storeOut(o2 - (<usize>n << 2), bias, n, sum4(acc2), n1);
+      if (m + 3 < M) storeOut(o3 - (<usize>n << 2), bias, n, sum4(acc3), n1);
     }
   }
 }
@@ -331,53 +343,70 @@ export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
   const nb = blocks(K);
   const aStride = <usize>nb * ACT_BLOCK_BYTES;
   const daBase = aq + <usize>M * aStride;
-  const saBase = daBase + (<usize>(M * nb) << 2);
+  const saOffset = <usize>(M * nb) << 2; // sa follows da
   const outStride = <usize>N << 2;
+  const mask = v128.load(Q4_MASK);
   for (let n = n0; n < n1; n++) {
-    const row = w + (<usize>n * <usize>nb << 4);
-    const sc = scales + (<usize>n * <usize>nb << 2);
+    const col = out + (<usize>n << 2);
     for (let m = 0; m < M; m += 4) {
-      const r1 = min(m + 1, M - 1);
-      const r2 = min(m + 2, M - 1);
-      const r3 = min(m + 3, M - 1);
-      const a0 = aq + <usize>m * aStride;
-      const a1 = aq + <usize>r1 * aStride;
-      const a2 = aq + <usize>r2 * aStride;
-      const a3 = aq + <usize>r3 * aStride;
-      const o0 = <usize>(m * nb) << 2;
-      const o1 = <usize>(r1 * nb) << 2;
-      const o2 = <usize>(r2 * nb) << 2;
-      const o3 = <usize>(r3 * nb) << 2;
+      const r1 = <usize>min(m + 1, M - 1);
+      const r2 = <usize>min(m + 2, M - 1);
+      const r3 = <usize>min(m + 3, M - 1);
+      const o0 = col + <usize>m * outStride;
+      const o1 = col + r1 * outStride;
+      const o2 = col + r2 * outStride;
+      const o3 = col + r3 * outStride;
+      let a0 = aq + <usize>m * aStride;
+      let a1 = aq + r1 * aStride;
+      let a2 = aq + r2 * aStride;
+      let a3 = aq + r3 * aStride;
+      let d0 = daBase + (<usize>(m * nb) << 2);
+      let d1 = daBase + (r1 * <usize>nb << 2);
+      let d2 = daBase + (r2 * <usize>nb << 2);
+      let d3 = daBase + (r3 * <usize>nb << 2);
+      let wb = w + (<usize>n * <usize>nb << 4);
+      let sc = scales + (<usize>n * <usize>nb << 2);
       let acc0 = f32x4.splat(0);
       let acc1 = f32x4.splat(0);
       let acc2 = f32x4.splat(0);
       let acc3 = f32x4.splat(0);
       let mins = f32x4.splat(0); // lane i: sum over blocks of m * sa of row i
       for (let b = 0; b < nb; b++) {
-        const v = v128.load(row + (<usize>b << 4));
-        const x0 = nibble(v, 0);
-        const x1 = nibble(v, 4);
-        const x2 = nibble(v, 8);
+        const v = v128.load(wb);
+        const x0 = v128.and(v, mask);
+        const x1 = v128.and(i16x8.shr_u(v, 4), mask);
+        const x2 = v128.and(i16x8.shr_u(v, 8), mask);
         const x3 = i16x8.shr_u(v, 12);
-        const s = load<u32>(sc + (<usize>b << 2));
+        const s = load<u32>(sc);
         const d = half(s);
-        const at = <usize>b * ACT_BLOCK_BYTES;
-        const bt = <usize>b << 2;
-        acc0 = scaled(acc0, dot4(x0, x1, x2, x3, a0 + at), d * load<f32>(daBase + o0 + bt));
-        acc1 = scaled(acc1, dot4(x0, x1, x2, x3, a1 + at), d * load<f32>(daBase + o1 + bt));
-        acc2 = scaled(acc2, dot4(x0, x1, x2, x3, a2 + at), d * load<f32>(daBase + o2 + bt));
-        acc3 = scaled(acc3, dot4(x0, x1, x2, x3, a3 + at), d * load<f32>(daBase + o3 + bt));
-        let sums = f32x4.splat(load<f32>(saBase + o0 + bt));
-        sums = f32x4.replace_lane(sums, 1, load<f32>(saBase + o1 + bt));
-        sums = f32x4.replace_lane(sums, 2, load<f32>(saBase + o2 + bt));
-        sums = f32x4.replace_lane(sums, 3, load<f32>(saBase + o3 + bt));
+        acc0 = scaled(acc0, dot4(x0, x1, x2, x3, a0), d * load<f32>(d0));
+        v128.store32_lane(o0, acc0, 0);
+        acc1 = scaled(acc1, dot4(x0, x1, x2, x3, a1), d * load<f32>(d1));
+        v128.store32_lane(o1, acc1, 0);
+        acc2 = scaled(acc2, dot4(x0, x1, x2, x3, a2), d * load<f32>(d2));
+        v128.store32_lane(o2, acc2, 0);
+        acc3 = scaled(acc3, dot4(x0, x1, x2, x3, a3), d * load<f32>(d3));
+        v128.store32_lane(o3, acc3, 0);
+        let sums = v128.load32_splat(d0 + saOffset);
+        sums = v128.load32_lane(d1 + saOffset, sums, 1);
+        sums = v128.load32_lane(d2 + saOffset, sums, 2);
+        sums = v128.load32_lane(d3 + saOffset, sums, 3);
         mins = f32x4.add(mins, f32x4.mul(sums, f32x4.splat(half(s >> 16))));
+        wb += 16;
+        sc += 4;
+        a0 += ACT_BLOCK_BYTES;
+        a1 += ACT_BLOCK_BYTES;
+        a2 += ACT_BLOCK_BYTES;
+        a3 += ACT_BLOCK_BYTES;
+        d0 += 4;
+        d1 += 4;
+        d2 += 4;
+        d3 += 4;
       }
-      const o = out + <usize>m * outStride;
-      storeOut(o, bias, n, sum4(acc0) + f32x4.extract_lane(mins, 0), n1);
-      if (m + 1 < M) storeOut(o + outStride, bias, n, sum4(acc1) + f32x4.extract_lane(mins, 1), n1);
-      if (m + 2 < M) storeOut(o + 2 * outStride, bias, n, sum4(acc2) + f32x4.extract_lane(mins, 2), n1);
-      if (m + 3 < M) storeOut(o + 3 * outStride, bias, n, sum4(acc3) + f32x4.extract_lane(mins, 3), n1);
+      storeOut(o0 - (<usize>n << 2), bias, n, sum4(acc0) + f32x4.extract_lane(mins, 0), n1);
+      if (m + 1 < M) storeOut(o1 - (<usize>n << 2), bias, n, sum4(acc1) + f32x4.extract_lane(mins, 1), n1);
+      if (m + 2 < M) storeOut(o2 - (<usize>n << 2), bias, n, sum4(acc2) + f32x4.extract_lane(mins, 2), n1);
+      if (m + 3 < M) storeOut(o3 - (<usize>n << 2), bias, n, sum4(acc3) + f32x4.extract_lane(mins, 3), n1);
     }
   }
 }
