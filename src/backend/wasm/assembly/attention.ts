@@ -33,7 +33,30 @@ export function attentionScores(
       const qh = q + ((<usize>t * <usize>qStride + <usize>qOffset + <usize>h * <usize>headDim) << 2);
       const row = scores + ((<usize>(h * T + t) * <usize>S) << 2);
       const visible = pos0 + t;
-      for (let s = 0; s <= visible; s++) store<f32>(row + (<usize>s << 2), scale * dot(qh, kHead + <usize>s * headBytes, headDim));
+      // four positions at a time: four independent sums (one would wait on each add) sharing the loads of q
+      let s = 0;
+      if ((headDim & 3) == 0) {
+        for (; s + 3 <= visible; s += 4) {
+          const k0 = kHead + <usize>s * headBytes;
+          let acc0 = f32x4.splat(0);
+          let acc1 = f32x4.splat(0);
+          let acc2 = f32x4.splat(0);
+          let acc3 = f32x4.splat(0);
+          for (let d: usize = 0; d < headBytes; d += 16) {
+            const qv = v128.load(qh + d);
+            acc0 = f32x4.add(acc0, f32x4.mul(qv, v128.load(k0 + d)));
+            acc1 = f32x4.add(acc1, f32x4.mul(qv, v128.load(k0 + headBytes + d)));
+            acc2 = f32x4.add(acc2, f32x4.mul(qv, v128.load(k0 + 2 * headBytes + d)));
+            acc3 = f32x4.add(acc3, f32x4.mul(qv, v128.load(k0 + 3 * headBytes + d)));
+          }
+          const at = row + (<usize>s << 2);
+          store<f32>(at, scale * sum4(acc0));
+          store<f32>(at, scale * sum4(acc1), 4);
+          store<f32>(at, scale * sum4(acc2), 8);
+          store<f32>(at, scale * sum4(acc3), 12);
+        }
+      }
+      for (; s <= visible; s++) store<f32>(row + (<usize>s << 2), scale * dot(qh, kHead + <usize>s * headBytes, headDim));
       for (let s = visible + 1; s < S; s++) store<f32>(row + (<usize>s << 2), -Infinity);
     }
   }
@@ -54,8 +77,26 @@ export function attentionValues(
       const p = pattern + ((<usize>(h * T + t) * <usize>S) << 2);
       const zh = z + ((<usize>t * <usize>nHead + <usize>h) * headBytes);
       memory.fill(zh, 0, headBytes);
-      // z row += p[s] * v row, s by s: the head's z (a few hundred bytes) stays in L1 while v streams past
-      for (let s = 0; s <= pos0 + t; s++) {
+      // z row += p[s] * v row, s by s: the head's z (a few hundred bytes) stays in L1 while v streams past. Four
+      // positions at a time, z read and written once for the four (added in the same order as one by one)
+      let s = 0;
+      if ((headDim & 3) == 0) {
+        for (; s + 3 <= pos0 + t; s += 4) {
+          const ps = p + (<usize>s << 2);
+          const p0 = f32x4.splat(load<f32>(ps));
+          const p1 = f32x4.splat(load<f32>(ps, 4));
+          const p2 = f32x4.splat(load<f32>(ps, 8));
+          const p3 = f32x4.splat(load<f32>(ps, 12));
+          const v0 = vHead + <usize>s * headBytes;
+          for (let d: usize = 0; d < headBytes; d += 16) {
+            let acc = f32x4.add(v128.load(zh + d), f32x4.mul(p0, v128.load(v0 + d)));
+            acc = f32x4.add(acc, f32x4.mul(p1, v128.load(v0 + headBytes + d)));
+            acc = f32x4.add(acc, f32x4.mul(p2, v128.load(v0 + 2 * headBytes + d)));
+            v128.store(zh + d, f32x4.add(acc, f32x4.mul(p3, v128.load(v0 + 3 * headBytes + d))));
+          }
+        }
+      }
+      for (; s <= pos0 + t; s++) {
         const ps = load<f32>(p + (<usize>s << 2));
         const psV = f32x4.splat(ps);
         const vs = vHead + <usize>s * headBytes;
