@@ -24,11 +24,11 @@ const ROW_BLOCK = 4;
 /** Shares per thread at least: enough for a thread that is late to be made up by the others. */
 const SHARES_PER_THREAD = 4;
 /**
- * Multiply-adds a share holds at most (about 50 us on one core): the caller waits at the end of a job for the
+ * Multiply-adds a share holds at most (about 15 us on one core): the caller waits at the end of a job for the
  * last share a worker claimed, so a large job (the LM head's 38.6M) is cut finer than its threads * 4 shares.
  * A claim costs one compare-and-swap.
  */
-const SHARE_WORK = 1 << 20;
+const SHARE_WORK = 1 << 18;
 /**
  * Jobs of fewer multiply-adds run on the calling thread alone: about 10 us of work on one core, against the cost of
  * handing a share to a worker (a few us when it spins, tens of us to a timeslice when it sleeps or the machine is
