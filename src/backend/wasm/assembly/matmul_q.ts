@@ -276,74 +276,21 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
 // the matvec, a store after each row's dot product (into that row's own output) keeps V8 from computing the four
 // rows level by level, the q4 mask is read from memory once, and the pointers move on.
 export function matmulQ8(out: usize, aq: usize, w: usize, scales: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
-  const nb = blocks(K);
-  const aStride = <usize>nb * ACT_BLOCK_BYTES;
-  const daBase = aq + <usize>M * aStride;
-  const outStride = <usize>N << 2;
-  for (let n = n0; n < n1; n++) {
-    const col = out + (<usize>n << 2);
-    for (let m = 0; m < M; m += 4) {
-      const r1 = <usize>min(m + 1, M - 1);
-      const r2 = <usize>min(m + 2, M - 1);
-      const r3 = <usize>min(m + 3, M - 1);
-      const o0 = col + <usize>m * outStride;
-      const o1 = col + r1 * outStride;
-      const o2 = col + r2 * outStride;
-      const o3 = col + r3 * outStride;
-      let a0 = aq + <usize>m * aStride;
-      let a1 = aq + r1 * aStride;
-      let a2 = aq + r2 * aStride;
-      let a3 = aq + r3 * aStride;
-      let d0 = daBase + (<usize>(m * nb) << 2);
-      let d1 = daBase + (r1 * <usize>nb << 2);
-      let d2 = daBase + (r2 * <usize>nb << 2);
-      let d3 = daBase + (r3 * <usize>nb << 2);
-      let wb = w + (<usize>n * <usize>nb << 5);
-      let sc = scales + (<usize>n * <usize>nb << 2);
-      let acc0 = f32x4.splat(0);
-      let acc1 = f32x4.splat(0);
-      let acc2 = f32x4.splat(0);
-      let acc3 = f32x4.splat(0);
-      for (let b = 0; b < nb; b++) {
-        const w0 = v128.load(wb);
-        const w1 = v128.load(wb, 16);
-        const x0 = i16x8.extend_low_i8x16_s(w0);
-        const x1 = i16x8.extend_high_i8x16_s(w0);
-        const x2 = i16x8.extend_low_i8x16_s(w1);
-        const x3 = i16x8.extend_high_i8x16_s(w1);
-        const d = load<f32>(sc);
-        acc0 = scaled(acc0, dot4(x0, x1, x2, x3, a0), d * load<f32>(d0));
-        v128.store32_lane(o0, acc0, 0);
-        acc1 = scaled(acc1, dot4(x0, x1, x2, x3, a1), d * load<f32>(d1));
-        v128.store32_lane(o1, acc1, 0);
-        acc2 = scaled(acc2, dot4(x0, x1, x2, x3, a2), d * load<f32>(d2));
-        v128.store32_lane(o2, acc2, 0);
-        acc3 = scaled(acc3, dot4(x0, x1, x2, x3, a3), d * load<f32>(d3));
-        v128.store32_lane(o3, acc3, 0);
-        wb += 32;
-        sc += 4;
-        a0 += ACT_BLOCK_BYTES;
-        a1 += ACT_BLOCK_BYTES;
-        a2 += ACT_BLOCK_BYTES;
-        a3 += ACT_BLOCK_BYTES;
-        d0 += 4;
-        d1 += 4;
-        d2 += 4;
-        d3 += 4;
-      }
-      storeOut(o0 - (<usize>n << 2), bias, n, sum4(acc0), n1);
-      if (m + 1 < M) storeOut(o1 - (<usize>n << 2), bias, n, sum4(acc1), n1);
-      if (m + 2 < M) storeOut(o2 - (<usize>n << 2), bias, n, sum4(acc2), n1);
-      if (m + 3 < M) storeOut(o3 - (<usize>n << 2), bias, n, sum4(acc3), n1);
-    }
-  }
+  matmulBlocks<i8>(out, aq, w, scales, bias, M, N, K, n0, n1);
 }
 
 export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  matmulBlocks<u8>(out, aq, w, scales, bias, M, N, K, n0, n1);
+}
+
+/** The matmul on q8 (T = i8) or q4 (T = u8) blocks: the format is chosen when the module is compiled. */
+@inline function matmulBlocks<T>(out: usize, aq: usize, w: usize, scales: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  const q4 = !isSigned<T>();
+  const blockBytes: usize = q4 ? 16 : 32;
   const nb = blocks(K);
   const aStride = <usize>nb * ACT_BLOCK_BYTES;
   const daBase = aq + <usize>M * aStride;
-  const saOffset = <usize>(M * nb) << 2; // sa follows da
+  const saOffset = <usize>(M * nb) << 2; // q4: sa follows da
   const outStride = <usize>N << 2;
   const mask = v128.load(Q4_MASK);
   for (let n = n0; n < n1; n++) {
@@ -364,21 +311,34 @@ export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
       let d1 = daBase + (r1 * <usize>nb << 2);
       let d2 = daBase + (r2 * <usize>nb << 2);
       let d3 = daBase + (r3 * <usize>nb << 2);
-      let wb = w + (<usize>n * <usize>nb << 4);
+      let wb = w + <usize>n * <usize>nb * blockBytes;
       let sc = scales + (<usize>n * <usize>nb << 2);
       let acc0 = f32x4.splat(0);
       let acc1 = f32x4.splat(0);
       let acc2 = f32x4.splat(0);
       let acc3 = f32x4.splat(0);
-      let mins = f32x4.splat(0); // lane i: sum over blocks of m * sa of row i
+      let mins = f32x4.splat(0); // q4, lane i: sum over blocks of m * sa of row i
       for (let b = 0; b < nb; b++) {
-        const v = v128.load(wb);
-        const x0 = v128.and(v, mask);
-        const x1 = v128.and(i16x8.shr_u(v, 4), mask);
-        const x2 = v128.and(i16x8.shr_u(v, 8), mask);
-        const x3 = i16x8.shr_u(v, 12);
+        // the block's 32 integers as four int16 vectors, and its scale d
         const s = load<u32>(sc);
-        const d = half(s);
+        let x0: v128, x1: v128, x2: v128, x3: v128;
+        let d: f32;
+        if (q4) {
+          const v = v128.load(wb);
+          x0 = v128.and(v, mask);
+          x1 = v128.and(i16x8.shr_u(v, 4), mask);
+          x2 = v128.and(i16x8.shr_u(v, 8), mask);
+          x3 = i16x8.shr_u(v, 12);
+          d = half(s);
+        } else {
+          const w0 = v128.load(wb);
+          const w1 = v128.load(wb, 16);
+          x0 = i16x8.extend_low_i8x16_s(w0);
+          x1 = i16x8.extend_high_i8x16_s(w0);
+          x2 = i16x8.extend_low_i8x16_s(w1);
+          x3 = i16x8.extend_high_i8x16_s(w1);
+          d = reinterpret<f32>(s);
+        }
         acc0 = scaled(acc0, dot4(x0, x1, x2, x3, a0), d * load<f32>(d0));
         v128.store32_lane(o0, acc0, 0);
         acc1 = scaled(acc1, dot4(x0, x1, x2, x3, a1), d * load<f32>(d1));
@@ -387,12 +347,14 @@ export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
         v128.store32_lane(o2, acc2, 0);
         acc3 = scaled(acc3, dot4(x0, x1, x2, x3, a3), d * load<f32>(d3));
         v128.store32_lane(o3, acc3, 0);
-        let sums = v128.load32_splat(d0 + saOffset);
-        sums = v128.load32_lane(d1 + saOffset, sums, 1);
-        sums = v128.load32_lane(d2 + saOffset, sums, 2);
-        sums = v128.load32_lane(d3 + saOffset, sums, 3);
-        mins = f32x4.add(mins, f32x4.mul(sums, f32x4.splat(half(s >> 16))));
-        wb += 16;
+        if (q4) {
+          let sums = v128.load32_splat(d0 + saOffset);
+          sums = v128.load32_lane(d1 + saOffset, sums, 1);
+          sums = v128.load32_lane(d2 + saOffset, sums, 2);
+          sums = v128.load32_lane(d3 + saOffset, sums, 3);
+          mins = f32x4.add(mins, f32x4.mul(sums, f32x4.splat(half(s >> 16))));
+        }
+        wb += blockBytes;
         sc += 4;
         a0 += ACT_BLOCK_BYTES;
         a1 += ACT_BLOCK_BYTES;
@@ -403,10 +365,11 @@ export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
         d2 += 4;
         d3 += 4;
       }
-      storeOut(o0 - (<usize>n << 2), bias, n, sum4(acc0) + f32x4.extract_lane(mins, 0), n1);
-      if (m + 1 < M) storeOut(o1 - (<usize>n << 2), bias, n, sum4(acc1) + f32x4.extract_lane(mins, 1), n1);
-      if (m + 2 < M) storeOut(o2 - (<usize>n << 2), bias, n, sum4(acc2) + f32x4.extract_lane(mins, 2), n1);
-      if (m + 3 < M) storeOut(o3 - (<usize>n << 2), bias, n, sum4(acc3) + f32x4.extract_lane(mins, 3), n1);
+      const row = out + <usize>m * outStride;
+      storeOut(row, bias, n, sum4(acc0) + f32x4.extract_lane(mins, 0), n1);
+      if (m + 1 < M) storeOut(row + outStride, bias, n, sum4(acc1) + f32x4.extract_lane(mins, 1), n1);
+      if (m + 2 < M) storeOut(row + 2 * outStride, bias, n, sum4(acc2) + f32x4.extract_lane(mins, 2), n1);
+      if (m + 3 < M) storeOut(row + 3 * outStride, bias, n, sum4(acc3) + f32x4.extract_lane(mins, 3), n1);
     }
   }
 }
