@@ -3,9 +3,10 @@ import { ATTENTION_CASES, attentionInputs, expectAttention, expectRope, ROPE_CAS
 import { kernels, place, read, untouched } from './setup.ts';
 
 describe('wasm attention (kv append, scores, softmax, values) over a KV cache', () => {
-  it.each(ATTENTION_CASES)('matches the CPU reference: $name', async (c) => {
+  // on 2 threads the heads are split between them (every job is split in these tests, see setup.ts)
+  it.each(ATTENTION_CASES.flatMap((c) => [1, 2].map((threads) => ({ ...c, threads }))))('matches the CPU reference: $name, $threads thread(s)', async (c) => {
     const { T, nHead, nKVHead, headDim, nCtx } = c;
-    const k = await kernels();
+    const k = await kernels(c.threads);
     const inputs = attentionInputs(c);
     const { S, C, stride, qkv, kCache, vCache, o, kAppend, vAppend } = inputs;
     const qkvT = place(k, 'f32', [T, stride], qkv, 'qkv');

@@ -54,9 +54,9 @@ export const WASM_KERNELS: readonly WasmVersion[] = [
   { kernel: 'matmul', name: 'matmulQ4', roundsActivations: true, changes: 'the q4 matvec for each row of a', weights: 'q4', rows: 'any', threaded: true },
   { kernel: 'rope', name: 'rope', changes: 'rotates the pairs of each head in place' },
   { kernel: 'kvAppend', name: 'kvAppend', changes: 'copies the heads of each row into the cache' },
-  { kernel: 'attentionScores', name: 'attentionScores', changes: 'q . k over the cache, f32x4 dot products' },
+  { kernel: 'attentionScores', name: 'attentionScores', changes: 'q . k over the cache, four positions at a time, heads split over the threads', threaded: true },
   { kernel: 'softmax', name: 'softmax', changes: 'a row at a time, in place' },
-  { kernel: 'attentionValues', name: 'attentionValues', changes: 'pattern @ v, f32x4 rows of v' },
+  { kernel: 'attentionValues', name: 'attentionValues', changes: 'pattern @ v, four rows of v at a time, heads split over the threads', threaded: true },
   { kernel: 'residualAdd', name: 'residualAdd', changes: 'x += y, f32x4' },
   { kernel: 'gelu', name: 'gelu', changes: 'tanh GELU in place' },
   { kernel: 'swiglu', name: 'swiglu', changes: 'silu(gate) * up' },
@@ -213,7 +213,8 @@ export class WasmKernels {
     need('attn_scores', 'scores', scores, 'f32', [nHead, T, pos0 + T]);
     need('attn_scores', 'kCache', kCache, 'f32', [nKVHead, nCtx, headDim]);
     needFloats('attn_scores', 'q', q, (T - 1) * qStride + qOffset + nHead * headDim);
-    this.exports.attentionScores(scores.ptr, q.ptr, kCache.ptr, T, pos0, nHead, nKVHead, headDim, nCtx, qStride, qOffset, scale);
+    const args = [scores.ptr, q.ptr, kCache.ptr, T, pos0, nHead, nKVHead, headDim, nCtx, qStride, qOffset, f32Bits(scale)];
+    this.pool.runRows('attentionScores', args, nHead, nHead * T * (pos0 + T) * headDim, 1);
   }
 
   /** z[T, nHead * headDim] = pattern @ v over the cache. */
@@ -223,7 +224,7 @@ export class WasmKernels {
     need('attn_values', 'z', z, 'f32', [T, nHead * headDim]);
     need('attn_values', 'pattern', pattern, 'f32', [nHead, T, pos0 + T]);
     need('attn_values', 'vCache', vCache, 'f32', [nKVHead, nCtx, headDim]);
-    this.exports.attentionValues(z.ptr, pattern.ptr, vCache.ptr, T, pos0, nHead, nKVHead, headDim, nCtx);
+    this.pool.runRows('attentionValues', [z.ptr, pattern.ptr, vCache.ptr, T, pos0, nHead, nKVHead, headDim, nCtx], nHead, nHead * T * (pos0 + T) * headDim, 1);
   }
 
   /** x[i] = gelu(x[i]) for i < n, in place (tanh approximation). */
@@ -331,6 +332,13 @@ export function activationRoundingBound(a: ArrayLike<number>, x: ArrayLike<numbe
 }
 
 /** The mistakes a caller can make with a tensor, each said in one line before any kernel runs. */
+/** The bits of x as an f32: how a float argument travels to the worker threads (their arguments are int32). */
+const bitsView = new DataView(new ArrayBuffer(4));
+function f32Bits(x: number): number {
+  bitsView.setFloat32(0, x, true);
+  return bitsView.getInt32(0, true);
+}
+
 function need(kernel: string, name: string, t: WasmTensor, dtype: WasmDType, shape: number[]): void {
   if (t.dtype !== dtype) throw new Error(`${kernel}: ${name} must be ${dtype}, got ${t.dtype}`);
   const bytes = tensorBytes(dtype, shape);

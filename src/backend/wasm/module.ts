@@ -23,9 +23,10 @@ export interface KernelExports {
   softmax(x: number, rows: number, cols: number): void;
   attentionScores(
     scores: number, q: number, kCache: number,
-    T: number, pos0: number, nHead: number, nKVHead: number, headDim: number, nCtx: number, qStride: number, qOffset: number, scale: number,
+    T: number, pos0: number, nHead: number, nKVHead: number, headDim: number, nCtx: number, qStride: number, qOffset: number, scaleBits: number,
+    h0: number, h1: number,
   ): void;
-  attentionValues(z: number, pattern: number, vCache: number, T: number, pos0: number, nHead: number, nKVHead: number, headDim: number, nCtx: number): void;
+  attentionValues(z: number, pattern: number, vCache: number, T: number, pos0: number, nHead: number, nKVHead: number, headDim: number, nCtx: number, h0: number, h1: number): void;
   gelu(x: number, n: number): void;
   swiglu(out: number, gateUp: number, rows: number, I: number): void;
   residualAdd(x: number, y: number, n: number): void;

@@ -15,11 +15,11 @@
 // missing there are no workers: the calling thread runs every row.
 import type { KernelExports } from './module.ts';
 
-/** The kernels that take a row range (n0, n1) as their last two arguments. */
-export const ROW_KERNELS = ['matvecF32', 'matvecF16', 'matmulF32', 'matmulF16', 'matvecQ8', 'matvecQ4', 'matmulQ8', 'matmulQ4', 'matvecQ8F32'] as const;
+/** The kernels that take a row range (n0, n1) as their last two arguments (attention: a range of heads). */
+export const ROW_KERNELS = ['matvecF32', 'matvecF16', 'matmulF32', 'matmulF16', 'matvecQ8', 'matvecQ4', 'matmulQ8', 'matmulQ4', 'matvecQ8F32', 'attentionScores', 'attentionValues'] as const;
 export type RowKernel = (typeof ROW_KERNELS)[number];
 
-/** Shares start on multiples of 4 rows, so matmul's blocks of 2 rows of w never straddle two shares. */
+/** Shares start on multiples of 4 rows (by default), so matmul's blocks of rows never straddle two shares. */
 const ROW_BLOCK = 4;
 /** Shares per thread at least: enough for a thread that is late to be made up by the others. */
 const SHARES_PER_THREAD = 4;
@@ -38,7 +38,7 @@ export const MIN_SPLIT_WORK = 1 << 17;
 /** The control block (Int32 indices; worker.js reads the same layout). */
 const CONTROL = { job: 0, claim: 1, active: 2, kernel: 3, argc: 4, failed: 5, rows: 6, size: 7, shares: 8, workers: 9, args: 10 } as const;
 /** Arguments a kernel may take, before n0 and n1. */
-const MAX_ARGS = 9;
+const MAX_ARGS = 12;
 /** The claim word is job * CLAIM_SPAN + next share: shares per job stay below it, job numbers below 2^31 / it. */
 const CLAIM_SPAN = 4096;
 const MAX_JOB = Math.floor(0x7fffffff / CLAIM_SPAN);
@@ -99,13 +99,13 @@ export class ThreadPool {
   }
 
   /**
-   * Run `kernel(...args, n0, n1)` over rows 0 .. N - 1, in shares claimed by the threads; `work` (multiply-adds)
-   * below the pool's minSplitWork runs on the calling thread alone.
+   * Run `kernel(...args, n0, n1)` over rows 0 .. N - 1, in shares claimed by the threads that start on multiples
+   * of `block` rows; `work` (multiply-adds) below the pool's minSplitWork runs on the calling thread alone.
    */
-  runRows(kernel: RowKernel, args: number[], N: number, work: number): void {
+  runRows(kernel: RowKernel, args: number[], N: number, work: number, block = ROW_BLOCK): void {
     const fn = this.kernel(kernel);
     const wanted = this.active === 1 || work < this.minSplitWork ? 1 : Math.max(this.active * SHARES_PER_THREAD, Math.ceil(work / SHARE_WORK));
-    const size = shareSize(N, Math.min(wanted, CLAIM_SPAN - 1));
+    const size = shareSize(N, Math.min(wanted, CLAIM_SPAN - 1), block);
     const shares = Math.ceil(N / size);
     if (shares === 1) {
       fn(...args, 0, N);
@@ -175,9 +175,9 @@ export class ThreadPool {
 /** Whether this thread may block in Atomics.wait: Node's main thread and workers may; a browser's main thread not. */
 const canSleep = typeof (globalThis as { window?: unknown }).window === 'undefined';
 
-/** Rows a share of N rows cut into `shares` holds: ceil(N / shares), rounded up to whole row blocks. */
-function shareSize(N: number, shares: number): number {
-  return Math.ceil(Math.ceil(N / ROW_BLOCK) / shares) * ROW_BLOCK;
+/** Rows a share of N rows cut into `shares` holds: ceil(N / shares), rounded up to whole blocks of rows. */
+function shareSize(N: number, shares: number, block = ROW_BLOCK): number {
+  return Math.ceil(Math.ceil(N / block) / shares) * block;
 }
 
 /** [n0, n1) per share: shareSize rows each (the last one fewer); no empty shares. */

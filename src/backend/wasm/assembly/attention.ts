@@ -6,6 +6,9 @@
 //   kCache, vCache: [nKVHead, nCtx, headDim]; query head h reads KV head h / (nHead / nKVHead) (GQA, MQA)
 //   scores:         [nHead, T, S], S = pos0 + T; -infinity where s > pos0 + t (the causal mask)
 //   z:              [T, nHead * headDim]
+//
+// Both compute the heads h0 <= h < h1 only: one thread's share (src/backend/wasm/pool.ts splits the heads, as it
+// splits a matvec's rows). The scale comes as the bits of an f32, since the threads' arguments are 32-bit integers.
 import { sum4 } from './simd';
 
 /** Dot product of n floats at x and y. */
@@ -22,12 +25,14 @@ import { sum4 } from './simd';
 /** scores[h, t, s] = scale * q[t, h, :] . k[h / group, s, :] for s <= pos0 + t, else -infinity. */
 export function attentionScores(
   scores: usize, q: usize, kCache: usize,
-  T: i32, pos0: i32, nHead: i32, nKVHead: i32, headDim: i32, nCtx: i32, qStride: i32, qOffset: i32, scale: f32,
+  T: i32, pos0: i32, nHead: i32, nKVHead: i32, headDim: i32, nCtx: i32, qStride: i32, qOffset: i32, scaleBits: i32,
+  h0: i32, h1: i32,
 ): void {
+  const scale = reinterpret<f32>(scaleBits);
   const S = pos0 + T;
   const group = nHead / nKVHead;
   const headBytes = <usize>headDim << 2;
-  for (let h = 0; h < nHead; h++) {
+  for (let h = h0; h < h1; h++) {
     const kHead = kCache + <usize>(h / group) * <usize>nCtx * headBytes;
     for (let t = 0; t < T; t++) {
       const qh = q + ((<usize>t * <usize>qStride + <usize>qOffset + <usize>h * <usize>headDim) << 2);
@@ -66,13 +71,14 @@ export function attentionScores(
 export function attentionValues(
   z: usize, pattern: usize, vCache: usize,
   T: i32, pos0: i32, nHead: i32, nKVHead: i32, headDim: i32, nCtx: i32,
+  h0: i32, h1: i32,
 ): void {
   const S = pos0 + T;
   const group = nHead / nKVHead;
   const headBytes = <usize>headDim << 2;
   const hd4 = headDim & ~3;
   for (let t = 0; t < T; t++) {
-    for (let h = 0; h < nHead; h++) {
+    for (let h = h0; h < h1; h++) {
       const vHead = vCache + <usize>(h / group) * <usize>nCtx * headBytes;
       const p = pattern + ((<usize>(h * T + t) * <usize>S) << 2);
       const zh = z + ((<usize>t * <usize>nHead + <usize>h) * headBytes);
