@@ -11,7 +11,7 @@ import { attentionScores, attentionValues } from '../kernels/attention.ts';
 import { attentionResult, sumHeads } from '../kernels/attention-result.ts';
 import { chooseToken } from '../kernels/choose.ts';
 import { embed } from '../kernels/embedding.ts';
-import { attentionDecode, attentionDecodeBindings, attentionDecodeFits, matmulFused, matvecFused, type MatvecFusedOptions } from '../kernels/fused.ts';
+import { attentionDecode, attentionDecodeBindings, attentionDecodeFits, lmHead, lmHeadFusedOn, matmulFused, matvecFused, type MatvecFusedOptions } from '../kernels/fused.ts';
 import { gelu } from '../kernels/gelu.ts';
 import { kvAppend } from '../kernels/kvcache.ts';
 import { layerNorm } from '../kernels/layernorm.ts';
@@ -416,6 +416,16 @@ class WebGpuStep implements BackendStep, FusedStep {
     if (m.chunks.length !== 1) return false;
     this.fusedLinear((x as GpuAct).tensor, (h as GpuAct).tensor, m, x.shape[0]!, m.rows, { epilogue: 'residual', layer, label: `${w.label}+add` });
     return true;
+  }
+
+  head(slot: string, x: Act, norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number }, w: Matrix): Act | undefined {
+    const m = w as GpuMatrix;
+    if (x.shape[0] !== 1 || m.chunks.length !== 1 || !lmHeadFusedOn(this.b.gpu)) return undefined;
+    const out = this.act(slot, 1, m.rows);
+    const n = norm.w as GpuNorm;
+    const { weight, bias } = m.chunks[0]!;
+    lmHead(this.rec, out.tensor, (x as GpuAct).tensor, weight, bias, { kind: norm.kind, gamma: n.weight.tensor, beta: n.bias?.tensor, eps: norm.eps }, m.rows, m.cols, { label: `ln_final+${slot}` });
+    return out;
   }
 
   /** One row on matvecFused, several (prefill) on matmulFused. */
