@@ -109,6 +109,11 @@ export interface SampleRequest {
   K: number;
   temperature: number;
   list: readonly LogitAdjust[];
+  /**
+   * Also the log-sum-exp of the row before the temperature, from the same selection (Candidates.untempered): with
+   * no list, the raw row's, which log-probabilities are reported against.
+   */
+  untempered?: boolean;
   /** Also select from the raw row, for log-probabilities (when the sampler's selection is not of the raw row). */
   report?: number;
   /** Also choose the token, where the next step's embedding reads it (StepOptions.tokenOnDevice). */

@@ -19,7 +19,7 @@ import { rmsNorm } from '../kernels/rmsnorm.ts';
 import { rope } from '../kernels/rope.ts';
 import { softmax } from '../kernels/softmax.ts';
 import { swiglu } from '../kernels/swiglu.ts';
-import { packAdjustments, topK } from '../kernels/topk.ts';
+import { candidateFloats, packAdjustments, topK } from '../kernels/topk.ts';
 import { ConfigError } from '../model/config.ts';
 import type { WeightFormat } from '../model/model.ts';
 import { createGatherBuffers, splitEmbed, splitMatmul, splitScratchWidth, splitTensors, uploadSplitMatrix, type GatherBuffers, type SplitMatrix } from '../model/split-weights.ts';
@@ -375,13 +375,14 @@ class WebGpuStep implements BackendStep, FusedStep {
     const packed = new Uint32Array(packAdjustments(list));
     const listTensor = this.b.slot('sample.list', 1, packed.length, 'u32');
     writeTensor(this.b.gpu.device, listTensor, packed);
-    const candidates = this.b.slot('sample.candidates', 1, 3 + 2 * K);
-    topK(this.rec, candidates, row, listTensor, { V, K, nList: list.length, temperature });
-    const parts: [Tensor, number][] = [[candidates, 3 + 2 * K]];
+    const floats = candidateFloats(K, r.untempered);
+    const candidates = this.b.slot('sample.candidates', 1, floats);
+    topK(this.rec, candidates, row, listTensor, { V, K, nList: list.length, temperature, untempered: r.untempered });
+    const parts: [Tensor, number][] = [[candidates, floats]];
     if (r.report) {
-      const report = this.b.slot('sample.report', 1, 3 + 2 * r.report);
+      const report = this.b.slot('sample.report', 1, candidateFloats(r.report));
       topK(this.rec, report, row, listTensor, { V, K: r.report, nList: 0, temperature: 1, label: 'top_logprobs' });
-      parts.push([report, 3 + 2 * r.report]);
+      parts.push([report, candidateFloats(r.report)]);
     }
     if (r.choose) {
       // where the next step's embedding reads its token (StepOptions.tokenOnDevice)
