@@ -5,7 +5,6 @@
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../src/generate.ts';
 import { Hooks, hookNames, type Intervention } from '../../src/hooks/index.ts';
-import type { Gpu } from '../../src/gpu/device.ts';
 import { lmHeadFusedOn } from '../../src/kernels/fused.ts';
 import type { GPT2Config, LlamaConfig } from '../../src/model/config.ts';
 import { GPT2 } from '../../src/model/gpt2.ts';
@@ -14,7 +13,7 @@ import type { ForwardResult, LanguageModel } from '../../src/model/model.ts';
 import { randomGPT2Params } from '../../src/model/random.ts';
 import { randomLlamaParams } from '../../src/model/random-llama.ts';
 import { gpt2Tokenizer } from '../../src/tokenizer/gpt2.ts';
-import { expectClose, gpu } from '../helpers.ts';
+import { expectClose, gpu, hardwareGpu } from '../helpers.ts';
 
 const gpt2Config: GPT2Config = {
   arch: 'gpt2', vocabSize: 61, nPositions: 24, nEmbd: 30, nLayer: 3, nHead: 3, nInner: 70,
@@ -52,18 +51,13 @@ async function run(model: LanguageModel, phase: Phase, fused: boolean, names: st
 const partialRotaryConfig: LlamaConfig = { ...llamaConfig, nHead: 3, nKVHead: 1, headDim: 10, rotaryDim: 4 };
 const qkvBiasConfig: LlamaConfig = { ...llamaConfig, variant: 'qwen2', qkvBias: true };
 const llama = (config: LlamaConfig, adapter = gpu) => async () => new Llama(await adapter(), config, llamaParamSource(randomLlamaParams(config, 3)));
-/** This machine's adapter taken for a GPU: every kernel runs the versions a hardware adapter gets, the fused decode tail included. */
-const asHardware = async (): Promise<Gpu> => {
-  const g = await gpu();
-  return { ...g, info: { ...g.info, kind: 'hardware' } };
-};
 const models: [string, () => Promise<LanguageModel>][] = [
   ['gpt2', async () => new GPT2(await gpu(), gpt2Config, randomGPT2Params(gpt2Config, 3))],
   ['llama', llama(llamaConfig)],
   ['llama, partial rotary', llama(partialRotaryConfig)],
   ['llama, q|k|v bias', llama(qkvBiasConfig)],
-  ['gpt2 (hardware versions)', async () => new GPT2(await asHardware(), gpt2Config, randomGPT2Params(gpt2Config, 3))],
-  ['llama (hardware versions)', llama(llamaConfig, asHardware)],
+  ['gpt2 (hardware versions)', async () => new GPT2(await hardwareGpu(), gpt2Config, randomGPT2Params(gpt2Config, 3))],
+  ['llama (hardware versions)', llama(llamaConfig, hardwareGpu)],
 ];
 
 /** Dispatches of a decode step outside the blocks: embed, then ln_f and lm_head, or the two as one (lmHead). */
@@ -166,7 +160,7 @@ describe('GPT-2 124M layout', () => {
 
   it('decodes a token in 50 dispatches on a GPU, where the final norm and the LM head are one (lmHead)', async () => {
     const config: GPT2Config = { ...gpt2Config, vocabSize: 50257, nPositions: 16, nEmbd: 16, nHead: 2, nInner: 64, nLayer: 12, bosTokenId: 50256, eosTokenId: 50256 };
-    const model = new GPT2(await asHardware(), config, randomGPT2Params(config, 5));
+    const model = new GPT2(await hardwareGpu(), config, randomGPT2Params(config, 5));
     await model.forward(prompt, 0);
     const fused = await model.forward([next], prompt.length);
     await model.forward(prompt, 0, { fused: false });
