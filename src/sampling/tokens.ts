@@ -278,15 +278,20 @@ export class DeviceTokens implements TokenSource {
   /**
    * Whether the selections hold the report: a selection of the raw row (the report's, or the sampler's at
    * temperature 1) always does. The sampler's at another temperature holds the raw row's top `topLogprobs` when every
-   * id it left out is below the last of them after the temperature: dividing by it keeps the order of the raw
-   * logits, but f32 rounding may tie two apart, and a tie goes to the lower id. Otherwise the row is read.
+   * id it left out lies clearly below the last of them: dividing by the temperature keeps the order of the raw
+   * logits, but f32 rounding may tie two apart (a tie goes to the lower id), and the report compares f32
+   * log-probabilities. An id left out has a tempered value of at most `floor`, so a raw logit of at most about
+   * floor * temperature; that must be below the last reported raw logit by more than those roundings. Otherwise
+   * the row is read.
    */
   private selectionCovers(r: ForwardResult): boolean {
     const c = r.candidates!;
     if (r.report || !c.untempered || c.floor === -Infinity || this.o.topLogprobs === 0) return true;
     const top = byRawLogit(c).slice(0, this.o.topLogprobs);
-    const last = Math.fround(c.raw[top.at(-1)!]! / this.sampler.options.temperature);
-    return c.floor < last - 1e-5 * Math.abs(last);
+    const last = c.raw[top.at(-1)!]!;
+    const leftOut = (c.floor + 1e-5 * Math.abs(c.floor)) * this.sampler.options.temperature;
+    const logZ = c.untempered.max + Math.log(c.untempered.sumExp);
+    return leftOut < last - 1e-5 * (Math.abs(last) + Math.abs(logZ));
   }
 
   /** The report from the selections: each log-probability is a raw logit minus the raw row's log-sum-exp. */
