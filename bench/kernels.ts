@@ -28,7 +28,7 @@ import {
 } from '../src/kernels/attention.ts';
 import { Checker, type Validation } from '../src/kernels/check.ts';
 import { embed, embedReference } from '../src/kernels/embedding.ts';
-import { attentionDecode, attentionDecodeFits, attentionDecodeKernel, type AttentionDecodeVersion, attentionDecodeReference, matmulFused, matmulFusedReference, matvecFused } from '../src/kernels/fused.ts';
+import { attentionDecode, attentionDecodeFits, attentionDecodeKernel, type AttentionDecodeVersion, attentionDecodeReference, lmHead, lmHeadReference, matmulFused, matmulFusedReference, matvecFused } from '../src/kernels/fused.ts';
 import { gelu, geluReference } from '../src/kernels/gelu.ts';
 import { kvAppend, kvAppendReference, type KvAppendOptions } from '../src/kernels/kvcache.ts';
 import { layerNorm, layerNormKernel, layerNormReference, type LayerNormVersion } from '../src/kernels/layernorm.ts';
@@ -163,7 +163,8 @@ function stepCases(step: Step): KernelCase[] {
   // the fused kernels (a matvec for one row, a matmul for more; attention for decode only), and in decode the
   // sampler's candidate selection on the LM head's output
   const fusedLinear = T === 1 ? 'matvecFused' : 'matmulFused';
-  const fused = (attention: KernelCase[], linears: KernelCase[]) => (phase === 'decode' ? [...attention, ...linears, ...each('topK', (v) => topKCase(step, v as TopKVersion))] : linears);
+  const fused = (attention: KernelCase[], linears: KernelCase[]) =>
+    phase === 'decode' ? [...attention, ...linears, ...each('lmHead', () => both((w) => lmHeadCase(step, w))), ...each('topK', (v) => topKCase(step, v as TopKVersion))] : linears;
   const both = (f: (w: WeightFormat) => KernelCase) => [f('f32'), f('f16')];
   const attentionDecodeCases = phase === 'decode' && attentionDecodeFits(C, m.headDim) ? each('attentionDecode', (v) => both((w) => attentionDecodeCase(step, w, v as AttentionDecodeVersion))) : [];
   const attention = [...each('softmax', (v) => softmaxCase(step, v)), ...each('attentionValues', (v) => valuesCase(step, v))];
@@ -757,6 +758,38 @@ function ropeCase(step: Step, op: string): KernelCase {
           return c.result();
         },
         reset: () => ops.restore(xt, x),
+        destroy: () => ops.destroy(),
+      };
+    },
+  };
+}
+
+/** The tail of a decode step fused: the final norm and the LM head, one row (lmHead). */
+function lmHeadCase(step: Step, weights: WeightFormat): KernelCase {
+  const { vocab: N, hidden: K } = step.model;
+  const norm = step.model.arch === 'gpt2' ? ('layernorm' as const) : ('rmsnorm' as const);
+  return {
+    ...base(step, 'lmHead', 'ln_f+lm_head', `[1,${K}]x[${N},${K}]`, matmulFlops(1, N, K), matmulBytes(1, N, K, weights === 'f16' ? 'f16x2' : 'f32'), '-', weights),
+    prepare(target) {
+      const ops = new Operands(target);
+      const a = random(K, 33, 1, 3);
+      const w = ops.weight(random(N * K, 34), N, K, weights, 'w');
+      const gamma = random(K, 35);
+      const beta = random(K, 36);
+      const out = ops.output([N], 'out');
+      const fusedNorm = { kind: norm, gamma: gpuT(ops.f32(gamma, [K], 'gamma')), beta: norm === 'layernorm' ? gpuT(ops.f32(beta, [K], 'beta')) : undefined, eps: 1e-5 };
+      const at = gpuT(ops.f32(a, [K], 'a'));
+      return {
+        record: (rec) => lmHead(rec, gpuT(out), at, gpuT(w.tensor), undefined, fusedNorm, N, K, { label: 'ln_f+lm_head' }),
+        async check() {
+          const got = await ops.read(out, N);
+          const ref = new Float64Array(N);
+          lmHeadReference(ref, a, w.values, undefined, N, K, { kind: norm, gamma, beta, eps: 1e-5 });
+          const c = new Checker({ rtol: 1e-4, atol: 1e-6 * K });
+          c.expectNoNaN(got);
+          c.addAll(got, ref, 'out');
+          return c.result();
+        },
         destroy: () => ops.destroy(),
       };
     },

@@ -6,6 +6,8 @@
 //     ids, raw     the K largest x, largest first (lower id first on ties), as ids (f32, exact below 2^24) and
 //                  their raw logits (before adjust), so the CPU can redo the processing exactly; -1 past the end
 //     floor        the largest x not returned (-Infinity when none is left): every id not returned has x <= floor
+//   UNTEMPERED: out[3 + 2K], out[4 + 2K] = max, sumExp of adjust(logits[i]), the row before the temperature: with
+//     no list, the raw row's log-sum-exp, which log-probabilities are reported against, from the same pass
 //
 // One workgroup of WG invocations. Each walks a stripe of the row keeping the K largest of it in order (an
 // insertion list in registers) and a running log-sum-exp; then K rounds of a workgroup argmax over the heads of
@@ -74,6 +76,8 @@ fn main(@builtin(local_invocation_index) t: u32) {
   var count = 0u;
   var m = LOWEST_F32;
   var s = 0.0;
+  var m1 = LOWEST_F32; // UNTEMPERED: the same of the values before the temperature
+  var s1 = 0.0;
   for (var i = t; i < params.V; i += WG) {
     let x = logits[i] / params.temperature;
     if (isMasked(x)) {
@@ -85,6 +89,15 @@ fn main(@builtin(local_invocation_index) t: u32) {
     } else {
       s += exp(x - m);
     }
+#if ${UNTEMPERED}
+    let y = logits[i];
+    if (y > m1) {
+      s1 = s1 * exp(m1 - y) + 1.0;
+      m1 = y;
+    } else {
+      s1 += exp(y - m1);
+    }
+#endif
     // stripes run in increasing id, so a strictly larger value is what moves ahead of an equal one
     if (count < K || x > values[K - 1u]) {
       var at = min(count, K - 1u);
@@ -102,6 +115,10 @@ fn main(@builtin(local_invocation_index) t: u32) {
   // 3. The log-sum-exp of the whole row.
   let rowMax = workgroupMax(m, t);
   let sumExp = workgroupSum(select(0.0, s * exp(m - rowMax), s > 0.0), t);
+#if ${UNTEMPERED}
+  let rowMax1 = workgroupMax(m1, t);
+  let sumExp1 = workgroupSum(select(0.0, s1 * exp(m1 - rowMax1), s1 > 0.0), t);
+#endif
 
   // 4. K rounds: the best head among the invocations' lists is the next candidate; round K + 1 finds the floor.
   var head = 0u;
@@ -144,6 +161,10 @@ fn main(@builtin(local_invocation_index) t: u32) {
   if (t == 0u) {
     out[0] = rowMax;
     out[1] = sumExp;
+#if ${UNTEMPERED}
+    out[3u + 2u * K] = rowMax1;
+    out[4u + 2u * K] = sumExp1;
+#endif
   }
   for (var r = t; r < K; r += WG) {
     let id = picked[r];

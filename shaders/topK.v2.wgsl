@@ -3,6 +3,7 @@
 // dearly. Each of WG invocations walks a stripe keeping its K + 1 largest in a sorted insertion list and a running
 // log-sum-exp, writes them to workgroup memory, and after the one barrier invocation 0 merges the WG lists. A
 // stripe's (K + 1)-th value bounds the rest of its stripe, so after K picks the best head left is the floor.
+// UNTEMPERED adds the log-sum-exp before the temperature, as in v1.
 
 struct TopKParams {
   V: u32,
@@ -35,6 +36,10 @@ var<workgroup> listId: array<u32, WG * L>;
 var<workgroup> listCount: array<u32, WG>;
 var<workgroup> stripeMax: array<f32, WG>;
 var<workgroup> stripeSum: array<f32, WG>;
+#if ${UNTEMPERED}
+var<workgroup> stripeMax1: array<f32, WG>;
+var<workgroup> stripeSum1: array<f32, WG>;
+#endif
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) t: u32) {
@@ -62,6 +67,8 @@ fn main(@builtin(local_invocation_index) t: u32) {
   var count = 0u;
   var m = LOWEST_F32;
   var s = 0.0;
+  var m1 = LOWEST_F32; // UNTEMPERED: the same of the values before the temperature
+  var s1 = 0.0;
   for (var i = t; i < params.V; i += WG) {
     let x = logits[i] / params.temperature;
     if (isMasked(x)) {
@@ -73,6 +80,15 @@ fn main(@builtin(local_invocation_index) t: u32) {
     } else {
       s += exp(x - m);
     }
+#if ${UNTEMPERED}
+    let y = logits[i];
+    if (y > m1) {
+      s1 = s1 * exp(m1 - y) + 1.0;
+      m1 = y;
+    } else {
+      s1 += exp(y - m1);
+    }
+#endif
     if (count < L || x > values[K]) {
       var at = min(count, K);
       while (at > 0u && x > values[at - 1u]) {
@@ -92,6 +108,10 @@ fn main(@builtin(local_invocation_index) t: u32) {
   listCount[t] = count;
   stripeMax[t] = m;
   stripeSum[t] = s;
+#if ${UNTEMPERED}
+  stripeMax1[t] = m1;
+  stripeSum1[t] = s1;
+#endif
   workgroupBarrier();
   if (t != 0u) {
     return;
@@ -117,6 +137,20 @@ fn main(@builtin(local_invocation_index) t: u32) {
   }
   out[0] = rowMax;
   out[1] = sumExp;
+#if ${UNTEMPERED}
+  var rowMax1 = LOWEST_F32;
+  for (var u = 0u; u < WG; u++) {
+    rowMax1 = max(rowMax1, stripeMax1[u]);
+  }
+  var sumExp1 = 0.0;
+  for (var u = 0u; u < WG; u++) {
+    if (stripeSum1[u] > 0.0) {
+      sumExp1 += stripeSum1[u] * exp(stripeMax1[u] - rowMax1);
+    }
+  }
+  out[3u + 2u * K] = rowMax1;
+  out[4u + 2u * K] = sumExp1;
+#endif
   for (var r = 0u; r <= K; r++) {
     var best = NONE;
     var bestValue = negativeInfinity();

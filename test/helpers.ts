@@ -10,6 +10,15 @@ export function gpu(): Promise<Gpu> {
   return getGpu();
 }
 
+/**
+ * The process-wide GPU taken for a hardware one: every kernel runs the versions a GPU gets (workgroup reductions,
+ * the fused decode tail), whatever adapter this machine has.
+ */
+export async function hardwareGpu(): Promise<Gpu> {
+  const g = await getGpu();
+  return { ...g, info: { ...g.info, kind: 'hardware' } };
+}
+
 /** The devices a model runs on, each test of a whole model running on both. */
 export const DEVICE_KINDS = ['webgpu', 'wasm'] as const;
 export type DeviceKind = (typeof DEVICE_KINDS)[number];

@@ -68,6 +68,11 @@ export interface FusedStep {
   /** x += h @ w^T + bias, in place. */
   linearAdd(x: Act, h: Act, w: Matrix, layer: number): boolean;
   /**
+   * The tail of a decode step: logits = norm(x) @ w^T + bias for one row x [1, C], in `slot`. Undefined where the
+   * backend runs the tail unfused (a split LM head, or an adapter where the fused tail is slower).
+   */
+  head(slot: string, x: Act, norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number }, w: Matrix): Act | undefined;
+  /**
    * One token's attention from the residual row x: its norm, q | k | v = h @ qkv^T + bias, RoPE on q and k where
    * given, k and v appended to the cache at pos0, softmax(q.k / sqrt(HS)) . v. Returns z [1, NH * HS].
    */
@@ -104,6 +109,11 @@ export interface SampleRequest {
   K: number;
   temperature: number;
   list: readonly LogitAdjust[];
+  /**
+   * Also the log-sum-exp of the row before the temperature, from the same selection (Candidates.untempered): with
+   * no list, the raw row's, which log-probabilities are reported against.
+   */
+  untempered?: boolean;
   /** Also select from the raw row, for log-probabilities (when the sampler's selection is not of the raw row). */
   report?: number;
   /** Also choose the token, where the next step's embedding reads it (StepOptions.tokenOnDevice). */

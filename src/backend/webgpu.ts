@@ -11,7 +11,7 @@ import { attentionScores, attentionValues } from '../kernels/attention.ts';
 import { attentionResult, sumHeads } from '../kernels/attention-result.ts';
 import { chooseToken } from '../kernels/choose.ts';
 import { embed } from '../kernels/embedding.ts';
-import { attentionDecode, attentionDecodeBindings, attentionDecodeFits, matmulFused, matvecFused, type MatvecFusedOptions } from '../kernels/fused.ts';
+import { attentionDecode, attentionDecodeBindings, attentionDecodeFits, lmHead, lmHeadFusedOn, matmulFused, matvecFused, type MatvecFusedOptions } from '../kernels/fused.ts';
 import { gelu } from '../kernels/gelu.ts';
 import { kvAppend } from '../kernels/kvcache.ts';
 import { layerNorm } from '../kernels/layernorm.ts';
@@ -19,7 +19,7 @@ import { rmsNorm } from '../kernels/rmsnorm.ts';
 import { rope } from '../kernels/rope.ts';
 import { softmax } from '../kernels/softmax.ts';
 import { swiglu } from '../kernels/swiglu.ts';
-import { packAdjustments, topK } from '../kernels/topk.ts';
+import { candidateFloats, packAdjustments, topK } from '../kernels/topk.ts';
 import { ConfigError } from '../model/config.ts';
 import type { WeightFormat } from '../model/model.ts';
 import { createGatherBuffers, splitEmbed, splitMatmul, splitScratchWidth, splitTensors, uploadSplitMatrix, type GatherBuffers, type SplitMatrix } from '../model/split-weights.ts';
@@ -375,13 +375,14 @@ class WebGpuStep implements BackendStep, FusedStep {
     const packed = new Uint32Array(packAdjustments(list));
     const listTensor = this.b.slot('sample.list', 1, packed.length, 'u32');
     writeTensor(this.b.gpu.device, listTensor, packed);
-    const candidates = this.b.slot('sample.candidates', 1, 3 + 2 * K);
-    topK(this.rec, candidates, row, listTensor, { V, K, nList: list.length, temperature });
-    const parts: [Tensor, number][] = [[candidates, 3 + 2 * K]];
+    const floats = candidateFloats(K, r.untempered);
+    const candidates = this.b.slot('sample.candidates', 1, floats);
+    topK(this.rec, candidates, row, listTensor, { V, K, nList: list.length, temperature, untempered: r.untempered });
+    const parts: [Tensor, number][] = [[candidates, floats]];
     if (r.report) {
-      const report = this.b.slot('sample.report', 1, 3 + 2 * r.report);
+      const report = this.b.slot('sample.report', 1, candidateFloats(r.report));
       topK(this.rec, report, row, listTensor, { V, K: r.report, nList: 0, temperature: 1, label: 'top_logprobs' });
-      parts.push([report, 3 + 2 * r.report]);
+      parts.push([report, candidateFloats(r.report)]);
     }
     if (r.choose) {
       // where the next step's embedding reads its token (StepOptions.tokenOnDevice)
@@ -416,6 +417,16 @@ class WebGpuStep implements BackendStep, FusedStep {
     if (m.chunks.length !== 1) return false;
     this.fusedLinear((x as GpuAct).tensor, (h as GpuAct).tensor, m, x.shape[0]!, m.rows, { epilogue: 'residual', layer, label: `${w.label}+add` });
     return true;
+  }
+
+  head(slot: string, x: Act, norm: { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number }, w: Matrix): Act | undefined {
+    const m = w as GpuMatrix;
+    if (x.shape[0] !== 1 || m.chunks.length !== 1 || !lmHeadFusedOn(this.b.gpu)) return undefined;
+    const out = this.act(slot, 1, m.rows);
+    const n = norm.w as GpuNorm;
+    const { weight, bias } = m.chunks[0]!;
+    lmHead(this.rec, out.tensor, (x as GpuAct).tensor, weight, bias, { kind: norm.kind, gamma: n.weight.tensor, beta: n.bias?.tensor, eps: norm.eps }, m.rows, m.cols, { label: `ln_final+${slot}` });
+    return out;
   }
 
   /** One row on matvecFused, several (prefill) on matmulFused. */

@@ -8,6 +8,7 @@
 //   attentionDecode  norm + q|k|v + RoPE + KV append + scores + softmax + values, one workgroup per head
 //                    (GPT-2: ln_1 + c_attn, no RoPE; Llama: RMSNorm + qkv_proj, RoPE on all or part of each head,
 //                    grouped-query heads, Qwen2's q|k|v bias)
+//   lmHead           the tail of a decode step: the final norm + the LM head, one row, on hardware adapters
 //
 // They are versions of the forward pass, not of one kernel: the unfused kernels stay, and run whenever a hook
 // needs an intermediate these keep in registers (src/model/step.ts decides). The CPU references below are the
@@ -24,10 +25,11 @@ import { matmulReference } from './matmul.ts';
 import { rmsNormReference } from './rmsnorm.ts';
 import { ropeReference } from './rope.ts';
 import { swigluReference } from './swiglu.ts';
-import { defineKernel } from './versions.ts';
+import { adapterKind, defineKernel } from './versions.ts';
 import { weightConstants } from './weights.ts';
 
 const MatvecFusedParams = defineUniforms('MatvecFusedParams', { N: 'u32', K: 'u32', eps: 'f32' });
+const LmHeadParams = defineUniforms('LmHeadParams', { N: 'u32', K: 'u32', eps: 'f32' });
 const MatmulFusedParams = defineUniforms('MatmulFusedParams', { M: 'u32', N: 'u32', K: 'u32', eps: 'f32' });
 const AttentionDecodeParams = defineUniforms('AttentionDecodeParams', {
   K: 'u32',
@@ -73,10 +75,33 @@ export const attentionDecodeKernel = defineKernel('attentionDecode', [
   },
 ]);
 
+export const lmHeadKernel = defineKernel('lmHead', [
+  {
+    name: 'v1',
+    uniforms: LmHeadParams,
+    defaultOn: ['hardware', 'software'],
+    changes: 'one row: the final norm inside matmul.matvec (a workgroup per 8 rows of w, K split), its statistics by two reductions over the same stripes',
+  },
+]);
+
+/**
+ * Whether a decode step's tail (the final norm and the LM head) runs fused, on lmHead, on `gpu`'s adapter: on a GPU,
+ * where it saves a dispatch. On a software adapter such as SwiftShader the LM head is most of a decode step and the
+ * final norm's own dispatch costs a few hundredths of a millisecond (`wgpt bench --only profile`); any norm inside
+ * the LM head's dispatch costs more than that there (the statistics per workgroup behind barriers, as lmHead
+ * computes them, or per invocation, which made matvecFused 2x slower on that shape; the normalised row in workgroup
+ * memory made the matvec itself about 1.4x slower), so the tail stays layerNorm + matmul.matvec.v2.
+ */
+export function lmHeadFusedOn(gpu: { info: { kind: string } }): boolean {
+  return adapterKind(gpu) === 'hardware';
+}
+
 export type AttentionDecodeVersion = (typeof attentionDecodeKernel.versions)[number]['name'];
 
 /** matvecFused: 8 outputs an invocation (fixed in the shader), WG invocations a workgroup. */
 const MATVEC_FUSED = { WG: 64 };
+/** lmHead: 8 rows of w a workgroup (fixed in the shader) of WG invocations, a power of two, as matmul.matvec. */
+const LM_HEAD = { WG: 32 };
 /** matmulFused: a block of 4 rows x 8 outputs an invocation (fixed in the shader), WG_N x WG_M a workgroup, as matmul.v2. */
 const MATMUL_FUSED = { WG_N: 8, WG_M: 2 };
 /** attentionDecode v1: invocations per workgroup (one workgroup per head); a power of two for the reductions. */
@@ -138,6 +163,30 @@ export function matmulFused(rec: Recorder, out: Tensor, a: Tensor, w: Tensor, bi
     layer: o.layer,
     shape: `[${M},${K}]x[${o.epilogue === 'swiglu' ? 2 * N : N},${K}]`,
   });
+}
+
+/**
+ * logits[n] = norm(a) . w[n] + bias[n] for n < N, one row: the final norm and the LM head of a decode step. a [1, K];
+ * w [N, K] f32, f16x2, q8 or q4; bias [N] or none; out [1, N].
+ */
+export function lmHead(rec: Recorder, out: Tensor, a: Tensor, w: Tensor, bias: Tensor | undefined, norm: FusedNorm, N: number, K: number, o: { label?: string } = {}): void {
+  const label = o.label ?? 'ln_final+lm_head';
+  const { bindings, constants } = fusedOperands(out, a, w, bias, K, { norm, label });
+  if (out.byteLength < N * 4 || a.byteLength < K * 4) throw new Error(`${label}: out holds fewer than ${N} floats or a fewer than ${K}`);
+  rec.dispatch({
+    shader: lmHeadKernel.version('v1').shader,
+    constants: { ...constants, ...LM_HEAD },
+    uniforms: LmHeadParams.pack({ N, K, eps: norm.eps }),
+    bindings,
+    workgroups: grid1d(ceilDiv(N, 8)),
+    label,
+    shape: `[1,${K}]x[${N},${K}]`,
+  });
+}
+
+/** CPU reference of lmHead: the norm's reference, then matmul's, in float64. */
+export function lmHeadReference(out: Float64Array, a: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | undefined, N: number, K: number, norm: NonNullable<FusedReferenceOptions['norm']>): void {
+  matmulFusedReference(out, a, w, bias, 1, N, K, { norm });
 }
 
 /** The bindings and constants matvecFused and matmulFused share: out, a, w, then gamma, beta and bias as given. */

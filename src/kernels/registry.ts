@@ -4,7 +4,7 @@ import { attentionScoresKernel, attentionValuesKernel } from './attention.ts';
 import { attentionResultKernel, sumHeadsKernel } from './attention-result.ts';
 import { chooseTokenKernel } from './choose.ts';
 import { embedKernel } from './embedding.ts';
-import { attentionDecodeKernel, matmulFusedKernel, matvecFusedKernel } from './fused.ts';
+import { attentionDecodeKernel, lmHeadKernel, matmulFusedKernel, matvecFusedKernel } from './fused.ts';
 import { geluKernel } from './gelu.ts';
 import { interveneKernel } from './intervene.ts';
 import { kvAppendKernel } from './kvcache.ts';
@@ -35,6 +35,7 @@ export const KERNELS: readonly Kernel[] = [
   matvecFusedKernel,
   matmulFusedKernel,
   attentionDecodeKernel,
+  lmHeadKernel,
   topKKernel,
   chooseTokenKernel,
   interveneKernel,

@@ -4,6 +4,8 @@
 // exactly (src/sampling/gpu.ts). Versions: v1 (a workgroup, for GPUs) and v2 (one invocation, for software adapters).
 //
 //   out [3 + 2K] = [max, sumExp, floor, ids[K] (as f32; -1 past the end), raw[K]]; floor bounds every id not returned
+//       [5 + 2K] with `untempered`: then also [max, sumExp] of the adjusted row before the temperature (with no
+//       list, the raw row: the normaliser of reported log-probabilities, so no second selection is needed for it)
 //   logits [V] f32, changed at the listed ids while the kernel runs and restored before it ends
 //   list [nList] of { id, bias, penalty, raw }: 16 bytes each, raw written by the kernel
 import type { Tensor } from '../gpu/buffers.ts';
@@ -56,21 +58,34 @@ export function packAdjustments(list: readonly LogitAdjust[]): ArrayBuffer {
 }
 
 /** Candidates of a row of V logits: writes out [3 + 2K] (see the top of this file). */
-export function topK(rec: Recorder, out: Tensor, logits: Tensor, list: Tensor, o: { V: number; K: number; nList: number; temperature: number; label?: string; version?: TopKVersion }): void {
+export function topK(
+  rec: Recorder,
+  out: Tensor,
+  logits: Tensor,
+  list: Tensor,
+  o: { V: number; K: number; nList: number; temperature: number; untempered?: boolean; label?: string; version?: TopKVersion },
+): void {
   const { V, K, nList, temperature } = o;
+  const untempered = o.untempered === true;
+  if (out.byteLength < 4 * candidateFloats(K, untempered)) throw new Error(`topK: out holds fewer than ${candidateFloats(K, untempered)} floats`);
   if (!(Number.isInteger(K) && K >= 1 && K <= MAX_CANDIDATES)) throw new Error(`topK: K must be 1..${MAX_CANDIDATES}, got ${K}`);
   if (V >= 2 ** 24) throw new Error(`topK: ids are returned as f32, exact below 2^24; V = ${V}`);
   if (!(temperature > 0)) throw new Error(`topK: temperature must be > 0, got ${temperature}`);
   const version = topKKernel.version(o.version ?? topKKernel.defaultFor(rec.gpu).name);
   rec.dispatch({
     shader: version.shader,
-    constants: { ...(version.name === 'v1' ? TOPK : TOPK_V2), K },
+    constants: { ...(version.name === 'v1' ? TOPK : TOPK_V2), K, UNTEMPERED: untempered },
     uniforms: TopKParams.pack({ V, nList, temperature }),
     bindings: [out, logits, list],
     workgroups: [1],
     label: o.label ?? 'top_k',
     shape: `[${V}] -> ${K}`,
   });
+}
+
+/** The floats topK writes: 3 + 2K, and 2 more with the log-sum-exp before the temperature. */
+export function candidateFloats(K: number, untempered = false): number {
+  return 3 + 2 * K + (untempered ? 2 : 0);
 }
 
 /** What topK returns, read back. */
@@ -84,6 +99,8 @@ export interface Candidates {
   ids: number[];
   /** Their raw logits. */
   raw: number[];
+  /** Asked for (`untempered`): the log-sum-exp of the adjusted row before the temperature, max + log(sumExp). */
+  untempered?: { max: number; sumExp: number };
 }
 
 export function readCandidates(out: Float32Array, K: number): Candidates {
@@ -93,7 +110,8 @@ export function readCandidates(out: Float32Array, K: number): Candidates {
     ids.push(out[3 + r]!);
     raw.push(out[3 + K + r]!);
   }
-  return { max: out[0]!, sumExp: out[1]!, floor: out[2]!, ids, raw };
+  const untempered = out.length >= candidateFloats(K, true) ? { max: out[3 + 2 * K]!, sumExp: out[4 + 2 * K]! } : undefined;
+  return { max: out[0]!, sumExp: out[1]!, floor: out[2]!, ids, raw, ...(untempered && { untempered }) };
 }
 
 /** CPU reference in float64: the adjusted, tempered row's log-sum-exp and its K largest (lower id first on ties). */

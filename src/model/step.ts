@@ -222,9 +222,15 @@ export class Step {
     const { T, b } = this;
     const last = rows === 'last';
     this.fusing = false;
-    // The final norm stays its own kernel: fused into the LM head, every invocation of that widest matvec would
-    // redo the row's statistics (measured 2x slower on SwiftShader), for one dispatch less.
     const where = last ? { rows: 1, firstRow: b.pos0 + T - 1 } : { rows: T };
+    // one token: the final norm and the LM head in one kernel where the backend fuses them (not on SwiftShader:
+    // see lmHeadFusedOn in src/kernels/fused.ts), unless a hook wants the normalised row
+    const fused = T === 1 && this.canFuse() && !(b.hooked && b.wants('ln_final.hook_normalized'));
+    const tail = fused ? b.fused!.head('lm_head', this.x, { w: norm, kind: this.c.norm, eps: this.c.eps }, lmHead) : undefined;
+    if (tail) {
+      this.at('logits', tail, { ...where, cols: tail.shape[1]! });
+      return tail;
+    }
     const h = this.normalize('ln_final', last && T > 1 ? b.lastRow('last', this.x) : this.x, norm); // one token: x is the last row
     this.at('ln_final.hook_normalized', h, { ...where, cols: h.shape[1]! });
     const logits = b.linear(h, lmHead, undefined, 'lm_head');

@@ -11,7 +11,7 @@
 import { createBackend, type Act, type Backend, type BackendStep, type KVCache, type Matrix, type Norm, type Vector } from '../backend/index.ts';
 import type { Device } from '../backend/device.ts';
 import { ropeInvFreq, type RopeScaling } from '../kernels/rope.ts';
-import { readCandidates, type Candidates } from '../kernels/topk.ts';
+import { candidateFloats, readCandidates, type Candidates } from '../kernels/topk.ts';
 import type { ForwardOptions, ForwardResult, LanguageModel, ModelDims, WeightFormat } from './model.ts';
 import { Step, type StepContext } from './step.ts';
 
@@ -143,11 +143,11 @@ export abstract class Transformer<B> implements LanguageModel {
         const [timings, out] = await Promise.all([step.run(), step.read(picked, 1)]);
         profile.push(...timings);
         readbackBytes += out.byteLength;
-        candidates = readCandidates(out.subarray(0, 3 + 2 * r!.K), r!.K);
-        let at = 3 + 2 * r!.K;
+        let at = candidateFloats(r!.K, r!.untempered);
+        candidates = readCandidates(out.subarray(0, at), r!.K);
         if (r!.report) {
-          report = readCandidates(out.subarray(at, at + 3 + 2 * r!.report), r!.report);
-          at += 3 + 2 * r!.report;
+          report = readCandidates(out.subarray(at, at + candidateFloats(r!.report)), r!.report);
+          at += candidateFloats(r!.report);
         }
         if (r!.choose) chosen = new Uint32Array(out.buffer, out.byteOffset + 4 * at, 1)[0];
         readLogits = () => step.read(head!, 1);

@@ -176,7 +176,7 @@ export class DeviceTokens implements TokenSource {
 
   async next() {
     const r = await this.steps.get(-1)!.result;
-    if (this.rowReport) return reportFromRow(await r.readLogits!(), 0, this.o.topLogprobs).top;
+    if (this.rowReport || !this.selectionCovers(r)) return reportFromRow(await r.readLogits!(), 0, this.o.topLogprobs).top;
     return this.reportFromSelection(r, undefined).top;
   }
 
@@ -189,7 +189,7 @@ export class DeviceTokens implements TokenSource {
     let id = this.sampler.nextFromCandidates(r.candidates!, this.context, this.V, u);
     let row: Float32Array | undefined;
     const extra = { dispatches: 0, readbackBytes: 0 };
-    if (id === undefined || this.rowReport) {
+    if (id === undefined || this.rowReport || !this.selectionCovers(r)) {
       if (ahead) {
         // the step submitted ahead overwrote this one's row: run this one again (the same kernels on the same
         // inputs give the same row, and the same keys and values at its position), and the one ahead later
@@ -260,30 +260,59 @@ export class DeviceTokens implements TokenSource {
     const { K, temperature } = candidateRequest(o);
     const list = logitAdjustments(o, this.context, this.V);
     const k = this.rowReport ? 0 : this.o.topLogprobs;
-    // a selection of the row as it is serves the report too; otherwise a second one selects from the raw row
-    const raw = list.length === 0 && temperature === 1;
+    // with no bias or penalty the selection is in the raw row's order (a temperature only scales it), so it serves
+    // the report too, with the log-sum-exp before the temperature from the same pass (see selectionCovers);
+    // otherwise a second one selects from the raw row
+    const rawOrder = list.length === 0;
     const { topK, topP, minP, typicalP } = o;
     return {
-      K: raw ? Math.max(K, k) : K,
+      K: rawOrder ? Math.max(K, k) : K,
       temperature,
       list,
-      report: raw || this.rowReport ? undefined : Math.max(1, k),
+      untempered: rawOrder && temperature !== 1 && !this.rowReport,
+      report: rawOrder || this.rowReport ? undefined : Math.max(1, k),
       choose: choose ? { greedy: this.sampler.greedy, temperature, topK, topP, minP, typicalP, u: this.uniform(j + 1) } : undefined,
     };
+  }
+
+  /**
+   * Whether the selections hold the report: a selection of the raw row (the report's, or the sampler's at
+   * temperature 1) always does. The sampler's at another temperature holds the raw row's top `topLogprobs` when every
+   * id it left out lies clearly below the last of them: dividing by the temperature keeps the order of the raw
+   * logits, but f32 rounding may tie two apart (a tie goes to the lower id), and the report compares f32
+   * log-probabilities. An id left out has a tempered value of at most `floor`, so a raw logit of at most about
+   * floor * temperature; that must be below the last reported raw logit by more than those roundings. Otherwise
+   * the row is read.
+   */
+  private selectionCovers(r: ForwardResult): boolean {
+    const c = r.candidates!;
+    if (r.report || !c.untempered || c.floor === -Infinity || this.o.topLogprobs === 0) return true;
+    const top = byRawLogit(c).slice(0, this.o.topLogprobs);
+    const last = c.raw[top.at(-1)!]!;
+    const leftOut = (c.floor + 1e-5 * Math.abs(c.floor)) * this.sampler.options.temperature;
+    const logZ = c.untempered.max + Math.log(c.untempered.sumExp);
+    return leftOut < last - 1e-5 * (Math.abs(last) + Math.abs(logZ));
   }
 
   /** The report from the selections: each log-probability is a raw logit minus the raw row's log-sum-exp. */
   private reportFromSelection(r: ForwardResult, id: number | undefined): ReportedToken {
     const sel: Candidates = r.report ?? r.candidates!;
-    const logZ = sel.max + Math.log(sel.sumExp);
+    const lse = r.report ?? sel.untempered ?? sel;
+    const logZ = lse.max + Math.log(lse.sumExp);
     const logprob = (raw: number) => Math.fround(raw - logZ);
-    const top = sel.ids.slice(0, this.o.topLogprobs).map((t, n) => ({ id: t, logprob: logprob(sel.raw[n]!) }));
     // ordered as the CPU orders its f32 log-probabilities: larger first, the lower id on a tie
+    const top = byRawLogit(sel).map((n) => ({ id: sel.ids[n]!, logprob: logprob(sel.raw[n]!) }));
     top.sort((a, b) => b.logprob - a.logprob || a.id - b.id);
+    top.length = Math.min(top.length, this.o.topLogprobs);
     if (id === undefined) return { id: 0, logprob: 0, top };
     const c = r.candidates!;
     return { id, logprob: logprob(c.raw[c.ids.indexOf(id)]!), top };
   }
+}
+
+/** The indices of a selection's candidates by raw logit, larger first, the lower id on a tie. */
+function byRawLogit(c: Candidates): number[] {
+  return c.ids.map((_, n) => n).sort((a, b) => c.raw[b]! - c.raw[a]! || c.ids[a]! - c.ids[b]!);
 }
 
 /**

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../src/generate.ts';
 import { Hooks, hookNames, type Intervention } from '../../src/hooks/index.ts';
+import { lmHeadFusedOn } from '../../src/kernels/fused.ts';
 import type { GPT2Config, LlamaConfig } from '../../src/model/config.ts';
 import { GPT2 } from '../../src/model/gpt2.ts';
 import { Llama, llamaParamSource } from '../../src/model/llama.ts';
@@ -12,7 +13,7 @@ import type { ForwardResult, LanguageModel } from '../../src/model/model.ts';
 import { randomGPT2Params } from '../../src/model/random.ts';
 import { randomLlamaParams } from '../../src/model/random-llama.ts';
 import { gpt2Tokenizer } from '../../src/tokenizer/gpt2.ts';
-import { expectClose, gpu } from '../helpers.ts';
+import { expectClose, gpu, hardwareGpu } from '../helpers.ts';
 
 const gpt2Config: GPT2Config = {
   arch: 'gpt2', vocabSize: 61, nPositions: 24, nEmbd: 30, nLayer: 3, nHead: 3, nInner: 70,
@@ -49,13 +50,18 @@ async function run(model: LanguageModel, phase: Phase, fused: boolean, names: st
 // partial_rotary_factor); one with q | k | v bias (Qwen2)
 const partialRotaryConfig: LlamaConfig = { ...llamaConfig, nHead: 3, nKVHead: 1, headDim: 10, rotaryDim: 4 };
 const qkvBiasConfig: LlamaConfig = { ...llamaConfig, variant: 'qwen2', qkvBias: true };
-const llama = (config: LlamaConfig) => async () => new Llama(await gpu(), config, llamaParamSource(randomLlamaParams(config, 3)));
+const llama = (config: LlamaConfig, adapter = gpu) => async () => new Llama(await adapter(), config, llamaParamSource(randomLlamaParams(config, 3)));
 const models: [string, () => Promise<LanguageModel>][] = [
   ['gpt2', async () => new GPT2(await gpu(), gpt2Config, randomGPT2Params(gpt2Config, 3))],
   ['llama', llama(llamaConfig)],
   ['llama, partial rotary', llama(partialRotaryConfig)],
   ['llama, q|k|v bias', llama(qkvBiasConfig)],
+  ['gpt2 (hardware versions)', async () => new GPT2(await hardwareGpu(), gpt2Config, randomGPT2Params(gpt2Config, 3))],
+  ['llama (hardware versions)', llama(llamaConfig, hardwareGpu)],
 ];
+
+/** Dispatches of a decode step outside the blocks: embed, then ln_f and lm_head, or the two as one (lmHead). */
+const outsideBlocks = (model: LanguageModel) => (lmHeadFusedOn(model.gpu) ? 2 : 3);
 
 describe.each(models)('%s on the fused path', (arch, make) => {
   it('records fewer dispatches a token, and decodes the same greedy tokens', async () => {
@@ -76,9 +82,9 @@ describe.each(models)('%s on the fused path', (arch, make) => {
     }
     expect(tokens.fused).toEqual(tokens.unfused);
     // embed, ln_f, lm_head, and a block: GPT-2 14 unfused, Llama (RoPE) 16; both 4 fused (attention, its
-    // projection and the add, the norm and MLP up, the MLP down and the add)
-    expect(counts.unfused).toBe(arch === 'gpt2' ? 14 * L + 3 : 16 * L + 3);
-    expect(counts.fused).toBe(4 * L + 3);
+    // projection and the add, the norm and MLP up, the MLP down and the add), and on a GPU ln_f + lm_head as one
+    expect(counts.unfused).toBe(arch.startsWith('gpt2') ? 14 * L + 3 : 16 * L + 3);
+    expect(counts.fused).toBe(4 * L + outsideBlocks(model));
     model.destroy();
   });
 
@@ -148,6 +154,19 @@ describe('GPT-2 124M layout', () => {
     const unfused = await model.forward([next], prompt.length, { fused: false });
     expect(unfused.dispatches).toBe(171);
     expect(fused.dispatches).toBe(51); // 52 with the sampler's candidate selection
+    expectClose(fused.logits, unfused.logits, TOL, 'logits');
+    model.destroy();
+  });
+
+  it('decodes a token in 50 dispatches on a GPU, where the final norm and the LM head are one (lmHead)', async () => {
+    const config: GPT2Config = { ...gpt2Config, vocabSize: 50257, nPositions: 16, nEmbd: 16, nHead: 2, nInner: 64, nLayer: 12, bosTokenId: 50256, eosTokenId: 50256 };
+    const model = new GPT2(await hardwareGpu(), config, randomGPT2Params(config, 5));
+    await model.forward(prompt, 0);
+    const fused = await model.forward([next], prompt.length);
+    await model.forward(prompt, 0, { fused: false });
+    const unfused = await model.forward([next], prompt.length, { fused: false });
+    expect(unfused.dispatches).toBe(171);
+    expect(fused.dispatches).toBe(50); // 51 with the sampler's candidate selection
     expectClose(fused.logits, unfused.logits, TOL, 'logits');
     model.destroy();
   });

@@ -9,6 +9,9 @@ import {
   attentionDecode,
   attentionDecodeKernel,
   attentionDecodeReference,
+  lmHead,
+  lmHeadFusedOn,
+  lmHeadReference,
   matmulFused,
   matmulFusedReference,
   matvecFused,
@@ -72,6 +75,53 @@ describe.each(DTYPES)('matvecFused with %s weights', (dtype) => {
       expect([...got.subarray(c.N)], 'wrote past the output').toEqual([7, 7, 7, 7]);
     }
   });
+});
+
+// N leaves 1..7 rows of a last workgroup of 8; K below, at and past the 32 invocations' stripes (odd, 4n, 4n + 1),
+// one far past (each invocation several chunks); a vocabulary-like N
+const headShapes = [
+  [3, 7],
+  [70, 64],
+  [133, 129],
+  [29, 1001],
+  [5003, 48],
+] as const;
+
+describe.each(DTYPES)('lmHead with %s weights', (dtype) => {
+  it.each(['layernorm', 'rmsnorm'] as const)('the final norm (%s) and the LM head match the reference', async (norm) => {
+    const g = await gpu();
+    const rec = new Recorder(g);
+    const cases = headShapes.map(([N, K], i) => {
+      const rng = new Rng(N * 7919 + K + i + (norm === 'rmsnorm' ? 1 : 0));
+      // a residual row with a large common offset: LayerNorm's shifted statistics, and RMSNorm's large mean square
+      const a = randomArray(rng, K).map((v) => v * 2 + 3);
+      const w = weights(g, randomArray(rng, N * K), N, K, dtype);
+      const bias = i % 2 === 1 ? randomArray(rng, N) : undefined; // tied heads have none; an untied one may
+      const gamma = randomArray(rng, K);
+      const beta = randomArray(rng, K);
+      const out = createTensor(g.device, 'f32', [N + 4], 'out');
+      poison(g.device, out);
+      writeTensor(g.device, out, new Float32Array(4).fill(7), N * 4);
+      const eps = 1e-5;
+      const fusedNorm = { kind: norm, gamma: uploadTensor(g.device, 'f32', [K], gamma, 'gamma'), beta: norm === 'layernorm' ? uploadTensor(g.device, 'f32', [K], beta, 'beta') : undefined, eps };
+      lmHead(rec, out, uploadTensor(g.device, 'f32', [K], a, 'a'), w.tensor, bias && uploadTensor(g.device, 'f32', [N], bias, 'bias'), fusedNorm, N, K);
+      const ref = new Float64Array(N);
+      lmHeadReference(ref, a, w.ref, bias, N, K, { kind: norm, gamma, beta, eps });
+      return { N, K, out, ref };
+    });
+    await rec.submit();
+    for (const c of cases) {
+      const got = await readF32(g.device, c.out);
+      expectClose(got.subarray(0, c.N), c.ref, { rtol: 1e-4, atol: 1e-4 }, `[${c.N}, ${c.K}]`);
+      expect([...got.subarray(c.N)], 'wrote past the output').toEqual([7, 7, 7, 7]);
+    }
+  });
+});
+
+it('the fused tail runs on hardware adapters, and on software ones the final norm keeps its own dispatch', () => {
+  expect(lmHeadFusedOn({ info: { kind: 'hardware' } })).toBe(true);
+  expect(lmHeadFusedOn({ info: { kind: 'unknown' } })).toBe(true);
+  expect(lmHeadFusedOn({ info: { kind: 'software' } })).toBe(false);
 });
 
 // M rows leave 1..3 rows of a last block of 4 (and one row); the same N and K as above

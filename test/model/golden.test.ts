@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lmHeadFusedOn } from '../../src/kernels/fused.ts';
 import { nodeModelFiles } from '../../src/loading/files.ts';
 import { parseSafetensors } from '../../src/loading/safetensors.ts';
 import { loadModel } from '../../src/model/load.ts';
@@ -10,7 +11,7 @@ import type { LanguageModel } from '../../src/model/model.ts';
 import { defaultModelDir } from '../../src/runtime.ts';
 import { argmax } from '../../src/sampling/logprobs.ts';
 import { gpt2Tokenizer } from '../../src/tokenizer/gpt2.ts';
-import { device, DEVICE_KINDS, type DeviceKind } from '../helpers.ts';
+import { device, DEVICE_KINDS, type DeviceKind, hardwareGpu } from '../helpers.ts';
 
 interface GoldenPrompt {
   name: string;
@@ -77,6 +78,29 @@ describe.each(paths)('the embedded model matches PyTorch on %s (%s)', (kind, _, 
       const best = argmax(logits);
       tokens.push(best);
       if (i < golden.greedy_steps - 1) ({ logits } = await model.forward([best], p.ids.length + i, { fused }));
+    }
+    expect(tokens).toEqual(p.greedy_ids);
+  });
+});
+
+// A GPU runs other versions of the kernels, and the tail of a decode step fused (the final norm and the LM head as one
+// lmHead dispatch): the greedy continuations through it, on this machine's adapter taken for a GPU.
+describe('the embedded model matches PyTorch on the kernels a GPU runs (fused decode tail)', () => {
+  let model: LanguageModel;
+  beforeAll(async () => {
+    model = await loadModel(await hardwareGpu(), nodeModelFiles(defaultModelDir()));
+  });
+  afterAll(() => model?.destroy());
+
+  // one prompt: those kernels are slow on a CPU driver, and the continuation passes through every step of them
+  it.each(golden.prompts.filter((p) => p.name === 'romeo').map((p) => [p.name, p] as const))('%s: identical greedy continuation through the KV cache', async (_, p) => {
+    expect(lmHeadFusedOn(model.gpu)).toBe(true);
+    const tokens: number[] = [];
+    let { logits } = await model.forward(p.ids, 0);
+    for (let i = 0; i < golden.greedy_steps; i++) {
+      const best = argmax(logits);
+      tokens.push(best);
+      if (i < golden.greedy_steps - 1) ({ logits } = await model.forward([best], p.ids.length + i));
     }
     expect(tokens).toEqual(p.greedy_ids);
   });

@@ -13,7 +13,9 @@ import { Rng } from '../../src/random.ts';
 import { gpt2ForwardReference } from '../../src/reference/gpt2.ts';
 import { llamaForwardReference } from '../../src/reference/llama.ts';
 import { argmax } from '../../src/sampling/logprobs.ts';
-import { expectClose, gpu } from '../helpers.ts';
+import { lmHeadFusedOn } from '../../src/kernels/fused.ts';
+import type { Gpu } from '../../src/gpu/device.ts';
+import { expectClose, gpu, hardwareGpu } from '../helpers.ts';
 
 const gpt2Config: GPT2Config = {
   arch: 'gpt2', vocabSize: 101, nPositions: 40, nEmbd: 48, nLayer: 2, nHead: 3, nInner: 100,
@@ -31,24 +33,24 @@ const FORMATS = ['q8', 'q4'] as const;
 
 interface Arch {
   V: number;
-  make(format: 'q8' | 'q4'): Promise<{ model: LanguageModel; reference: (ids: number[]) => Float64Array }>;
+  make(format: 'q8' | 'q4', adapter?: () => Promise<Gpu>): Promise<{ model: LanguageModel; reference: (ids: number[]) => Float64Array }>;
 }
 
 const ARCHS: Record<string, Arch> = {
   gpt2: {
     V: gpt2Config.vocabSize,
-    async make(format) {
+    async make(format, adapter = gpu) {
       const params = randomGPT2Params(gpt2Config, 21);
       const rounded = roundGPT2Params(params, format);
-      return { model: new GPT2(await gpu(), gpt2Config, params, format), reference: (ids) => gpt2ForwardReference(rounded, ids) };
+      return { model: new GPT2(await adapter(), gpt2Config, params, format), reference: (ids) => gpt2ForwardReference(rounded, ids) };
     },
   },
   llama: {
     V: llamaConfig.vocabSize,
-    async make(format) {
+    async make(format, adapter = gpu) {
       const params = randomLlamaParams(llamaConfig, 21);
       const rounded = roundLlamaParams(params, format);
-      return { model: new Llama(await gpu(), llamaConfig, llamaParamSource(params), { weights: format }), reference: (ids) => llamaForwardReference(rounded, ids) };
+      return { model: new Llama(await adapter(), llamaConfig, llamaParamSource(params), { weights: format }), reference: (ids) => llamaForwardReference(rounded, ids) };
     },
   },
 };
@@ -70,6 +72,19 @@ describe.each(cases)('%s with %s weights on WebGPU', (arch, format) => {
         const { logits } = await model.forward([ids[t]!], t, { fused });
         expectClose(logits, lastRow(expected, t + 1), F32_TOL, `decode at ${t}, fused ${fused}`);
       }
+    }
+    model.destroy();
+  });
+
+  it('decodes as the reference on the kernels a GPU runs, the final norm and the LM head as one (lmHead)', async () => {
+    const { model, reference } = await make(format, hardwareGpu);
+    expect(lmHeadFusedOn(model.gpu)).toBe(true);
+    const expected = reference(ids);
+    await model.forward(ids.slice(0, 17), 0);
+    for (let t = 17; t < 23; t++) {
+      const { logits, dispatches } = await model.forward([ids[t]!], t);
+      expectClose(logits, lastRow(expected, t + 1), F32_TOL, `decode at ${t}`);
+      expect(dispatches, 'embed, 4 a block, lmHead').toBe(4 * model.dims.nLayer + 2);
     }
     model.destroy();
   });

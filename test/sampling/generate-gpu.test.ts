@@ -110,6 +110,18 @@ describe('generate() with the sampling on the GPU', () => {
     expect(pipelined.timings.dispatches_per_token).toBeLessThanOrEqual(cpu.timings.dispatches_per_token! + 2);
     m.destroy();
   });
+
+  it('reports the log-probabilities of temperature sampling from its one selection, which returns the raw log-sum-exp too', async () => {
+    const m = await model();
+    const options: GenerateOptions = { temperature: 0.7, topK: 40, seed: 11, maxNewTokens: 10, stopAtEos: false, topLogprobs: 5 };
+    const cpu = await generate(m, tokenizer, prompt, { ...options, sampleOn: 'cpu' });
+    const stepByStep = await generate(m, tokenizer, prompt, { ...options, pipeline: false });
+    expectSameReport(stepByStep, cpu);
+    // one topK pass, not a second one over the raw row for the report: 64 candidates and 2 floats more
+    expect(stepByStep.timings.dispatches_per_token).toBe(cpu.timings.dispatches_per_token! + 1);
+    expect(stepByStep.timings.readback_bytes_per_token).toBe(4 * (5 + 2 * 64));
+    m.destroy();
+  });
 });
 
 describe('the pipelined decode', () => {
