@@ -149,3 +149,13 @@ describe('quantize() gives the reference words exactly', () => {
     }
   });
 });
+
+describe('the f16 scales', () => {
+  it('f16BitsToF32 gives every one of the 65536 halves its value by the definition', () => {
+    for (let h = 0; h < 0x10000; h++) {
+      const [sign, exp, mant] = [h & 0x8000 ? -1 : 1, (h >>> 10) & 0x1f, h & 0x3ff];
+      const want = exp === 0 ? sign * mant * 2 ** -24 : exp === 0x1f ? (mant ? Number.NaN : sign * Infinity) : sign * (1 + mant / 1024) * 2 ** (exp - 15);
+      if (!Object.is(f16BitsToF32(h), want)) expect.fail(`half 0x${h.toString(16)}: ${f16BitsToF32(h)}, by definition ${want}`);
+    }
+  });
+});
