@@ -157,6 +157,14 @@ export function dequantize(format: QuantFormat, packed: Uint32Array, rows: numbe
   return out;
 }
 
+/** The scales of a quantized [rows, cols] matrix, one per block ([rows, blocks] in f32): the step d, and q4's minimum m. */
+export function quantScales(format: QuantFormat, packed: Uint32Array, rows: number, cols: number): { d: Float32Array; m?: Float32Array } {
+  const s0 = quantScaleOffset(format, rows, cols);
+  const words = packed.subarray(s0, s0 + rows * quantBlocks(cols));
+  if (format === 'q8') return { d: Float32Array.from(words, bitsF32) };
+  return { d: Float32Array.from(words, (s) => f16BitsToF32(s & 0xffff)), m: Float32Array.from(words, (s) => f16BitsToF32(s >>> 16)) };
+}
+
 /** `values` ([rows, cols]) as a backend holding them in `format` sees them: quantized, then dequantized. */
 export function roundQuantized(format: QuantFormat, values: Float32Array, rows: number, cols: number): Float32Array {
   return dequantize(format, quantize(format, values, rows, cols), rows, cols);
