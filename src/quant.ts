@@ -101,9 +101,9 @@ function quantizeQ8Block(out: Uint32Array, w0: number, x: Float32Array, x0: numb
   return f32Bits(d);
 }
 
-/** round(y) clamped to -127 .. 127 (NaN: NaN, which `&` and `<<` make 0). */
+/** round(y) clamped to -127 .. 127 (NaN: NaN, which `&` and `<<` make 0). Clamped first: the same integer. */
 function q8(y: number): number {
-  return Math.max(-127, Math.min(127, Math.round(y)));
+  return Math.round(y > 127 ? 127 : y < -127 ? -127 : y);
 }
 
 /** x[x0 .. x0 + 31] as one q4 block: its integers at out[w0 .. w0 + 3]; returns its scale word (f16 d | f16 m << 16). */
@@ -129,9 +129,9 @@ function quantizeQ4Block(out: Uint32Array, w0: number, x: Float32Array, x0: numb
   return (dBits | (mBits << 16)) >>> 0;
 }
 
-/** round(y) clamped to 0 .. 15 (NaN: NaN, which `|` and `<<` make 0). */
+/** round(y) clamped to 0 .. 15 (NaN: NaN, which `|` and `<<` make 0). Clamped first: the same integer. */
 function q4(y: number): number {
-  return Math.max(0, Math.min(15, Math.round(y)));
+  return Math.round(y > 15 ? 15 : y < 0 ? 0 : y);
 }
 
 /** The values a quantized matrix stands for, [rows, cols] in f32: d * q (q8) or m + d * q (q4), each one f32 op. */
