@@ -35,8 +35,8 @@ export async function weightsLab(ctx: LabContext, layer: number, matrix: WeightM
   const { weight: float, rows, cols, name } = await readMatrix(ctx, layer, matrix);
   const format = ctx.model.weightFormat;
   // the values the model computes with; q8 and q4 keep their packed words for the scales
-  const packed = isQuantFormat(format) ? quantize(format, float, rows, cols) : undefined;
-  const weight = packed ? dequantize(format as QuantFormat, packed, rows, cols) : roundWeights(format, float, cols);
+  const quant = isQuantFormat(format) ? { format, packed: quantize(format, float, rows, cols) } : undefined;
+  const weight = quant ? dequantize(quant.format, quant.packed, rows, cols) : roundWeights(format, float, cols);
   const pool = (n: number) => Math.max(1, Math.ceil(n / MAX_CELLS));
   const [pr, pc] = [pool(rows), pool(cols)];
   const data: { out: number; out_end: number; in: number; in_end: number; value: number }[] = [];
@@ -80,7 +80,7 @@ export async function weightsLab(ctx: LabContext, layer: number, matrix: WeightM
   const heads = headAxis ? ` Black lines separate the ${headCount} heads (${HS} ${headAxis === 'out' ? 'rows' : 'columns'} each).` : '';
   const result: LabResult = {
     lab: 'weights',
-    lesson: packed
+    lesson: quant
       ? [
           `Each cell is one weight as the model computes with it (${format} blocks dequantized), red positive and blue negative.${heads}`,
           `${format} stores each run of 32 weights along a row as small integers times one step d: in the steps figure, a block`,
@@ -107,7 +107,7 @@ export async function weightsLab(ctx: LabContext, layer: number, matrix: WeightM
     result.lines.push(`f16: each weight rounded to the nearest half; rounding error max ${error.max_abs.toExponential(2)}, RMS ${error.rms.toExponential(2)} (${pct(error.relative_rms)} of the weights' RMS)`);
     result.numbers!.error = error;
   }
-  if (packed) showBlocks(result, format as QuantFormat, packed, float, weight, rows, cols, layer, matrix, name);
+  if (quant) showBlocks(result, quant.format, quant.packed, float, weight, rows, cols, layer, matrix, name);
   return result;
 }
 
@@ -145,7 +145,7 @@ function showBlocks(result: LabResult, format: QuantFormat, packed: Uint32Array,
     }
   }
   const error = roundingError(float, weight);
-  // the row figure: the row holding the matrix's largest |weight|, whose block has the coarsest step of that row
+  // the row figure: the row holding the matrix's largest |weight|, which sets (q8) or widens (q4) its block's step
   let at = 0;
   for (let i = 1; i < float.length; i++) if (Math.abs(float[i]!) > Math.abs(float[at]!)) at = i;
   const row = Math.floor(at / cols);
@@ -167,7 +167,7 @@ function showBlocks(result: LabResult, format: QuantFormat, packed: Uint32Array,
     bytes_per_weight: bytes,
     step: { min: sorted[0]!, median, max: sorted[sorted.length - 1]! },
     error: { ...error, max_over_half_step: worst },
-    row: { row, column: at % cols, weight: float[at]!, step: d[row * nb + block]!, blocks: [first, last] },
+    row: { row, column: at % cols, weight: float[at]!, step: d[row * nb + block]!, first_block: first, last_block: last - 1 },
   });
 }
 
