@@ -11,10 +11,10 @@
 // q4: integers and scales), the f32 input and the output; the same weights are read on every repetition, as in
 // the onnxruntime runs, so shapes whose weights fit the CPU's last-level cache can beat the copy ceiling.
 import { activationRoundingBound, WasmKernels } from '../src/backend/wasm/kernels.ts';
-import { tensorBytes, type WasmDType, type WasmTensor } from '../src/backend/wasm/arena.ts';
-import { packF16, roundToF16 } from '../src/half.ts';
+import { tensorBytes } from '../src/backend/wasm/arena.ts';
 import { matmulFlops, matmulReference } from '../src/kernels/matmul.ts';
-import { dequantize, isQuantFormat, quantize } from '../src/quant.ts';
+import type { WeightFormat } from '../src/model/model.ts';
+import { isQuantFormat, roundWeights } from '../src/quant.ts';
 import { Rng } from '../src/random.ts';
 import { measureCpuCopy } from './ceilings.ts';
 import { summarize } from './timing.ts';
@@ -59,24 +59,18 @@ function check(got: ArrayLike<number>, ref: Float64Array, what: string, extra?: 
   }
 }
 
-/** The weight formats timed: how they are stored, and whether the activations stay f32 (q8's comparison version). */
-const FORMATS: { name: string; dtype: WasmDType; floatActivations?: boolean }[] = [
-  { name: 'f32', dtype: 'f32' },
-  { name: 'f16', dtype: 'f16x2' },
-  { name: 'q8', dtype: 'q8' },
-  { name: 'q8, f32 act.', dtype: 'q8', floatActivations: true },
-  { name: 'q4', dtype: 'q4' },
+/**
+ * The weight formats timed, and whether the activations stay f32 (q8's comparison version). The weights are stored
+ * as a model loads them (WasmKernels.uploadWeight) and checked against the values that format stands for
+ * (roundWeights), as the main bench does.
+ */
+const FORMATS: { name: string; weights: WeightFormat; floatActivations?: boolean }[] = [
+  { name: 'f32', weights: 'f32' },
+  { name: 'f16', weights: 'f16' },
+  { name: 'q8', weights: 'q8' },
+  { name: 'q8, f32 act.', weights: 'q8', floatActivations: true },
+  { name: 'q4', weights: 'q4' },
 ];
-
-/** The weights as `dtype` stores them (u32 words where packed), and the values they stand for. */
-function stored(dtype: WasmDType, w: Float32Array, N: number, K: number): { data: Float32Array | Uint32Array; values: Float32Array } {
-  if (dtype === 'f16x2') return { data: packF16(w, K), values: w.map(roundToF16) };
-  if (isQuantFormat(dtype)) {
-    const data = quantize(dtype, w, N, K);
-    return { data, values: dequantize(dtype, data, N, K) };
-  }
-  return { data: w, values: w };
-}
 
 /** Read plus write bandwidth of copying a 256 MiB Float32Array, GB/s (the bench's CPU ceiling). */
 async function copyCeiling(): Promise<number> {
@@ -124,20 +118,20 @@ async function main(): Promise<void> {
     const a = Float32Array.from({ length: K }, () => rng.range(-1, 1));
     const w = Float32Array.from({ length: N * K }, () => rng.range(-1, 1));
     for (const f of FORMATS) {
-      const { data, values } = stored(f.dtype, w, N, K);
+      const values = roundWeights(f.weights, w, K);
       const ref = new Float64Array(N);
       matmulReference(ref, a, values, undefined, 1, N, K);
-      const bound = isQuantFormat(f.dtype) && !f.floatActivations ? activationRoundingBound(a, values, 1, N, K) : undefined;
+      const bound = isQuantFormat(f.weights) && !f.floatActivations ? activationRoundingBound(a, values, 1, N, K) : undefined;
       for (const k of instances) {
         const mark = k.arena.mark();
         const at = k.arena.upload('f32', [1, K], a, 'a');
-        const wt: WasmTensor = k.arena.upload(f.dtype, [N, K], data, 'w');
+        const wt = k.uploadWeight(f.weights, N, K, w, 'w');
         const out = k.arena.alloc('f32', [1, N], 'out');
         const run = () => k.matmul(out, at, wt, undefined, 1, N, K, name, f.floatActivations ? 'matvecQ8F32' : undefined);
         run();
         check(k.arena.f32(out), ref, `${name} ${f.name} ${k.threads} threads`, bound);
         const ms = time(run);
-        rows.push(row(name, K, N, f.name, tensorBytes(f.dtype, [N, K]), 'wasm', k.threads, ms));
+        rows.push(row(name, K, N, f.name, tensorBytes(wt.dtype, [N, K]), 'wasm', k.threads, ms));
         k.arena.release(mark);
       }
     }

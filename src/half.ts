@@ -31,13 +31,15 @@ export function f32ToF16Bits(value: number): number {
   return sign | half;
 }
 
+/** The value of f16 bits `h`. A normal half is an f32 with the exponent rebiased (15 to 127), mantissa bits shifted in. */
 export function f16BitsToF32(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;
   const mant = h & 0x3ff;
   if (exp === 0) return sign * mant * 2 ** -24;
   if (exp === 0x1f) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  u32[0] = ((h & 0x8000) << 16) | ((exp + 127 - 15) << 23) | (mant << 13);
+  return f32[0]!;
 }
 
 export function bf16BitsToF32(h: number): number {

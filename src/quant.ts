@@ -60,46 +60,59 @@ function bitsF32(bits: number): number {
   return f32[0]!;
 }
 
-/** Quantize a row-major [rows, cols] matrix (values.length = rows * cols) to `format`, laid out as above. */
-export function quantize(format: QuantFormat, values: ArrayLike<number>, rows: number, cols: number): Uint32Array {
-  const nb = quantBlocks(cols);
-  const W = QWORDS[format];
+/**
+ * Quantize a row-major [rows, cols] matrix (values.length = rows * cols) to `format`, laid out as above. A load
+ * quantizes every matrix of the model (GPT-2 124M: 124M values), so the loops read the values in place, make each
+ * word of integers in one expression, and call nothing per value but small functions V8 inlines. The last block
+ * of a row, when cols is not a multiple of 32, is copied into a zero-padded block first.
+ */
+export function quantize(format: QuantFormat, values: Float32Array, rows: number, cols: number): Uint32Array {
   const out = new Uint32Array(quantWords(format, rows, cols));
+  const nb = quantBlocks(cols);
   const s0 = quantScaleOffset(format, rows, cols);
-  const block = new Float32Array(QBLOCK);
+  const padded = new Float32Array(QBLOCK);
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < nb; b++) {
-      block.fill(0);
       const c0 = b * QBLOCK;
-      const n = Math.min(QBLOCK, cols - c0);
-      for (let j = 0; j < n; j++) block[j] = values[r * cols + c0 + j]!;
+      let x = values;
+      let x0 = r * cols + c0;
+      if (c0 + QBLOCK > cols) {
+        padded.fill(0);
+        padded.set(values.subarray(x0, x0 + cols - c0));
+        [x, x0] = [padded, 0];
+      }
       const q = r * nb + b;
-      out[s0 + q] = format === 'q8' ? quantizeQ8Block(block, out, q * W) : quantizeQ4Block(block, out, q * W);
+      out[s0 + q] = format === 'q8' ? quantizeQ8Block(out, q * 8, x, x0) : quantizeQ4Block(out, q * 4, x, x0);
     }
   }
   return out;
 }
 
-/** Write one q8 block's integers at out[w0 ..]; returns its scale word. */
-function quantizeQ8Block(x: Float32Array, out: Uint32Array, w0: number): number {
+/** x[x0 .. x0 + 31] as one q8 block: its integers at out[w0 .. w0 + 7]; returns its scale word, the f32 bits of d. */
+function quantizeQ8Block(out: Uint32Array, w0: number, x: Float32Array, x0: number): number {
   let amax = 0;
-  for (const v of x) amax = Math.max(amax, Math.abs(v));
+  for (let j = 0; j < QBLOCK; j++) amax = Math.max(amax, Math.abs(x[x0 + j]!));
   const d = Math.fround(amax / 127);
   const inv = d === 0 ? 0 : 1 / d;
-  for (let j = 0; j < QBLOCK; j++) {
-    const q = Math.max(-127, Math.min(127, Math.round(x[j]! * inv)));
-    out[w0 + (j >> 2)] = (out[w0 + (j >> 2)]! | ((q & 0xff) << (8 * (j & 3)))) >>> 0;
+  // value j is byte j & 3 of word j >> 2; `& 0xff` keeps a negative q's two's-complement byte
+  for (let w = 0, j = x0; w < 8; w++, j += 4) {
+    out[w0 + w] = (q8(x[j]! * inv) & 0xff) | ((q8(x[j + 1]! * inv) & 0xff) << 8) | ((q8(x[j + 2]! * inv) & 0xff) << 16) | (q8(x[j + 3]! * inv) << 24);
   }
   return f32Bits(d);
 }
 
-/** Write one q4 block's integers at out[w0 ..]; returns its scale word (f16 d | f16 m << 16). */
-function quantizeQ4Block(x: Float32Array, out: Uint32Array, w0: number): number {
+/** round(y) clamped to -127 .. 127 (NaN: NaN, which `&` and `<<` make 0). Clamped first: the same integer. */
+function q8(y: number): number {
+  return Math.round(y > 127 ? 127 : y < -127 ? -127 : y);
+}
+
+/** x[x0 .. x0 + 31] as one q4 block: its integers at out[w0 .. w0 + 3]; returns its scale word (f16 d | f16 m << 16). */
+function quantizeQ4Block(out: Uint32Array, w0: number, x: Float32Array, x0: number): number {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of x) {
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
+  for (let j = 0; j < QBLOCK; j++) {
+    lo = Math.min(lo, x[x0 + j]!);
+    hi = Math.max(hi, x[x0 + j]!);
   }
   // d and m are stored as f16: quantize against the rounded values, so the integers fit what the kernels read
   const mBits = f32ToF16Bits(lo);
@@ -107,11 +120,18 @@ function quantizeQ4Block(x: Float32Array, out: Uint32Array, w0: number): number 
   const dBits = f32ToF16Bits((hi - m) / 15);
   const d = f16BitsToF32(dBits);
   const inv = d === 0 ? 0 : 1 / d;
-  for (let j = 0; j < QBLOCK; j++) {
-    const q = Math.max(0, Math.min(15, Math.round((x[j]! - m) * inv)));
-    out[w0 + (j >> 3)] = (out[w0 + (j >> 3)]! | (q << (4 * (j & 7)))) >>> 0;
+  // value j is nibble j & 7 of word j >> 3
+  for (let w = 0, j = x0; w < 4; w++, j += 8) {
+    out[w0 + w] =
+      q4((x[j]! - m) * inv) | (q4((x[j + 1]! - m) * inv) << 4) | (q4((x[j + 2]! - m) * inv) << 8) | (q4((x[j + 3]! - m) * inv) << 12) |
+      (q4((x[j + 4]! - m) * inv) << 16) | (q4((x[j + 5]! - m) * inv) << 20) | (q4((x[j + 6]! - m) * inv) << 24) | (q4((x[j + 7]! - m) * inv) << 28);
   }
   return (dBits | (mBits << 16)) >>> 0;
+}
+
+/** round(y) clamped to 0 .. 15 (NaN: NaN, which `|` and `<<` make 0). Clamped first: the same integer. */
+function q4(y: number): number {
+  return Math.round(y > 15 ? 15 : y < 0 ? 0 : y);
 }
 
 /** The values a quantized matrix stands for, [rows, cols] in f32: d * q (q8) or m + d * q (q4), each one f32 op. */
@@ -135,6 +155,14 @@ export function dequantize(format: QuantFormat, packed: Uint32Array, rows: numbe
     }
   }
   return out;
+}
+
+/** The scales of a quantized [rows, cols] matrix, one per block ([rows, blocks] in f32): the step d, and q4's minimum m. */
+export function quantScales(format: QuantFormat, packed: Uint32Array, rows: number, cols: number): { d: Float32Array; m?: Float32Array } {
+  const s0 = quantScaleOffset(format, rows, cols);
+  const words = packed.subarray(s0, s0 + rows * quantBlocks(cols));
+  if (format === 'q8') return { d: Float32Array.from(words, bitsF32) };
+  return { d: Float32Array.from(words, (s) => f16BitsToF32(s & 0xffff)), m: Float32Array.from(words, (s) => f16BitsToF32(s >>> 16)) };
 }
 
 /** `values` ([rows, cols]) as a backend holding them in `format` sees them: quantized, then dequantized. */

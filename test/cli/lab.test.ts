@@ -83,6 +83,18 @@ describe('wgpt lab', () => {
     expect(lines[0]!.replace(/^wgpt: /, '')).toMatch(message);
   }, 180_000);
 
+  it('weights under --weights q4 draws the matrix as the model holds it, the steps of its blocks and one row', () => {
+    const out = join(dir, 'weights-q4');
+    const run = spawnSync(process.execPath, [BIN, 'lab', 'weights', '--weights', 'q4', '--device', 'wasm', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/\(out, in\) as q4 holds it \(dequantized\)/);
+    expect(run.stdout).toMatch(/^q4: each row of 128 is 4 blocks of 32, each 32 uint4 q/m);
+    expect(run.stdout).toMatch(/^rounding error \(dequantized - float\): max \S+, RMS \S+ \([\d.]+% of the weights' RMS\)/m);
+    const files = readdirSync(out).sort();
+    expect(files).toEqual(['weights-L0-q-row.png', 'weights-L0-q-row.svg', 'weights-L0-q-steps.png', 'weights-L0-q-steps.svg', 'weights-L0-q.png', 'weights-L0-q.svg']);
+    for (const png of files.filter((f) => f.endsWith('.png'))) checkPng(readFileSync(join(out, png)), png);
+  }, 180_000);
+
   it('an unknown lab is a usage error that lists the labs', () => {
     const run = spawnSync(process.execPath, [BIN, 'lab', 'nope'], { encoding: 'utf8' });
     expect(run.status).toBe(2);

@@ -3,11 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { activationRoundingBound } from '../../src/backend/wasm/kernels.ts';
 import { embedReference } from '../../src/kernels/embedding.ts';
-import { matmulReference } from '../../src/kernels/matmul.ts';
 import { dequantize, quantize, type QuantFormat } from '../../src/quant.ts';
 import { Rng } from '../../src/random.ts';
 import { expectClose, randomArray } from '../helpers.ts';
-import { kernels, place, read, untouched } from './setup.ts';
+import { expectSameBits, kernels, place, randomMatmul, read, runMatmul, untouched } from './setup.ts';
 
 // f32 rounding, as for the f32 matmul (test/wasm/matmul.test.ts)...
 const TOL = { rtol: 1e-4, atol: 1e-5 };
@@ -40,31 +39,13 @@ const variants = (['q8', 'q4'] as const).flatMap((format) => [true, false].map((
 
 async function run(threads: number, format: QuantFormat, withBias: boolean, M: number, N: number, K: number, floatActivations = false) {
   const k = await kernels(threads);
-  const mark = k.arena.mark();
-  const rng = new Rng(M * 1_000_003 + N * 1009 + K + (format === 'q4' ? 7 : 0));
-  const a = randomArray(rng, M * K);
+  const { a, w, bias } = randomMatmul(new Rng(M * 1_000_003 + N * 1009 + K + (format === 'q4' ? 7 : 0)), M, N, K, withBias);
   a[0] = 4; // an outlier: the rest of its block gets coarser steps
-  const w = randomArray(rng, N * K);
   for (let k = 0; k < K; k++) w[k] = 0.25 + 0.5 * w[k]!; // q4's minimum away from 0 in the first row
-  const bias = withBias ? randomArray(rng, N) : undefined;
   const packed = quantize(format, w, N, K);
   const x = dequantize(format, packed, N, K);
-  const at = place(k, 'f32', [M, K], a, 'a');
-  const wt = place(k, format, [N, K], packed, 'w');
-  const bt = bias && place(k, 'f32', [N], bias, 'bias');
-  const out = place(k, 'f32', [M, N], undefined, 'out');
-  k.matmul(out, at, wt, bt, M, N, K, 'matmul', floatActivations ? 'matvecQ8F32' : undefined);
-  const ref = new Float64Array(M * N);
-  matmulReference(ref, a, x, bias, M, N, K);
-  const result = {
-    got: read(k, out),
-    ref,
-    bound: activationRoundingBound(a, x, M, N, K),
-    intact: untouched(k, out) && untouched(k, at) && untouched(k, wt),
-    threads: k.threads,
-  };
-  k.arena.release(mark);
-  return result;
+  const r = runMatmul(k, a, { dtype: format, data: packed, values: x }, bias, M, N, K, floatActivations ? 'matvecQ8F32' : undefined);
+  return { ...r, bound: activationRoundingBound(a, x, M, N, K) };
 }
 
 describe.each(variants)('wasm matmul, $format weights, bias $bias', ({ format, bias }) => {
@@ -75,11 +56,7 @@ describe.each(variants)('wasm matmul, $format weights, bias $bias', ({ format, b
   });
 
   it.each(shapes)('gives the same bits on 2 threads: [$M, $K] x [$N, $K]', async ({ M, N, K }) => {
-    const one = await run(1, format, bias, M, N, K);
-    const two = await run(2, format, bias, M, N, K);
-    expect(two.threads).toBe(2);
-    expect(two.intact, 'wrote past the end of a tensor').toBe(true);
-    expect([...two.got]).toEqual([...one.got]);
+    expectSameBits(await run(1, format, bias, M, N, K), await run(2, format, bias, M, N, K), 2);
   });
 });
 

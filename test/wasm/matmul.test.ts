@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { packF16, roundToF16 } from '../../src/half.ts';
-import { matmulReference } from '../../src/kernels/matmul.ts';
 import { MIN_SPLIT_WORK, splitRows } from '../../src/backend/wasm/pool.ts';
 import { Rng } from '../../src/random.ts';
-import { expectClose, randomArray } from '../helpers.ts';
+import { expectClose } from '../helpers.ts';
 import { WasmKernels } from '../../src/backend/wasm/kernels.ts';
-import { kernels, place, read, untouched } from './setup.ts';
+import { expectSameBits, kernels, randomMatmul, runMatmul } from './setup.ts';
 
 // As for the WGSL matmul: f32 sums of up to a few hundred products of values in [-1, 1) carry rounding errors
 // near 1e-6 in absolute terms; atol 1e-5 covers sums that cancel to near zero, the rest is held to 1e-4 relative.
@@ -31,22 +30,10 @@ const variants = (['f32', 'f16x2'] as const).flatMap((dtype) => [true, false].ma
 /** Run one matmul on `threads` threads; returns what it wrote, the float64 reference, and whether the sentinels held. */
 async function run(threads: number, dtype: WeightDtype, withBias: boolean, M: number, N: number, K: number, noSharedMemory = false) {
   const k = await kernels(threads, noSharedMemory);
-  const mark = k.arena.mark();
-  const rng = new Rng(M * 1_000_003 + N * 1009 + K);
-  const a = randomArray(rng, M * K);
-  const w = randomArray(rng, N * K);
-  const bias = withBias ? randomArray(rng, N) : undefined;
-  const at = place(k, 'f32', [M, K], a, 'a');
+  const { a, w, bias } = randomMatmul(new Rng(M * 1_000_003 + N * 1009 + K), M, N, K, withBias);
   // f16 weights are judged against the reference on the same f16-rounded weights
-  const wt = dtype === 'f32' ? place(k, 'f32', [N, K], w, 'w') : place(k, 'f16x2', [N, K], packF16(w, K), 'w');
-  const bt = bias && place(k, 'f32', [N], bias, 'bias');
-  const out = place(k, 'f32', [M, N], undefined, 'out');
-  k.matmul(out, at, wt, bt, M, N, K);
-  const ref = new Float64Array(M * N);
-  matmulReference(ref, a, dtype === 'f32' ? w : w.map(roundToF16), bias, M, N, K);
-  const result = { got: read(k, out), ref, intact: untouched(k, out) && untouched(k, at) && untouched(k, wt), threads: k.threads };
-  k.arena.release(mark);
-  return result;
+  const stored = dtype === 'f32' ? { dtype, data: w, values: w } : { dtype, data: packF16(w, K), values: w.map(roundToF16) };
+  return runMatmul(k, a, stored, bias, M, N, K);
 }
 
 describe.each(variants)('wasm matmul, $dtype weights, bias $bias', ({ dtype, bias }) => {
@@ -57,11 +44,7 @@ describe.each(variants)('wasm matmul, $dtype weights, bias $bias', ({ dtype, bia
   });
 
   it.each(shapes)('gives the same bits on 3 threads: [$M, $K] x [$N, $K]', async ({ M, N, K }) => {
-    const one = await run(1, dtype, bias, M, N, K);
-    const three = await run(3, dtype, bias, M, N, K);
-    expect(three.threads).toBe(3);
-    expect(three.intact, 'wrote past the end of a tensor').toBe(true);
-    expect([...three.got]).toEqual([...one.got]);
+    expectSameBits(await run(1, dtype, bias, M, N, K), await run(3, dtype, bias, M, N, K), 3);
   });
 });
 

@@ -1,11 +1,15 @@
 // Shared by the WebAssembly kernel tests: kernel instances (built from source first if the .wasm is missing),
-// and tensors in their memory placed at odd addresses, poisoned, with a sentinel past the end.
+// tensors in their memory placed at odd addresses, poisoned, with a sentinel past the end, and one matmul run
+// against the float64 reference, whatever format its weights are stored in.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { tensorBytes, type WasmDType, type WasmTensor } from '../../src/backend/wasm/arena.ts';
 import { WasmKernels } from '../../src/backend/wasm/kernels.ts';
+import { matmulReference } from '../../src/kernels/matmul.ts';
+import type { Rng } from '../../src/random.ts';
+import { randomArray } from '../helpers.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SOURCES = 'src/backend/wasm/assembly';
@@ -70,4 +74,43 @@ export function sentinel(k: WasmKernels, t: WasmTensor): number[] {
 /** True when every sentinel float is still NaN. */
 export function untouched(k: WasmKernels, t: WasmTensor): boolean {
   return sentinel(k, t).every(Number.isNaN);
+}
+
+/** Random operands of out[M, N] = a[M, K] @ w[N, K]^T + bias[N], drawn in that order from `rng`. */
+export function randomMatmul(rng: Rng, M: number, N: number, K: number, withBias: boolean): { a: Float32Array; w: Float32Array; bias?: Float32Array } {
+  const a = randomArray(rng, M * K);
+  const w = randomArray(rng, N * K);
+  return { a, w, bias: withBias ? randomArray(rng, N) : undefined };
+}
+
+/** The weights of a matmul as stored (`data`, in `dtype`) and the values they stand for (f16-rounded, dequantized). */
+export interface StoredWeights {
+  dtype: WasmDType;
+  data: Float32Array | Uint32Array;
+  values: Float32Array;
+}
+
+/**
+ * One matmul on `k`, every operand placed at an odd address with sentinels after it, and the float64 reference run
+ * on the values the weights stand for; the arena is given back after. `version` picks a kernel by name.
+ */
+export function runMatmul(k: WasmKernels, a: Float32Array, w: StoredWeights, bias: Float32Array | undefined, M: number, N: number, K: number, version?: string) {
+  const mark = k.arena.mark();
+  const at = place(k, 'f32', [M, K], a, 'a');
+  const wt = place(k, w.dtype, [N, K], w.data, 'w');
+  const bt = bias && place(k, 'f32', [N], bias, 'bias');
+  const out = place(k, 'f32', [M, N], undefined, 'out');
+  k.matmul(out, at, wt, bt, M, N, K, 'matmul', version);
+  const ref = new Float64Array(M * N);
+  matmulReference(ref, a, w.values, bias, M, N, K);
+  const result = { got: read(k, out), ref, intact: untouched(k, out) && untouched(k, at) && untouched(k, wt), threads: k.threads };
+  k.arena.release(mark);
+  return result;
+}
+
+/** A run over `threads` threads wrote exactly the bits of the run on one thread, and nothing past its tensors. */
+export function expectSameBits(one: { got: Float32Array }, many: { got: Float32Array; threads: number; intact: boolean }, threads: number): void {
+  expect(many.threads).toBe(threads);
+  expect(many.intact, 'wrote past the end of a tensor').toBe(true);
+  expect([...many.got]).toEqual([...one.got]);
 }

@@ -7,7 +7,7 @@ import { pullProgress } from './pull.ts';
 import { spinner } from './spinner.ts';
 
 const LABS: Record<string, { args: string; help: string }> = {
-  weights: { args: '', help: 'heatmap of a weight matrix (--layer, --matrix q|k|v|o|up|down)' },
+  weights: { args: '', help: 'heatmap of a weight matrix as --weights holds it (--layer, --matrix q|k|v|o|up|down)' },
   'ablate-head': { args: 'L H', help: 'zero one attention head' },
   'scale-head': { args: 'L H factor', help: "scale one head's output" },
   'nudge-neuron': { args: 'L N delta', help: 'add delta to one MLP neuron' },
