@@ -21,6 +21,7 @@ struct MatmulParams {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 
 #include "lib/weights.wgsl"
+#include "lib/rows8.wgsl"
 
 @group(0) @binding(2) var<storage, read> a: array<Chunk>;
 
@@ -31,24 +32,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     return;
   }
 
-  // The 8 rows of w, clamped to the last row at the edge (loads stay in bounds; those sums are not stored).
-  let lastN = params.N - 1u;
-  let rw0 = min(n0, lastN);
-  let rw1 = min(n0 + 1u, lastN);
-  let rw2 = min(n0 + 2u, lastN);
-  let rw3 = min(n0 + 3u, lastN);
-  let rw4 = min(n0 + 4u, lastN);
-  let rw5 = min(n0 + 5u, lastN);
-  let rw6 = min(n0 + 6u, lastN);
-  let rw7 = min(n0 + 7u, lastN);
+  let rw = rows8(n0, params.N); // the 8 rows of w, clamped at the edge
 
   // Named variables, not an array indexed in a loop: see matmul.v2 for why.
   var lo = vec4<f32>();
   var hi = vec4<f32>();
   for (var c = 0u; c < params.K / CHUNK; c++) {
     let x = a[c];
-    lo += x * block(loadW(rw0, c), loadW(rw1, c), loadW(rw2, c), loadW(rw3, c));
-    hi += x * block(loadW(rw4, c), loadW(rw5, c), loadW(rw6, c), loadW(rw7, c));
+    lo += x * blockW(rw.lo, 0u, c);
+    hi += x * blockW(rw.hi, 0u, c);
   }
 
   for (var r = 0u; r < 4u; r++) {

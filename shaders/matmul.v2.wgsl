@@ -25,6 +25,7 @@ struct MatmulParams {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 
 #include "lib/weights.wgsl"
+#include "lib/rows8.wgsl"
 
 // blockProduct(A, W)[j][i] is the dot product of chunk i of block A with chunk j of block W (lib/chunk.wgsl): for
 // vec4 chunks the matrix product transpose(A) * W, for single values the outer product of the two vec4s.
@@ -53,19 +54,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
   // The rows it reads, clamped to the last row at the edges (loads stay in bounds; those results are not stored).
   let lastM = params.M - 1u;
-  let lastN = params.N - 1u;
   let ra0 = min(m0, lastM);
   let ra1 = min(m0 + 1u, lastM);
   let ra2 = min(m0 + 2u, lastM);
   let ra3 = min(m0 + 3u, lastM);
-  let rw0 = min(n0, lastN);
-  let rw1 = min(n0 + 1u, lastN);
-  let rw2 = min(n0 + 2u, lastN);
-  let rw3 = min(n0 + 3u, lastN);
-  let rw4 = min(n0 + 4u, lastN);
-  let rw5 = min(n0 + 5u, lastN);
-  let rw6 = min(n0 + 6u, lastN);
-  let rw7 = min(n0 + 7u, lastN);
+  let rw = rows8(n0, params.N); // the 8 rows of w, clamped at the edge
 
   // The 32 running sums, written out as named variables rather than loops over an array: a compiler that does
   // not unroll such loops (SwiftShader's) keeps an indexed array in memory, and that measured 4x slower.
@@ -74,8 +67,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var hi = mat4x4<f32>();
   for (var c = 0u; c < params.K / CHUNK; c++) {
     let blockA = block(loadA(ra0, c), loadA(ra1, c), loadA(ra2, c), loadA(ra3, c));
-    lo += blockProduct(blockA, block(loadW(rw0, c), loadW(rw1, c), loadW(rw2, c), loadW(rw3, c)));
-    hi += blockProduct(blockA, block(loadW(rw4, c), loadW(rw5, c), loadW(rw6, c), loadW(rw7, c)));
+    lo += blockProduct(blockA, blockW(rw.lo, 0u, c));
+    hi += blockProduct(blockA, blockW(rw.hi, 0u, c));
   }
 
   for (var i = 0u; i < 4u; i++) {

@@ -23,6 +23,7 @@ struct MatmulFusedParams {
 
 @group(0) @binding(0) var<uniform> params: MatmulFusedParams;
 #include "lib/fused_linear.wgsl"
+#include "lib/rows8.wgsl"
 
 // blockProduct(A, W)[j][i] is the dot product of chunk i of block A with chunk j of block W (as in matmul.v2).
 #if ${VEC4}
@@ -134,19 +135,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
   // The rows it reads, clamped to the last row at the edges (loads stay in bounds; those results are not stored).
   let lastM = params.M - 1u;
-  let lastN = params.N - 1u;
   let ra0 = min(m0, lastM);
   let ra1 = min(m0 + 1u, lastM);
   let ra2 = min(m0 + 2u, lastM);
   let ra3 = min(m0 + 3u, lastM);
-  let rw0 = min(n0, lastN);
-  let rw1 = min(n0 + 1u, lastN);
-  let rw2 = min(n0 + 2u, lastN);
-  let rw3 = min(n0 + 3u, lastN);
-  let rw4 = min(n0 + 4u, lastN);
-  let rw5 = min(n0 + 5u, lastN);
-  let rw6 = min(n0 + 6u, lastN);
-  let rw7 = min(n0 + 7u, lastN);
+  let rw = rows8(n0, params.N); // the 8 rows of w, clamped at the edge
 #if ${NORM}
   let s0 = rowStats(ra0);
   let s1 = rowStats(ra1);
@@ -167,13 +160,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var c = 0u; c < params.K / CHUNK; c++) {
     let f = affineAt(c);
     let blockA = block(input(ra0, c, s0, f), input(ra1, c, s1, f), input(ra2, c, s2, f), input(ra3, c, s3, f));
-    lo += blockProduct(blockA, block(loadW(rw0, c), loadW(rw1, c), loadW(rw2, c), loadW(rw3, c)));
-    hi += blockProduct(blockA, block(loadW(rw4, c), loadW(rw5, c), loadW(rw6, c), loadW(rw7, c)));
+    lo += blockProduct(blockA, blockW(rw.lo, 0u, c));
+    hi += blockProduct(blockA, blockW(rw.hi, 0u, c));
 #if ${SWIGLU}
     // the up rows, N rows further down
     let N = params.N;
-    upLo += blockProduct(blockA, block(loadW(N + rw0, c), loadW(N + rw1, c), loadW(N + rw2, c), loadW(N + rw3, c)));
-    upHi += blockProduct(blockA, block(loadW(N + rw4, c), loadW(N + rw5, c), loadW(N + rw6, c), loadW(N + rw7, c)));
+    upLo += blockProduct(blockA, blockW(rw.lo, N, c));
+    upHi += blockProduct(blockA, blockW(rw.hi, N, c));
 #endif
   }
 

@@ -21,6 +21,7 @@ struct MatvecFusedParams {
 
 @group(0) @binding(0) var<uniform> params: MatvecFusedParams;
 #include "lib/fused_linear.wgsl"
+#include "lib/rows8.wgsl"
 
 // The row's statistics: shift (its first value), mean of a - shift, and rstd; for RMSNorm shift = mean = 0.
 struct Stats {
@@ -107,16 +108,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let s = Stats(0.0, 0.0, 1.0);
 #endif
 
-  // The 8 rows of w, clamped to the last row at the edge (loads stay in bounds; those sums are not stored).
-  let lastN = params.N - 1u;
-  let rw0 = min(n0, lastN);
-  let rw1 = min(n0 + 1u, lastN);
-  let rw2 = min(n0 + 2u, lastN);
-  let rw3 = min(n0 + 3u, lastN);
-  let rw4 = min(n0 + 4u, lastN);
-  let rw5 = min(n0 + 5u, lastN);
-  let rw6 = min(n0 + 6u, lastN);
-  let rw7 = min(n0 + 7u, lastN);
+  let rw = rows8(n0, params.N); // the 8 rows of w, clamped at the edge
 
   var lo = vec4<f32>();
   var hi = vec4<f32>();
@@ -124,13 +116,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var upHi = vec4<f32>();
   for (var c = 0u; c < params.K / CHUNK; c++) {
     let x = input(c, s);
-    lo += x * block(loadW(rw0, c), loadW(rw1, c), loadW(rw2, c), loadW(rw3, c));
-    hi += x * block(loadW(rw4, c), loadW(rw5, c), loadW(rw6, c), loadW(rw7, c));
+    lo += x * blockW(rw.lo, 0u, c);
+    hi += x * blockW(rw.hi, 0u, c);
 #if ${SWIGLU}
     // the up rows, N rows further down
     let N = params.N;
-    upLo += x * block(loadW(N + rw0, c), loadW(N + rw1, c), loadW(N + rw2, c), loadW(N + rw3, c));
-    upHi += x * block(loadW(N + rw4, c), loadW(N + rw5, c), loadW(N + rw6, c), loadW(N + rw7, c));
+    upLo += x * blockW(rw.lo, N, c);
+    upHi += x * blockW(rw.hi, N, c);
 #endif
   }
 
