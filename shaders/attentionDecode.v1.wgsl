@@ -73,14 +73,6 @@ fn hChunk(c: u32) -> Chunk {
 #endif
 }
 
-fn sumChunk(v: Chunk) -> f32 {
-#if ${VEC4}
-  return dot(v, vec4<f32>(1.0));
-#else
-  return v;
-#endif
-}
-
 // Row n of h @ w^T + bias.
 fn project(n: u32) -> f32 {
   var acc = Chunk();

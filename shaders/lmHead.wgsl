@@ -32,14 +32,6 @@ alias Partial = mat2x4<f32>;
 #include "lib/workgroup_sum.wgsl"
 #include "lib/rows8.wgsl"
 
-fn sumChunk(v: Chunk) -> f32 {
-#if ${VEC4}
-  return dot(v, vec4<f32>(1.0));
-#else
-  return v;
-#endif
-}
-
 fn firstValue() -> f32 {
 #if ${VEC4}
   return a[0][0];

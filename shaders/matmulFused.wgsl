@@ -40,14 +40,6 @@ fn loadA(m: u32, c: u32) -> Chunk {
   return a[m * (params.K / CHUNK) + c];
 }
 
-fn sumChunk(v: Chunk) -> f32 {
-#if ${VEC4}
-  return dot(v, vec4<f32>(1.0));
-#else
-  return v;
-#endif
-}
-
 // Row m's statistics: shift (its first value), mean of a - shift, and rstd; for RMSNorm shift = mean = 0.
 struct Stats {
   shift: f32,

@@ -38,14 +38,6 @@ fn scalarAt(k: u32) -> f32 {
 #endif
 }
 
-fn sumChunk(v: Chunk) -> f32 {
-#if ${VEC4}
-  return dot(v, vec4<f32>(1.0));
-#else
-  return v;
-#endif
-}
-
 fn rowStats() -> Stats {
   let K = params.K;
   let chunks = K / CHUNK;

@@ -21,3 +21,12 @@ fn block(r0: Chunk, r1: Chunk, r2: Chunk, r3: Chunk) -> Block {
   return vec4<f32>(r0, r1, r2, r3);
 }
 #endif
+
+// The sum of the values of a chunk.
+fn sumChunk(v: Chunk) -> f32 {
+#if ${VEC4}
+  return dot(v, vec4<f32>(1.0));
+#else
+  return v;
+#endif
+}
