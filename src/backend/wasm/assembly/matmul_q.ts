@@ -176,73 +176,60 @@ const HALF_CONSTANTS = memory.data<u32>([0x8fffe000, 0x8fffe000, 0x8fffe000, 0x8
 }
 
 export function matvecQ8(out: usize, aq: usize, w: usize, scales: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
-  const nb = blocks(K);
-  const da = aq + <usize>nb * ACT_BLOCK_BYTES;
-  for (let n = n0; n < n1; n++) {
-    const o = out + (<usize>n << 2);
-    let wb = w + (<usize>n * <usize>nb << 5);
-    let sc = scales + (<usize>n * <usize>nb << 2);
-    let ab = aq;
-    let d = da;
-    let acc = f32x4.splat(0);
-    let b = 0;
-    for (; b + 3 < nb; b += 4) {
-      const t0 = dotQ8Lanes(wb, v128.load(ab), v128.load(ab, 16), v128.load(ab, 32), v128.load(ab, 48));
-      v128.store32_lane(o, t0, 0);
-      const t1 = dotQ8Lanes(wb + 32, v128.load(ab, 64), v128.load(ab, 80), v128.load(ab, 96), v128.load(ab, 112));
-      v128.store32_lane(o, t1, 0);
-      const t2 = dotQ8Lanes(wb + 64, v128.load(ab, 128), v128.load(ab, 144), v128.load(ab, 160), v128.load(ab, 176));
-      v128.store32_lane(o, t2, 0);
-      const t3 = dotQ8Lanes(wb + 96, v128.load(ab, 192), v128.load(ab, 208), v128.load(ab, 224), v128.load(ab, 240));
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4(t0, t1, t2, t3)), f32x4.mul(v128.load(sc), v128.load(d))));
-      wb += 128;
-      sc += 16;
-      ab += 4 * ACT_BLOCK_BYTES;
-      d += 16;
-    }
-    let sum = sum4(acc);
-    for (; b < nb; b++) {
-      const t = dotQ8Lanes(wb, v128.load(ab), v128.load(ab, 16), v128.load(ab, 32), v128.load(ab, 48));
-      const total = i32x4.extract_lane(t, 0) + i32x4.extract_lane(t, 1) + i32x4.extract_lane(t, 2) + i32x4.extract_lane(t, 3);
-      sum += <f32>total * (load<f32>(sc) * load<f32>(d));
-      wb += 32;
-      sc += 4;
-      ab += ACT_BLOCK_BYTES;
-      d += 4;
-    }
-    storeOut(out, bias, n, sum, n1);
-  }
+  matvecBlocks<i8>(out, aq, w, scales, bias, K, n0, n1);
 }
 
 export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
+  matvecBlocks<u8>(out, aq, w, scales, bias, K, n0, n1);
+}
+
+/** The i32x4 sums of block b (0..3) of the four at wb against its activations at ab, q8 (T = i8) or q4 (u8). */
+@inline function dotLanes<T>(wb: usize, ab: usize, b: usize, mask: v128): v128 {
+  const a0 = v128.load(ab + b * ACT_BLOCK_BYTES);
+  const a1 = v128.load(ab + b * ACT_BLOCK_BYTES, 16);
+  const a2 = v128.load(ab + b * ACT_BLOCK_BYTES, 32);
+  const a3 = v128.load(ab + b * ACT_BLOCK_BYTES, 48);
+  return isSigned<T>() ? dotQ8Lanes(wb + (b << 5), a0, a1, a2, a3) : dotQ4Lanes(wb + (b << 4), a0, a1, a2, a3, mask);
+}
+
+/** The matvec on q8 (T = i8) or q4 (T = u8) blocks: the format is chosen when the module is compiled. */
+@inline function matvecBlocks<T>(out: usize, aq: usize, w: usize, scales: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
+  const q4 = !isSigned<T>();
+  const blockBytes: usize = q4 ? 16 : 32;
   const nb = blocks(K);
   const da = aq + <usize>nb * ACT_BLOCK_BYTES;
-  const sa = da + (<usize>nb << 2);
-  const mask = v128.load(Q4_MASK);
-  const halfBits = v128.load(HALF_CONSTANTS);
-  const halfScale = v128.load(HALF_CONSTANTS, 16);
+  const sa = da + (<usize>nb << 2); // q4
+  const mask = q4 ? v128.load(Q4_MASK) : i32x4.splat(0);
+  const halfBits = q4 ? v128.load(HALF_CONSTANTS) : i32x4.splat(0);
+  const halfScale = q4 ? v128.load(HALF_CONSTANTS, 16) : i32x4.splat(0);
   for (let n = n0; n < n1; n++) {
     const o = out + (<usize>n << 2);
-    let wb = w + (<usize>n * <usize>nb << 4);
+    let wb = w + <usize>n * <usize>nb * blockBytes;
     let sc = scales + (<usize>n * <usize>nb << 2);
     let ab = aq;
     let b4: usize = 0;
     let acc = f32x4.splat(0);
     let b = 0;
     for (; b + 3 < nb; b += 4) {
-      const t0 = dotQ4Lanes(wb, v128.load(ab), v128.load(ab, 16), v128.load(ab, 32), v128.load(ab, 48), mask);
+      const t0 = dotLanes<T>(wb, ab, 0, mask);
       v128.store32_lane(o, t0, 0);
-      const t1 = dotQ4Lanes(wb + 16, v128.load(ab, 64), v128.load(ab, 80), v128.load(ab, 96), v128.load(ab, 112), mask);
+      const t1 = dotLanes<T>(wb, ab, 1, mask);
       v128.store32_lane(o, t1, 0);
-      const t2 = dotQ4Lanes(wb + 32, v128.load(ab, 128), v128.load(ab, 144), v128.load(ab, 160), v128.load(ab, 176), mask);
+      const t2 = dotLanes<T>(wb, ab, 2, mask);
       v128.store32_lane(o, t2, 0);
-      const t3 = dotQ4Lanes(wb + 48, v128.load(ab, 192), v128.load(ab, 208), v128.load(ab, 224), v128.load(ab, 240), mask);
+      const t3 = dotLanes<T>(wb, ab, 3, mask);
+      const totals = f32x4.convert_i32x4_s(reduce4(t0, t1, t2, t3));
       const words = v128.load(sc);
-      const dq = f32x4.mul(v128.and(i32x4.shr_s(i32x4.shl(words, 16), 3), halfBits), halfScale);
-      const mq = f32x4.mul(v128.and(i32x4.shr_s(words, 3), halfBits), halfScale);
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4(t0, t1, t2, t3)), f32x4.mul(dq, v128.load(da + b4))));
-      acc = f32x4.add(acc, f32x4.mul(mq, v128.load(sa + b4)));
-      wb += 64;
+      if (q4) {
+        // d (the low halves) and m (the high ones), as simd.ts's evenHalves and oddHalves
+        const dq = f32x4.mul(v128.and(i32x4.shr_s(i32x4.shl(words, 16), 3), halfBits), halfScale);
+        const mq = f32x4.mul(v128.and(i32x4.shr_s(words, 3), halfBits), halfScale);
+        acc = f32x4.add(acc, f32x4.mul(totals, f32x4.mul(dq, v128.load(da + b4))));
+        acc = f32x4.add(acc, f32x4.mul(mq, v128.load(sa + b4)));
+      } else {
+        acc = f32x4.add(acc, f32x4.mul(totals, f32x4.mul(words, v128.load(da + b4))));
+      }
+      wb += 4 * blockBytes;
       sc += 16;
       ab += 4 * ACT_BLOCK_BYTES;
       b4 += 16;
@@ -250,10 +237,11 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
     let sum = sum4(acc);
     for (; b < nb; b++) {
       const s = load<u32>(sc);
-      const t = dotQ4Lanes(wb, v128.load(ab), v128.load(ab, 16), v128.load(ab, 32), v128.load(ab, 48), mask);
-      const total = i32x4.extract_lane(t, 0) + i32x4.extract_lane(t, 1) + i32x4.extract_lane(t, 2) + i32x4.extract_lane(t, 3);
-      sum += <f32>total * (half(s) * load<f32>(da + b4)) + half(s >> 16) * load<f32>(sa + b4);
-      wb += 16;
+      const t = dotLanes<T>(wb, ab, 0, mask);
+      const total = <f32>(i32x4.extract_lane(t, 0) + i32x4.extract_lane(t, 1) + i32x4.extract_lane(t, 2) + i32x4.extract_lane(t, 3));
+      if (q4) sum += total * (half(s) * load<f32>(da + b4)) + half(s >> 16) * load<f32>(sa + b4);
+      else sum += total * (reinterpret<f32>(s) * load<f32>(da + b4));
+      wb += blockBytes;
       sc += 4;
       ab += ACT_BLOCK_BYTES;
       b4 += 4;
@@ -268,7 +256,6 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
   const s23 = i32x4.add(v128.shuffle<i32>(t2, t3, 0, 4, 1, 5), v128.shuffle<i32>(t2, t3, 2, 6, 3, 7));
   return i32x4.add(v128.shuffle<i32>(s01, s23, 0, 1, 4, 5), v128.shuffle<i32>(s01, s23, 2, 3, 6, 7));
 }
-
 
 // matmul (M > 1): blocks of 4 rows of a by one row of w, four dot products sharing each block of w (loaded and
 // widened once for four rows of a); the row of w stays in L1 while every block of a passes it. Rows past the end
