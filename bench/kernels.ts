@@ -41,7 +41,7 @@ import { swiglu, swigluReference } from '../src/kernels/swiglu.ts';
 import { packAdjustments, readCandidates, topK, topKKernel, topKReference, type TopKVersion } from '../src/kernels/topk.ts';
 import type { Kernel } from '../src/kernels/versions.ts';
 import type { WeightFormat } from '../src/model/model.ts';
-import { roundWeights } from '../src/quant.ts';
+import { roundWeights, type QuantFormat } from '../src/quant.ts';
 import { Rng } from '../src/random.ts';
 import { describeRows, rowsToCheck } from './check.ts';
 import type { ModelShape } from './models.ts';
@@ -386,8 +386,8 @@ function matmulCase(step: Step, op: string, M: number, N: number, K: number, ver
           const rows = rowsToCheck(M, N * K, step.options.referenceBudget);
           // Sums of K products of values in [-1, 1) round by about K * 2e-8 in f32 (a random walk of ulps of
           // partial sums near sqrt(K) / 3); atol 1e-7 * K covers sums that cancel to near zero. The WebAssembly q8/q4
-          // kernels that round a's rows to int16 first may add up to activationRoundingBound on top.
-          const slack = rounds ? rows.reduce((most, m) => activationRoundingBound(a.subarray(m * K, (m + 1) * K), w.values, 1, N, K).reduce((x, y) => Math.max(x, y), most), 0) : 0;
+          // kernels that round a's rows to int16 (q4: int8) first may add up to activationRoundingBound on top.
+          const slack = rounds ? rows.reduce((most, m) => activationRoundingBound(weights as QuantFormat, a.subarray(m * K, (m + 1) * K), w.values, 1, N, K).reduce((x, y) => Math.max(x, y), most), 0) : 0;
           const c = new Checker({ rtol: 1e-4, atol: 1e-7 * K + slack }, describeRows(rows, M));
           c.expectNoNaN(got);
           const ref = new Float64Array(N);

@@ -121,7 +121,7 @@ async function main(): Promise<void> {
       const values = roundWeights(f.weights, w, K);
       const ref = new Float64Array(N);
       matmulReference(ref, a, values, undefined, 1, N, K);
-      const bound = isQuantFormat(f.weights) && !f.floatActivations ? activationRoundingBound(a, values, 1, N, K) : undefined;
+      const bound = isQuantFormat(f.weights) && !f.floatActivations ? activationRoundingBound(f.weights, a, values, 1, N, K) : undefined;
       for (const k of instances) {
         const mark = k.arena.mark();
         const at = k.arena.upload('f32', [1, K], a, 'a');

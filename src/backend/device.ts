@@ -81,7 +81,7 @@ export async function getWasmDevice(reason = 'asked for', threads?: number): Pro
     kind: 'software',
     reason,
     runtime: isNode ? 'node' : 'browser',
-    features: ['simd128', ...(kernels.shared ? ['threads'] : [])],
+    features: ['simd128', ...(kernels.relaxedSimd ? ['relaxed-simd'] : []), ...(kernels.shared ? ['threads'] : [])],
   };
   return { kind: 'wasm', kernels, info, hasTimestamps: false };
 }

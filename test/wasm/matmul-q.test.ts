@@ -1,7 +1,8 @@
 // The WebAssembly kernels on q8 and q4 weights (assembly/matmul_q.ts, embedding_q.ts) against the float64 CPU
 // references run on the dequantized weights, the values the blocks stand for (src/quant.ts).
 import { describe, expect, it } from 'vitest';
-import { activationRoundingBound } from '../../src/backend/wasm/kernels.ts';
+import { activationRoundingBound, roundActivations } from '../../src/backend/wasm/kernels.ts';
+import { matmulReference } from '../../src/kernels/matmul.ts';
 import { embedReference } from '../../src/kernels/embedding.ts';
 import { dequantize, quantize, type QuantFormat } from '../../src/quant.ts';
 import { Rng } from '../../src/random.ts';
@@ -10,8 +11,8 @@ import { expectSameBits, kernels, place, randomMatmul, read, runMatmul, untouche
 
 // f32 rounding, as for the f32 matmul (test/wasm/matmul.test.ts)...
 const TOL = { rtol: 1e-4, atol: 1e-5 };
-// ... plus what rounding the activations to int16 costs (activationRoundingBound: at most max|a_block| / 65534 a
-// value, a few 1e-5 of a typical output; int8 activations would allow 250x more).
+// ... plus what rounding the activations costs (activationRoundingBound: at most max|a_block| / 65534 a value for
+// q8's int16, a few 1e-5 of a typical output; max|a_block| / 254 for q4's int8).
 
 /** Every output within TOL of the reference plus its activation bound; the first mismatch named. */
 function expectWithin(got: Float32Array, ref: Float64Array, bound: Float64Array, what: string): void {
@@ -37,15 +38,15 @@ const shapes = [
 ];
 const variants = (['q8', 'q4'] as const).flatMap((format) => [true, false].map((bias) => ({ format, bias })));
 
-async function run(threads: number, format: QuantFormat, withBias: boolean, M: number, N: number, K: number, floatActivations = false) {
-  const k = await kernels(threads);
+async function run(threads: number, format: QuantFormat, withBias: boolean, M: number, N: number, K: number, floatActivations = false, relaxedSimd = true) {
+  const k = await kernels(threads, false, relaxedSimd);
   const { a, w, bias } = randomMatmul(new Rng(M * 1_000_003 + N * 1009 + K + (format === 'q4' ? 7 : 0)), M, N, K, withBias);
   a[0] = 4; // an outlier: the rest of its block gets coarser steps
   for (let k = 0; k < K; k++) w[k] = 0.25 + 0.5 * w[k]!; // q4's minimum away from 0 in the first row
   const packed = quantize(format, w, N, K);
   const x = dequantize(format, packed, N, K);
   const r = runMatmul(k, a, { dtype: format, data: packed, values: x }, bias, M, N, K, floatActivations ? 'matvecQ8F32' : undefined);
-  return { ...r, bound: activationRoundingBound(a, x, M, N, K) };
+  return { ...r, a, x, bias, bound: activationRoundingBound(format, a, x, M, N, K) };
 }
 
 describe.each(variants)('wasm matmul, $format weights, bias $bias', ({ format, bias }) => {
@@ -57,6 +58,28 @@ describe.each(variants)('wasm matmul, $format weights, bias $bias', ({ format, b
 
   it.each(shapes)('gives the same bits on 2 threads: [$M, $K] x [$N, $K]', async ({ M, N, K }) => {
     expectSameBits(await run(1, format, bias, M, N, K), await run(2, format, bias, M, N, K), 2);
+  });
+
+  // what the kernels compute, exactly: the dequantized weights times the activations rounded as roundActivations
+  // says; only f32 rounding is left (the bound above allows for any rounding of a within half a step)
+  it.each(shapes)('equals the reference run on the rounded activations within f32 rounding: [$M, $K] x [$N, $K]', async ({ M, N, K }) => {
+    const r = await run(1, format, bias, M, N, K);
+    const rounded = Float64Array.from(r.a);
+    roundActivations(format, rounded, M, K);
+    const ref = new Float64Array(M * N);
+    matmulReference(ref, rounded, r.x, r.bias, M, N, K);
+    expectClose(r.got, ref, TOL, `out [${M}, ${N}]`);
+  });
+
+  // q4's kernels read the blocks in two ways (assembly/matmul_q.ts): with relaxed SIMD's int8 dot products and
+  // without; the runtime picks the build, and the tokens must not depend on it.
+  it.each(shapes)('gives the same bits with and without relaxed SIMD, on 1 and 2 threads: [$M, $K] x [$N, $K]', async ({ M, N, K }) => {
+    const relaxed = await kernels(1);
+    expect(relaxed.relaxedSimd, 'this runtime has no relaxed SIMD, so nothing compares the two builds').toBe(true);
+    const plain = await run(1, format, bias, M, N, K, false, false);
+    expectWithin(plain.got, plain.ref, plain.bound, `out [${M}, ${N}] without relaxed SIMD`);
+    expectSameBits(plain, await run(1, format, bias, M, N, K), 1);
+    expectSameBits(plain, await run(2, format, bias, M, N, K, false, false), 2);
   });
 });
 

@@ -2,6 +2,8 @@
 // same weights quantized and dequantized (roundGPT2Params / roundLlamaParams): a prompt's logits, decoding through
 // the KV cache, the weight bytes the backend reports, and hook_result (which reads the dequantized weights).
 import { describe, expect, it } from 'vitest';
+import { roundActivations } from '../../src/backend/wasm/kernels.ts';
+import type { HookFn, HookView } from '../../src/hooks/hooks.ts';
 import { CpuHooks, runWithCache } from '../../src/hooks/index.ts';
 import type { GPT2Config, LlamaConfig } from '../../src/model/config.ts';
 import { GPT2, roundGPT2Params } from '../../src/model/gpt2.ts';
@@ -26,16 +28,43 @@ const llamaConfig: LlamaConfig = {
   vocabSize: 97, hiddenSize: 40, intermediateSize: 70, nHead: 4, nKVHead: 2, headDim: 10, rotaryDim: 10, tieWordEmbeddings: false,
 };
 
-// The q kernels round each block of 32 activations to int16 before the integer dot products (assembly/matmul_q.ts):
-// by up to 1.5e-5 of the block's largest value, where f32 rounding is 6e-8. Measured on these models, that leaves
-// the activations within 2e-5 to 2e-4 of their largest value layer by layer, and the logits within 3.5e-3 of the
-// reference's (q4 Llama, logits up to 11). So the allowance is 1e-3 plus 5e-4 of the largest reference logit,
-// rather than f32 weights' 1e-4 (test/model): still far below what the quantized weights themselves change
-// (checked below: over 0.05) and what a wrong scale or a misread block would give.
-function quantTolerance(ref: ArrayLike<number>) {
+// The q kernels round each block of 32 activations before the integer dot products (assembly/matmul_q.ts): q8 to
+// int16, by up to 1.5e-5 of the block's largest value, where f32 rounding is 6e-8. Measured on these models, that
+// leaves the activations within 2e-5 to 2e-4 of their largest value layer by layer, and the logits within 3.5e-3 of
+// the reference's (logits up to 11). So the allowance is 1e-3 plus 5e-4 of the largest reference logit, rather
+// than f32 weights' 1e-4 (test/model): still far below what the quantized weights themselves change (checked below:
+// over 0.05) and what a wrong scale or a misread block would give. q4 rounds to int8, 127 levels of the block's
+// largest (up to 4e-3 of it), which on these random models moves logits by up to 0.3: its reference rounds the
+// inputs of every q4 matmul the same way (roundsAsQ4), and the same allowance covers what is left, f32 rounding.
+function quantTolerance(ref: ArrayLike<number>, format: 'q8' | 'q4' = 'q8') {
   let max = 0;
   for (let i = 0; i < ref.length; i++) max = Math.max(max, Math.abs(ref[i]!));
-  return { rtol: 0, atol: 1e-3 + 5e-4 * max };
+  return { rtol: 0, atol: 1e-3 + (format === 'q4' ? Q4_FLIPS : 5e-4) * max };
+}
+
+// A q4 input within f32 rounding of a tie between two of its 127 levels can round one way in the kernel and the
+// other in the float64 reference: a whole level, 1/127 of its block's largest. Measured on these models, the few
+// such values in a 23-token run move logits by up to 1.5e-2 (q4 Llama, logits up to 11); 2e-3 of the largest logit.
+const Q4_FLIPS = 2e-3;
+
+/** The hook points whose values are the inputs of a model's q4 matmuls (attn.hook_z: the output projection's). */
+const Q4_INPUTS = ['ln1.hook_normalized', 'attn.hook_z', 'ln2.hook_normalized', 'mlp.hook_post'];
+
+/**
+ * A reference hook that rounds the inputs of the q4 matmuls as the kernels do (roundActivations) and then calls
+ * `next`. hook_result's projection
+ * reads the dequantized weights in f32: where it is asked for, hook_z is left as it is.
+ */
+function roundsAsQ4(next: HookFn<Float64Array> | undefined): HookFn<Float64Array> {
+  const rounds = (name: string) => name === 'ln_final.hook_normalized' || Q4_INPUTS.some((h) => name.endsWith(`.${h}`));
+  return Object.assign(
+    (name: string, x: Float64Array, view: HookView) => {
+      const hidesZ = name.endsWith('.attn.hook_z') && next?.wants(name.replace('hook_z', 'hook_result'));
+      if (rounds(name) && !hidesZ) roundActivations('q4', x, view.rows, view.cols, view.rowStride, view.offset);
+      next?.(name, x, view);
+    },
+    { wants: (name: string) => next?.wants(name) ?? false },
+  );
 }
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -60,7 +89,7 @@ const cases: Case[] = [
       const vectors = L * (3 * C + C + I + C + 4 * C) + 2 * C; // biases and norms
       return {
         model: new GPT2(await device('wasm'), gpt2Config, params, format),
-        reference: (ids, hooks) => gpt2ForwardReference(rounded, ids, hooks?.hook),
+        reference: (ids, hooks) => gpt2ForwardReference(rounded, ids, format === 'q4' ? roundsAsQ4(hooks?.hook) : hooks?.hook),
         f32Bytes: 4 * (matrices.reduce((n, [r, c]) => n + r * c, 0) + vectors),
         quantBytes: (f) => 4 * (matrices.reduce((n, [r, c]) => n + quantWords(f, r, c), 0) + vectors),
       };
@@ -73,7 +102,7 @@ const cases: Case[] = [
       const rounded = roundLlamaParams(params, format);
       return {
         model: new Llama(await device('wasm'), llamaConfig, llamaParamSource(params), { weights: format }),
-        reference: (ids, hooks) => llamaForwardReference(rounded, ids, hooks?.hook),
+        reference: (ids, hooks) => llamaForwardReference(rounded, ids, format === 'q4' ? roundsAsQ4(hooks?.hook) : hooks?.hook),
       };
     },
   },
@@ -89,7 +118,7 @@ describe.each(cases.flatMap((c) => formats.map((format) => ({ ...c, format }))))
       const ids = Array.from({ length: 23 }, (_, i) => new Rng(i + 1).int(0, V - 2));
       const { logits } = await model.forward(ids.slice(0, 20), 0, { allLogits: true });
       const ref = reference(ids);
-      const tol = quantTolerance(ref);
+      const tol = quantTolerance(ref, format);
       expectClose(logits, ref.subarray(0, 20 * V), tol, `${format} logits of a 20-token prompt`);
       for (let t = 20; t < 23; t++) {
         const step = await model.forward([ids[t]!], t);
@@ -111,10 +140,10 @@ describe.each(cases.flatMap((c) => formats.map((format) => ({ ...c, format }))))
       const { logits, cache } = await runWithCache(model, ids, names);
       const ref = new CpuHooks(new Set(names));
       const refLogits = reference(ids, ref);
-      expectClose(logits, refLogits, quantTolerance(refLogits), 'logits');
+      expectClose(logits, refLogits, quantTolerance(refLogits, format), 'logits');
       // z comes from the q kernels (rounded activations), the projection of each head from the dequantized weights
       const result = ref.cache.get(names[0]!)!.data;
-      expectClose(cache.get(names[0]!)!.data, result, quantTolerance(result), 'hook_result');
+      expectClose(cache.get(names[0]!)!.data, result, quantTolerance(result, format), 'hook_result');
     } finally {
       model.destroy();
     }

@@ -16,7 +16,7 @@ const SOURCES = 'src/backend/wasm/assembly';
 
 /** Build the kernels (`npm run build:wasm`) when this checkout has not, or its sources changed since. */
 function ensureBuilt(): void {
-  const outputs = ['kernels.wasm', 'kernels.shared.wasm'].map((f) => `${root}build/wasm/${f}`);
+  const outputs = ['kernels.wasm', 'kernels.shared.wasm', 'kernels.relaxed.wasm', 'kernels.shared.relaxed.wasm'].map((f) => `${root}build/wasm/${f}`);
   const sources = readdirSync(`${root}${SOURCES}`).map((f) => `${root}${SOURCES}/${f}`);
   const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
   if (outputs.every((f) => existsSync(f) && statSync(f).mtimeMs >= newest)) return;
@@ -28,13 +28,15 @@ const instances = new Map<string, Promise<WasmKernels>>();
 /**
  * Kernels over `threads` threads (a plain, unshared memory when `noSharedMemory`), one instance per file. Every
  * matvec and matmul is split over the threads, however small (minSplitWork 0), so the tests' shapes exercise it.
+ * The build with relaxed SIMD is loaded where the runtime has it (as WasmKernels.create does), unless `relaxedSimd`
+ * is false.
  */
-export function kernels(threads = 1, noSharedMemory = false): Promise<WasmKernels> {
-  const key = `${threads}/${noSharedMemory}`;
+export function kernels(threads = 1, noSharedMemory = false, relaxedSimd = true): Promise<WasmKernels> {
+  const key = `${threads}/${noSharedMemory}/${relaxedSimd}`;
   let k = instances.get(key);
   if (!k) {
     ensureBuilt();
-    k = WasmKernels.create({ threads, noSharedMemory, minSplitWork: 0 });
+    k = WasmKernels.create({ threads, noSharedMemory, minSplitWork: 0, relaxedSimd });
     instances.set(key, k);
   }
   return k;

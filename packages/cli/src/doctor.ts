@@ -76,7 +76,7 @@ async function wasmReport(wasm: WasmDevice, json: boolean): Promise<void> {
   } catch (e) {
     webgpu = { error: (e as Error).message };
   }
-  const memory = { limitBytes: 2 ** 32, threads: kernels.threads, sharedMemory: kernels.shared };
+  const memory = { limitBytes: 2 ** 32, threads: kernels.threads, sharedMemory: kernels.shared, relaxedSimd: kernels.relaxedSimd };
   if (json) {
     process.stdout.write(`${JSON.stringify({ device: 'wasm', ...info, wasm: memory, webgpu })}\n`);
     return;
@@ -89,6 +89,7 @@ async function wasmReport(wasm: WasmDevice, json: boolean): Promise<void> {
     `threads:   ${kernels.threads} for matvec and matmul (shared memory: ${kernels.shared ? 'yes' : 'no'})`,
     'memory:    up to 4 GiB (wasm32): weights, activations and the KV cache together',
     `features:  ${info.features.join(', ')}`,
+    `q4:        ${kernels.relaxedSimd ? 'int8 dot products (relaxed SIMD)' : 'int16 dot products (no relaxed SIMD here; the same results, slower)'}`,
     `webgpu:    ${'error' in webgpu ? `none (${webgpu.error})` : `${webgpu.name}, ${webgpu.kind} (--device webgpu runs on it)`}`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);

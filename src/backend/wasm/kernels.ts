@@ -15,7 +15,7 @@ import type { WeightFormat } from '../../model/model.ts';
 import { packF16 } from '../../half.ts';
 import { isQuantFormat, quantBlocks, quantize, quantScaleOffset, type QuantFormat } from '../../quant.ts';
 import { tensorBytes, WasmArena, type WasmDType, type WasmTensor } from './arena.ts';
-import { canShareMemory, compileKernels, createMemory, instantiate, type KernelExports } from './module.ts';
+import { canShareMemory, compileKernels, createMemory, enableRelaxedSimd, instantiate, type KernelExports } from './module.ts';
 import { ThreadPool, type RowKernel } from './pool.ts';
 
 /**
@@ -35,7 +35,7 @@ export interface WasmVersion {
   rows?: 'one' | 'any';
   /** Split by rows of w over the thread pool (the others run on the calling thread). */
   threaded?: boolean;
-  /** matmul on q8/q4: the rows of a are rounded to int16 blocks first, an error within activationRoundingBound. */
+  /** matmul on q8/q4: the rows of a are rounded to int16 (q4: int8) blocks first, an error within activationRoundingBound. */
   roundsActivations?: boolean;
 }
 
@@ -49,7 +49,7 @@ export const WASM_KERNELS: readonly WasmVersion[] = [
   { kernel: 'matmul', name: 'matmulF16', changes: 'the f32 blocking, w unpacked from f16 once per block', weights: 'f16', rows: 'any', threaded: true },
   { kernel: 'matmul', name: 'matvecQ8', roundsActivations: true, changes: 'q8 blocks . int16 activation blocks, i32x4.dot_i16x8_s, four scales at once', weights: 'q8', rows: 'one', threaded: true },
   { kernel: 'matmul', name: 'matvecQ8F32', changes: 'q8 blocks widened to f32 in registers, f32 activations (for comparison)', weights: 'q8', rows: 'one', threaded: true },
-  { kernel: 'matmul', name: 'matvecQ4', roundsActivations: true, changes: 'q4 blocks as 16-bit lanes of four nibbles, i32x4.dot_i16x8_s', weights: 'q4', rows: 'one', threaded: true },
+  { kernel: 'matmul', name: 'matvecQ4', roundsActivations: true, changes: 'q4 blocks . int8 activation blocks: relaxed_dot_i8x16_i7x16 (or 16-bit lanes of four nibbles, dot_i16x8)', weights: 'q4', rows: 'one', threaded: true },
   { kernel: 'matmul', name: 'matmulQ8', roundsActivations: true, changes: 'the q8 matvec for each row of a', weights: 'q8', rows: 'any', threaded: true },
   { kernel: 'matmul', name: 'matmulQ4', roundsActivations: true, changes: 'the q4 matvec for each row of a', weights: 'q4', rows: 'any', threaded: true },
   { kernel: 'rope', name: 'rope', changes: 'rotates the pairs of each head in place' },
@@ -86,6 +86,11 @@ export interface WasmKernelsOptions {
   noSharedMemory?: boolean;
   /** Multiply-adds below which a matvec or matmul runs on the calling thread alone (default MIN_SPLIT_WORK; tests: 0). */
   minSplitWork?: number;
+  /**
+   * Load the build with relaxed SIMD where the runtime has it (default true; see module.ts). Both builds give the
+   * same bits; false keeps the one without it (the tests compare them).
+   */
+  relaxedSimd?: boolean;
 }
 
 export class WasmKernels {
@@ -94,16 +99,19 @@ export class WasmKernels {
     readonly memory: WebAssembly.Memory,
     readonly arena: WasmArena,
     private readonly pool: ThreadPool,
+    /** Whether this is the build with relaxed SIMD (q4's int8 dot products). */
+    readonly relaxedSimd: boolean,
   ) {}
 
   static async create(options: WasmKernelsOptions = {}): Promise<WasmKernels> {
     const shared = !options.noSharedMemory && canShareMemory();
     const threads = shared ? (options.threads ?? 1) : 1;
-    const module = await compileKernels(shared);
+    const relaxed = options.relaxedSimd !== false && (await enableRelaxedSimd());
+    const module = await compileKernels(shared, relaxed);
     const memory = createMemory(shared);
     const exports = instantiate(module, memory);
     const pool = await ThreadPool.create(module, memory, exports, threads, options.minSplitWork);
-    return new WasmKernels(exports, memory, new WasmArena(memory, exports.heapBase()), pool);
+    return new WasmKernels(exports, memory, new WasmArena(memory, exports.heapBase()), pool, relaxed);
   }
 
   /** Threads matvec and matmul run on. */
@@ -172,7 +180,7 @@ export class WasmKernels {
       this.pool.runRows(kernel, [out.ptr, a.ptr, w.ptr, scales, bias, K], N, work);
       return;
     }
-    // 32 int16 (16 words) a block, then its step and its sum
+    // at most 32 int16 (16 words) a block, then its step and its sum
     const mark = this.arena.mark();
     try {
       const aq = this.arena.alloc('u32', [M * quantBlocks(K) * 18], 'quantized activations');
@@ -309,18 +317,19 @@ export class WasmKernels {
 
 /**
  * How far the q8 / q4 kernels' rounding of the activations can move each output of out[M, N] = a[M, K] @ x[N, K]^T
- * (x: the dequantized weights): every a[m, k] moves by at most half an int16 step of its block of 32, max|a| / 65534,
- * so out[m, n] by at most the sum over k of |x[n, k]| times that (1% over, for the rounding of the step itself).
- * Tests and the bench allow it on top of f32 rounding.
+ * (x: the dequantized weights): every a[m, k] moves by at most half a step of its block of 32, max|a| / 65534 for
+ * q8 (int16) and max|a| / 254 for q4 (int8), so out[m, n] by at most the sum over k of |x[n, k]| times that (1%
+ * over, for the rounding of the step itself). Tests and the bench allow it on top of f32 rounding.
  */
-export function activationRoundingBound(a: ArrayLike<number>, x: ArrayLike<number>, M: number, N: number, K: number): Float64Array {
+export function activationRoundingBound(format: QuantFormat, a: ArrayLike<number>, x: ArrayLike<number>, M: number, N: number, K: number): Float64Array {
+  const levels = format === 'q4' ? 127 : 32767;
   const bound = new Float64Array(M * N);
   const half = new Float64Array(K);
   for (let m = 0; m < M; m++) {
     for (let b = 0; b < K; b += 32) {
       let amax = 0;
       for (let k = b; k < Math.min(K, b + 32); k++) amax = Math.max(amax, Math.abs(a[m * K + k]!));
-      half.fill((1.01 * amax) / 65534, b, Math.min(K, b + 32));
+      half.fill((1.01 * amax) / (2 * levels), b, Math.min(K, b + 32));
     }
     for (let n = 0; n < N; n++) {
       let sum = 0;
@@ -329,6 +338,35 @@ export function activationRoundingBound(a: ArrayLike<number>, x: ArrayLike<numbe
     }
   }
   return bound;
+}
+
+/**
+ * Round rows of activations in place as the q8 / q4 kernels do before their integer dot products (each row's
+ * blocks of 32 to the nearest of L levels of their largest magnitude, ties to even; L = 32767 for q8, 127 for q4).
+ * The kernels compute exactly the dequantized weights times these values, so a float64 reference run on them
+ * leaves only f32 rounding to allow for. Rows of `cols` values, `rowStride` apart, from `offset`.
+ */
+export function roundActivations(format: QuantFormat, x: Float64Array | Float32Array, rows: number, cols: number, rowStride = cols, offset = 0): void {
+  const levels = format === 'q4' ? 127 : 32767;
+  const f32 = Math.fround;
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < cols; b += 32) {
+      const at = offset + r * rowStride + b;
+      const n = Math.min(32, cols - b);
+      let amax = 0;
+      for (let j = 0; j < n; j++) amax = Math.max(amax, Math.abs(f32(x[at + j]!)));
+      if (amax === 0) continue;
+      // in f32, as the kernel: the reciprocal, the product, and the step da the integers are scaled by
+      const inv = f32(levels / amax);
+      const step = f32(amax / levels);
+      for (let j = 0; j < n; j++) x[at + j] = roundHalfEven(f32(f32(x[at + j]!) * inv)) * step;
+    }
+  }
+}
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** The mistakes a caller can make with a tensor, each said in one line before any kernel runs. */

@@ -1,9 +1,13 @@
 // Loading the WebAssembly kernels: the compiled module (built from assembly/ by `npm run build:wasm`), a check
 // that the runtime has SIMD, and the memory every instance of it shares.
 //
-// Two builds of the same source: kernels.shared.wasm imports a shared memory (SharedArrayBuffer, which worker
+// Four builds of the same source: kernels.shared.wasm imports a shared memory (SharedArrayBuffer, which worker
 // threads can see), kernels.wasm a plain one, for runtimes without SharedArrayBuffer (a page that is not
-// cross-origin isolated). A module must import the kind of memory it was built for.
+// cross-origin isolated). A module must import the kind of memory it was built for. Each also comes with relaxed
+// SIMD (kernels.relaxed.wasm, kernels.shared.relaxed.wasm), which q4's kernels use for int8 dot products
+// (assembly/matmul_q.ts); both builds give the same bits, the relaxed one faster. It is loaded where the runtime
+// has relaxed SIMD: Chrome 114+, Node 22+, and Node 20, where it sits behind a V8 flag that this module turns on
+// before compiling (enableRelaxedSimd).
 
 /** The signatures of the kernels in assembly/index.ts. Pointers are byte addresses in the shared memory. */
 export interface KernelExports {
@@ -12,7 +16,7 @@ export interface KernelExports {
   matvecF16(out: number, a: number, w: number, bias: number, K: number, n0: number, n1: number): void;
   matmulF32(out: number, a: number, w: number, bias: number, M: number, N: number, K: number, n0: number, n1: number): void;
   matmulF16(out: number, a: number, w: number, bias: number, M: number, N: number, K: number, n0: number, n1: number): void;
-  quantizeActs(aq: number, a: number, M: number, K: number, evenOdd: number): void;
+  quantizeActs(aq: number, a: number, M: number, K: number, q4: number): void;
   matvecQ8(out: number, aq: number, w: number, scales: number, bias: number, K: number, n0: number, n1: number): void;
   matvecQ4(out: number, aq: number, w: number, scales: number, bias: number, K: number, n0: number, n1: number): void;
   matmulQ8(out: number, aq: number, w: number, scales: number, bias: number, M: number, N: number, K: number, n0: number, n1: number): void;
@@ -64,25 +68,62 @@ export function hasWasmSimd(): boolean {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
 }
 
-/** The compiled kernels, for a shared or a plain memory; compiled once per kind and process. */
-const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
+/** The same with i16x8.relaxed_dot_i8x16_i7x16_s on two zero vectors: it validates only where there is relaxed SIMD. */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,
+  0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x2b, 0x01, 0x29, 0x00,
+  0xfd, 0x0c, ...new Array<number>(16).fill(0),
+  0xfd, 0x0c, ...new Array<number>(16).fill(0),
+  0xfd, 0x92, 0x02, // i16x8.relaxed_dot_i8x16_i7x16_s (0x112)
+  0x0b,
+]);
 
-export function compileKernels(shared: boolean): Promise<WebAssembly.Module> {
-  let module = compiled.get(shared);
+export function hasRelaxedSimd(): boolean {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(RELAXED_PROBE);
+}
+
+/**
+ * Whether relaxed SIMD is on, after turning it on where it can be: Node 20 has it behind
+ * --experimental-wasm-relaxed-simd (on by default from Node 22, as in Chrome), a V8 flag that may be set while the
+ * process runs, before a module is compiled; it holds for the whole process, worker threads included.
+ */
+export async function enableRelaxedSimd(): Promise<boolean> {
+  if (hasRelaxedSimd()) return true;
+  if (typeof process === 'undefined' || !process.versions?.node) return false;
+  try {
+    const v8 = await import('node:v8');
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    return false;
+  }
+  return hasRelaxedSimd();
+}
+
+/** The compiled kernels, for a shared or a plain memory, with or without relaxed SIMD; compiled once per kind and process. */
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
+
+export function compileKernels(shared: boolean, relaxed: boolean): Promise<WebAssembly.Module> {
+  const key = `${shared}/${relaxed}`;
+  let module = compiled.get(key);
   if (!module) {
-    module = compile(shared);
-    compiled.set(shared, module);
-    module.catch(() => compiled.delete(shared));
+    module = compile(shared, relaxed);
+    compiled.set(key, module);
+    module.catch(() => compiled.delete(key));
   }
   return module;
 }
 
-async function compile(shared: boolean): Promise<WebAssembly.Module> {
+async function compile(shared: boolean, relaxed: boolean): Promise<WebAssembly.Module> {
   if (!hasWasmSimd()) {
     throw new Error('this JavaScript runtime has no WebAssembly SIMD (Node 16.4+, Chrome 91+, Firefox 89+, Safari 16.4+ have it); use the WebGPU device instead');
   }
-  // literal URLs, so that bundlers (Vite) see and copy both files
-  const url = shared ? new URL('../../../build/wasm/kernels.shared.wasm', import.meta.url) : new URL('../../../build/wasm/kernels.wasm', import.meta.url);
+  if (relaxed && !hasRelaxedSimd()) throw new Error('this JavaScript runtime has no WebAssembly relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd); use the kernels without it');
+  // literal URLs, so that bundlers (Vite) see and copy every file
+  const url = relaxed
+    ? shared ? new URL('../../../build/wasm/kernels.shared.relaxed.wasm', import.meta.url) : new URL('../../../build/wasm/kernels.relaxed.wasm', import.meta.url)
+    : shared ? new URL('../../../build/wasm/kernels.shared.wasm', import.meta.url) : new URL('../../../build/wasm/kernels.wasm', import.meta.url);
   return WebAssembly.compile(await readBytes(url));
 }
 

@@ -7,27 +7,50 @@
 //   bias [N] f32 or 0 for none; pointers are byte addresses.
 //
 // Integer dot products. The activations are quantized first, once per call (quantizeActs, on the calling thread):
-// each block of 32 values of a row of a becomes 32 int16 q_a with one f32 step da = max|a| / 32767 and the f32
-// sum of its values sa. A block's dot product is then 32 integer products, summed by i32x4.dot_i16x8_s (eight
-// multiply-adds an instruction, exact in i32: |q| <= 127 times |q_a| <= 32767, eight to a lane), and scaled once:
+// each block of 32 values of a row of a becomes 32 integers q_a with one f32 step da = max|a| / L; L = 32767 for
+// q8 (int16 activations), 127 for q4 (int8 activations, as llama.cpp rounds them for its q4 dot products). A
+// block's dot product is then 32 integer products, exact in i32, scaled once:
 //
 //   q8  sum_j x_j a_j = d * sum_j q_j a_j          ~ d * da * sum_j q_j q_a,j
-//   q4  sum_j x_j a_j = m * sa + d * sum_j q_j a_j ~ m * sa + d * da * sum_j q_j q_a,j
+//   q4  sum_j x_j a_j = m * sum_j a_j + d * sum_j q_j a_j ~ m * sa + d * da * sum_j q_j q_a,j,   sa = da * sum_j q_a,j
 //
-// Rounding a to 16 bits moves each value by at most da / 2, about 1.5e-5 of its block's largest (int8 activations,
-// llama.cpp's q8_0 x q8_0, would move it by 4e-3). The weights' integers are widened in registers, never written
-// back as floats. A block of q4 weights is one 16-byte load, read as eight 16-bit lanes of four nibbles: lane i
-// holds values 4i, 4i+1, 4i+2, 4i+3 of the block (low nibble first), so three shifts and three masks give the
-// values 0, 4, .., 28, then 1, 5, .., 29, and so on, already widened to int16; q4's activations are stored in that
-// order (quantizeActs' byFour) and the nibbles need no shuffle. K need not be a multiple of 32: the activations of
-// a last, partial block are padded with zeros (the padded weights are not zero for q4, m + d * q, so a's padding is
-// what cancels them).
+// So both compute the dequantized weights times the rounded activations, exactly as written (q4's sa is the sum
+// of the rounded values, not of a: the rounding errors then meet x_j, centred on 0, rather than x_j - m). Rounding
+// a moves each value by at most da / 2: about 1.5e-5 of its block's largest for q8, 4e-3 for q4, whose own
+// rounding of the weights (half a step of 15) is 30 times coarser still. The weights' integers are widened in
+// registers, never written back as floats.
+//
+// q8: i32x4.dot_i16x8_s on int16 activations (eight multiply-adds an instruction, |q| <= 127 times |q_a| <= 32767).
+//
+// q4: a block of weights is one 16-byte load, read as eight 16-bit lanes of four nibbles: lane i holds values 4i,
+// 4i+1, 4i+2, 4i+3 of the block (low nibble first). Two builds of this file read it two ways, with the same
+// integer sums lane for lane (each i32 lane sums the products of values 8i .. 8i+7), so the same bits come out:
+// - RELAXED (the build with relaxed SIMD, kernels.relaxed.wasm, where the runtime has it): a byte mask gives the
+//   even values 0, 2, .., 30 as bytes and a shift and the mask the odd ones; i16x8.relaxed_dot_i8x16_i7x16_s
+//   multiplies 16 int8 activations by 16 nibbles in one instruction (x64's pmaddubsw; the nibbles, 0..15, are the
+//   7-bit operand, so no runtime may round it differently) and its pairs, at most 2 * 127 * 15, are added as int16
+//   before they are widened. The activations are int8, even values then odd values: 32 bytes a block.
+// - otherwise three shifts and three masks give the values 0, 4, .., 28, then 1, 5, .., 29, and so on, already
+//   int16, for i32x4.dot_i16x8_s; the activations are int16 in that order (64 bytes a block, quantizeActs' q4
+//   order), the same integers as the relaxed build's.
+// K need not be a multiple of 32: the activations of a last, partial block are padded with zeros (the padded
+// weights are not zero for q4, m + d * q, so a's padding is what cancels them).
 //
 // Every kernel computes the rows n0 <= n < n1 of w only: one thread's share (src/backend/wasm/pool.ts).
 import { evenHalves, oddHalves, sum4 } from './simd';
 
-/** Bytes of one block of quantized activations: 32 int16. */
-const ACT_BLOCK_BYTES: usize = 64;
+/** Whether this build has relaxed SIMD (q4's int8 products; see the header). */
+const RELAXED: bool = ASC_FEATURE_RELAXED_SIMD;
+
+/** Bytes of one block of quantized activations: 32 int16, or for q4 in the relaxed build 32 int8. */
+@inline function actBlockBytes(q4: bool): usize {
+  return q4 && RELAXED ? 32 : 64;
+}
+
+/** The integer levels of an activation block: max|a| becomes L. */
+@inline function actLevels(q4: bool): f32 {
+  return q4 ? 127 : 32767;
+}
 
 /** Blocks in a row of K values. */
 @inline export function blocks(K: i32): i32 {
@@ -35,19 +58,23 @@ const ACT_BLOCK_BYTES: usize = 64;
 }
 
 /**
- * Quantize the rows of a [M, K] f32 into blocks of 32 int16 at aq: [M, nb, 32] int16, then da [M, nb] f32, then
- * sa [M, nb] f32 (M * nb * 72 bytes in all; the host sizes it, src/backend/wasm/kernels.ts). With byFour,
- * each block holds its values 0, 4, .., 28, then 1, 5, .., 29, 2, 6, .., 30 and 3, 7, .., 31: q4's nibble order.
+ * Quantize the rows of a [M, K] f32 into blocks of 32 integers at aq: [M, nb] blocks (actBlockBytes each), then
+ * da [M, nb] f32, then sa [M, nb] f32 (q4: da times the sum of the block's integers; q8: the sum of a, unused) (at most M * nb * 72 bytes in all; the host sizes it,
+ * src/backend/wasm/kernels.ts). For q8: int16, in order. For q4: 127 levels, in the order its kernel reads the
+ * nibbles (see the header): int8 even values then odd values in the relaxed build; otherwise int16 values 0, 4,
+ * .., 28, then 1, 5, .., 29, 2, 6, .., 30 and 3, 7, .., 31.
  */
-export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, byFour: bool): void {
+export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, q4: bool): void {
   const nb = blocks(K);
   const full = K >> 5;
-  const da = aq + <usize>M * <usize>nb * ACT_BLOCK_BYTES;
+  const blockBytes = actBlockBytes(q4);
+  const levels = actLevels(q4);
+  const da = aq + <usize>M * <usize>nb * blockBytes;
   const sa = da + (<usize>(M * nb) << 2);
   for (let m = 0; m < M; m++) {
     const row = a + (<usize>m * <usize>K << 2);
     for (let b = 0; b < nb; b++) {
-      const q = aq + <usize>(m * nb + b) * ACT_BLOCK_BYTES;
+      const q = aq + <usize>(m * nb + b) * blockBytes;
       const x = row + (<usize>b << 7);
       let step: f32;
       let sum: f32;
@@ -65,14 +92,19 @@ export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, byFour: bool):
           f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))),
         );
         const amax = max(max(f32x4.extract_lane(big, 0), f32x4.extract_lane(big, 1)), max(f32x4.extract_lane(big, 2), f32x4.extract_lane(big, 3)));
-        step = amax / 32767;
-        const inv = f32x4.splat(amax > 0 ? <f32>32767 / amax : 0);
-        // to int16 (narrow saturates, nearest never passes 32767 by more than rounding)
+        step = amax / levels;
+        const inv = f32x4.splat(amax > 0 ? levels / amax : 0);
+        // to int16 (narrow saturates, nearest never passes the levels by more than rounding)
         const n0 = i16x8.narrow_i32x4_s(toInt(v0, inv), toInt(v1, inv));
         const n1 = i16x8.narrow_i32x4_s(toInt(v2, inv), toInt(v3, inv));
         const n2 = i16x8.narrow_i32x4_s(toInt(v4, inv), toInt(v5, inv));
         const n3 = i16x8.narrow_i32x4_s(toInt(v6, inv), toInt(v7, inv));
-        if (byFour) {
+        if (q4 && RELAXED) {
+          const lo = i8x16.narrow_i16x8_s(n0, n1); // values 0 .. 15
+          const hi = i8x16.narrow_i16x8_s(n2, n3); // 16 .. 31
+          v128.store(q, v128.shuffle<u8>(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+          v128.store(q, v128.shuffle<u8>(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), 16);
+        } else if (q4) {
           const t0 = v128.shuffle<i16>(n0, n1, 0, 4, 8, 12, 1, 5, 9, 13); // values 0 4 8 12, 1 5 9 13
           const t1 = v128.shuffle<i16>(n0, n1, 2, 6, 10, 14, 3, 7, 11, 15); // 2 6 10 14, 3 7 11 15
           const t2 = v128.shuffle<i16>(n2, n3, 0, 4, 8, 12, 1, 5, 9, 13); // 16 20 24 28, 17 21 25 29
@@ -87,7 +119,13 @@ export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, byFour: bool):
           v128.store(q, n2, 32);
           v128.store(q, n3, 48);
         }
-        sum = sum4(f32x4.add(f32x4.add(f32x4.add(v0, v1), f32x4.add(v2, v3)), f32x4.add(f32x4.add(v4, v5), f32x4.add(v6, v7))));
+        if (q4) {
+          // |q_a| <= 127: four to an int16 lane
+          const lanes = i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.add(n0, n1), i16x8.add(n2, n3)));
+          sum = <f32>(i32x4.extract_lane(lanes, 0) + i32x4.extract_lane(lanes, 1) + i32x4.extract_lane(lanes, 2) + i32x4.extract_lane(lanes, 3)) * step;
+        } else {
+          sum = sum4(f32x4.add(f32x4.add(f32x4.add(v0, v1), f32x4.add(v2, v3)), f32x4.add(f32x4.add(v4, v5), f32x4.add(v6, v7))));
+        }
       } else {
         // the last, partial block: n values, the rest zeros
         const n = K - (b << 5);
@@ -98,13 +136,17 @@ export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, byFour: bool):
           amax = max(amax, abs(v));
           sum += v;
         }
-        step = amax / 32767;
-        const inv: f32 = amax > 0 ? <f32>32767 / amax : 0;
+        step = amax / levels;
+        const inv: f32 = amax > 0 ? levels / amax : 0;
+        const top = <i32>levels;
+        let total = 0;
         for (let j = 0; j < 32; j++) {
-          const v: i32 = j < n ? <i32>nearest(load<f32>(x + (<usize>j << 2)) * inv) : 0;
-          const at = byFour ? ((j & 3) << 3) + (j >> 2) : j;
-          store<i16>(q + (<usize>at << 1), <i16>min(32767, max(-32767, v)));
+          const v = min(top, max(-top, j < n ? <i32>nearest(load<f32>(x + (<usize>j << 2)) * inv) : 0));
+          total += v;
+          if (q4 && RELAXED) store<i8>(q + <usize>((j & 1) << 4) + <usize>(j >> 1), <i8>v);
+          else store<i16>(q + (<usize>(q4 ? ((j & 3) << 3) + (j >> 2) : j) << 1), <i16>v);
         }
+        if (q4) sum = <f32>total * step;
       }
       store<f32>(da + (<usize>(m * nb + b) << 2), step);
       store<f32>(sa + (<usize>(m * nb + b) << 2), sum);
@@ -140,7 +182,8 @@ const TWO_POW_112: f32 = reinterpret<f32>(0x77800000);
 // four blocks, with the four scales read, and for q4 widened from f16, in one load (d is each scale word's low
 // half, m its high half, as simd.ts's evenHalves and oddHalves). The last nb % 4 blocks go one by one. A block
 // costs 14 vector instructions (q4: a load, three shifts and three masks, four dot products, three adds; q8: two
-// loads, four widenings) besides its four loads of activations and a quarter of the scaling.
+// loads, four widenings) besides its four loads of activations and a quarter of the scaling; a q4 block of the
+// relaxed build 8 (a load, a shift and two masks, two dot products, an add and a widening) and two loads.
 //
 // Written for what V8's code generator does with it (x64, measured with bench/wasm-matvec.ts):
 // - It computes the values of a loop iteration level by level (every load, then every shift, then every dot
@@ -152,7 +195,10 @@ const TWO_POW_112: f32 = reinterpret<f32>(0x77800000);
 // A row at a time beats four rows a pass that share the activation loads: one stream of weights keeps the
 // hardware prefetcher ahead of a matvec that reads every weight from memory, four streams (and the scales' four)
 // do not, and a decode step's weights are never in cache.
-const Q4_MASK = memory.data<u16>([0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f]);
+/** q4's mask: the low nibble of each 16-bit lane, or in the relaxed build of each byte. */
+const Q4_MASK = RELAXED
+  ? memory.data<u16>([0x0f0f, 0x0f0f, 0x0f0f, 0x0f0f, 0x0f0f, 0x0f0f, 0x0f0f, 0x0f0f])
+  : memory.data<u16>([0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f]);
 /** simd.ts's f16 -> f32 of oddHalves and evenHalves: the bits kept, then the factor 2^112, four lanes each. */
 const HALF_CONSTANTS = memory.data<u32>([0x8fffe000, 0x8fffe000, 0x8fffe000, 0x8fffe000, 0x77800000, 0x77800000, 0x77800000, 0x77800000]);
 
@@ -163,6 +209,15 @@ const HALF_CONSTANTS = memory.data<u32>([0x8fffe000, 0x8fffe000, 0x8fffe000, 0x8
     i32x4.add(i32x4.dot_i16x8_s(v128.and(v, mask), a0), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 4), mask), a1)),
     i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 8), mask), a2), i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), a3)),
   );
+}
+
+/**
+ * The relaxed build's q4 block: its even values lo (v & mask, a byte each) and odd values hi ((v >> 4) & mask)
+ * against 32 int8 activations at ab (even values, then odd ones).
+ */
+@inline function dotQ4Relaxed(lo: v128, hi: v128, ab: usize): v128 {
+  const pairs = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(ab), lo), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(ab, 16), hi));
+  return i32x4.extadd_pairwise_i16x8_s(pairs);
 }
 
 /** The same for a q8 block (32 bytes at wb). */
@@ -185,10 +240,14 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
 
 /** The i32x4 sums of block b (0..3) of the four at wb against its activations at ab, q8 (T = i8) or q4 (u8). */
 @inline function dotLanes<T>(wb: usize, ab: usize, b: usize, mask: v128): v128 {
-  const a0 = v128.load(ab + b * ACT_BLOCK_BYTES);
-  const a1 = v128.load(ab + b * ACT_BLOCK_BYTES, 16);
-  const a2 = v128.load(ab + b * ACT_BLOCK_BYTES, 32);
-  const a3 = v128.load(ab + b * ACT_BLOCK_BYTES, 48);
+  if (!isSigned<T>() && RELAXED) {
+    const v = v128.load(wb + (b << 4));
+    return dotQ4Relaxed(v128.and(v, mask), v128.and(i16x8.shr_u(v, 4), mask), ab + (b << 5));
+  }
+  const a0 = v128.load(ab + (b << 6));
+  const a1 = v128.load(ab + (b << 6), 16);
+  const a2 = v128.load(ab + (b << 6), 32);
+  const a3 = v128.load(ab + (b << 6), 48);
   return isSigned<T>() ? dotQ8Lanes(wb + (b << 5), a0, a1, a2, a3) : dotQ4Lanes(wb + (b << 4), a0, a1, a2, a3, mask);
 }
 
@@ -196,8 +255,9 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
 @inline function matvecBlocks<T>(out: usize, aq: usize, w: usize, scales: usize, bias: usize, K: i32, n0: i32, n1: i32): void {
   const q4 = !isSigned<T>();
   const blockBytes: usize = q4 ? 16 : 32;
+  const actBytes = actBlockBytes(q4);
   const nb = blocks(K);
-  const da = aq + <usize>nb * ACT_BLOCK_BYTES;
+  const da = aq + <usize>nb * actBytes;
   const sa = da + (<usize>nb << 2); // q4
   const mask = q4 ? v128.load(Q4_MASK) : i32x4.splat(0);
   const halfBits = q4 ? v128.load(HALF_CONSTANTS) : i32x4.splat(0);
@@ -231,7 +291,7 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
       }
       wb += 4 * blockBytes;
       sc += 16;
-      ab += 4 * ACT_BLOCK_BYTES;
+      ab += 4 * actBytes;
       b4 += 16;
     }
     let sum = sum4(acc);
@@ -243,7 +303,7 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
       else sum += total * (reinterpret<f32>(s) * load<f32>(da + b4));
       wb += blockBytes;
       sc += 4;
-      ab += ACT_BLOCK_BYTES;
+      ab += actBytes;
       b4 += 4;
     }
     storeOut(out, bias, n, sum, n1);
@@ -275,7 +335,8 @@ export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
   const q4 = !isSigned<T>();
   const blockBytes: usize = q4 ? 16 : 32;
   const nb = blocks(K);
-  const aStride = <usize>nb * ACT_BLOCK_BYTES;
+  const actBytes = actBlockBytes(q4);
+  const aStride = <usize>nb * actBytes;
   const daBase = aq + <usize>M * aStride;
   const saOffset = <usize>(M * nb) << 2; // q4: sa follows da
   const outStride = <usize>N << 2;
@@ -306,11 +367,18 @@ export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
       let acc3 = f32x4.splat(0);
       let mins = f32x4.splat(0); // q4, lane i: sum over blocks of m * sa of row i
       for (let b = 0; b < nb; b++) {
-        // the block's 32 integers as four int16 vectors, and its scale d
+        // the block's 32 integers as four int16 vectors (the relaxed build's q4: two of bytes), and its scale d
         const s = load<u32>(sc);
         let x0: v128, x1: v128, x2: v128, x3: v128;
         let d: f32;
-        if (q4) {
+        if (q4 && RELAXED) {
+          const v = v128.load(wb);
+          x0 = v128.and(v, mask);
+          x1 = v128.and(i16x8.shr_u(v, 4), mask);
+          x2 = x0;
+          x3 = x1;
+          d = half(s);
+        } else if (q4) {
           const v = v128.load(wb);
           x0 = v128.and(v, mask);
           x1 = v128.and(i16x8.shr_u(v, 4), mask);
@@ -326,13 +394,13 @@ export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
           x3 = i16x8.extend_high_i8x16_s(w1);
           d = reinterpret<f32>(s);
         }
-        acc0 = scaled(acc0, dot4(x0, x1, x2, x3, a0), d * load<f32>(d0));
+        acc0 = scaled(acc0, (q4 && RELAXED ? dotQ4Relaxed(x0, x1, a0) : dot4(x0, x1, x2, x3, a0)), d * load<f32>(d0));
         v128.store32_lane(o0, acc0, 0);
-        acc1 = scaled(acc1, dot4(x0, x1, x2, x3, a1), d * load<f32>(d1));
+        acc1 = scaled(acc1, (q4 && RELAXED ? dotQ4Relaxed(x0, x1, a1) : dot4(x0, x1, x2, x3, a1)), d * load<f32>(d1));
         v128.store32_lane(o1, acc1, 0);
-        acc2 = scaled(acc2, dot4(x0, x1, x2, x3, a2), d * load<f32>(d2));
+        acc2 = scaled(acc2, (q4 && RELAXED ? dotQ4Relaxed(x0, x1, a2) : dot4(x0, x1, x2, x3, a2)), d * load<f32>(d2));
         v128.store32_lane(o2, acc2, 0);
-        acc3 = scaled(acc3, dot4(x0, x1, x2, x3, a3), d * load<f32>(d3));
+        acc3 = scaled(acc3, (q4 && RELAXED ? dotQ4Relaxed(x0, x1, a3) : dot4(x0, x1, x2, x3, a3)), d * load<f32>(d3));
         v128.store32_lane(o3, acc3, 0);
         if (q4) {
           let sums = v128.load32_splat(d0 + saOffset);
@@ -343,10 +411,10 @@ export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
         }
         wb += blockBytes;
         sc += 4;
-        a0 += ACT_BLOCK_BYTES;
-        a1 += ACT_BLOCK_BYTES;
-        a2 += ACT_BLOCK_BYTES;
-        a3 += ACT_BLOCK_BYTES;
+        a0 += actBytes;
+        a1 += actBytes;
+        a2 += actBytes;
+        a3 += actBytes;
         d0 += 4;
         d1 += 4;
         d2 += 4;
