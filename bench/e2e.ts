@@ -182,13 +182,14 @@ export async function measureThroughput(model: LanguageModel, coldPrefillMs: num
     const stats = await sampleWall(() => model.forward(ids.slice(0, n), 0), o);
     result.prefill.push({ ...stats, tokens: n, tokensPerS: (1000 * n) / stats.median });
   }
+  const logitsInto = new Float32Array(model.vocabSize); // the logits of every step into one array, as `wgpt generate` decodes
   for (const n of decode) {
     o.onStep?.(`decode after ${n} tokens, KV cache`);
     await model.forward(ids.slice(0, n), 0);
-    const cached = await sampleWall(() => model.forward([ids[n]!], n), o); // rewrites position n each time
+    const cached = await sampleWall(() => model.forward([ids[n]!], n, { logitsInto }), o); // rewrites position n each time
     result.decode.push({ ...cached, tokens: n, tokensPerS: 1000 / cached.median });
     o.onStep?.(`decode after ${n} tokens, no cache (recomputing ${n + 1})`);
-    const full = await sampleWall(() => model.forward(ids.slice(0, n + 1), 0), o);
+    const full = await sampleWall(() => model.forward(ids.slice(0, n + 1), 0, { logitsInto }), o);
     result.noCache.push({ ...full, tokens: n, tokensPerS: 1000 / full.median, slowdown: full.median / cached.median });
   }
   const n = decode[0];
@@ -324,7 +325,11 @@ export async function measureWasmFormats(
     }
     const n = Math.min(context, loaded[0]!.model.nCtx - 1);
     const ids = randomIds(n + 1, loaded[0]!.model.vocabSize, 3);
-    const steps = loaded.map(({ model }) => () => model.forward([ids[n]!], n)); // rewrites position n each time
+    // rewrites position n each time; the logits into one array per model, as `wgpt generate` decodes
+    const steps = loaded.map(({ model }) => {
+      const logitsInto = new Float32Array(model.vocabSize);
+      return () => model.forward([ids[n]!], n, { logitsInto });
+    });
     for (const [i, { model, weights }] of loaded.entries()) {
       o.onStep?.(`${name}, ${weights} weights: prefill of ${n} tokens, then a warm-up step`);
       await model.forward(ids.slice(0, n), 0);

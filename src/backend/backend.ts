@@ -213,6 +213,12 @@ export interface BackendStep {
   readonly dispatches?: number;
   /** Run what was recorded; the timings when profiling. */
   run(): Promise<DispatchTiming[]>;
-  /** The first `rows` rows of x, after run(). */
-  read(x: Act, rows: number): Promise<Float32Array>;
+  /** The first `rows` rows of x, after run(); into `into` (a view of its start) when given. */
+  read(x: Act, rows: number, into?: Float32Array): Promise<Float32Array>;
+}
+
+/** The first n floats of `into`, where a step's read writes them (ForwardOptions.logitsInto). */
+export function floatsOf(into: Float32Array, n: number): Float32Array {
+  if (into.length < n) throw new RangeError(`an array of ${into.length} floats cannot hold the ${n} read back`);
+  return into.subarray(0, n);
 }

@@ -10,7 +10,7 @@ import { attentionResultReference, sumHeadsReference } from '../kernels/attentio
 import { ConfigError } from '../model/config.ts';
 import type { WeightFormat } from '../model/model.ts';
 import { dequantize, isQuantFormat, quantize } from '../quant.ts';
-import type { Act, Backend, BackendStep, HeadSlice, KVCache, Matrix, Norm, StepOptions, Vector } from './backend.ts';
+import { floatsOf, type Act, type Backend, type BackendStep, type HeadSlice, type KVCache, type Matrix, type Norm, type StepOptions, type Vector } from './backend.ts';
 import type { WasmDType, WasmTensor } from './wasm/arena.ts';
 import type { WasmKernels } from './wasm/kernels.ts';
 import { MAX_PAGES, PAGE_BYTES } from './wasm/module.ts';
@@ -392,8 +392,9 @@ class WasmStep implements BackendStep {
     return timings;
   }
 
-  async read(x: Act, rows: number): Promise<Float32Array> {
-    return this.k.arena.copyF32((x as WasmAct).t, 0, rows * x.shape[1]!);
+  async read(x: Act, rows: number, into?: Float32Array): Promise<Float32Array> {
+    const n = rows * x.shape[1]!;
+    return this.k.arena.copyF32((x as WasmAct).t, 0, n, into && floatsOf(into, n));
   }
 }
 

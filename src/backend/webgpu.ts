@@ -23,7 +23,7 @@ import { candidateFloats, packAdjustments, topK } from '../kernels/topk.ts';
 import { ConfigError } from '../model/config.ts';
 import type { WeightFormat } from '../model/model.ts';
 import { createGatherBuffers, splitEmbed, splitMatmul, splitScratchWidth, splitTensors, uploadSplitMatrix, type GatherBuffers, type SplitMatrix } from '../model/split-weights.ts';
-import type { Act, Backend, BackendStep, FusedEpilogue, FusedStep, HeadSlice, KVCache, Matrix, Norm, SampleRequest, StepOptions, Vector } from './backend.ts';
+import { floatsOf, type Act, type Backend, type BackendStep, type FusedEpilogue, type FusedStep, type HeadSlice, type KVCache, type Matrix, type Norm, type SampleRequest, type StepOptions, type Vector } from './backend.ts';
 
 interface GpuAct extends Act {
   tensor: Tensor;
@@ -467,7 +467,11 @@ class WebGpuStep implements BackendStep, FusedStep {
     return this.rec.submit();
   }
 
-  read(x: Act, rows: number): Promise<Float32Array> {
-    return readF32(this.b.gpu.device, (x as GpuAct).tensor, rows * x.shape[1]!);
+  async read(x: Act, rows: number, into?: Float32Array): Promise<Float32Array> {
+    const out = await readF32(this.b.gpu.device, (x as GpuAct).tensor, rows * x.shape[1]!);
+    if (!into) return out;
+    const view = floatsOf(into, out.length);
+    view.set(out);
+    return view;
   }
 }

@@ -32,6 +32,13 @@ export interface ModelDims {
 export interface ForwardOptions {
   /** Return logits for every position of this step ([T, V] row-major) instead of only the last one. */
   allLogits?: boolean;
+  /**
+   * Write the last position's logits into this array (at least vocabSize floats) and return them as a view of it,
+   * rather than in a new array each call: a decode loop that keeps one array saves an allocation a token (on
+   * WebAssembly, GPT-2's 50257 floats in fresh memory cost about 0.5 ms a step on the machine measured). The next
+   * call that is given the same array overwrites them. Not with allLogits; ignored with select.
+   */
+  logitsInto?: Float32Array;
   /** Time every dispatch with timestamp queries (when the adapter has them). */
   profile?: boolean;
   /** Activations to copy back and interventions to apply at hook points (src/hooks). */

@@ -122,6 +122,8 @@ export abstract class Transformer<B> implements LanguageModel {
 
     const Tc = this.maxStepTokens;
     const all = options.allLogits ? new Float32Array(T * V) : undefined;
+    if (options.logitsInto && all) throw new RangeError('logitsInto holds the last position only, not allLogits');
+    if (options.logitsInto && options.logitsInto.length < V) throw new RangeError(`logitsInto holds ${options.logitsInto.length} floats, fewer than the ${V} logits`);
     let logits: Float32Array = new Float32Array(0);
     const profile: NonNullable<ForwardResult['profile']> = [];
     let dispatches: number | undefined;
@@ -154,7 +156,7 @@ export abstract class Transformer<B> implements LanguageModel {
         continue;
       }
       profile.push(...(await step.run()));
-      const out = head ? await step.read(head, head.shape[0]!) : undefined;
+      const out = head ? await step.read(head, head.shape[0]!, final && !all ? options.logitsInto : undefined) : undefined;
       readbackBytes += out?.byteLength ?? 0;
       if (all) all.set(out!, t0 * V);
       else if (final) logits = out!;

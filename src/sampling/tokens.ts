@@ -85,6 +85,8 @@ function reportFromRow(logits: Float32Array, id: number, k: number): ReportedTok
 export class CpuTokens implements TokenSource {
   profile: TokenSource['profile'] = { prefill: [] };
   private logits: Float32Array = new Float32Array(0);
+  /** Where every decode step's logits are written (ForwardOptions.logitsInto): one array, not one a token. */
+  private stepLogits?: Float32Array;
   private counters = new Counters();
   private promptLength: number;
 
@@ -111,7 +113,9 @@ export class CpuTokens implements TokenSource {
     if (i > 0) {
       const profile = this.o.profile && i === 1; // the first decode step only
       const id = this.context[this.promptLength + i - 1]!;
-      const r = this.o.useCache ? await this.model.forward([id], this.context.length - 1, { profile }) : await this.model.forward(this.context, 0, { profile });
+      this.stepLogits ??= new Float32Array(this.model.vocabSize);
+      const logitsInto = this.stepLogits;
+      const r = this.o.useCache ? await this.model.forward([id], this.context.length - 1, { profile, logitsInto }) : await this.model.forward(this.context, 0, { profile, logitsInto });
       if (profile) this.profile.decode = r.profile ?? [];
       if (this.o.useCache) this.counters.add(r);
       this.logits = r.logits;

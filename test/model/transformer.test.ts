@@ -44,6 +44,26 @@ describe.each(DEVICE_KINDS)('GPT-2 through the shared Transformer on %s', (kind)
     model.destroy();
   });
 
+  it('writes the logits into logitsInto, the same bits as a new array, and refuses what it cannot hold', async () => {
+    const model = new GPT2(await device(kind), config, randomGPT2Params(config, 5));
+    try {
+      const into = new Float32Array(V + 3).fill(Number.NaN);
+      const fresh = (await model.forward(ids.slice(0, 9), 0)).logits;
+      const prefill = (await model.forward(ids.slice(0, 9), 0, { logitsInto: into })).logits;
+      expect(prefill.buffer).toBe(into.buffer);
+      expect(prefill.length).toBe(V);
+      expect([...prefill]).toEqual([...fresh]);
+      expect(Number.isNaN(into[V]!)).toBe(true); // nothing written past the row
+      const step = (await model.forward([ids[9]!], 9)).logits;
+      const stepInto = (await model.forward([ids[9]!], 9, { logitsInto: into })).logits;
+      expect([...stepInto]).toEqual([...step]);
+      await expect(model.forward([ids[9]!], 9, { logitsInto: new Float32Array(V - 1) })).rejects.toThrow(/fewer than the 101 logits/);
+      await expect(model.forward(ids.slice(0, 3), 0, { logitsInto: into, allLogits: true })).rejects.toThrow(/not allLogits/);
+    } finally {
+      model.destroy();
+    }
+  });
+
   it('allocates every activation at load: a forward pass adds no buffers', async () => {
     const model = new GPT2(await device(kind), config, randomGPT2Params(config, 3));
     const before = model.gpuBytes();

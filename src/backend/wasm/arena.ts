@@ -93,10 +93,13 @@ export class WasmArena {
    * over the shared memory took about 0.8 ms for GPT-2's 50257 logits in a decode step, this about 0.5 ms (most of
    * it making the new array).
    */
-  copyF32(t: WasmTensor, from: number, to: number): Float32Array<ArrayBuffer> {
+  copyF32(t: WasmTensor, from: number, to: number): Float32Array<ArrayBuffer>;
+  copyF32<A extends ArrayBufferLike>(t: WasmTensor, from: number, to: number, into: Float32Array<A> | undefined): Float32Array<A | ArrayBuffer>;
+  copyF32(t: WasmTensor, from: number, to: number, into?: Float32Array): Float32Array {
     if (!(0 <= from && from <= to && to * 4 <= t.byteLength)) throw new Error(`${t.label}: floats ${from}..${to} lie outside the tensor`);
-    const out = new Float32Array(to - from);
-    new Uint8Array(out.buffer).set(new Uint8Array(this.memory.buffer, t.ptr + from * 4, (to - from) * 4));
+    if (into && into.length !== to - from) throw new Error(`${t.label}: ${to - from} floats do not fit an array of ${into.length}`);
+    const out = into ?? new Float32Array(to - from);
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(this.memory.buffer, t.ptr + from * 4, (to - from) * 4));
     return out;
   }
 
