@@ -1,12 +1,12 @@
 // Micro-benchmark of the WebAssembly matvec: the matrix-vector products of a GPT-2 124M decode step, f32, f16, q8
 // and q4 weights (and q8 on f32 activations, the version the integer dot products are measured against), on 1 and
-// 2 threads, beside onnxruntime-node's MatMul on the same shapes (when it is installed) and a memory-bandwidth
+// 2 threads (q4 also without relaxed SIMD, where the runtime has it: the int16 reading of the same blocks), beside onnxruntime-node's MatMul on the same shapes (when it is installed) and a memory-bandwidth
 // ceiling (a copy of a large Float32Array), all in the same run.
 //
 //   npx tsx bench/wasm-matvec.ts [--quick]      (npm run bench:wasm)
 //
 // Each configuration is checked against the float64 reference on the weights as stored (f16-rounded, dequantized)
-// before it is timed; the q kernels that round the activations to int16 are allowed that rounding on top
+// before it is timed; the q kernels that round the activations (q8 to int16, q4 to int8) are allowed that rounding on top
 // (activationRoundingBound). GB/s counts the bytes read and written at least once: the weights as stored (q8 and
 // q4: integers and scales), the f32 input and the output; the same weights are read on every repetition, as in
 // the onnxruntime runs, so shapes whose weights fit the CPU's last-level cache can beat the copy ceiling.
@@ -64,12 +64,13 @@ function check(got: ArrayLike<number>, ref: Float64Array, what: string, extra?: 
  * as a model loads them (WasmKernels.uploadWeight) and checked against the values that format stands for
  * (roundWeights), as the main bench does.
  */
-const FORMATS: { name: string; weights: WeightFormat; floatActivations?: boolean }[] = [
+const FORMATS: { name: string; weights: WeightFormat; floatActivations?: boolean; noRelaxedSimd?: boolean }[] = [
   { name: 'f32', weights: 'f32' },
   { name: 'f16', weights: 'f16' },
   { name: 'q8', weights: 'q8' },
   { name: 'q8, f32 act.', weights: 'q8', floatActivations: true },
   { name: 'q4', weights: 'q4' },
+  { name: 'q4, no relaxed', weights: 'q4', noRelaxedSimd: true },
 ];
 
 /** Read plus write bandwidth of copying a 256 MiB Float32Array, GB/s (the bench's CPU ceiling). */
@@ -114,15 +115,19 @@ async function main(): Promise<void> {
   // in the machine's load (it is shared) falls on all of them alike.
   const instances = await Promise.all(THREADS.map((threads) => WasmKernels.create({ threads })));
   for (const k of instances) if (k.threads !== THREADS[instances.indexOf(k)]) throw new Error('no SharedArrayBuffer here: worker threads cannot run');
+  // the build without relaxed SIMD, where the default one has it (otherwise they are the same build)
+  const relaxed = instances[0]!.relaxedSimd;
+  const plain = relaxed ? await Promise.all(THREADS.map((threads) => WasmKernels.create({ threads, relaxedSimd: false }))) : [];
+  if (!relaxed) console.log('this runtime has no relaxed SIMD: q4 runs its int16 reading alone');
   for (const { name, K, N } of SHAPES) {
     const a = Float32Array.from({ length: K }, () => rng.range(-1, 1));
     const w = Float32Array.from({ length: N * K }, () => rng.range(-1, 1));
-    for (const f of FORMATS) {
+    for (const f of FORMATS.filter((f) => relaxed || !f.noRelaxedSimd)) {
       const values = roundWeights(f.weights, w, K);
       const ref = new Float64Array(N);
       matmulReference(ref, a, values, undefined, 1, N, K);
       const bound = isQuantFormat(f.weights) && !f.floatActivations ? activationRoundingBound(f.weights, a, values, 1, N, K) : undefined;
-      for (const k of instances) {
+      for (const k of f.noRelaxedSimd ? plain : instances) {
         const mark = k.arena.mark();
         const at = k.arena.upload('f32', [1, K], a, 'a');
         const wt = k.uploadWeight(f.weights, N, K, w, 'w');
@@ -150,7 +155,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  for (const k of instances) k.destroy();
+  for (const k of [...instances, ...plain]) k.destroy();
   print(rows, ceiling, ort !== undefined);
 }
 
