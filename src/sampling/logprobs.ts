@@ -24,15 +24,39 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
 /** log(softmax(x)) = x_i - logsumexp(x), summed in float64. -Infinity stays -Infinity. */
 export function logSoftmax(logits: ArrayLike<number>): Float32Array {
   const V = logits.length;
-  const max = maxLogit(logits);
-  if (max === -Infinity) throw new Error('logSoftmax: every logit is -Infinity, so no token is left to choose');
-  let sum = 0;
-  for (let i = 0; i < V; i++) sum += Math.exp(logits[i]! - max);
-  const logZ = max + Math.log(sum); // log sum_j exp(x_j), without overflow
+  const logZ = logSumExp(logits, 'logSoftmax');
   const out = new Float32Array(V);
   for (let i = 0; i < V; i++) out[i] = logits[i]! - logZ;
   return out;
 }
+
+/** log sum_j exp(x_j), without overflow: the max plus the log of the float64 sum of exp(x_j - max). */
+export function logSumExp(logits: ArrayLike<number>, what = 'logSumExp'): number {
+  const max = maxLogit(logits);
+  if (max === -Infinity) throw new Error(`${what}: every logit is -Infinity, so no token is left to choose`);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  return max + Math.log(sum);
+}
+
+/**
+ * What topLogprobs gives (the k most likely ids with their log-probabilities, as logSoftmax rounds them to
+ * float32, ties in that rounding to the lower id) and the log-probability of `id`, without a row of
+ * log-probabilities: one pass for the log-sum-exp, one for the candidates. Rounding to float32 keeps the order of
+ * the raw logits but can tie neighbours, so k + TIE_MARGIN candidates are ranked, and where the last of them ties
+ * the k-th the whole row is (the same answer, slower).
+ */
+export function logprobsOf(logits: Float32Array, id: number, k: number): { logprob: number; top: { id: number; logprob: number }[] } {
+  const logZ = logSumExp(logits, 'logSoftmax');
+  const lp = (i: number) => Math.fround(logits[i]! - logZ);
+  if (k === 0) return { logprob: lp(id), top: [] };
+  const candidates = idsByValueDescending(logits, k + TIE_MARGIN).map((i) => ({ id: i, logprob: lp(i) }));
+  candidates.sort((a, b) => b.logprob - a.logprob || a.id - b.id);
+  const top = candidates.slice(0, k);
+  const covered = candidates.length < k + TIE_MARGIN || candidates.at(-1)!.logprob < top.at(-1)!.logprob;
+  return { logprob: lp(id), top: covered ? top : topLogprobs(logits, k) };
+}
+const TIE_MARGIN = 8;
 
 /**
  * The k most likely tokens of the raw logits with their log-probabilities, most likely first (ties: lower id

@@ -148,6 +148,11 @@ export function typicalFilter(logits: Float32Array, mass: number): Float32Array 
   return out;
 }
 
+/** Whether steps 1-3 change anything: a logit bias, a repetition penalty or a no-repeat n-gram. */
+export function penalises(o: ResolvedSamplingOptions): boolean {
+  return o.logitBias.length > 0 || o.repetitionPenalty !== 1 || o.noRepeatNgram > 0;
+}
+
 /** Steps 1-3: bias and penalties, the part of processing that greedy decoding uses too. */
 export function applyPenalties(logits: Float32Array, context: readonly number[], o: ResolvedSamplingOptions): Float32Array {
   let x = logits;

@@ -4,7 +4,7 @@ import { argmax, maxLogit, softmax } from './logprobs.ts';
 import { resolveSamplingOptions, SamplingOptionError, type ResolvedSamplingOptions, type SamplingOptions } from './options.ts';
 import type { Candidates } from '../kernels/topk.ts';
 import { processCandidates } from './gpu.ts';
-import { applyFilters, applyPenalties } from './processors.ts';
+import { applyFilters, applyPenalties, penalises } from './processors.ts';
 
 export { SamplingOptionError, validateSamplingOptions, type SamplingOptions } from './options.ts';
 
@@ -36,7 +36,9 @@ export class Sampler {
    * token id so far, prompt included, which the repetition penalty and no-repeat-ngram look at.
    */
   next(logits: Float32Array, context: readonly number[], u?: number): number {
-    const processed = this.process(logits, context);
+    // greedy without bias or penalties reads the row as it is (process() would copy it); sampling does not copy it
+    // first, its temperature and filters make new rows
+    const processed = this.greedy && !penalises(this.options) ? logits : this.process(logits, context);
     if (maxLogit(processed) === -Infinity) {
       throw new SamplingOptionError('every token was removed by --logit-bias / --no-repeat-ngram; loosen them');
     }
@@ -67,6 +69,7 @@ export class Sampler {
 
   /** The logits `next` chooses from: after bias and penalties, and after the filters unless greedy. */
   process(logits: Float32Array, context: readonly number[]): Float32Array {
+    if (!this.greedy && !penalises(this.options)) return applyFilters(logits, this.options);
     const penalised = applyPenalties(logits, context, this.options);
     return this.greedy ? penalised : applyFilters(penalised, this.options);
   }

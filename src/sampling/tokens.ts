@@ -18,7 +18,7 @@ import type { DispatchTiming } from '../gpu/recorder.ts';
 import { MAX_CANDIDATES, type Candidates } from '../kernels/topk.ts';
 import type { ForwardResult, LanguageModel } from '../model/model.ts';
 import { candidateRequest, logitAdjustments } from './gpu.ts';
-import { idsByValueDescending, logSoftmax } from './logprobs.ts';
+import { logprobsOf } from './logprobs.ts';
 import type { Sampler } from './sampler.ts';
 
 /** A token with its log-probability and the `topLogprobs` most likely tokens, under the raw distribution. */
@@ -77,8 +77,7 @@ const round = (x: number) => Math.round(x * 100) / 100;
 
 /** The `k` most likely tokens of a whole row, and the log-probability of `id` (the CPU sampler's report). */
 function reportFromRow(logits: Float32Array, id: number, k: number): ReportedToken {
-  const lp = logSoftmax(logits);
-  return { id, logprob: lp[id]!, top: idsByValueDescending(lp, k).map((t) => ({ id: t, logprob: lp[t]! })) };
+  return { id, ...logprobsOf(logits, id, k) };
 }
 
 /** The logits read back every step, sampled on the CPU. */
