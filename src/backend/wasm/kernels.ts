@@ -322,7 +322,7 @@ export class WasmKernels {
  * over, for the rounding of the step itself). Tests and the bench allow it on top of f32 rounding.
  */
 export function activationRoundingBound(format: QuantFormat, a: ArrayLike<number>, x: ArrayLike<number>, M: number, N: number, K: number): Float64Array {
-  const levels = format === 'q4' ? 127 : 32767;
+  const levels = activationLevels(format);
   const bound = new Float64Array(M * N);
   const half = new Float64Array(K);
   for (let m = 0; m < M; m++) {
@@ -347,7 +347,7 @@ export function activationRoundingBound(format: QuantFormat, a: ArrayLike<number
  * leaves only f32 rounding to allow for. Rows of `cols` values, `rowStride` apart, from `offset`.
  */
 export function roundActivations(format: QuantFormat, x: Float64Array | Float32Array, rows: number, cols: number, rowStride = cols, offset = 0): void {
-  const levels = format === 'q4' ? 127 : 32767;
+  const levels = activationLevels(format);
   const f32 = Math.fround;
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < cols; b += 32) {
@@ -362,6 +362,11 @@ export function roundActivations(format: QuantFormat, x: Float64Array | Float32A
       for (let j = 0; j < n; j++) x[at + j] = roundHalfEven(f32(f32(x[at + j]!) * inv)) * step;
     }
   }
+}
+
+/** The levels the q kernels round a block of activations to, max|a| becoming the last: q8 int16, q4 int8. */
+function activationLevels(format: QuantFormat): number {
+  return format === 'q4' ? 127 : 32767;
 }
 
 function roundHalfEven(v: number): number {

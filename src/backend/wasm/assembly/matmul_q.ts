@@ -59,8 +59,8 @@ const RELAXED: bool = ASC_FEATURE_RELAXED_SIMD;
 
 /**
  * Quantize the rows of a [M, K] f32 into blocks of 32 integers at aq: [M, nb] blocks (actBlockBytes each), then
- * da [M, nb] f32, then sa [M, nb] f32 (q4: da times the sum of the block's integers; q8: the sum of a, unused) (at most M * nb * 72 bytes in all; the host sizes it,
- * src/backend/wasm/kernels.ts). For q8: int16, in order. For q4: 127 levels, in the order its kernel reads the
+ * da [M, nb] f32, then sa [M, nb] f32 (q4: da times the sum of the block's integers; q8: 0, unused) (at most
+ * M * nb * 72 bytes in all; the host sizes it, src/backend/wasm/kernels.ts). For q8: int16, in order. For q4: 127 levels, in the order its kernel reads the
  * nibbles (see the header): int8 even values then odd values in the relaxed build; otherwise int16 values 0, 4,
  * .., 28, then 1, 5, .., 29, 2, 6, .., 30 and 3, 7, .., 31.
  */
@@ -77,7 +77,7 @@ export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, q4: bool): voi
       const q = aq + <usize>(m * nb + b) * blockBytes;
       const x = row + (<usize>b << 7);
       let step: f32;
-      let sum: f32;
+      let sum: f32 = 0; // q4's sa; q8 has no use for it
       if (b < full) {
         const v0 = v128.load(x);
         const v1 = v128.load(x, 16);
@@ -123,19 +123,12 @@ export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, q4: bool): voi
           // |q_a| <= 127: four to an int16 lane
           const lanes = i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.add(n0, n1), i16x8.add(n2, n3)));
           sum = <f32>(i32x4.extract_lane(lanes, 0) + i32x4.extract_lane(lanes, 1) + i32x4.extract_lane(lanes, 2) + i32x4.extract_lane(lanes, 3)) * step;
-        } else {
-          sum = sum4(f32x4.add(f32x4.add(f32x4.add(v0, v1), f32x4.add(v2, v3)), f32x4.add(f32x4.add(v4, v5), f32x4.add(v6, v7))));
         }
       } else {
         // the last, partial block: n values, the rest zeros
         const n = K - (b << 5);
         let amax: f32 = 0;
-        sum = 0;
-        for (let j = 0; j < n; j++) {
-          const v = load<f32>(x + (<usize>j << 2));
-          amax = max(amax, abs(v));
-          sum += v;
-        }
+        for (let j = 0; j < n; j++) amax = max(amax, abs(load<f32>(x + (<usize>j << 2))));
         step = amax / levels;
         const inv: f32 = amax > 0 ? levels / amax : 0;
         const top = <i32>levels;
