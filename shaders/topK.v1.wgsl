@@ -40,6 +40,7 @@ alias Partial = f32;
 #include "lib/workgroup_sum.wgsl"
 #include "lib/workgroup_max.wgsl"
 #include "lib/masked.wgsl"
+#include "lib/lse.wgsl"
 
 var<workgroup> bestValue: array<f32, WG>;
 var<workgroup> bestId: array<u32, WG>;
@@ -66,7 +67,7 @@ fn main(@builtin(local_invocation_index) t: u32) {
   storageBarrier();
   workgroupBarrier();
 
-  // 2. This invocation's stripe: its K largest, in order, and its running log-sum-exp (m, s: sum exp(x - m)).
+  // 2. This invocation's stripe: its K largest, in order, and its running log-sum-exp (lib/lse.wgsl).
   var values: array<f32, K>;
   var ids: array<u32, K>;
   for (var r = 0u; r < K; r++) {
@@ -74,29 +75,16 @@ fn main(@builtin(local_invocation_index) t: u32) {
     ids[r] = NONE;
   }
   var count = 0u;
-  var m = LOWEST_F32;
-  var s = 0.0;
-  var m1 = LOWEST_F32; // UNTEMPERED: the same of the values before the temperature
-  var s1 = 0.0;
+  var lse = lseStart();
+  var lse1 = lseStart(); // UNTEMPERED: the same of the values before the temperature
   for (var i = t; i < params.V; i += WG) {
     let x = logits[i] / params.temperature;
     if (isMasked(x)) {
       continue;
     }
-    if (x > m) {
-      s = s * exp(m - x) + 1.0;
-      m = x;
-    } else {
-      s += exp(x - m);
-    }
+    lse = lseAdd(lse, x);
 #if ${UNTEMPERED}
-    let y = logits[i];
-    if (y > m1) {
-      s1 = s1 * exp(m1 - y) + 1.0;
-      m1 = y;
-    } else {
-      s1 += exp(y - m1);
-    }
+    lse1 = lseAdd(lse1, logits[i]);
 #endif
     // stripes run in increasing id, so a strictly larger value is what moves ahead of an equal one
     if (count < K || x > values[K - 1u]) {
@@ -113,11 +101,11 @@ fn main(@builtin(local_invocation_index) t: u32) {
   }
 
   // 3. The log-sum-exp of the whole row.
-  let rowMax = workgroupMax(m, t);
-  let sumExp = workgroupSum(select(0.0, s * exp(m - rowMax), s > 0.0), t);
+  let rowMax = workgroupMax(lse.m, t);
+  let sumExp = workgroupSum(select(0.0, lse.s * exp(lse.m - rowMax), lse.s > 0.0), t);
 #if ${UNTEMPERED}
-  let rowMax1 = workgroupMax(m1, t);
-  let sumExp1 = workgroupSum(select(0.0, s1 * exp(m1 - rowMax1), s1 > 0.0), t);
+  let rowMax1 = workgroupMax(lse1.m, t);
+  let sumExp1 = workgroupSum(select(0.0, lse1.s * exp(lse1.m - rowMax1), lse1.s > 0.0), t);
 #endif
 
   // 4. K rounds: the best head among the invocations' lists is the next candidate; round K + 1 finds the floor.

@@ -27,6 +27,7 @@ const K = ${K}u;
 const NONE = 0xffffffffu;
 
 #include "lib/masked.wgsl"
+#include "lib/lse.wgsl"
 
 const WG = ${WG}u;
 const L = K + 1u; // a list's length
@@ -57,7 +58,7 @@ fn main(@builtin(local_invocation_index) t: u32) {
   workgroupBarrier();
 
   // 2. This invocation's stripe: its K + 1 largest, in order (ids increase, so a strictly larger value moves
-  // ahead of an equal one), and its running log-sum-exp (m, s: sum exp(x - m)).
+  // ahead of an equal one), and its running log-sum-exp (lib/lse.wgsl).
   var values: array<f32, L>;
   var ids: array<u32, L>;
   for (var r = 0u; r < L; r++) {
@@ -65,29 +66,16 @@ fn main(@builtin(local_invocation_index) t: u32) {
     ids[r] = NONE;
   }
   var count = 0u;
-  var m = LOWEST_F32;
-  var s = 0.0;
-  var m1 = LOWEST_F32; // UNTEMPERED: the same of the values before the temperature
-  var s1 = 0.0;
+  var lse = lseStart();
+  var lse1 = lseStart(); // UNTEMPERED: the same of the values before the temperature
   for (var i = t; i < params.V; i += WG) {
     let x = logits[i] / params.temperature;
     if (isMasked(x)) {
       continue;
     }
-    if (x > m) {
-      s = s * exp(m - x) + 1.0;
-      m = x;
-    } else {
-      s += exp(x - m);
-    }
+    lse = lseAdd(lse, x);
 #if ${UNTEMPERED}
-    let y = logits[i];
-    if (y > m1) {
-      s1 = s1 * exp(m1 - y) + 1.0;
-      m1 = y;
-    } else {
-      s1 += exp(y - m1);
-    }
+    lse1 = lseAdd(lse1, logits[i]);
 #endif
     if (count < L || x > values[K]) {
       var at = min(count, K);
@@ -106,11 +94,11 @@ fn main(@builtin(local_invocation_index) t: u32) {
     listId[t * L + r] = ids[r];
   }
   listCount[t] = count;
-  stripeMax[t] = m;
-  stripeSum[t] = s;
+  stripeMax[t] = lse.m;
+  stripeSum[t] = lse.s;
 #if ${UNTEMPERED}
-  stripeMax1[t] = m1;
-  stripeSum1[t] = s1;
+  stripeMax1[t] = lse1.m;
+  stripeSum1[t] = lse1.s;
 #endif
   workgroupBarrier();
   if (t != 0u) {
