@@ -10,9 +10,9 @@ import { attentionResultReference, sumHeadsReference } from '../kernels/attentio
 import { ConfigError } from '../model/config.ts';
 import type { WeightFormat } from '../model/model.ts';
 import { dequantize, isQuantFormat, quantize } from '../quant.ts';
-import { floatsOf, type Act, type Backend, type BackendStep, type HeadSlice, type KVCache, type Matrix, type Norm, type StepOptions, type Vector } from './backend.ts';
+import { floatsOf, type Act, type Backend, type BackendStep, type FusedEpilogue, type FusedStep, type HeadSlice, type KVCache, type Matrix, type Norm, type StepOptions, type Vector } from './backend.ts';
 import type { WasmDType, WasmTensor } from './wasm/arena.ts';
-import type { WasmKernels } from './wasm/kernels.ts';
+import type { MatmulEpilogue, WasmKernels } from './wasm/kernels.ts';
 import { MAX_PAGES, PAGE_BYTES } from './wasm/module.ts';
 
 interface WasmAct extends Act {
@@ -190,7 +190,17 @@ interface Op {
   run: () => void;
 }
 
-class WasmStep implements BackendStep {
+/** A norm as the fused primitives name it. */
+type FusedNorm = { w: Norm; kind: 'layernorm' | 'rmsnorm'; eps: number };
+
+/**
+ * A step's primitives, and (FusedStep) the fused ones: on the CPU fusing saves the caller's own passes, not
+ * dispatches. A matmul's GELU or residual add runs on the threads of the matmul, each on the columns it just
+ * wrote; a one-token attention hands its heads to the threads once, each taking a head's scores, softmax and
+ * values in turn. Each computes what the unfused primitives do, with the same kernels on the same values, so the
+ * outputs are the same bits (tested); the step runs unfused where a hook looks inside (src/model/step.ts).
+ */
+class WasmStep implements BackendStep, FusedStep {
   private ops: Op[] = [];
   private hooks?: Hooks;
   readonly hooked: boolean;
@@ -207,6 +217,10 @@ class WasmStep implements BackendStep {
 
   private get k(): WasmKernels {
     return this.b.k;
+  }
+
+  get fused(): FusedStep {
+    return this;
   }
 
   private act(slot: string, rows: number, cols: number): WasmAct {
@@ -286,11 +300,68 @@ class WasmStep implements BackendStep {
   }
 
   linear(x: Act, w: Matrix, layer?: number, slot = w.label): Act {
+    return this.matmul(slot, slot, x, w, layer);
+  }
+
+  /** out = x @ w^T + bias in `slot`, with an epilogue on the matmul's threads (MatmulEpilogue). */
+  private matmul(label: string, slot: string, x: Act, w: Matrix, layer: number | undefined, then?: MatmulEpilogue): WasmAct {
     const rows = x.shape[0]!;
     const m = w as WasmMatrix;
     const out = this.act(slot, rows, m.rows);
-    this.op(slot, layer, () => this.k.matmul(out.t, (x as WasmAct).t, m.weight, m.bias, rows, m.rows, m.cols, slot));
+    this.op(label, layer, () => this.k.matmul(out.t, (x as WasmAct).t, m.weight, m.bias, rows, m.rows, m.cols, slot, undefined, then));
     return out;
+  }
+
+  private normalize(x: Act, norm: FusedNorm, layer: number | undefined): Act {
+    return norm.kind === 'layernorm' ? this.layerNorm('ln', x, norm.w, norm.eps, layer) : this.rmsNorm('ln', x, norm.w, norm.eps, layer);
+  }
+
+  /** The norm, then the matmul with GELU on its threads. SwiGLU pairs rows a share may not hold: unfused. */
+  normLinear(slot: string, x: Act, norm: FusedNorm | undefined, w: Matrix, epilogue?: FusedEpilogue, layer?: number): Act | undefined {
+    if (epilogue === 'swiglu') return undefined;
+    const h = norm ? this.normalize(x, norm, layer) : x;
+    return this.matmul(epilogue ? `${slot}+gelu` : slot, slot, h, w, layer, epilogue && { gelu: true });
+  }
+
+  /** x += h @ w^T + bias: the add on the matmul's threads. */
+  linearAdd(x: Act, h: Act, w: Matrix, layer: number): boolean {
+    this.matmul(`${w.label}+add`, w.label, h, w, layer, { add: (x as WasmAct).t });
+    return true;
+  }
+
+  /** The tail stays unfused: the final norm is one row, which the caller normalises in a few microseconds. */
+  head(): Act | undefined {
+    return undefined;
+  }
+
+  /** One token: the norm, q | k | v, RoPE, the KV append, then the attention of every head in one job. */
+  attention(
+    cache: KVCache,
+    x: Act,
+    norm: FusedNorm,
+    qkvProj: Matrix,
+    heads: { NH: number; NKV: number; HS: number },
+    rope: { invFreq: Vector; rotaryDim: number } | undefined,
+    layer: number,
+  ): Act | undefined {
+    if (this.T !== 1) return undefined;
+    const c = cache as WasmCache;
+    const { NH, NKV, HS } = heads;
+    const qkv = this.linear(this.normalize(x, norm, layer), qkvProj, layer);
+    const q: HeadSlice = { offset: 0, heads: NH };
+    const k: HeadSlice = { offset: NH * HS, heads: NKV };
+    if (rope) {
+      this.rope(qkv, q, rope.invFreq, HS, rope.rotaryDim, layer);
+      this.rope(qkv, k, rope.invFreq, HS, rope.rotaryDim, layer);
+    }
+    this.kvAppend(cache, 'k', qkv, k, layer);
+    this.kvAppend(cache, 'v', qkv, { offset: (NH + NKV) * HS, heads: NKV }, layer);
+    const { pos0 } = this;
+    const z = this.act('z', 1, NH * HS);
+    const scores = this.b.scores(NH, c.positions);
+    const o = { T: 1, pos0, nHead: NH, nKVHead: NKV, headDim: HS, nCtx: c.positions, qStride: qkv.shape[1]!, qOffset: 0, scale: 1 / Math.sqrt(HS) };
+    this.op('attention', layer, () => this.k.attention(z.t, scores, (qkv as WasmAct).t, c.k[layer]!, c.v[layer]!, o));
+    return z;
   }
 
   lastRow(slot: string, x: Act): Act {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ATTENTION_CASES, attentionInputs, expectAttention, expectRope, ROPE_CASES, ropeInputs } from '../kernels/cases.ts';
+import { expectClose } from '../helpers.ts';
 import { kernels, place, read, untouched } from './setup.ts';
 
 describe('wasm attention (kv append, scores, softmax, values) over a KV cache', () => {
@@ -28,6 +29,29 @@ describe('wasm attention (kv append, scores, softmax, values) over a KV cache', 
     expect([...kGot]).toEqual([...inputs.ref.kCache]);
     for (const t of [kT, vT, scoresT, zT]) expect(untouched(k, t), `wrote past ${t.label}`).toBe(true);
     expectAttention(c, inputs, { scores, pattern, z });
+  });
+
+  // the fused step's attention: the three kernels in one job, each thread taking a head's scores, softmax and z
+  it.each(ATTENTION_CASES.flatMap((c) => [1, 2].map((threads) => ({ ...c, threads }))))('in one job (attention) gives the bits of the three kernels: $name, $threads thread(s)', async (c) => {
+    const { T, nHead, nKVHead, headDim, nCtx } = c;
+    const k = await kernels(c.threads);
+    const inputs = attentionInputs(c);
+    const { S, C, stride, qkv, kCache, vCache, o, kAppend, vAppend } = inputs;
+    const qkvT = place(k, 'f32', [T, stride], qkv, 'qkv');
+    const kT = place(k, 'f32', [nKVHead, nCtx, headDim], kCache, 'kCache');
+    const vT = place(k, 'f32', [nKVHead, nCtx, headDim], vCache, 'vCache');
+    k.kvAppend(kT, qkvT, kAppend);
+    k.kvAppend(vT, qkvT, vAppend);
+    const [scores3, z3] = [place(k, 'f32', [nHead, T, S], undefined, 'scores'), place(k, 'f32', [T, C], undefined, 'z')];
+    k.attentionScores(scores3, qkvT, kT, o);
+    k.softmax(scores3, nHead * T, S);
+    k.attentionValues(z3, scores3, vT, o);
+    const [scores1, z1] = [place(k, 'f32', [nHead, T, S], undefined, 'scores'), place(k, 'f32', [T, C], undefined, 'z')];
+    k.attention(z1, scores1, qkvT, kT, vT, o);
+    expect([...read(k, z1)]).toEqual([...read(k, z3)]);
+    expect([...read(k, scores1)], 'the pattern').toEqual([...read(k, scores3)]);
+    for (const t of [scores1, z1]) expect(untouched(k, t), `wrote past ${t.label}`).toBe(true);
+    expectClose(read(k, z1), inputs.ref.z, { rtol: 1e-4, atol: 1e-6 }, 'z against the float64 reference');
   });
 
   it('refuses a context that is full and heads that do not group evenly', async () => {

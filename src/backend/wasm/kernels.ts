@@ -16,7 +16,7 @@ import { packF16 } from '../../half.ts';
 import { isQuantFormat, quantBlocks, quantize, quantScaleOffset, type QuantFormat } from '../../quant.ts';
 import { tensorBytes, WasmArena, type WasmDType, type WasmTensor } from './arena.ts';
 import { canShareMemory, compileKernels, createMemory, enableRelaxedSimd, instantiate, type KernelExports } from './module.ts';
-import { ThreadPool, type RowKernel } from './pool.ts';
+import { ThreadPool, type Epilogue, type RowKernel } from './pool.ts';
 
 /**
  * A kernel of this backend: the op of src/kernels/registry.ts it computes, under the name of its export in
@@ -143,8 +143,9 @@ export class WasmKernels {
    * `version` names another kernel of WASM_KERNELS for w's format (the bench and the tests run each one). On q8
    * and q4 weights the rows of a are first quantized to int16 blocks (assembly/matmul_q.ts), in memory taken from
    * the top of the arena for the call; the version matvecQ8F32 runs q8's matvec on f32 activations instead.
+   * `then` is an epilogue each thread runs on the columns of out it just wrote (see MatmulEpilogue).
    */
-  matmul(out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: WasmTensor | undefined, M: number, N: number, K: number, label = 'matmul', version?: string): void {
+  matmul(out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: WasmTensor | undefined, M: number, N: number, K: number, label = 'matmul', version?: string, then?: MatmulEpilogue): void {
     for (const [name, size] of [['M', M], ['N', N], ['K', K]] as const) {
       if (!Number.isInteger(size) || size < 1) throw new Error(`${label}: ${name} must be a positive integer, got ${size}`);
     }
@@ -157,12 +158,14 @@ export class WasmKernels {
     need(label, 'a', a, 'f32', [M, K]);
     need(label, 'w', w, w.dtype, [N, K]);
     if (bias) need(label, 'bias', bias, 'f32', [N]);
+    if (then?.add) need(label, 'the residual', then.add, 'f32', [M, N]);
     const b = bias?.ptr ?? 0;
+    const epilogue: Epilogue | undefined = then && (then.add ? { kernel: 'addRows', args: [then.add.ptr, out.ptr, M, N] } : { kernel: 'geluRows', args: [out.ptr, M, N] });
     if (isQuantFormat(format)) {
-      this.matmulQ(format, kernel, out, a, w, b, M, N, K);
+      this.matmulQ(format, kernel, out, a, w, b, M, N, K, epilogue);
       return;
     }
-    this.pool.runRows(kernel.name as RowKernel, kernel.rows === 'one' ? [out.ptr, a.ptr, w.ptr, b, K] : [out.ptr, a.ptr, w.ptr, b, M, N, K], N, M * N * K);
+    this.pool.runRows(kernel.name as RowKernel, kernel.rows === 'one' ? [out.ptr, a.ptr, w.ptr, b, K] : [out.ptr, a.ptr, w.ptr, b, M, N, K], N, M * N * K, undefined, epilogue);
   }
 
   /** A weight matrix [rows, cols] of f32 `values`, stored in `format` for the matmul kernels. */
@@ -172,12 +175,12 @@ export class WasmKernels {
     return this.arena.upload(format, [rows, cols], quantize(format, values, rows, cols), label);
   }
 
-  private matmulQ(format: QuantFormat, version: WasmVersion, out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: number, M: number, N: number, K: number): void {
+  private matmulQ(format: QuantFormat, version: WasmVersion, out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: number, M: number, N: number, K: number, then?: Epilogue): void {
     const kernel = version.name as RowKernel;
     const scales = w.ptr + 4 * quantScaleOffset(format, N, K);
     const work = M * N * K;
     if (!version.roundsActivations) {
-      this.pool.runRows(kernel, [out.ptr, a.ptr, w.ptr, scales, bias, K], N, work);
+      this.pool.runRows(kernel, [out.ptr, a.ptr, w.ptr, scales, bias, K], N, work, undefined, then);
       return;
     }
     // at most 32 int16 (16 words) a block, then its step and its sum
@@ -185,7 +188,7 @@ export class WasmKernels {
     try {
       const aq = this.arena.alloc('u32', [M * quantBlocks(K) * 18], 'quantized activations');
       this.exports.quantizeActs(aq.ptr, a.ptr, M, K, format === 'q4' ? 1 : 0);
-      this.pool.runRows(kernel, version.rows === 'one' ? [out.ptr, aq.ptr, w.ptr, scales, bias, K] : [out.ptr, aq.ptr, w.ptr, scales, bias, M, N, K], N, work);
+      this.pool.runRows(kernel, version.rows === 'one' ? [out.ptr, aq.ptr, w.ptr, scales, bias, K] : [out.ptr, aq.ptr, w.ptr, scales, bias, M, N, K], N, work, undefined, then);
     } finally {
       this.arena.release(mark);
     }
@@ -222,7 +225,7 @@ export class WasmKernels {
     need('attn_scores', 'kCache', kCache, 'f32', [nKVHead, nCtx, headDim]);
     needFloats('attn_scores', 'q', q, (T - 1) * qStride + qOffset + nHead * headDim);
     const args = [scores.ptr, q.ptr, kCache.ptr, T, pos0, nHead, nKVHead, headDim, nCtx, qStride, qOffset, f32Bits(scale)];
-    this.pool.runRows('attentionScores', args, nHead, nHead * T * (pos0 + T) * headDim, 1);
+    this.pool.runRows('attentionScores', args, nHead, attentionWork(o), 1);
   }
 
   /** z[T, nHead * headDim] = pattern @ v over the cache. */
@@ -232,7 +235,24 @@ export class WasmKernels {
     need('attn_values', 'z', z, 'f32', [T, nHead * headDim]);
     need('attn_values', 'pattern', pattern, 'f32', [nHead, T, pos0 + T]);
     need('attn_values', 'vCache', vCache, 'f32', [nKVHead, nCtx, headDim]);
-    this.pool.runRows('attentionValues', [z.ptr, pattern.ptr, vCache.ptr, T, pos0, nHead, nKVHead, headDim, nCtx], nHead, nHead * T * (pos0 + T) * headDim, 1);
+    this.pool.runRows('attentionValues', [z.ptr, pattern.ptr, vCache.ptr, T, pos0, nHead, nKVHead, headDim, nCtx], nHead, attentionWork(o), 1);
+  }
+
+  /**
+   * attentionScores, softmax and attentionValues in one job, the heads split over the threads: each thread takes
+   * a head's scores, their softmax and its z in turn. The same values as the three calls (the same kernels); for a
+   * step that hooks none of them. scores [nHead, T, pos0 + T] is written (the pattern) as by the three.
+   */
+  attention(z: WasmTensor, scores: WasmTensor, q: WasmTensor, kCache: WasmTensor, vCache: WasmTensor, o: ScoresOptions): void {
+    const { T, pos0, nHead, nKVHead, headDim, nCtx, qStride, qOffset, scale } = o;
+    checkAttention(o, 'attention');
+    need('attention', 'z', z, 'f32', [T, nHead * headDim]);
+    need('attention', 'scores', scores, 'f32', [nHead, T, pos0 + T]);
+    need('attention', 'kCache', kCache, 'f32', [nKVHead, nCtx, headDim]);
+    need('attention', 'vCache', vCache, 'f32', [nKVHead, nCtx, headDim]);
+    needFloats('attention', 'q', q, (T - 1) * qStride + qOffset + nHead * headDim);
+    const args = [z.ptr, scores.ptr, q.ptr, kCache.ptr, vCache.ptr, T, pos0, nHead, nKVHead, headDim, nCtx, qStride, qOffset, f32Bits(scale)];
+    this.pool.runRows('attentionHeads', args, nHead, 2 * attentionWork(o), 1);
   }
 
   /** x[i] = gelu(x[i]) for i < n, in place (tanh approximation). */
@@ -313,6 +333,26 @@ export class WasmKernels {
     const { outerStride, rowStride, offset, rowBase } = view;
     this.exports.intervene(x.ptr, src?.ptr ?? 0, o0, nO, r0, nR, c0, nC, outerStride, rowStride, offset, rowBase, op.srcMode, op.seed >>> 0, op.scale, op.sigma);
   }
+}
+
+/**
+ * What a matmul's threads do to the columns of out they just wrote: GELU in place, or with `add` the residual add
+ * add[m, n] += out[m, n] (add [M, N]). The same values as the gelu or residualAdd call after the matmul.
+ */
+export interface MatmulEpilogue {
+  gelu?: boolean;
+  add?: WasmTensor;
+}
+
+/**
+ * The work the pool weighs an attention kernel by (see MIN_SPLIT_WORK): its multiply-adds, nHead * T * S * headDim,
+ * times 4. It reads the KV cache, which in a decode step comes from memory: the layer's weights have streamed
+ * through the caches since the last step read it. There a multiply-add of attention takes about 4 times a
+ * matvec's (GPT-2 124M at 64 positions: 50K of them in about 22 us on one core), so a one-token step's attention
+ * goes to the threads from about 20 cached positions on (GPT-2's 12 heads of 64).
+ */
+function attentionWork(o: AttentionShape): number {
+  return 4 * o.nHead * o.T * (o.pos0 + o.T) * o.headDim;
 }
 
 /**

@@ -31,7 +31,14 @@ export interface KernelExports {
     h0: number, h1: number,
   ): void;
   attentionValues(z: number, pattern: number, vCache: number, T: number, pos0: number, nHead: number, nKVHead: number, headDim: number, nCtx: number, h0: number, h1: number): void;
+  attentionHeads(
+    z: number, scores: number, q: number, kCache: number, vCache: number,
+    T: number, pos0: number, nHead: number, nKVHead: number, headDim: number, nCtx: number, qStride: number, qOffset: number, scaleBits: number,
+    h0: number, h1: number,
+  ): void;
   gelu(x: number, n: number): void;
+  geluRows(x: number, M: number, N: number, n0: number, n1: number): void;
+  addRows(x: number, y: number, M: number, N: number, n0: number, n1: number): void;
   swiglu(out: number, gateUp: number, rows: number, I: number): void;
   residualAdd(x: number, y: number, n: number): void;
   rope(x: number, invFreq: number, T: number, pos0: number, nHeads: number, headDim: number, half: number, stride: number, offset: number): void;

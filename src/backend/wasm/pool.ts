@@ -16,7 +16,7 @@
 import type { KernelExports } from './module.ts';
 
 /** The kernels that take a row range (n0, n1) as their last two arguments (attention: a range of heads). */
-export const ROW_KERNELS = ['matvecF32', 'matvecF16', 'matmulF32', 'matmulF16', 'matvecQ8', 'matvecQ4', 'matmulQ8', 'matmulQ4', 'matvecQ8F32', 'attentionScores', 'attentionValues'] as const;
+export const ROW_KERNELS = ['matvecF32', 'matvecF16', 'matmulF32', 'matmulF16', 'matvecQ8', 'matvecQ4', 'matmulQ8', 'matmulQ4', 'matvecQ8F32', 'attentionScores', 'attentionValues', 'attentionHeads', 'geluRows', 'addRows'] as const;
 export type RowKernel = (typeof ROW_KERNELS)[number];
 
 /** Shares start on multiples of 4 rows (by default), so matmul's blocks of rows never straddle two shares. */
@@ -35,10 +35,10 @@ const SHARE_WORK = 1 << 18;
  * busy), which small matvecs (the embedded model's 128 x 384) would pay for nothing.
  */
 export const MIN_SPLIT_WORK = 1 << 17;
-/** The control block (Int32 indices; worker.js reads the same layout). */
-const CONTROL = { job: 0, claim: 1, active: 2, kernel: 3, argc: 4, failed: 5, rows: 6, size: 7, shares: 8, workers: 9, args: 10 } as const;
+/** The control block (Int32 indices; worker.js reads the same layout): the epilogue's arguments follow the kernel's at args + MAX_ARGS. */
+const CONTROL = { job: 0, claim: 1, active: 2, kernel: 3, argc: 4, failed: 5, rows: 6, size: 7, shares: 8, workers: 9, then: 10, thenArgc: 11, args: 12 } as const;
 /** Arguments a kernel may take, before n0 and n1. */
-const MAX_ARGS = 12;
+const MAX_ARGS = 14;
 /** The claim word is job * CLAIM_SPAN + next share: shares per job stay below it, job numbers below 2^31 / it. */
 const CLAIM_SPAN = 4096;
 const MAX_JOB = Math.floor(0x7fffffff / CLAIM_SPAN);
@@ -85,11 +85,11 @@ export class ThreadPool {
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
     if (threads === 1) return new ThreadPool(exports, [], undefined, minSplitWork);
     if (!(memory.buffer instanceof SharedArrayBuffer)) throw new Error('worker threads need a shared WebAssembly memory (SharedArrayBuffer)');
-    const control = new SharedArrayBuffer((CONTROL.args + MAX_ARGS) * 4);
+    const control = new SharedArrayBuffer((CONTROL.args + 2 * MAX_ARGS) * 4);
     const workers: WorkerHandle[] = [];
     try {
       for (let slot = 0; slot < threads - 1; slot++) {
-        workers.push(await startWorker({ module, memory, control, slot, layout: CONTROL, claimSpan: CLAIM_SPAN, kernels: ROW_KERNELS }));
+        workers.push(await startWorker({ module, memory, control, slot, layout: CONTROL, maxArgs: MAX_ARGS, claimSpan: CLAIM_SPAN, kernels: ROW_KERNELS }));
       }
     } catch (err) {
       for (const w of workers) w.terminate();
@@ -100,10 +100,19 @@ export class ThreadPool {
 
   /**
    * Run `kernel(...args, n0, n1)` over rows 0 .. N - 1, in shares claimed by the threads that start on multiples
-   * of `block` rows; `work` (multiply-adds) below the pool's minSplitWork runs on the calling thread alone.
+   * of `block` rows; `work` (multiply-adds) below the pool's minSplitWork runs on the calling thread alone. With
+   * `then`, each share runs that kernel on its own rows right after (an epilogue: a matmul's GELU or residual add,
+   * done by the thread that just wrote them, instead of by the caller alone after the job).
    */
-  runRows(kernel: RowKernel, args: number[], N: number, work: number, block = ROW_BLOCK): void {
-    const fn = this.kernel(kernel);
+  runRows(kernel: RowKernel, args: number[], N: number, work: number, block = ROW_BLOCK, then?: Epilogue): void {
+    const main = this.kernel(kernel);
+    const next = then && this.kernel(then.kernel);
+    const fn = next
+      ? (...a: number[]): void => {
+          main(...a);
+          next(...then!.args, a[a.length - 2]!, a[a.length - 1]!);
+        }
+      : main;
     const wanted = this.active === 1 || work < this.minSplitWork ? 1 : Math.max(this.active * SHARES_PER_THREAD, Math.ceil(work / SHARE_WORK));
     const size = shareSize(N, Math.min(wanted, CLAIM_SPAN - 1), block);
     const shares = Math.ceil(N / size);
@@ -111,7 +120,7 @@ export class ThreadPool {
       fn(...args, 0, N);
       return;
     }
-    if (args.length > MAX_ARGS) throw new Error(`${kernel}: too many arguments for the worker threads`);
+    if (args.length > MAX_ARGS || (then && then.args.length > MAX_ARGS)) throw new Error(`${kernel}: too many arguments for the worker threads`);
     const ctl = this.ctl;
     const job = (this.jobs = (this.jobs % MAX_JOB) + 1); // stays positive: -1 means stop
     // The last job's claims end here, before its arguments are overwritten (see the header).
@@ -119,6 +128,9 @@ export class ThreadPool {
     ctl[CONTROL.kernel] = ROW_KERNELS.indexOf(kernel);
     ctl[CONTROL.argc] = args.length;
     for (let i = 0; i < args.length; i++) ctl[CONTROL.args + i] = args[i]! | 0;
+    ctl[CONTROL.then] = then ? ROW_KERNELS.indexOf(then.kernel) : -1;
+    ctl[CONTROL.thenArgc] = then ? then.args.length : 0;
+    for (let i = 0; then && i < then.args.length; i++) ctl[CONTROL.args + MAX_ARGS + i] = then.args[i]! | 0;
     ctl[CONTROL.rows] = N;
     ctl[CONTROL.size] = size;
     ctl[CONTROL.shares] = shares;
@@ -170,6 +182,12 @@ export class ThreadPool {
       if (spin >= SPIN && canSleep) Atomics.wait(this.ctl, CONTROL.active, n, 100);
     }
   }
+}
+
+/** A kernel each share runs on its own rows after the job's kernel: `kernel(...args, n0, n1)`. */
+export interface Epilogue {
+  kernel: RowKernel;
+  args: number[];
 }
 
 /** Whether this thread may block in Atomics.wait: Node's main thread and workers may; a browser's main thread not. */

@@ -9,6 +9,8 @@
 //   active   workers computing shares now (the main thread waits for 0)
 //   kernel   index into the kernel names sent at start; argc, args: its arguments (pointers and sizes, all 32-bit
 //            integers), before the rows n0, n1 of a share
+//   then     -1, or the kernel each share runs next on its rows (an epilogue); thenArgc, and its arguments at
+//            args + maxArgs
 //   rows, size, shares   N, rows per share, shares in the job
 //   workers  how many workers take part (slots 0 .. workers - 1)
 //   failed   1 when a kernel threw (its message is posted to the main thread)
@@ -18,7 +20,7 @@
 const SPIN = 20000;
 
 function serve(init, post) {
-  const { module, memory, control, slot, layout: L, claimSpan, kernels } = init;
+  const { module, memory, control, slot, layout: L, maxArgs, claimSpan, kernels } = init;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const ctl = new Int32Array(control);
   const fns = kernels.map((name) => instance.exports[name]);
@@ -39,6 +41,9 @@ function serve(init, post) {
     const kernel = ctl[L.kernel];
     const args = [];
     for (let i = 0; i < ctl[L.argc]; i++) args.push(ctl[L.args + i]);
+    const then = ctl[L.then];
+    const thenArgs = [];
+    for (let i = 0; i < ctl[L.thenArgc]; i++) thenArgs.push(ctl[L.args + maxArgs + i]);
     const [N, size, shares] = [ctl[L.rows], ctl[L.size], ctl[L.shares]];
     try {
       for (;;) {
@@ -46,11 +51,13 @@ function serve(init, post) {
         if (Math.floor(v / claimSpan) !== job || v % claimSpan >= shares) break;
         if (Atomics.compareExchange(ctl, L.claim, v, v + 1) !== v) continue;
         const c = v % claimSpan;
-        fns[kernel](...args, c * size, Math.min(N, (c + 1) * size));
+        const [n0, n1] = [c * size, Math.min(N, (c + 1) * size)];
+        fns[kernel](...args, n0, n1);
+        if (then >= 0) fns[then](...thenArgs, n0, n1);
       }
     } catch (err) {
       Atomics.store(ctl, L.failed, 1);
-      post(`${kernels[kernel]}: ${err && err.message}`);
+      post(`${kernels[kernel]}${then >= 0 ? ` then ${kernels[then]}` : ''}: ${err && err.message}`);
     }
     if (Atomics.sub(ctl, L.active, 1) === 1) Atomics.notify(ctl, L.active);
   }

@@ -9,6 +9,7 @@
 //
 // Both compute the heads h0 <= h < h1 only: one thread's share (src/backend/wasm/pool.ts splits the heads, as it
 // splits a matvec's rows). The scale comes as the bits of an f32, since the threads' arguments are 32-bit integers.
+import { softmax } from './softmax';
 import { sum4 } from './simd';
 
 /** Dot product of n floats at x and y. */
@@ -118,4 +119,21 @@ export function attentionValues(
       }
     }
   }
+}
+
+/**
+ * Attention of the heads h0 <= h < h1 in one call, for a step that hooks none of its parts (src/backend/wasm.ts's
+ * fused step): their scores, the softmax of their rows in place, and their z, by the three kernels above, so the
+ * same values come out. One thread then reads a head's keys and its values with nothing in between, and a
+ * one-token step hands the heads to the threads once instead of twice.
+ */
+export function attentionHeads(
+  z: usize, scores: usize, q: usize, kCache: usize, vCache: usize,
+  T: i32, pos0: i32, nHead: i32, nKVHead: i32, headDim: i32, nCtx: i32, qStride: i32, qOffset: i32, scaleBits: i32,
+  h0: i32, h1: i32,
+): void {
+  const S = pos0 + T;
+  attentionScores(scores, q, kCache, T, pos0, nHead, nKVHead, headDim, nCtx, qStride, qOffset, scaleBits, h0, h1);
+  softmax(scores + ((<usize>(h0 * T) * <usize>S) << 2), (h1 - h0) * T, S);
+  attentionValues(z, scores, vCache, T, pos0, nHead, nKVHead, headDim, nCtx, h0, h1);
 }

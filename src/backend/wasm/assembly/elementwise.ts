@@ -50,6 +50,21 @@ export function swiglu(out: usize, gateUp: usize, rows: i32, I: i32): void {
   }
 }
 
+// The same GELU on columns n0 <= n < n1 of every row of x [M, N]: the epilogue of a matmul's share of rows of w
+// (src/backend/wasm/pool.ts runs it on the rows that share just wrote). Lane by lane the same values as gelu().
+export function geluRows(x: usize, M: i32, N: i32, n0: i32, n1: i32): void {
+  for (let m = 0; m < M; m++) gelu(x + ((<usize>m * <usize>N + <usize>n0) << 2), n1 - n0);
+}
+
+// The residual add on columns n0 <= n < n1 of every row: x[m, n] += y[m, n], x and y [M, N]. A matmul's epilogue
+// (y its output), as geluRows; the same sums as residualAdd().
+export function addRows(x: usize, y: usize, M: i32, N: i32, n0: i32, n1: i32): void {
+  for (let m = 0; m < M; m++) {
+    const at = (<usize>m * <usize>N + <usize>n0) << 2;
+    residualAdd(x + at, y + at, n1 - n0);
+  }
+}
+
 // Residual add: x[i] += y[i] for i < n.
 export function residualAdd(x: usize, y: usize, n: i32): void {
   const n4 = n & ~3;
