@@ -152,7 +152,7 @@ export function toMarkdown(r: BenchReport): string {
   }
   for (const w of r.wasmFormats ?? []) {
     out.push(`## Weight formats on WebAssembly: ${w.model} (${w.source}), ${w.threads} threads`, '');
-    out.push(`Each format's model loaded side by side; one decode step after ${w.context} tokens (logits read back), the formats sampled in turn. Targets: q8 >= 1.7x and q4 >= 2.5x f32's decode speed; weights q8 <= 0.30x and q4 <= 0.17x of f32.`, '');
+    out.push(`Each format's model loaded side by side; decode steps after ${w.context} tokens (logits read back), the formats taking turns of ${w.turnSteps} steps in a row as a decode loop runs them, the first step of each turn not timed (it follows another model's step). Targets: q8 >= 1.7x and q4 >= 2.5x f32's decode speed; weights q8 <= 0.30x and q4 <= 0.17x of f32.`, '');
     out.push('WebAssembly memory is the model\'s whole share (weights, activation slots, KV cache); CPU ms is the process\'s CPU time of the step, every thread, which a busy machine disturbs less than the wall clock.', '');
     out.push(...table(['weights', 'weight bytes', 'x f32', 'WebAssembly memory', 'x f32', 'decode ms', 'tok/s', 'speed x f32', 'CPU ms', 'CPU x f32'], w.formats.map((f) => [
       f.weights, mib(f.weightBytes), f.weightRatio.toFixed(3), mib(f.wasmBytes), f.wasmRatio.toFixed(3), ms(f.decode.median), num(f.decode.tokensPerS), `${f.speedup.toFixed(2)}x`,
