@@ -2,7 +2,6 @@
 // and what a user sees (wall clock, logits read back included): prefill tok/s by prompt length, time to first
 // token, decode tok/s by context length with and without the KV cache, f32 against packed f16 weights, and the
 // GPU memory the model holds.
-import { deviceKind } from '../src/backend/device.ts';
 import type { DispatchTiming } from '../src/gpu/recorder.ts';
 import type { LanguageModel, WeightFormat } from '../src/model/model.ts';
 import { profileByKernel, profileRows, type KernelTotal, type ProfileRow } from '../src/profile.ts';
@@ -56,8 +55,14 @@ export interface FormatResult {
 export interface DecodeEngine extends Throughput {
   engine: string;
   sampling: string;
-  dispatchesPerToken: number;
-  readbackBytesPerToken: number;
+  /** Where the backend records dispatches (WebGPU); a WebAssembly step has none and reads nothing back. */
+  dispatchesPerToken?: number;
+  readbackBytesPerToken?: number;
+}
+
+/** ", 51 dispatches, 76 bytes read back a token" where the engine counted them (WebGPU), else nothing. */
+export function engineCounters(e: DecodeEngine): string {
+  return e.dispatchesPerToken === undefined ? '' : `, ${e.dispatchesPerToken} dispatches, ${e.readbackBytesPerToken} bytes read back a token`;
 }
 
 /** The engines measured, in order: the textbook path first, the one every speedup is taken against. */
@@ -81,8 +86,13 @@ const DECODES = [
   { engine: 'fused, GPU sampling pipelined, decode run', device: true, pipeline: true },
 ] as const;
 const DECODE_TOKENS = 8;
-/** Measurements measureEngines makes (for progress lines). */
-export const ENGINE_STEPS = (ENGINES.length + DECODES.length) * SAMPLINGS.length;
+/**
+ * Measurements measureEngines makes (for progress lines): every engine where the backend samples on the device,
+ * else (WebAssembly) those that read the logits back.
+ */
+export function engineSteps(deviceSampling: boolean): number {
+  return (ENGINES.filter((e) => deviceSampling || !e.device).length + DECODES.filter((d) => deviceSampling || !d.device).length) * SAMPLINGS.length;
+}
 
 export interface E2EOptions {
   /** Prompt lengths and context lengths to measure. */
@@ -105,9 +115,9 @@ function throughputLengths(nCtx: number, lengths: number[]): { prefill: number[]
 }
 
 /** How many measurements measureThroughput makes (for progress lines): each prefill, and each decode twice. */
-export function throughputSteps(nCtx: number, lengths: number[], engines: boolean): number {
+export function throughputSteps(nCtx: number, lengths: number[], deviceSampling: boolean): number {
   const { prefill, decode } = throughputLengths(nCtx, lengths);
-  return prefill.length + 2 * decode.length + (engines && decode.length > 0 ? ENGINE_STEPS : 0);
+  return prefill.length + 2 * decode.length + (decode.length > 0 ? engineSteps(deviceSampling) : 0);
 }
 
 const QUANTUM_MS = 0.065536;
@@ -193,25 +203,26 @@ export async function measureThroughput(model: LanguageModel, coldPrefillMs: num
     result.noCache.push({ ...full, tokens: n, tokensPerS: 1000 / full.median, slowdown: full.median / cached.median });
   }
   const n = decode[0];
-  // the decode engines (fused kernels, sampling on the GPU) are the WebGPU backend's
-  if (n !== undefined && deviceKind(model.gpu) === 'webgpu') result.engines = await measureEngines(model, ids, n, o);
+  if (n !== undefined) result.engines = await measureEngines(model, ids, n, o);
   return result;
 }
 
 /**
  * A decode step after n tokens, with its sampling, on each engine: tok/s, dispatches and bytes read back. Each
- * sample rewrites position n, so every engine runs the same step.
+ * sample rewrites position n, so every engine runs the same step. Sampling on the device is the WebGPU backend's;
+ * on WebAssembly the unfused and fused steps are measured.
  */
 export async function measureEngines(model: LanguageModel, ids: number[], n: number, o: E2EOptions): Promise<DecodeEngine[]> {
   const out: DecodeEngine[] = [];
   const context = ids.slice(0, n + 1);
+  const onDevice = model.deviceSampling !== undefined;
   for (const [sampling, options] of SAMPLINGS) {
-    for (const e of ENGINES) {
+    for (const e of ENGINES.filter((e) => onDevice || !e.device)) {
       o.onStep?.(`decode after ${n} tokens: ${e.engine}, ${sampling}`);
       await model.forward(ids.slice(0, n), 0, { fused: e.fused });
       const sampler = new Sampler(options);
-      let dispatches = 0;
-      let bytes = 0;
+      let dispatches: number | undefined;
+      let bytes: number | undefined;
       const step = async () => {
         if (e.device) {
           const s = await sampleOnDevice(model, sampler, [ids[n]!], n, context, { fused: e.fused });
@@ -219,14 +230,14 @@ export async function measureEngines(model: LanguageModel, ids: number[], n: num
         } else {
           const r = await model.forward([ids[n]!], n, { fused: e.fused });
           sampler.next(r.logits, context);
-          [dispatches, bytes] = [r.dispatches ?? 0, r.readbackBytes ?? 0];
+          [dispatches, bytes] = [r.dispatches, r.dispatches === undefined ? undefined : (r.readbackBytes ?? 0)];
         }
       };
       const stats = await sampleWall(step, o);
       out.push({ ...stats, engine: e.engine, sampling, tokens: n, tokensPerS: 1000 / stats.median, dispatchesPerToken: dispatches, readbackBytesPerToken: bytes });
     }
     // a run's tokens need room in the context after the prompt
-    out.push(...(await measureDecodes(model, ids.slice(0, Math.min(n, model.nCtx - DECODE_TOKENS)), sampling, options, o)));
+    out.push(...(await measureDecodes(model, ids.slice(0, Math.min(n, model.nCtx - DECODE_TOKENS)), sampling, options, o, onDevice)));
   }
   return out;
 }
@@ -235,10 +246,10 @@ export async function measureEngines(model: LanguageModel, ids: number[], n: num
  * DECODE_TOKENS tokens after the context `prompt`, on each way of DECODES: per-token stats of the decode (the
  * prefill untimed). Each way must give the tokens of the first (checked before timing).
  */
-async function measureDecodes(model: LanguageModel, prompt: number[], sampling: string, options: SamplingOptions, o: E2EOptions): Promise<DecodeEngine[]> {
+async function measureDecodes(model: LanguageModel, prompt: number[], sampling: string, options: SamplingOptions, o: E2EOptions, onDevice: boolean): Promise<DecodeEngine[]> {
   const out: DecodeEngine[] = [];
   let reference: number[] | undefined;
-  for (const d of DECODES) {
+  for (const d of DECODES.filter((d) => onDevice || !d.device)) {
     o.onStep?.(`decode of ${DECODE_TOKENS} tokens after ${prompt.length}: ${d.engine}, ${sampling}`);
     const run = async () => {
       const context = [...prompt];
@@ -258,8 +269,8 @@ async function measureDecodes(model: LanguageModel, prompt: number[], sampling: 
     const start = performance.now();
     while (samples.length < Math.min(3, o.runs) || (samples.length < o.runs && performance.now() - start < o.budgetMs)) samples.push((await run()).ms / DECODE_TOKENS);
     const stats = summarize(samples);
-    const { dispatches = 0, readbackBytes = 0 } = first.perToken;
-    out.push({ ...stats, engine: d.engine, sampling, tokens: prompt.length, tokensPerS: 1000 / stats.median, dispatchesPerToken: dispatches, readbackBytesPerToken: readbackBytes });
+    const { dispatches, readbackBytes } = first.perToken;
+    out.push({ ...stats, engine: d.engine, sampling, tokens: prompt.length, tokensPerS: 1000 / stats.median, dispatchesPerToken: dispatches, readbackBytesPerToken: dispatches === undefined ? undefined : (readbackBytes ?? 0) });
   }
   return out;
 }

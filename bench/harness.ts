@@ -37,7 +37,7 @@ import { measureCopy, measureCpuCopy, measureKernelCopy, type CopyCeiling, type 
 import { writeCharts } from './charts.ts';
 import type { Validation } from '../src/kernels/check.ts';
 import {
-  ENGINE_STEPS, lengthsUpTo, measureEngines, measureThroughput, measureWasmFormats, profileStep, randomIds, throughputSteps,
+  engineCounters, engineSteps, lengthsUpTo, measureEngines, measureThroughput, measureWasmFormats, profileStep, randomIds, throughputSteps,
   type FormatResult, type StepProfile, type WasmFormats,
 } from './e2e.ts';
 import { ceilingCases, modelCases, type BackendKind, type KernelCase, type Phase } from './kernels.ts';
@@ -294,8 +294,8 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
         nCtx = model.nCtx;
         const lengths = lengthsUpTo(nCtx);
         const profiling = parts.includes('profile') ? 2 : 0;
-        const engines = deviceKind(model.gpu) === 'webgpu'; // the decode engines are the WebGPU backend's
-        steps ||= weightFormats.length * (1 + (parts.includes('e2e') ? throughputSteps(nCtx, lengths, engines) : parts.includes('engines') && engines ? ENGINE_STEPS : 0)) + profiling;
+        const onDevice = model.deviceSampling !== undefined; // sampling on the device: the WebGPU backend's
+        steps ||= weightFormats.length * (1 + (parts.includes('e2e') ? throughputSteps(nCtx, lengths, onDevice) : parts.includes('engines') ? engineSteps(onDevice) : 0)) + profiling;
         const prefillTokens = Math.min(s.tokens, nCtx);
         progress(`first prefill of ${prefillTokens} tokens (compiles the pipelines)`);
         const t0 = performance.now();
@@ -318,9 +318,7 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
           log(`  prefill ${f.prefill.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(0)}`).join(', ')} tok/s`);
           log(`  decode ${f.decode.map((p) => `${p.tokens}: ${p.tokensPerS.toFixed(1)}`).join(', ')} tok/s`);
         }
-        if (parts.includes('engines') && !parts.includes('e2e') && deviceKind(model.gpu) === 'wasm') {
-          log('  decode engines: fused kernels and sampling on the GPU are the WebGPU backend\'s; run with --device webgpu');
-        } else if (parts.includes('engines') && !parts.includes('e2e')) {
+        if (parts.includes('engines') && !parts.includes('e2e')) {
           // the decode engines alone, after the decode context: what --only engines runs on a model too big for e2e
           const bytes = model.gpuBytes();
           const n = Math.min(s.context, nCtx - 1);
@@ -328,7 +326,7 @@ export async function runBench(o: BenchOptions = {}): Promise<{ report: BenchRep
           formats.push({ weights, gpuBytes: { ...bytes, total: bytes.weights + bytes.activations + bytes.kvCache }, coldPrefillMs, prefill: [], decode: [], noCache: [], engines });
         }
         for (const f of formats.filter((f) => f.weights === weights)) {
-          for (const e of f.engines) log(`  decode engine: ${e.engine}, ${e.sampling}: ${e.tokensPerS.toFixed(1)} tok/s, ${e.dispatchesPerToken} dispatches, ${e.readbackBytesPerToken} bytes read back a token`);
+          for (const e of f.engines) log(`  decode engine: ${e.engine}, ${e.sampling}: ${e.tokensPerS.toFixed(1)} tok/s${engineCounters(e)}`);
         }
       } finally {
         model.destroy();

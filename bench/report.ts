@@ -145,7 +145,7 @@ export function toMarkdown(r: BenchReport): string {
       out.push(`Decode engines after ${first.tokens} tokens, ${f.weights} weights: one step with its sampling, or per token of a decode run (as generate() decodes), each against the unfused step with the same sampling.`, '');
       const rows = f.engines.map((x) => {
         const textbook = f.engines.find((y) => y.sampling === x.sampling)!;
-        return [x.engine, x.sampling, String(x.dispatchesPerToken), String(x.readbackBytesPerToken), ms(x.median), num(x.tokensPerS), `${num(x.tokensPerS / textbook.tokensPerS)}x`];
+        return [x.engine, x.sampling, String(x.dispatchesPerToken ?? '-'), String(x.readbackBytesPerToken ?? '-'), ms(x.median), num(x.tokensPerS), `${num(x.tokensPerS / textbook.tokensPerS)}x`];
       });
       out.push(...table(['engine', 'sampling', 'dispatches / token', 'bytes read back / token', 'ms', 'tok/s', 'speedup'], rows), '');
     }

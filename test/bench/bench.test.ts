@@ -55,13 +55,13 @@ describe('wgpt bench --quick', () => {
       const engine = (name: string, sampling: string) => f.engines.find((e) => e.engine === name && e.sampling === sampling)!;
       for (const sampling of ['greedy', 'top-k 40, T 0.8']) {
         const [unfused, fused, device] = ['unfused, logits read back', 'fused, logits read back', 'fused, sampling on the GPU'].map((n) => engine(n, sampling));
-        expect(fused!.dispatchesPerToken).toBeLessThan(unfused!.dispatchesPerToken);
-        expect(device!.readbackBytesPerToken).toBeLessThan(fused!.readbackBytesPerToken);
+        expect(fused!.dispatchesPerToken!).toBeLessThan(unfused!.dispatchesPerToken!);
+        expect(device!.readbackBytesPerToken!).toBeLessThan(fused!.readbackBytesPerToken!);
         for (const e of [unfused!, fused!, device!]) expect(e.tokensPerS).toBeGreaterThan(0);
         // decode runs as generate() decodes: candidates read back instead of the row, pipelined or not
         const [cpuRun, gpuRun, pipelined] = ['fused, CPU sampling, decode run', 'fused, GPU sampling, decode run', 'fused, GPU sampling pipelined, decode run'].map((n) => engine(n, sampling));
-        expect(gpuRun!.readbackBytesPerToken).toBeLessThan(cpuRun!.readbackBytesPerToken);
-        expect(pipelined!.readbackBytesPerToken).toBeLessThan(cpuRun!.readbackBytesPerToken);
+        expect(gpuRun!.readbackBytesPerToken!).toBeLessThan(cpuRun!.readbackBytesPerToken!);
+        expect(pipelined!.readbackBytesPerToken!).toBeLessThan(cpuRun!.readbackBytesPerToken!);
         for (const e of [cpuRun!, gpuRun!, pipelined!]) expect(e.tokensPerS).toBeGreaterThan(0);
       }
     }
@@ -74,6 +74,20 @@ describe('wgpt bench --quick', () => {
     const comparison = compareReports(report, report);
     expect(comparison.split('\n').filter((l) => l.includes(' | ') && l.endsWith('1.00x |')).length).toBeGreaterThanOrEqual(report.kernels.length);
     expect(existsSync(join(out, 'bench.md'))).toBe(true);
+  }, 300_000);
+
+  it('times the unfused and fused decode steps on WebAssembly, with no dispatch counters (it has none)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'wgpt-bench-engines-'));
+    const { report } = await runBench({ quick: true, out, log: () => {}, parts: ['engines'], device: 'wasm', charts: false });
+    expect(report.device!.kind).toBe('wasm');
+    for (const f of report.e2e!.formats) {
+      expect(f.engines.map((e) => `${e.engine}, ${e.sampling}`)).toEqual(['greedy', 'top-k 40, T 0.8'].flatMap((s) => ['unfused, logits read back', 'fused, logits read back', 'fused, CPU sampling, decode run'].map((e) => `${e}, ${s}`)));
+      for (const e of f.engines) {
+        expect(e.tokensPerS, e.engine).toBeGreaterThan(0);
+        expect(e.dispatchesPerToken, e.engine).toBeUndefined();
+      }
+    }
+    expect(readFileSync(join(out, 'bench.md'), 'utf8')).toContain('| fused, logits read back | greedy | - | - |');
   }, 300_000);
 
   it('validates, then times, every WebAssembly kernel of WASM_KERNELS, the threaded ones on 1 and 2 threads', async () => {
