@@ -4,52 +4,20 @@
 // embedding) are compared bit for bit, later ones and the logits within f32 tolerance.
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../src/generate.ts';
-import { Hooks, hookNames, type Intervention } from '../../src/hooks/index.ts';
+import { hookNames, type Intervention } from '../../src/hooks/index.ts';
 import { lmHeadFusedOn } from '../../src/kernels/fused.ts';
 import type { GPT2Config, LlamaConfig } from '../../src/model/config.ts';
 import { GPT2 } from '../../src/model/gpt2.ts';
 import { Llama, llamaParamSource } from '../../src/model/llama.ts';
-import type { ForwardResult, LanguageModel } from '../../src/model/model.ts';
+import type { LanguageModel } from '../../src/model/model.ts';
 import { randomGPT2Params } from '../../src/model/random.ts';
 import { randomLlamaParams } from '../../src/model/random-llama.ts';
 import { gpt2Tokenizer } from '../../src/tokenizer/gpt2.ts';
 import { expectClose, gpu, hardwareGpu } from '../helpers.ts';
+import { gpt2Config, llamaConfig, next, partialRotaryConfig, prompt, qkvBiasConfig, runHooked } from './fused-cases.ts';
 
-const gpt2Config: GPT2Config = {
-  arch: 'gpt2', vocabSize: 61, nPositions: 24, nEmbd: 30, nLayer: 3, nHead: 3, nInner: 70,
-  layerNormEpsilon: 1e-5, activation: 'gelu_new', tieWordEmbeddings: true, bosTokenId: 60, eosTokenId: 60,
-};
-const llamaConfig: LlamaConfig = {
-  arch: 'llama', variant: 'llama', maxPositionEmbeddings: 24, nLayer: 3, ropeTheta: 10000, ropeScaling: null, rmsNormEps: 1e-5,
-  slidingWindow: null, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: 1, eosTokenIds: [2],
-  vocabSize: 53, hiddenSize: 26, intermediateSize: 38, nHead: 4, nKVHead: 2, headDim: 6, rotaryDim: 6, tieWordEmbeddings: false,
-};
 const TOL = { rtol: 1e-4, atol: 1e-4 };
-const prompt = [5, 17, 3, 40, 22, 9, 31];
-const next = 12;
 
-type Phase = 'prefill' | 'decode';
-
-/**
- * Run the phase with these hooks, fused or not: the prompt's prefill, or the decode of `next` at the next position
- * after an unhooked, unfused prefill (so both decodes read the same KV cache).
- */
-async function run(model: LanguageModel, phase: Phase, fused: boolean, names: string[], interventions: Intervention[] = []): Promise<ForwardResult & { cache: Map<string, Float32Array> }> {
-  if (phase === 'decode') await model.forward(prompt, 0, { fused: false });
-  const hooks = new Hooks(new Set(names), interventions);
-  try {
-    const result = phase === 'decode' ? await model.forward([next], prompt.length, { fused, hooks }) : await model.forward(prompt, 0, { fused, hooks });
-    const cache = new Map([...(await hooks.collect())].map(([k, a]) => [k, a.data]));
-    return { ...result, cache };
-  } finally {
-    hooks.release();
-  }
-}
-
-// Llama with grouped-query heads; a partial-rotary one (a third of each head turned, Phi-3's
-// partial_rotary_factor); one with q | k | v bias (Qwen2)
-const partialRotaryConfig: LlamaConfig = { ...llamaConfig, nHead: 3, nKVHead: 1, headDim: 10, rotaryDim: 4 };
-const qkvBiasConfig: LlamaConfig = { ...llamaConfig, variant: 'qwen2', qkvBias: true };
 const llama = (config: LlamaConfig, adapter = gpu) => async () => new Llama(await adapter(), config, llamaParamSource(randomLlamaParams(config, 3)));
 const models: [string, () => Promise<LanguageModel>][] = [
   ['gpt2', async () => new GPT2(await gpu(), gpt2Config, randomGPT2Params(gpt2Config, 3))],
@@ -92,8 +60,8 @@ describe.each(models)('%s on the fused path', (arch, make) => {
     const model = await make();
     const names = hookNames(model.dims);
     for (const name of names) {
-      const unfused = await run(model, phase, false, [name]);
-      const fused = await run(model, phase, true, [name]);
+      const unfused = await runHooked(model, phase, false, [name]);
+      const fused = await runHooked(model, phase, true, [name]);
       const first = !name.startsWith('blocks.') || name.startsWith('blocks.0.');
       if (first && name !== 'ln_final.hook_normalized' && name !== 'logits') expect([...fused.cache.get(name)!], name).toEqual([...unfused.cache.get(name)!]);
       else expectClose(fused.cache.get(name)!, unfused.cache.get(name)!, TOL, name);
@@ -106,12 +74,12 @@ describe.each(models)('%s on the fused path', (arch, make) => {
 
   it.each(['decode', 'prefill'] as const)('gives every intervention the effect it has on the unfused path (%s)', async (phase) => {
     const model = await make();
-    const clean = await run(model, phase, true, []);
+    const clean = await runHooked(model, phase, true, []);
     const blockHooks = hookNames(model.dims).filter((n) => n.startsWith('blocks.1.'));
     for (const hook of blockHooks) {
       for (const iv of [{ hook, op: 'scale', factor: 0.5 }, { hook, op: 'zero' }, { hook, op: 'noise', sigma: 0.5, seed: 4 }] as Intervention[]) {
-        const unfused = await run(model, phase, false, [], [iv]);
-        const fused = await run(model, phase, true, [], [iv]);
+        const unfused = await runHooked(model, phase, false, [], [iv]);
+        const fused = await runHooked(model, phase, true, [], [iv]);
         const what = `${iv.op} at ${hook}`;
         expectClose(fused.logits, unfused.logits, TOL, what);
         const moved = fused.logits.some((v, i) => Math.abs(v - clean.logits[i]!) > 1e-3);

@@ -3,24 +3,34 @@ import { ATTENTION_CASES, attentionInputs, expectAttention, expectRope, ROPE_CAS
 import { expectClose } from '../helpers.ts';
 import { kernels, place, read, untouched } from './setup.ts';
 
+type Case = (typeof ATTENTION_CASES)[number] & { threads: number };
+const CASES: Case[] = ATTENTION_CASES.flatMap((c) => [1, 2].map((threads) => ({ ...c, threads })));
+
+/** The case's q | k | v rows and caches placed in the kernels' memory, this step's keys and values appended. */
+async function appended(c: Case) {
+  const { T, nHead, nKVHead, headDim, nCtx } = c;
+  const k = await kernels(c.threads);
+  const inputs = attentionInputs(c);
+  const { S, C, stride, qkv, kCache, vCache, kAppend, vAppend } = inputs;
+  const qkvT = place(k, 'f32', [T, stride], qkv, 'qkv');
+  const kT = place(k, 'f32', [nKVHead, nCtx, headDim], kCache, 'kCache');
+  const vT = place(k, 'f32', [nKVHead, nCtx, headDim], vCache, 'vCache');
+  k.kvAppend(kT, qkvT, kAppend);
+  k.kvAppend(vT, qkvT, vAppend);
+  const outputs = () => [place(k, 'f32', [nHead, T, S], undefined, 'scores'), place(k, 'f32', [T, C], undefined, 'z')] as const;
+  return { k, inputs, qkvT, kT, vT, outputs };
+}
+
 describe('wasm attention (kv append, scores, softmax, values) over a KV cache', () => {
   // on 2 threads the heads are split between them (every job is split in these tests, see setup.ts)
-  it.each(ATTENTION_CASES.flatMap((c) => [1, 2].map((threads) => ({ ...c, threads }))))('matches the CPU reference: $name, $threads thread(s)', async (c) => {
-    const { T, nHead, nKVHead, headDim, nCtx } = c;
-    const k = await kernels(c.threads);
-    const inputs = attentionInputs(c);
-    const { S, C, stride, qkv, kCache, vCache, o, kAppend, vAppend } = inputs;
-    const qkvT = place(k, 'f32', [T, stride], qkv, 'qkv');
-    const kT = place(k, 'f32', [nKVHead, nCtx, headDim], kCache, 'kCache');
-    const vT = place(k, 'f32', [nKVHead, nCtx, headDim], vCache, 'vCache');
-    const scoresT = place(k, 'f32', [nHead, T, S], undefined, 'scores');
-    const zT = place(k, 'f32', [T, C], undefined, 'z');
-    k.kvAppend(kT, qkvT, kAppend);
-    k.kvAppend(vT, qkvT, vAppend);
+  it.each(CASES)('matches the CPU reference: $name, $threads thread(s)', async (c) => {
+    const { k, inputs, qkvT, kT, vT, outputs } = await appended(c);
+    const { o } = inputs;
+    const [scoresT, zT] = outputs();
     const kGot = read(k, kT);
     k.attentionScores(scoresT, qkvT, kT, o);
     const scores = read(k, scoresT);
-    k.softmax(scoresT, nHead * T, S);
+    k.softmax(scoresT, c.nHead * c.T, inputs.S);
     const pattern = read(k, scoresT);
     k.attentionValues(zT, scoresT, vT, o);
     const z = read(k, zT);
@@ -32,21 +42,14 @@ describe('wasm attention (kv append, scores, softmax, values) over a KV cache', 
   });
 
   // the fused step's attention: the three kernels in one job, each thread taking a head's scores, softmax and z
-  it.each(ATTENTION_CASES.flatMap((c) => [1, 2].map((threads) => ({ ...c, threads }))))('in one job (attention) gives the bits of the three kernels: $name, $threads thread(s)', async (c) => {
-    const { T, nHead, nKVHead, headDim, nCtx } = c;
-    const k = await kernels(c.threads);
-    const inputs = attentionInputs(c);
-    const { S, C, stride, qkv, kCache, vCache, o, kAppend, vAppend } = inputs;
-    const qkvT = place(k, 'f32', [T, stride], qkv, 'qkv');
-    const kT = place(k, 'f32', [nKVHead, nCtx, headDim], kCache, 'kCache');
-    const vT = place(k, 'f32', [nKVHead, nCtx, headDim], vCache, 'vCache');
-    k.kvAppend(kT, qkvT, kAppend);
-    k.kvAppend(vT, qkvT, vAppend);
-    const [scores3, z3] = [place(k, 'f32', [nHead, T, S], undefined, 'scores'), place(k, 'f32', [T, C], undefined, 'z')];
+  it.each(CASES)('in one job (attention) gives the bits of the three kernels: $name, $threads thread(s)', async (c) => {
+    const { k, inputs, qkvT, kT, vT, outputs } = await appended(c);
+    const { o } = inputs;
+    const [scores3, z3] = outputs();
     k.attentionScores(scores3, qkvT, kT, o);
-    k.softmax(scores3, nHead * T, S);
+    k.softmax(scores3, c.nHead * c.T, inputs.S);
     k.attentionValues(z3, scores3, vT, o);
-    const [scores1, z1] = [place(k, 'f32', [nHead, T, S], undefined, 'scores'), place(k, 'f32', [T, C], undefined, 'z')];
+    const [scores1, z1] = outputs();
     k.attention(z1, scores1, qkvT, kT, vT, o);
     expect([...read(k, z1)]).toEqual([...read(k, z3)]);
     expect([...read(k, scores1)], 'the pattern').toEqual([...read(k, scores3)]);

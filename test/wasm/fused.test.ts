@@ -4,8 +4,8 @@
 // residualAdd, whole models (GPT-2 and the Llama family, every weight format) fused against unfused, and every hook
 // and intervention.
 import { describe, expect, it } from 'vitest';
-import { Hooks, hookNames, type Intervention } from '../../src/hooks/index.ts';
-import type { GPT2Config, LlamaConfig } from '../../src/model/config.ts';
+import { hookNames, type Intervention } from '../../src/hooks/index.ts';
+import type { LlamaConfig } from '../../src/model/config.ts';
 import { GPT2 } from '../../src/model/gpt2.ts';
 import { Llama, llamaParamSource } from '../../src/model/llama.ts';
 import type { ForwardOptions, LanguageModel, WeightFormat } from '../../src/model/model.ts';
@@ -13,6 +13,7 @@ import { randomGPT2Params } from '../../src/model/random.ts';
 import { randomLlamaParams } from '../../src/model/random-llama.ts';
 import { Rng } from '../../src/random.ts';
 import { device, randomArray } from '../helpers.ts';
+import { gpt2Config, llamaConfig, next, partialRotaryConfig, prompt, qkvBiasConfig, runHooked } from '../hooks/fused-cases.ts';
 import { kernels, place, read, untouched } from './setup.ts';
 
 const FORMATS: WeightFormat[] = ['f32', 'f16', 'q8', 'q4'];
@@ -60,19 +61,6 @@ describe('wasm matmul epilogues', () => {
   });
 });
 
-const gpt2Config: GPT2Config = {
-  arch: 'gpt2', vocabSize: 61, nPositions: 24, nEmbd: 30, nLayer: 3, nHead: 3, nInner: 70,
-  layerNormEpsilon: 1e-5, activation: 'gelu_new', tieWordEmbeddings: true, bosTokenId: 60, eosTokenId: 60,
-};
-const llamaConfig: LlamaConfig = {
-  arch: 'llama', variant: 'llama', maxPositionEmbeddings: 24, nLayer: 3, ropeTheta: 10000, ropeScaling: null, rmsNormEps: 1e-5,
-  slidingWindow: null, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: 1, eosTokenIds: [2],
-  vocabSize: 53, hiddenSize: 26, intermediateSize: 38, nHead: 4, nKVHead: 2, headDim: 6, rotaryDim: 6, tieWordEmbeddings: false,
-};
-// grouped-query heads; a partial rotary (Phi-3's partial_rotary_factor); q | k | v bias (Qwen2)
-const partialRotaryConfig: LlamaConfig = { ...llamaConfig, nHead: 3, nKVHead: 1, headDim: 10, rotaryDim: 4 };
-const qkvBiasConfig: LlamaConfig = { ...llamaConfig, variant: 'qwen2', qkvBias: true };
-
 const llama = (config: LlamaConfig) => async (weights: WeightFormat) => new Llama(await device('wasm'), config, llamaParamSource(randomLlamaParams(config, 3)), { weights });
 const models: [string, (weights: WeightFormat) => Promise<LanguageModel>][] = [
   ['gpt2', async (weights) => new GPT2(await device('wasm'), gpt2Config, randomGPT2Params(gpt2Config, 3), weights)],
@@ -80,8 +68,6 @@ const models: [string, (weights: WeightFormat) => Promise<LanguageModel>][] = [
   ['llama, partial rotary', llama(partialRotaryConfig)],
   ['llama, q|k|v bias', llama(qkvBiasConfig)],
 ];
-const prompt = [5, 17, 3, 40, 22, 9, 31];
-const next = 12;
 const bits = (x: Float32Array) => [...x];
 
 /** The prompt's prefill, then `steps` greedy decode steps: every step's logits. */
@@ -92,18 +78,6 @@ async function decode(model: LanguageModel, steps: number, o: ForwardOptions): P
     out.push((await model.forward([last.indexOf(Math.max(...last))], prompt.length + t, o)).logits);
   }
   return out;
-}
-
-/** With these hooks, fused or not: the decode of `next` after an unhooked, unfused prefill, or the prefill. */
-async function hooked(model: LanguageModel, phase: 'prefill' | 'decode', fused: boolean, names: string[], interventions: Intervention[] = []) {
-  if (phase === 'decode') await model.forward(prompt, 0, { fused: false });
-  const hooks = new Hooks(new Set(names), interventions);
-  try {
-    const r = phase === 'decode' ? await model.forward([next], prompt.length, { fused, hooks }) : await model.forward(prompt, 0, { fused, hooks });
-    return { logits: r.logits, cache: new Map([...(await hooks.collect())].map(([k, a]) => [k, a.data])) };
-  } finally {
-    hooks.release();
-  }
 }
 
 describe.each(models)('wasm %s on the fused step', (arch, make) => {
@@ -135,7 +109,7 @@ describe.each(models)('wasm %s on the fused step', (arch, make) => {
   it.each(['decode', 'prefill'] as const)('gives every hook the bits it sees on the unfused step, and the same logits (%s)', async (phase) => {
     const model = await make('q4');
     for (const name of hookNames(model.dims)) {
-      const [fused, unfused] = [await hooked(model, phase, true, [name]), await hooked(model, phase, false, [name])];
+      const [fused, unfused] = [await runHooked(model, phase, true, [name]), await runHooked(model, phase, false, [name])];
       expect(bits(fused.cache.get(name)!), name).toEqual(bits(unfused.cache.get(name)!));
       expect(bits(fused.logits), `logits with ${name}`).toEqual(bits(unfused.logits));
     }
@@ -144,10 +118,10 @@ describe.each(models)('wasm %s on the fused step', (arch, make) => {
 
   it('gives every intervention the effect it has on the unfused step (decode)', async () => {
     const model = await make('f32');
-    const clean = await hooked(model, 'decode', true, []);
+    const clean = await runHooked(model, 'decode', true, []);
     for (const hook of hookNames(model.dims).filter((n) => n.startsWith('blocks.1.'))) {
       for (const iv of [{ hook, op: 'scale', factor: 0.5 }, { hook, op: 'noise', sigma: 0.5, seed: 4 }] as Intervention[]) {
-        const [fused, unfused] = [await hooked(model, 'decode', true, [], [iv]), await hooked(model, 'decode', false, [], [iv])];
+        const [fused, unfused] = [await runHooked(model, 'decode', true, [], [iv]), await runHooked(model, 'decode', false, [], [iv])];
         expect(bits(fused.logits), `${iv.op} at ${hook}`).toEqual(bits(unfused.logits));
         expect(fused.logits.some((v, i) => Math.abs(v - clean.logits[i]!) > 1e-3), `${iv.op} at ${hook} changes the logits`).toBe(true);
       }
