@@ -349,8 +349,9 @@ export interface MatmulEpilogue {
  * times 4. It reads the KV cache, which in a decode step comes from memory: the layer's weights have streamed
  * through the CPU's caches since the last step read it. A layer of GPT-2 124M at 64 positions (50K multiply-adds)
  * takes about 22 us on one core, 0.4 ns each, where MIN_SPLIT_WORK counts about 0.08 (10 us for 2^17): 4 is on the
- * safe side of that. A one-token step's attention then goes to the threads from about 20 cached positions on
- * (GPT-2's 12 heads of 64), where the heads' two streams from memory beat one.
+ * safe side of that. With GPT-2's 12 heads of 64, a one-token step's attention then goes to the threads from about
+ * 21 cached positions on in the fused step's one job (attention: scores and values), 43 in the unfused passes, where
+ * the heads' two streams from memory beat one (before the factor: 171).
  */
 function attentionWork(o: AttentionShape): number {
   return 4 * o.nHead * o.T * (o.pos0 + o.T) * o.headDim;
