@@ -18,6 +18,12 @@ export interface GenerateOptions extends Partial<SamplingOptions> {
   useCache?: boolean;
   /** How many candidates each step's top_logprobs lists. */
   topLogprobs?: number;
+  /**
+   * false: report no log-probabilities (each step's logprob is NaN and its top_logprobs empty), for a caller that
+   * wants the text alone: sampling on the CPU then skips a log-sum-exp over the vocabulary and the candidates every
+   * token. The tokens are the same. Default true.
+   */
+  logprobs?: boolean;
   /** Beam search with this many beams (1: off). */
   beams?: number;
   lengthPenalty?: number;
@@ -118,7 +124,8 @@ export async function generate(
   onText?: (text: string, step: GenerationStep) => void,
 ): Promise<GenerationResult> {
   const maxNew = options.maxNewTokens ?? 64;
-  const k = options.topLogprobs ?? 5;
+  const withLogprobs = options.logprobs !== false;
+  const k = withLogprobs ? (options.topLogprobs ?? 5) : 0;
   validateSamplingOptions(options);
   const fitted = fitPrompt(typeof prompt === 'string' ? tokenizer.encode(prompt) : [...prompt], model.nCtx, maxNew, options.truncate);
   const promptIds = fitted.ids;
@@ -143,7 +150,7 @@ export async function generate(
   const room = model.nCtx - promptIds.length;
   if (room < maxNew) finish = 'context';
   const count = Math.min(maxNew, room);
-  const sourceOptions = { last: count - 1, topLogprobs: k, useCache: options.useCache !== false, profile: options.profile === true };
+  const sourceOptions = { last: count - 1, topLogprobs: k, logprobs: withLogprobs, useCache: options.useCache !== false, profile: options.profile === true };
   const onGpu = options.sampleOn !== 'cpu' && model.deviceSampling !== undefined;
   const source: TokenSource = onGpu
     ? new DeviceTokens(model, sampler, context, { ...sourceOptions, pipeline: options.pipeline !== false })
@@ -163,7 +170,7 @@ export async function generate(
         break;
       }
       const t = await source.token(i);
-      const step: GenerationStep = { ...describe(t), top_logprobs: t.top.map(describe) };
+      const step: GenerationStep = withLogprobs ? { ...describe(t), top_logprobs: t.top.map(describe) } : { ...describe({ id: t.id, logprob: NaN }), top_logprobs: [] };
       const id = t.id;
       if (id === eos) {
         finish = 'eos';

@@ -4,11 +4,14 @@
 // and gets probability 0. Sums run in float64 so that a 50257-way softmax loses nothing worth reading;
 // softmax keeps float64 (the filters add probabilities up), logSoftmax returns float32 like the logits.
 
-/** Probabilities exp(x_i - max) / sum_j exp(x_j - max), in float64. -Infinity logits get 0. */
-export function softmax(logits: ArrayLike<number>): Float64Array {
+/**
+ * Probabilities exp(x_i - max) / sum_j exp(x_j - max), in float64. -Infinity logits get 0. Into `into` where given
+ * (a sampler's buffer, reused every token), else a new array.
+ */
+export function softmax(logits: ArrayLike<number>, into?: Float64Array): Float64Array {
   const V = logits.length;
   const max = maxLogit(logits);
-  const probs = new Float64Array(V);
+  const probs = into ?? new Float64Array(V);
   if (max === -Infinity) throw new Error('softmax: every logit is -Infinity, so no token is left to choose');
   // subtracting the max keeps exp() from overflowing; the result is the same
   let sum = 0;

@@ -69,9 +69,12 @@ export function applyNoRepeatNgram(logits: Float32Array, context: readonly numbe
   return out;
 }
 
-/** logits / temperature, for temperature > 0 (temperature 0, greedy, is the sampler's argmax instead). */
-export function applyTemperature(logits: Float32Array, temperature: number): Float32Array {
-  const out = new Float32Array(logits.length);
+/**
+ * logits / temperature, for temperature > 0 (temperature 0, greedy, is the sampler's argmax instead); into `into`
+ * where given (a sampler's buffer, reused every token), else a new array.
+ */
+export function applyTemperature(logits: Float32Array, temperature: number, into?: Float32Array): Float32Array {
+  const out = into ?? new Float32Array(logits.length);
   for (let i = 0; i < logits.length; i++) out[i] = logits[i]! / temperature;
   return out;
 }
@@ -176,6 +179,11 @@ export function applyFilters(logits: Float32Array, o: ResolvedSamplingOptions): 
 /** All eight steps in order: the logits a sampling step draws from (softmax of the result). */
 export function processLogits(logits: Float32Array, context: readonly number[], o: ResolvedSamplingOptions): Float32Array {
   return applyFilters(applyPenalties(logits, context, o), o);
+}
+
+/** Whether the options filter the row (top-k, top-p, min-p, typical-p): more than a temperature. */
+export function filters(o: ResolvedSamplingOptions): boolean {
+  return o.topK > 0 || o.topP < 1 || o.minP > 0 || o.typicalP < 1;
 }
 
 /** A copy of `logits` with every id not in `keep` set to -Infinity. */

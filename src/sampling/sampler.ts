@@ -4,7 +4,7 @@ import { argmax, maxLogit, softmax } from './logprobs.ts';
 import { resolveSamplingOptions, SamplingOptionError, type ResolvedSamplingOptions, type SamplingOptions } from './options.ts';
 import type { Candidates } from '../kernels/topk.ts';
 import { processCandidates } from './gpu.ts';
-import { applyFilters, applyPenalties, penalises } from './processors.ts';
+import { applyFilters, applyPenalties, applyTemperature, filters, penalises } from './processors.ts';
 
 export { SamplingOptionError, validateSamplingOptions, type SamplingOptions } from './options.ts';
 
@@ -19,6 +19,12 @@ export class Sampler {
   /** The seed in use: the one given, or a random one when none was (report it so a run can be repeated). */
   readonly seed: number;
   private rng: Rng;
+  /**
+   * A token drawn with a temperature alone (no bias, penalty or filter: the CLI's default) reuses these, the tempered
+   * row and its probabilities, rather than allocating 6 bytes a logit every token.
+   */
+  private tempered?: Float32Array;
+  private probs?: Float64Array;
 
   constructor(options: SamplingOptions = {}) {
     this.options = resolveSamplingOptions(options);
@@ -37,13 +43,17 @@ export class Sampler {
    */
   next(logits: Float32Array, context: readonly number[], u?: number): number {
     // greedy without bias or penalties reads the row as it is (process() would copy it); sampling does not copy it
-    // first, its temperature and filters make new rows
-    const processed = this.greedy && !penalises(this.options) ? logits : this.process(logits, context);
+    // first, its temperature and filters make new rows, except a temperature alone (into a buffer of the sampler's)
+    const o = this.options;
+    const plain = !penalises(o) && (this.greedy || !filters(o));
+    const V = logits.length;
+    if (plain && !this.greedy && this.tempered?.length !== V) [this.tempered, this.probs] = [new Float32Array(V), new Float64Array(V)];
+    const processed = !plain ? this.process(logits, context) : this.greedy || o.temperature === 1 ? logits : applyTemperature(logits, o.temperature, this.tempered);
     if (maxLogit(processed) === -Infinity) {
       throw new SamplingOptionError('every token was removed by --logit-bias / --no-repeat-ngram; loosen them');
     }
     if (this.greedy) return argmax(processed);
-    return sampleFrom(softmax(processed), u ?? this.rng.uniform());
+    return sampleFrom(softmax(processed, plain ? this.probs : undefined), u ?? this.rng.uniform());
   }
 
   /**

@@ -32,6 +32,8 @@ export interface TokenSourceOptions {
   /** Index of the last token asked for (tokens 0 .. last): no step runs past it. */
   last: number;
   topLogprobs: number;
+  /** false: no log-probabilities (logprob NaN, no top): where sampling is on the CPU, no pass over the row for them. */
+  logprobs?: boolean;
   /** false: every step recomputes the whole sequence from position 0. */
   useCache: boolean;
   /** Time the dispatches of the prefill and of the first decode step. */
@@ -120,7 +122,7 @@ export class CpuTokens implements TokenSource {
       this.logits = r.logits;
     }
     const id = this.sampler.next(this.logits, this.context);
-    return reportFromRow(this.logits, id, this.o.topLogprobs);
+    return this.o.logprobs === false ? { id, logprob: NaN, top: [] } : reportFromRow(this.logits, id, this.o.topLogprobs);
   }
 
   async settle(): Promise<void> {}

@@ -29,6 +29,21 @@ describe('Sampler', () => {
     expect(c).not.toEqual(a);
   });
 
+  // a temperature alone reuses the sampler's buffers (the tempered row, its probabilities) token after token: each
+  // token must be the one a draw from fresh arrays gives, whatever the rows before it were (and a longer row)
+  it.each([0.8, 1])('with a temperature alone (%s), draws what fresh arrays give, row after row', (temperature) => {
+    const sampler = new Sampler({ seed: 5, temperature });
+    const rng = new Rng(11);
+    const reference = new Rng(5);
+    for (let step = 0; step < 40; step++) {
+      const row = randomArray(rng, step < 30 ? 100 : 130, 3);
+      if (step % 7 === 3) row.fill(-Infinity, 0, 60); // a row with most ids out: the buffers' old values must not leak
+      const u = reference.uniform();
+      const tempered = Float32Array.from(row, (x) => x / temperature);
+      expect(sampler.next(row, []), `step ${step}`).toBe(sampleFrom(softmax(tempered), u));
+    }
+  });
+
   it('reports the seed it uses, also when it picked one', () => {
     expect(new Sampler({ seed: 9 }).seed).toBe(9);
     const s = new Sampler({});

@@ -87,7 +87,8 @@ export function registerGenerate(command: Command, run: Run): void {
         waiting.stop();
         process.stdout.write(text);
       };
-      const result = await generate(model, tokenizer, fitted.ids, options, o.json ? undefined : print);
+      // the text alone needs no log-probabilities: only --json prints them
+      const result = await generate(model, tokenizer, fitted.ids, { ...options, logprobs: !!o.json }, o.json ? undefined : print);
       waiting.stop();
       process.off('SIGINT', onSigint);
       if (o.json) {
