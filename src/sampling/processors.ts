@@ -83,16 +83,16 @@ export function applyTemperature(logits: Float32Array, temperature: number, into
  * Keeps exactly the k largest logits (fewer if fewer are left) and sets the rest to -Infinity. Among equal
  * logits at the cut the lower ids are kept, so the count is exact and the result deterministic.
  */
-export function topKFilter(logits: Float32Array, k: number): Float32Array {
-  return keepOnly(logits, idsByValueDescending(logits, k));
+export function topKFilter(logits: Float32Array, k: number, into?: Float32Array): Float32Array {
+  return keepOnly(logits, idsByValueDescending(logits, k), into);
 }
 
 /**
  * Nucleus (top-p) filtering: sort tokens from most to least likely and keep the shortest prefix whose
  * probabilities add up to at least p. The most likely token is always kept.
  */
-export function topPFilter(logits: Float32Array, p: number): Float32Array {
-  const probs = softmax(logits);
+export function topPFilter(logits: Float32Array, p: number, into?: Float32Array, probsInto?: Float64Array): Float32Array {
+  const probs = softmax(logits, probsInto);
   const kept: number[] = [];
   let mass = 0;
   for (const id of idsByValueDescending(logits)) {
@@ -100,7 +100,7 @@ export function topPFilter(logits: Float32Array, p: number): Float32Array {
     mass += probs[id]!;
     if (mass >= p) break;
   }
-  return keepOnly(logits, kept);
+  return keepOnly(logits, kept, into);
 }
 
 /**
@@ -108,12 +108,12 @@ export function topPFilter(logits: Float32Array, p: number): Float32Array {
  * likely token. The threshold follows the model's confidence: strict when one token dominates, loose when
  * many are close. The most likely token is always kept (minP <= 1).
  */
-export function minPFilter(logits: Float32Array, minP: number): Float32Array {
-  const probs = softmax(logits);
+export function minPFilter(logits: Float32Array, minP: number, into?: Float32Array, probsInto?: Float64Array): Float32Array {
+  const probs = softmax(logits, probsInto);
   let maxProb = 0;
   for (let i = 0; i < probs.length; i++) maxProb = Math.max(maxProb, probs[i]!);
   const threshold = minP * maxProb;
-  const out = logits.slice();
+  const out = copyOf(logits, into);
   for (let i = 0; i < out.length; i++) if (probs[i]! < threshold) out[i] = -Infinity;
   return out;
 }
@@ -124,8 +124,8 @@ export function minPFilter(logits: Float32Array, minP: number): Float32Array {
  * how far their surprise is from H, |-ln p - H|, and the closest ones are kept until their probability
  * reaches `mass` (the token that crosses the line included, and any tied with it). At least one is kept.
  */
-export function typicalFilter(logits: Float32Array, mass: number): Float32Array {
-  const probs = softmax(logits);
+export function typicalFilter(logits: Float32Array, mass: number, into?: Float32Array, probsInto?: Float64Array): Float32Array {
+  const probs = softmax(logits, probsInto);
   let H = 0;
   for (let i = 0; i < probs.length; i++) if (probs[i]! > 0) H -= probs[i]! * Math.log(probs[i]!);
   // distance of each remaining token's surprise from the expected surprise
@@ -146,7 +146,7 @@ export function typicalFilter(logits: Float32Array, mass: number): Float32Array 
     if (cumulative >= mass) break;
   }
   const cutoff = distance[ids[last]!]!;
-  const out = logits.slice();
+  const out = copyOf(logits, into);
   for (let i = 0; i < out.length; i++) if (distance[i]! > cutoff) out[i] = -Infinity;
   return out;
 }
@@ -166,14 +166,37 @@ export function applyPenalties(logits: Float32Array, context: readonly number[],
 }
 
 /** Steps 4-8: temperature and the truncation filters, for sampling (temperature > 0). */
-export function applyFilters(logits: Float32Array, o: ResolvedSamplingOptions): Float32Array {
+export function applyFilters(logits: Float32Array, o: ResolvedSamplingOptions, scratch?: FilterScratch): Float32Array {
   let x = logits;
-  if (o.temperature !== 1) x = applyTemperature(x, o.temperature);
-  if (o.topK > 0) x = topKFilter(x, o.topK);
-  if (o.topP < 1) x = topPFilter(x, o.topP);
-  if (o.minP > 0) x = minPFilter(x, o.minP);
-  if (o.typicalP < 1) x = typicalFilter(x, o.typicalP);
-  return x === logits ? logits.slice() : x;
+  // with scratch, each step writes the row the step before did not
+  const row = () => scratch?.other(x);
+  if (o.temperature !== 1) x = applyTemperature(x, o.temperature, row());
+  if (o.topK > 0) x = topKFilter(x, o.topK, row());
+  if (o.topP < 1) x = topPFilter(x, o.topP, row(), scratch?.probs);
+  if (o.minP > 0) x = minPFilter(x, o.minP, row(), scratch?.probs);
+  if (o.typicalP < 1) x = typicalFilter(x, o.typicalP, row(), scratch?.probs);
+  return x === logits ? copyOf(logits, row()) : x;
+}
+
+/**
+ * Rows a sampler lends applyFilters, so that a token allocates none (each a fresh 200-600 KB array for GPT-2's
+ * vocabulary, which costs more in allocation and page faults than the arithmetic): two rows the filters write in
+ * turn, and one float64 row for their probabilities and the draw's. What applyFilters returns lives in one of them
+ * until the next call.
+ */
+export class FilterScratch {
+  private readonly a: Float32Array;
+  private readonly b: Float32Array;
+  readonly probs: Float64Array;
+
+  constructor(readonly size: number) {
+    [this.a, this.b, this.probs] = [new Float32Array(size), new Float32Array(size), new Float64Array(size)];
+  }
+
+  /** The row that is not x. */
+  other(x: Float32Array): Float32Array {
+    return x === this.a ? this.b : this.a;
+  }
 }
 
 /** All eight steps in order: the logits a sampling step draws from (softmax of the result). */
@@ -181,14 +204,16 @@ export function processLogits(logits: Float32Array, context: readonly number[], 
   return applyFilters(applyPenalties(logits, context, o), o);
 }
 
-/** Whether the options filter the row (top-k, top-p, min-p, typical-p): more than a temperature. */
-export function filters(o: ResolvedSamplingOptions): boolean {
-  return o.topK > 0 || o.topP < 1 || o.minP > 0 || o.typicalP < 1;
+/** logits copied into `into` where given, else into a new array. */
+function copyOf(logits: Float32Array, into?: Float32Array): Float32Array {
+  if (!into) return logits.slice();
+  into.set(logits);
+  return into;
 }
 
-/** A copy of `logits` with every id not in `keep` set to -Infinity. */
-function keepOnly(logits: Float32Array, keep: readonly number[]): Float32Array {
-  const out = new Float32Array(logits.length).fill(-Infinity);
+/** A copy of `logits` (into `into` where given) with every id not in `keep` set to -Infinity. */
+function keepOnly(logits: Float32Array, keep: readonly number[], into?: Float32Array): Float32Array {
+  const out = (into ?? new Float32Array(logits.length)).fill(-Infinity);
   for (const id of keep) out[id] = logits[id]!;
   return out;
 }

@@ -4,7 +4,7 @@ import { argmax, maxLogit, softmax } from './logprobs.ts';
 import { resolveSamplingOptions, SamplingOptionError, type ResolvedSamplingOptions, type SamplingOptions } from './options.ts';
 import type { Candidates } from '../kernels/topk.ts';
 import { processCandidates } from './gpu.ts';
-import { applyFilters, applyPenalties, applyTemperature, filters, penalises } from './processors.ts';
+import { applyFilters, applyPenalties, FilterScratch, penalises } from './processors.ts';
 
 export { SamplingOptionError, validateSamplingOptions, type SamplingOptions } from './options.ts';
 
@@ -19,12 +19,8 @@ export class Sampler {
   /** The seed in use: the one given, or a random one when none was (report it so a run can be repeated). */
   readonly seed: number;
   private rng: Rng;
-  /**
-   * A token drawn with a temperature alone (no bias, penalty or filter: the CLI's default) reuses these, the tempered
-   * row and its probabilities, rather than allocating 6 bytes a logit every token.
-   */
-  private tempered?: Float32Array;
-  private probs?: Float64Array;
+  /** The rows next()'s temperature and filters write, and its probabilities: none allocated a token. */
+  private scratch?: FilterScratch;
 
   constructor(options: SamplingOptions = {}) {
     this.options = resolveSamplingOptions(options);
@@ -42,18 +38,20 @@ export class Sampler {
    * token id so far, prompt included, which the repetition penalty and no-repeat-ngram look at.
    */
   next(logits: Float32Array, context: readonly number[], u?: number): number {
-    // greedy without bias or penalties reads the row as it is (process() would copy it); sampling does not copy it
-    // first, its temperature and filters make new rows, except a temperature alone (into a buffer of the sampler's)
+    // greedy without bias or penalties reads the row as it is (process() would copy it); sampling writes its
+    // temperature and filters into the sampler's scratch rows (FilterScratch)
     const o = this.options;
-    const plain = !penalises(o) && (this.greedy || !filters(o));
-    const V = logits.length;
-    if (plain && !this.greedy && this.tempered?.length !== V) [this.tempered, this.probs] = [new Float32Array(V), new Float64Array(V)];
-    const processed = !plain ? this.process(logits, context) : this.greedy || o.temperature === 1 ? logits : applyTemperature(logits, o.temperature, this.tempered);
+    if (this.greedy) {
+      const processed = penalises(o) ? this.process(logits, context) : logits;
+      if (maxLogit(processed) === -Infinity) throw new SamplingOptionError('every token was removed by --logit-bias / --no-repeat-ngram; loosen them');
+      return argmax(processed);
+    }
+    if (this.scratch?.size !== logits.length) this.scratch = new FilterScratch(logits.length);
+    const processed = applyFilters(penalises(o) ? applyPenalties(logits, context, o) : logits, o, this.scratch);
     if (maxLogit(processed) === -Infinity) {
       throw new SamplingOptionError('every token was removed by --logit-bias / --no-repeat-ngram; loosen them');
     }
-    if (this.greedy) return argmax(processed);
-    return sampleFrom(softmax(processed, plain ? this.probs : undefined), u ?? this.rng.uniform());
+    return sampleFrom(softmax(processed, this.scratch.probs), u ?? this.rng.uniform());
   }
 
   /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { entropy, logSoftmax, softmax, topLogprobs } from '../../src/sampling/logprobs.ts';
-import { SamplingOptionError } from '../../src/sampling/options.ts';
+import { resolveSamplingOptions, SamplingOptionError } from '../../src/sampling/options.ts';
+import { processLogits } from '../../src/sampling/processors.ts';
 import { Sampler, sampleFrom } from '../../src/sampling/sampler.ts';
 import { Rng } from '../../src/random.ts';
 import { randomArray } from '../helpers.ts';
@@ -29,18 +30,27 @@ describe('Sampler', () => {
     expect(c).not.toEqual(a);
   });
 
-  // a temperature alone reuses the sampler's buffers (the tempered row, its probabilities) token after token: each
-  // token must be the one a draw from fresh arrays gives, whatever the rows before it were (and a longer row)
-  it.each([0.8, 1])('with a temperature alone (%s), draws what fresh arrays give, row after row', (temperature) => {
-    const sampler = new Sampler({ seed: 5, temperature });
+  // a sampled token's temperature and filters write into the sampler's scratch rows (FilterScratch), token after
+  // token: each token must be the one fresh arrays give, whatever the rows before it were (and a longer row)
+  it.each([
+    { temperature: 0.8 },
+    { temperature: 1 },
+    { temperature: 0.9, topK: 40, topP: 0.9 },
+    { temperature: 1.2, topP: 0.5 },
+    { temperature: 0.7, minP: 0.05 },
+    { temperature: 1, typicalP: 0.8, topK: 30 },
+    { temperature: 0.8, repetitionPenalty: 1.3, topK: 20 },
+  ])('draws what fresh arrays give, row after row: %o', (options) => {
+    const sampler = new Sampler({ seed: 5, ...options });
+    const resolved = resolveSamplingOptions(options);
     const rng = new Rng(11);
     const reference = new Rng(5);
+    const context = [3, 7, 3, 9];
     for (let step = 0; step < 40; step++) {
       const row = randomArray(rng, step < 30 ? 100 : 130, 3);
       if (step % 7 === 3) row.fill(-Infinity, 0, 60); // a row with most ids out: the buffers' old values must not leak
-      const u = reference.uniform();
-      const tempered = Float32Array.from(row, (x) => x / temperature);
-      expect(sampler.next(row, []), `step ${step}`).toBe(sampleFrom(softmax(tempered), u));
+      const want = sampleFrom(softmax(processLogits(row, context, resolved)), reference.uniform());
+      expect(sampler.next(row, context), `step ${step}`).toBe(want);
     }
   });
 
