@@ -38,20 +38,17 @@ export class Sampler {
    * token id so far, prompt included, which the repetition penalty and no-repeat-ngram look at.
    */
   next(logits: Float32Array, context: readonly number[], u?: number): number {
-    // greedy without bias or penalties reads the row as it is (process() would copy it); sampling writes its
-    // temperature and filters into the sampler's scratch rows (FilterScratch)
+    // bias and penalties copy the row only where they change it; sampling writes its temperature and filters into
+    // the sampler's scratch rows (FilterScratch), greedy decoding takes the argmax of the penalised row
     const o = this.options;
-    if (this.greedy) {
-      const processed = penalises(o) ? this.process(logits, context) : logits;
-      if (maxLogit(processed) === -Infinity) throw new SamplingOptionError('every token was removed by --logit-bias / --no-repeat-ngram; loosen them');
-      return argmax(processed);
-    }
-    if (this.scratch?.size !== logits.length) this.scratch = new FilterScratch(logits.length);
-    const processed = applyFilters(penalises(o) ? applyPenalties(logits, context, o) : logits, o, this.scratch);
+    const penalised = penalises(o) ? applyPenalties(logits, context, o) : logits;
+    if (!this.greedy && this.scratch?.size !== logits.length) this.scratch = new FilterScratch(logits.length);
+    const processed = this.greedy ? penalised : applyFilters(penalised, o, this.scratch);
     if (maxLogit(processed) === -Infinity) {
       throw new SamplingOptionError('every token was removed by --logit-bias / --no-repeat-ngram; loosen them');
     }
-    return sampleFrom(softmax(processed, this.scratch.probs), u ?? this.rng.uniform());
+    if (this.greedy) return argmax(processed);
+    return sampleFrom(softmax(processed, this.scratch!.probs), u ?? this.rng.uniform());
   }
 
   /**
@@ -77,7 +74,6 @@ export class Sampler {
 
   /** The logits `next` chooses from: after bias and penalties, and after the filters unless greedy. */
   process(logits: Float32Array, context: readonly number[]): Float32Array {
-    if (!this.greedy && !penalises(this.options)) return applyFilters(logits, this.options);
     const penalised = applyPenalties(logits, context, this.options);
     return this.greedy ? penalised : applyFilters(penalised, this.options);
   }
