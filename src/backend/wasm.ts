@@ -7,6 +7,7 @@ import type { DispatchTiming } from '../gpu/recorder.ts';
 import { unpackF16 } from '../half.ts';
 import { spanFloats, type Hooks, type HookView } from '../hooks/hooks.ts';
 import { attentionResultReference, sumHeadsReference } from '../kernels/attention-result.ts';
+import type { ScoresOptions } from '../kernels/attention.ts';
 import { ConfigError } from '../model/config.ts';
 import type { WeightFormat } from '../model/model.ts';
 import { dequantize, isQuantFormat, quantize } from '../quant.ts';
@@ -356,10 +357,9 @@ class WasmStep implements BackendStep, FusedStep {
     }
     this.kvAppend(cache, 'k', qkv, k, layer);
     this.kvAppend(cache, 'v', qkv, { offset: (NH + NKV) * HS, heads: NKV }, layer);
-    const { pos0 } = this;
     const z = this.act('z', 1, NH * HS);
     const scores = this.b.scores(NH, c.positions);
-    const o = { T: 1, pos0, nHead: NH, nKVHead: NKV, headDim: HS, nCtx: c.positions, qStride: qkv.shape[1]!, qOffset: 0, scale: 1 / Math.sqrt(HS) };
+    const o = this.scoresOptions(c, qkv, q, HS);
     this.op('attention', layer, () => this.k.attention(z.t, scores, (qkv as WasmAct).t, c.k[layer]!, c.v[layer]!, o));
     return z;
   }
@@ -389,9 +389,15 @@ class WasmStep implements BackendStep, FusedStep {
     const c = cache as WasmCache;
     const { T, pos0 } = this;
     const scores: WasmAct = { shape: [q.heads, T, pos0 + T], t: this.b.scores(q.heads, c.positions) };
-    const o = { T, pos0, nHead: q.heads, nKVHead: c.nKVHead, headDim, nCtx: c.positions, qStride: qkv.shape[1]!, qOffset: q.offset, scale: 1 / Math.sqrt(headDim) };
+    const o = this.scoresOptions(c, qkv, q, headDim);
     this.op('attn_scores', layer, () => this.k.attentionScores(scores.t, (qkv as WasmAct).t, c.k[layer]!, o));
     return scores;
+  }
+
+  /** This step's query heads q of the q | k | v rows against the cache: what the attention kernels are given. */
+  private scoresOptions(c: WasmCache, qkv: Act, q: HeadSlice, headDim: number): ScoresOptions {
+    const { T, pos0 } = this;
+    return { T, pos0, nHead: q.heads, nKVHead: c.nKVHead, headDim, nCtx: c.positions, qStride: qkv.shape[1]!, qOffset: q.offset, scale: 1 / Math.sqrt(headDim) };
   }
 
   attentionResult(z: Act, w: Matrix, heads: number, headDim: number, layer: number): Act {
