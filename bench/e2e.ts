@@ -60,11 +60,6 @@ export interface DecodeEngine extends Throughput {
   readbackBytesPerToken?: number;
 }
 
-/** ", 51 dispatches, 76 bytes read back a token" where the engine counted them (WebGPU), else nothing. */
-export function engineCounters(e: DecodeEngine): string {
-  return e.dispatchesPerToken === undefined ? '' : `, ${e.dispatchesPerToken} dispatches, ${e.readbackBytesPerToken} bytes read back a token`;
-}
-
 /** The engines measured, in order: the textbook path first, the one every speedup is taken against. */
 const ENGINES = [
   { engine: 'unfused, logits read back', fused: false, device: false },
@@ -86,12 +81,14 @@ const DECODES = [
   { engine: 'fused, GPU sampling pipelined, decode run', device: true, pipeline: true },
 ] as const;
 const DECODE_TOKENS = 8;
-/**
- * Measurements measureEngines makes (for progress lines): every engine where the backend samples on the device,
- * else (WebAssembly) those that read the logits back.
- */
+/** The engines of `list` a model runs: all where its backend samples on the device, else (WebAssembly) those that read the logits back. */
+function runnable<E extends { device: boolean }>(list: readonly E[], deviceSampling: boolean): E[] {
+  return list.filter((e) => deviceSampling || !e.device);
+}
+
+/** Measurements measureEngines makes (for progress lines). */
 export function engineSteps(deviceSampling: boolean): number {
-  return (ENGINES.filter((e) => deviceSampling || !e.device).length + DECODES.filter((d) => deviceSampling || !d.device).length) * SAMPLINGS.length;
+  return (runnable(ENGINES, deviceSampling).length + runnable(DECODES, deviceSampling).length) * SAMPLINGS.length;
 }
 
 export interface E2EOptions {
@@ -217,7 +214,7 @@ export async function measureEngines(model: LanguageModel, ids: number[], n: num
   const context = ids.slice(0, n + 1);
   const onDevice = model.deviceSampling !== undefined;
   for (const [sampling, options] of SAMPLINGS) {
-    for (const e of ENGINES.filter((e) => onDevice || !e.device)) {
+    for (const e of runnable(ENGINES, onDevice)) {
       o.onStep?.(`decode after ${n} tokens: ${e.engine}, ${sampling}`);
       await model.forward(ids.slice(0, n), 0, { fused: e.fused });
       const sampler = new Sampler(options);
@@ -249,7 +246,7 @@ export async function measureEngines(model: LanguageModel, ids: number[], n: num
 async function measureDecodes(model: LanguageModel, prompt: number[], sampling: string, options: SamplingOptions, o: E2EOptions, onDevice: boolean): Promise<DecodeEngine[]> {
   const out: DecodeEngine[] = [];
   let reference: number[] | undefined;
-  for (const d of DECODES.filter((d) => onDevice || !d.device)) {
+  for (const d of runnable(DECODES, onDevice)) {
     o.onStep?.(`decode of ${DECODE_TOKENS} tokens after ${prompt.length}: ${d.engine}, ${sampling}`);
     const run = async () => {
       const context = [...prompt];

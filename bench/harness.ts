@@ -37,14 +37,14 @@ import { measureCopy, measureCpuCopy, measureKernelCopy, type CopyCeiling, type 
 import { writeCharts } from './charts.ts';
 import type { Validation } from '../src/kernels/check.ts';
 import {
-  engineCounters, engineSteps, lengthsUpTo, measureEngines, measureThroughput, measureWasmFormats, profileStep, randomIds, throughputSteps,
+  engineSteps, lengthsUpTo, measureEngines, measureThroughput, measureWasmFormats, profileStep, randomIds, throughputSteps,
   type FormatResult, type StepProfile, type WasmFormats,
 } from './e2e.ts';
 import { ceilingCases, modelCases, type BackendKind, type KernelCase, type Phase } from './kernels.ts';
 import type { WasmKernels } from '../src/backend/wasm/kernels.ts';
 import { GPT2_124M, gpt2Config, llamaConfig, shapeOf, SMOLLM2_135M, TINY_GPT2, TINY_LLAMA, type ModelShape } from './models.ts';
 import { measurePeers, peersSummary, type PeersReport } from './peers.ts';
-import { toMarkdown } from './report.ts';
+import { engineCounters, toMarkdown } from './report.ts';
 import { timeCalls, timeDispatches, type Timing } from './timing.ts';
 
 export type BenchPart = 'kernels' | 'profile' | 'e2e' | 'engines' | 'formats' | 'peers';

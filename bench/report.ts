@@ -1,7 +1,12 @@
 // The bench report as Markdown, and the comparison of two reports (`wgpt bench --compare A.json B.json`).
 import type { BenchReport, KernelResult } from './harness.ts';
 import type { PeerRun, PeersReport } from './peers.ts';
-import type { StepProfile } from './e2e.ts';
+import type { DecodeEngine, StepProfile } from './e2e.ts';
+
+/** ", 51 dispatches, 76 bytes read back a token" where the engine counted them (WebGPU), else nothing. */
+export function engineCounters(e: DecodeEngine): string {
+  return e.dispatchesPerToken === undefined ? '' : `, ${e.dispatchesPerToken} dispatches, ${e.readbackBytesPerToken} bytes read back a token`;
+}
 
 /** Milliseconds with about four significant digits. */
 function ms(x: number | undefined): string {

@@ -101,7 +101,7 @@ export {
 export { DEFAULT_ENDPOINT } from './hub/settings.ts';
 
 // The bench harness (bench/). runBench loads it when it runs: it times kernels through modules no program needs.
-export { compareReports } from '../bench/report.ts';
+export { compareReports, engineCounters } from '../bench/report.ts';
 export type { BenchOptions, BenchPart, BenchReport } from '../bench/harness.ts';
 
 /** Run the bench (`wgpt bench`): kernel timings against the adapter's ceilings, a profile, end-to-end throughput. */

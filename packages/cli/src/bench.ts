@@ -1,7 +1,7 @@
 // `wgpt bench`: kernel timings against this adapter's ceilings, a forward-pass profile and end-to-end throughput.
 // The harness is bench/harness.ts; `npm run bench` runs this same command.
 import { readFileSync } from 'node:fs';
-import { compareReports, runBench, type BenchPart, type BenchReport } from 'wgpt';
+import { compareReports, engineCounters, runBench, type BenchPart, type BenchReport } from 'wgpt';
 import { CliError, type Command, type Run } from './command.ts';
 import { DEVICE_OPTION, toDevice, toNumber } from './options.ts';
 
@@ -92,7 +92,7 @@ function summary(r: BenchReport): string {
   if (t.wasmThreadSpeedup?.min !== undefined) lines.push(`WebAssembly matvec and matmul on ${t.wasmThreadSpeedup.threads} threads over 1: ${t.wasmThreadSpeedup.min.toFixed(2)}x to ${t.wasmThreadSpeedup.max!.toFixed(2)}x`);
   const f32 = r.e2e?.formats.find((f) => f.weights === 'f32');
   for (const e of f32?.engines ?? []) {
-    lines.push(`decode (${r.e2e!.model}), ${e.engine}, ${e.sampling}: ${e.tokensPerS.toFixed(1)} tok/s${e.dispatchesPerToken === undefined ? '' : `, ${e.dispatchesPerToken} dispatches, ${e.readbackBytesPerToken} bytes read back a token`}`);
+    lines.push(`decode (${r.e2e!.model}), ${e.engine}, ${e.sampling}: ${e.tokensPerS.toFixed(1)} tok/s${engineCounters(e)}`);
   }
   const valid = r.kernels.filter((k) => k.validation.valid).length;
   if (r.kernels.length) lines.push(`kernel cases: ${valid} of ${r.kernels.length} match their CPU reference`);
