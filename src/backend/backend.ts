@@ -215,6 +215,13 @@ export interface BackendStep {
   run(): Promise<DispatchTiming[]>;
   /** The first `rows` rows of x, after run(); into `into` (a view of its start) when given. */
   read(x: Act, rows: number, into?: Float32Array): Promise<Float32Array>;
+  /**
+   * Make this step, once run, the one-token step at position pos0 of token `id`, to run() again: every other
+   * operand as recorded. False where it cannot be (a step of several tokens, with hooks, profiled, holding an op
+   * whose shape depends on the position, or whose tensors the backend has since replaced); then record anew.
+   * Where the backend has it: recording a decode step costs more than running it on the CPU.
+   */
+  replay?(pos0: number, id: number): boolean;
 }
 
 /** The first n floats of `into`, where a step's read writes them (ForwardOptions.logitsInto). */

@@ -54,6 +54,11 @@ export class WasmBackend implements Backend {
   /** The arena from where this model's tensors start, and where they end. */
   private readonly start: number;
   private end: number;
+  /**
+   * Bumped whenever the backend makes or frees a tensor (a slot made larger, a KV cache): a recorded step holds
+   * the tensors of its epoch, and is replayed only in it (WasmStep.replay).
+   */
+  epoch = 0;
 
   constructor(
     readonly k: WasmKernels,
@@ -66,6 +71,7 @@ export class WasmBackend implements Backend {
   private alloc(dtype: WasmDType, shape: number[], label: string, data?: Float32Array | Uint32Array): WasmTensor {
     const t = data ? this.k.arena.upload(dtype, shape, data, label) : this.k.arena.alloc(dtype, shape, label);
     this.end = this.k.arena.mark();
+    this.epoch++;
     return t;
   }
 
@@ -122,6 +128,7 @@ export class WasmBackend implements Backend {
   /** The bump arena frees only from its end: a cache allocated last (as beam search's are) gives its memory back. */
   freeKVCache(cache: KVCache): void {
     const c = cache as WasmCache;
+    this.epoch++;
     this.cacheBytes -= 2 * c.layers * c.nKVHead * c.positions * c.headDim * 4;
     if (this.k.arena.mark() !== c.end) return;
     this.k.arena.release(c.start);
@@ -177,6 +184,7 @@ export class WasmBackend implements Backend {
   destroy(): void {
     if (this.k.arena.mark() === this.end) this.k.arena.release(this.start);
     this.slots.clear();
+    this.epoch++;
   }
 }
 
@@ -205,15 +213,35 @@ class WasmStep implements BackendStep, FusedStep {
   private ops: Op[] = [];
   private hooks?: Hooks;
   readonly hooked: boolean;
+  /** The token ids embed() reads when the step runs (replay() writes a new one). */
+  private ids?: Uint32Array;
+  /**
+   * Whether replay() may run this step again at another position: one token, no hooks, not profiled, and only ops
+   * that read the position when they run (embed, rope, kvAppend, the fused attention). An op whose shape depends
+   * on the position (the unfused attention's scores) clears it.
+   */
+  private replayable: boolean;
+  /** The backend's epoch when the step was recorded: its tensors are those of that epoch. */
+  private readonly epoch: number;
 
   constructor(
     private b: WasmBackend,
     readonly T: number,
-    readonly pos0: number,
+    /** The step's first position: changed by replay(), and read by the ops when they run. */
+    public pos0: number,
     private o: StepOptions,
   ) {
     this.hooks = o.hooks;
     this.hooked = o.hooks !== undefined;
+    this.replayable = T === 1 && !this.hooked && !o.profile && !o.tokenOnDevice;
+    this.epoch = b.epoch;
+  }
+
+  replay(pos0: number, id: number): boolean {
+    if (!this.replayable || !this.ids || this.epoch !== this.b.epoch) return false;
+    this.pos0 = pos0;
+    this.ids[0] = id;
+    return true;
   }
 
   private get k(): WasmKernels {
@@ -240,6 +268,7 @@ class WasmStep implements BackendStep, FusedStep {
   hook(hook: string, x: Act, view: HookView): void {
     const hooks = this.hooks;
     if (!hooks?.wants(hook)) return;
+    this.replayable = false;
     const { t } = x as WasmAct;
     for (const p of hooks.plan(hook, view, this.pos0)) {
       this.op(p.label, undefined, () => {
@@ -262,20 +291,25 @@ class WasmStep implements BackendStep, FusedStep {
 
   input(slot: string, values: Float32Array, cols: number): Act {
     const x = this.act(slot, values.length / cols, cols);
+    this.replayable = false;
     this.op('input', undefined, () => this.k.arena.f32(x.t).set(values));
     return x;
   }
 
   embed(slot: string, ids: readonly number[], table: Matrix, positions?: Matrix): Act {
-    const { T, pos0 } = this;
+    const { T } = this;
     const wte = table as WasmMatrix;
     const wpe = positions as WasmMatrix | undefined;
     const x = this.act(slot, T, wte.cols);
     const idsTensor = this.b.slot(`${slot}.ids`, T, 1, 'u32');
     const values = Uint32Array.from(ids);
+    if (this.ids) this.replayable = false; // a second embedding (the positions apart): not one replay() rewrites
+    this.ids = values;
+    const o = { T, C: wte.cols, pos0: this.pos0 };
     this.op('embed', undefined, () => {
       this.k.arena.u32(idsTensor).set(values);
-      this.k.embed(x.t, idsTensor, wte.weight, wpe?.weight, { T, C: wte.cols, pos0 });
+      o.pos0 = this.pos0;
+      this.k.embed(x.t, idsTensor, wte.weight, wpe?.weight, o);
     });
     return x;
   }
@@ -360,7 +394,10 @@ class WasmStep implements BackendStep, FusedStep {
     const z = this.act('z', 1, NH * HS);
     const scores = this.b.scores(NH, c.positions);
     const o = this.scoresOptions(c, qkv, q, HS);
-    this.op('attention', layer, () => this.k.attention(z.t, scores, (qkv as WasmAct).t, c.k[layer]!, c.v[layer]!, o));
+    this.op('attention', layer, () => {
+      o.pos0 = this.pos0;
+      this.k.attention(z.t, scores, (qkv as WasmAct).t, c.k[layer]!, c.v[layer]!, o);
+    });
     return z;
   }
 
@@ -375,20 +412,27 @@ class WasmStep implements BackendStep, FusedStep {
   rope(qkv: Act, part: HeadSlice, invFreq: Vector, headDim: number, rotaryDim: number, layer: number): void {
     const { T, pos0 } = this;
     const o = { T, pos0, nHeads: part.heads, headDim, rotaryDim, stride: qkv.shape[1]!, offset: part.offset };
-    this.op('rope', layer, () => this.k.rope((qkv as WasmAct).t, (invFreq as WasmVector).t, o));
+    this.op('rope', layer, () => {
+      o.pos0 = this.pos0;
+      this.k.rope((qkv as WasmAct).t, (invFreq as WasmVector).t, o);
+    });
   }
 
   kvAppend(cache: KVCache, which: 'k' | 'v', qkv: Act, part: HeadSlice, layer: number): void {
     const c = cache as WasmCache;
     const { T, pos0 } = this;
     const o = { T, pos0, nKVHead: part.heads, headDim: c.headDim, nCtx: c.positions, srcStride: qkv.shape[1]!, srcOffset: part.offset };
-    this.op('kv_append', layer, () => this.k.kvAppend(c[which][layer]!, (qkv as WasmAct).t, o));
+    this.op('kv_append', layer, () => {
+      o.pos0 = this.pos0;
+      this.k.kvAppend(c[which][layer]!, (qkv as WasmAct).t, o);
+    });
   }
 
   attentionScores(cache: KVCache, qkv: Act, q: HeadSlice, headDim: number, layer: number): Act {
     const c = cache as WasmCache;
     const { T, pos0 } = this;
     const scores: WasmAct = { shape: [q.heads, T, pos0 + T], t: this.b.scores(q.heads, c.positions) };
+    this.replayable = false; // the scores' shape is the position's
     const o = this.scoresOptions(c, qkv, q, headDim);
     this.op('attn_scores', layer, () => this.k.attentionScores(scores.t, (qkv as WasmAct).t, c.k[layer]!, o));
     return scores;
@@ -404,6 +448,7 @@ class WasmStep implements BackendStep, FusedStep {
     const m = w as WasmMatrix;
     const T = z.shape[0]!;
     const out = this.act('attn_result', T, heads * m.rows);
+    this.replayable = false;
     this.op('attn_result', layer, () => {
       const zs = this.k.arena.f32((z as WasmAct).t).subarray(0, T * heads * headDim);
       this.k.arena.f32(out.t).set(attentionResultReference(zs, this.b.weightValues(m), { T, NH: heads, HS: headDim, C: m.rows }));
@@ -415,6 +460,7 @@ class WasmStep implements BackendStep, FusedStep {
     const m = w as WasmMatrix;
     const T = result.shape[0]!;
     const out = this.act(m.label, T, m.rows);
+    this.replayable = false;
     this.op('sum_heads', layer, () => {
       const bias = m.bias && this.k.arena.f32(m.bias);
       sumHeadsReference(this.k.arena.f32(out.t), this.k.arena.f32((result as WasmAct).t), bias, { T, NH: heads, C: m.rows });
@@ -424,6 +470,7 @@ class WasmStep implements BackendStep, FusedStep {
 
   softmax(x: Act, label: string, layer: number): void {
     const [NH, T, S] = x.shape as [number, number, number];
+    this.replayable = false;
     this.op(label, layer, () => this.k.softmax((x as WasmAct).t, NH * T, S));
   }
 
@@ -432,6 +479,7 @@ class WasmStep implements BackendStep, FusedStep {
     const { T, pos0 } = this;
     const NH = pattern.shape[0]!;
     const z = this.act('z', T, NH * headDim);
+    this.replayable = false;
     const o = { T, pos0, nHead: NH, nKVHead: c.nKVHead, headDim, nCtx: c.positions };
     this.op('attn_values', layer, () => this.k.attentionValues(z.t, (pattern as WasmAct).t, c.v[layer]!, o));
     return z;
@@ -450,12 +498,17 @@ class WasmStep implements BackendStep, FusedStep {
   }
 
   /**
-   * Run every op in order; with profiling, each timed by the clock (the CPU has no timestamp queries). It first
-   * lets the event loop turn once: the ops run on this thread, so without it a generation loop would never let a
-   * signal (Ctrl-C), a click or a repaint through.
+   * Run every op in order; with profiling, each timed by the clock (the CPU has no timestamp queries). The ops run
+   * on this thread, so a generation loop would never let a signal (Ctrl-C), a click or a repaint through: a step
+   * first lets the event loop turn once where TURN_MS have passed since the last turn. Not every step: a turn
+   * costs a decode step about 0.15 ms (the event loop, and the engine's own tasks that run in it), 3% of GPT-2
+   * 124M's q4 token and more of a small model's, while 10 ms between turns is less than a frame.
    */
   async run(): Promise<DispatchTiming[]> {
-    await turnEventLoop();
+    if (performance.now() - lastTurn >= TURN_MS) {
+      await turnEventLoop();
+      lastTurn = performance.now();
+    }
     const timings: DispatchTiming[] = [];
     if (!this.o.profile) {
       for (const op of this.ops) op.run();
@@ -474,6 +527,10 @@ class WasmStep implements BackendStep, FusedStep {
     return this.k.arena.copyF32((x as WasmAct).t, 0, n, into && floatsOf(into, n));
   }
 }
+
+/** At most this long between two turns of the event loop from WasmStep.run (a step may run longer itself). */
+const TURN_MS = 10;
+let lastTurn = -Infinity;
 
 /** A macrotask boundary without a timer's clamp: setImmediate in Node, a MessageChannel message in a browser. */
 function turnEventLoop(): Promise<void> {

@@ -73,6 +73,15 @@ export class WasmArena {
     return t;
   }
 
+  /**
+   * The address of `bytes` free bytes above the top, neither zeroed nor allocated: a kernel call's temporary,
+   * valid until the next alloc or upload (the memory grown to hold it if need be).
+   */
+  scratch(bytes: number, label: string): number {
+    this.reserve(alignUp(this.top + bytes, ALIGN), label);
+    return this.top;
+  }
+
   /** Where the next tensor would go: pass it to `release` to free everything allocated after this call. */
   mark(): number {
     return this.top;

@@ -183,15 +183,10 @@ export class WasmKernels {
       this.pool.runRows(kernel, [out.ptr, a.ptr, w.ptr, scales, bias, K], N, work, undefined, then);
       return;
     }
-    // at most 32 int16 (16 words) a block, then its step and its sum
-    const mark = this.arena.mark();
-    try {
-      const aq = this.arena.alloc('u32', [M * quantBlocks(K) * 18], 'quantized activations');
-      this.exports.quantizeActs(aq.ptr, a.ptr, M, K, format === 'q4' ? 1 : 0);
-      this.pool.runRows(kernel, version.rows === 'one' ? [out.ptr, aq.ptr, w.ptr, scales, bias, K] : [out.ptr, aq.ptr, w.ptr, scales, bias, M, N, K], N, work, undefined, then);
-    } finally {
-      this.arena.release(mark);
-    }
+    // at most 32 int16 (16 words) a block, then its step and its sum; every word is written by quantizeActs
+    const aq = this.arena.scratch(M * quantBlocks(K) * 18 * 4, 'quantized activations');
+    this.exports.quantizeActs(aq, a.ptr, M, K, format === 'q4' ? 1 : 0);
+    this.pool.runRows(kernel, version.rows === 'one' ? [out.ptr, aq, w.ptr, scales, bias, K] : [out.ptr, aq, w.ptr, scales, bias, M, N, K], N, work, undefined, then);
   }
 
   /** out[rows, C] = layernorm(x) * gamma + beta; out and x distinct. */
