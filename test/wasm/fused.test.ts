@@ -5,15 +5,11 @@
 // and intervention.
 import { describe, expect, it } from 'vitest';
 import { hookNames, type Intervention } from '../../src/hooks/index.ts';
-import type { LlamaConfig } from '../../src/model/config.ts';
-import { GPT2 } from '../../src/model/gpt2.ts';
-import { Llama, llamaParamSource } from '../../src/model/llama.ts';
 import type { ForwardOptions, LanguageModel, WeightFormat } from '../../src/model/model.ts';
-import { randomGPT2Params } from '../../src/model/random.ts';
-import { randomLlamaParams } from '../../src/model/random-llama.ts';
 import { Rng } from '../../src/random.ts';
-import { device, randomArray } from '../helpers.ts';
-import { gpt2Config, llamaConfig, next, partialRotaryConfig, prompt, qkvBiasConfig, runHooked } from '../hooks/fused-cases.ts';
+import { randomArray } from '../helpers.ts';
+import { next, prompt, runHooked } from '../hooks/fused-cases.ts';
+import { wasmModels } from './models.ts';
 import { kernels, place, read, untouched } from './setup.ts';
 
 const FORMATS: WeightFormat[] = ['f32', 'f16', 'q8', 'q4'];
@@ -61,13 +57,6 @@ describe('wasm matmul epilogues', () => {
   });
 });
 
-const llama = (config: LlamaConfig) => async (weights: WeightFormat) => new Llama(await device('wasm'), config, llamaParamSource(randomLlamaParams(config, 3)), { weights });
-const models: [string, (weights: WeightFormat) => Promise<LanguageModel>][] = [
-  ['gpt2', async (weights) => new GPT2(await device('wasm'), gpt2Config, randomGPT2Params(gpt2Config, 3), weights)],
-  ['llama', llama(llamaConfig)],
-  ['llama, partial rotary', llama(partialRotaryConfig)],
-  ['llama, q|k|v bias', llama(qkvBiasConfig)],
-];
 const bits = (x: Float32Array) => [...x];
 
 /** The prompt's prefill, then `steps` greedy decode steps: every step's logits. */
@@ -80,7 +69,7 @@ async function decode(model: LanguageModel, steps: number, o: ForwardOptions): P
   return out;
 }
 
-describe.each(models)('wasm %s on the fused step', (arch, make) => {
+describe.each(wasmModels)('wasm %s on the fused step', (arch, make) => {
   it.each(FORMATS)('%s weights: prefill and greedy decode give the bits of the unfused step', async (weights) => {
     const model = await make(weights);
     const fused = await decode(model, 8, {});

@@ -4,23 +4,12 @@
 // (`profile: true` is never replayed, and runs the same ops), including the steps that must not be replayed.
 import { describe, expect, it, vi } from 'vitest';
 import { Hooks } from '../../src/hooks/index.ts';
-import type { LlamaConfig } from '../../src/model/config.ts';
-import { GPT2 } from '../../src/model/gpt2.ts';
-import { Llama, llamaParamSource } from '../../src/model/llama.ts';
 import type { KVCache } from '../../src/backend/index.ts';
-import type { ForwardOptions, LanguageModel, WeightFormat } from '../../src/model/model.ts';
-import { randomGPT2Params } from '../../src/model/random.ts';
-import { randomLlamaParams } from '../../src/model/random-llama.ts';
-import { device } from '../helpers.ts';
-import { gpt2Config, llamaConfig, partialRotaryConfig, prompt, qkvBiasConfig } from '../hooks/fused-cases.ts';
+import { Llama } from '../../src/model/llama.ts';
+import type { ForwardOptions, LanguageModel } from '../../src/model/model.ts';
+import { gpt2Config, prompt } from '../hooks/fused-cases.ts';
+import { wasmModels } from './models.ts';
 
-const llama = (config: LlamaConfig) => async (weights: WeightFormat) => new Llama(await device('wasm'), config, llamaParamSource(randomLlamaParams(config, 3)), { weights });
-const models: [string, (weights: WeightFormat) => Promise<LanguageModel>][] = [
-  ['gpt2', async (weights) => new GPT2(await device('wasm'), gpt2Config, randomGPT2Params(gpt2Config, 3), weights)],
-  ['llama', llama(llamaConfig)],
-  ['llama, partial rotary', llama(partialRotaryConfig)],
-  ['llama, q|k|v bias', llama(qkvBiasConfig)],
-];
 const bits = (x: Float32Array) => [...x];
 const argmax = (x: Float32Array) => x.indexOf(Math.max(...x));
 
@@ -29,7 +18,7 @@ function recordings(model: LanguageModel) {
   return vi.spyOn((model as unknown as { backend: { begin: (...a: unknown[]) => unknown } }).backend, 'begin');
 }
 
-describe.each(models)('wasm %s: the replayed decode step', (_arch, make) => {
+describe.each(wasmModels)('wasm %s: the replayed decode step', (_arch, make) => {
   it.each(['f32', 'q4'] as const)('%s weights: greedy decode records one step and gives the bits of steps recorded anew', async (weights) => {
     const [model, twin] = [await make(weights), await make(weights)];
     const begin = recordings(model);
@@ -101,7 +90,7 @@ describe.each(models)('wasm %s: the replayed decode step', (_arch, make) => {
 
 describe('wasm replay and the tensors of the backend', () => {
   it('records anew once the backend has made a tensor since (a slot made larger moves the activations)', async () => {
-    const [model, twin] = [await models[0]![1]('f32'), await models[0]![1]('f32')];
+    const [model, twin] = [await wasmModels[0]![1]('f32'), await wasmModels[0]![1]('f32')];
     const begin = recordings(model);
     for (const m of [model, twin]) await m.forward(prompt, 0);
     const step = async (id: number, pos0: number) => {
@@ -126,7 +115,7 @@ describe('wasm replay and the tensors of the backend', () => {
 
 describe('wasm decode loop', () => {
   it('still lets the event loop turn: a timer fires while tokens are generated', async () => {
-    const model = await models[0]![1]('f32');
+    const model = await wasmModels[0]![1]('f32');
     await model.forward(prompt, 0);
     let fired = false;
     setTimeout(() => (fired = true), 0);
