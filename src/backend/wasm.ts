@@ -218,7 +218,8 @@ class WasmStep implements BackendStep, FusedStep {
   /**
    * Whether replay() may run this step again at another position: one token, no hooks, not profiled, and only ops
    * that read the position when they run (embed, rope, kvAppend, the fused attention). An op whose shape depends
-   * on the position (the unfused attention's scores) clears it.
+   * on the position (the unfused attention's scores) clears it; a step with no embedding (the logit lens's input
+   * rows) has no token to replace, and replay() refuses it.
    */
   private replayable: boolean;
   /** The backend's epoch when the step was recorded: its tensors are those of that epoch. */
@@ -268,7 +269,6 @@ class WasmStep implements BackendStep, FusedStep {
   hook(hook: string, x: Act, view: HookView): void {
     const hooks = this.hooks;
     if (!hooks?.wants(hook)) return;
-    this.replayable = false;
     const { t } = x as WasmAct;
     for (const p of hooks.plan(hook, view, this.pos0)) {
       this.op(p.label, undefined, () => {
@@ -291,7 +291,6 @@ class WasmStep implements BackendStep, FusedStep {
 
   input(slot: string, values: Float32Array, cols: number): Act {
     const x = this.act(slot, values.length / cols, cols);
-    this.replayable = false;
     this.op('input', undefined, () => this.k.arena.f32(x.t).set(values));
     return x;
   }

@@ -29,8 +29,8 @@ const ROW_BLOCK = 4;
 const SHARES_PER_THREAD = 2;
 /**
  * Multiply-adds a share holds at most (about 15 us on one core): the caller waits at the end of a job for the
- * last share a worker claimed, so a large job (the LM head's 38.6M) is cut finer than its threads * 4 shares.
- * A claim costs one compare-and-swap.
+ * last share a worker claimed, so a large job (the LM head's 38.6M) is cut finer than its threads *
+ * SHARES_PER_THREAD shares. A claim costs one compare-and-swap.
  */
 const SHARE_WORK = 1 << 18;
 /**
