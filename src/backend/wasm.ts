@@ -13,7 +13,7 @@ import type { WeightFormat } from '../model/model.ts';
 import { dequantize, isQuantFormat, quantize } from '../quant.ts';
 import { floatsOf, type Act, type Backend, type BackendStep, type FusedEpilogue, type FusedStep, type HeadSlice, type KVCache, type Matrix, type Norm, type StepOptions, type Vector } from './backend.ts';
 import type { WasmDType, WasmTensor } from './wasm/arena.ts';
-import type { MatmulEpilogue, WasmKernels } from './wasm/kernels.ts';
+import { quantOrder, type MatmulEpilogue, type WasmKernels } from './wasm/kernels.ts';
 import { MAX_PAGES, PAGE_BYTES } from './wasm/module.ts';
 
 interface WasmAct extends Act {
@@ -139,7 +139,7 @@ export class WasmBackend implements Backend {
   weightValues(m: WasmMatrix): Float32Array {
     const { dtype } = m.weight;
     if (dtype === 'f32') return this.k.arena.f32(m.weight).subarray(0, m.rows * m.cols);
-    if (isQuantFormat(dtype)) return dequantize(dtype, this.k.arena.u32(m.weight), m.rows, m.cols);
+    if (isQuantFormat(dtype)) return dequantize(dtype, quantOrder(dtype, this.k.arena.u32(m.weight), m.rows, m.cols), m.rows, m.cols);
     return unpackF16(this.k.arena.u32(m.weight), m.rows, m.cols);
   }
 

@@ -1,7 +1,8 @@
 // The WebAssembly kernels on q8 and q4 weights (assembly/matmul_q.ts, embedding_q.ts) against the float64 CPU
 // references run on the dequantized weights, the values the blocks stand for (src/quant.ts).
 import { describe, expect, it } from 'vitest';
-import { activationRoundingBound, roundActivations } from '../../src/backend/wasm/kernels.ts';
+import { WasmBackend } from '../../src/backend/wasm.ts';
+import { activationRoundingBound, kernelOrder, quantOrder, roundActivations } from '../../src/backend/wasm/kernels.ts';
 import { matmulReference } from '../../src/kernels/matmul.ts';
 import { embedReference } from '../../src/kernels/embedding.ts';
 import { dequantize, quantize, type QuantFormat } from '../../src/quant.ts';
@@ -24,7 +25,9 @@ function expectWithin(got: Float32Array, ref: Float64Array, bound: Float64Array,
 }
 
 // K: 1, 3 and 31 (one partial block only), 33, 66 and 131 (whole blocks and a tail), 96 (whole blocks), 160
-// (an odd number of blocks, matvec's two-block steps); N and M not multiples of 4 or of the thread counts.
+// (an odd number of blocks, matvec's two-block steps); 512 (four groups of four blocks, q4's interleaved words),
+// 250 (two groups, the last block partial) and 300 (two groups, then a whole block and a partial one); N and M
+// not multiples of 4 or of the thread counts.
 const shapes = [
   { M: 1, N: 1, K: 1 },
   { M: 1, N: 37, K: 31 },
@@ -35,6 +38,11 @@ const shapes = [
   { M: 6, N: 37, K: 33 },
   { M: 7, N: 13, K: 160 },
   { M: 13, N: 41, K: 131 },
+  { M: 1, N: 19, K: 250 },
+  { M: 1, N: 22, K: 512 },
+  { M: 1, N: 11, K: 300 },
+  { M: 5, N: 14, K: 300 },
+  { M: 9, N: 6, K: 250 },
 ];
 const variants = (['q8', 'q4'] as const).flatMap((format) => [true, false].map((bias) => ({ format, bias })));
 
@@ -114,12 +122,44 @@ describe('wasm q kernels', () => {
   });
 });
 
+describe('q4 weights in WebAssembly memory', () => {
+  // cols 40: no whole group of four blocks; 128: one; 300: two, then a whole block and a partial one
+  it.each([40, 128, 300])('interleave the words of whole groups of four blocks and read back in src/quant.ts order: %i columns', async (cols) => {
+    const rows = 3;
+    const values = randomArray(new Rng(cols), rows * cols, 0.5);
+    const packed = quantize('q4', values, rows, cols);
+    const stored = kernelOrder('q4', packed.slice(), rows, cols);
+    const nb = Math.ceil(cols / 32);
+    // word i of block j of a group at 4 * i + j; the blocks after the groups and the scales where they were
+    for (let r = 0; r < rows; r++) {
+      for (let b = 0; b < nb; b++) {
+        for (let i = 0; i < 4; i++) {
+          const at = b < (nb & ~3) ? (r * nb + (b & ~3)) * 4 + 4 * i + (b & 3) : (r * nb + b) * 4 + i;
+          expect(stored[at], `row ${r}, block ${b}, word ${i}`).toBe(packed[(r * nb + b) * 4 + i]);
+        }
+      }
+    }
+    expect([...stored.subarray(rows * nb * 4)]).toEqual([...packed.subarray(rows * nb * 4)]);
+    expect([...quantOrder('q4', stored, rows, cols)]).toEqual([...packed]);
+    // the backend's weight values (hook_result's projection) from its stored words
+    const backend = new WasmBackend(await kernels(), { weights: 'q4' });
+    try {
+      const m = backend.matrix(values, undefined, rows, cols, 'w');
+      expect([...backend.weightValues(m as Parameters<typeof backend.weightValues>[0])]).toEqual([...dequantize('q4', packed, rows, cols)]);
+    } finally {
+      backend.destroy();
+    }
+  });
+});
+
 describe('wasm embedding from quantized tables', () => {
   it.each([
     { T: 5, C: 7, pos0: 0, format: 'q8', wpe: true },
     { T: 3, C: 45, pos0: 4, format: 'q4', wpe: true },
     { T: 4, C: 64, pos0: 1, format: 'q8', wpe: true },
     { T: 6, C: 33, pos0: 0, format: 'q4', wpe: false },
+    { T: 3, C: 250, pos0: 2, format: 'q4', wpe: true },
+    { T: 2, C: 300, pos0: 0, format: 'q4', wpe: false },
   ] as const)('equals the reference on the dequantized tables bit for bit: T $T, C $C, $format, wpe $wpe', async ({ T, C, pos0, format, wpe }) => {
     const k = await kernels();
     const rng = new Rng(T * 1000 + C);
@@ -129,7 +169,7 @@ describe('wasm embedding from quantized tables', () => {
     const table = (rows: number, label: string) => {
       const values = randomArray(rng, rows * C, 0.5);
       const packed = quantize(format, values, rows, C);
-      return { tensor: place(k, format, [rows, C], packed, label), values: dequantize(format, packed, rows, C) };
+      return { tensor: place(k, format, [rows, C], kernelOrder(format, packed.slice(), rows, C), label), values: dequantize(format, packed, rows, C) };
     };
     const wteT = table(V, 'wte');
     const wpeT = wpe ? table(pos0 + T + 3, 'wpe') : undefined;

@@ -6,7 +6,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect } from 'vitest';
 import { tensorBytes, type WasmDType, type WasmTensor } from '../../src/backend/wasm/arena.ts';
-import { WasmKernels } from '../../src/backend/wasm/kernels.ts';
+import { kernelOrder, WasmKernels } from '../../src/backend/wasm/kernels.ts';
+import { isQuantFormat } from '../../src/quant.ts';
 import { matmulReference } from '../../src/kernels/matmul.ts';
 import type { Rng } from '../../src/random.ts';
 import { randomArray } from '../helpers.ts';
@@ -99,7 +100,7 @@ export interface StoredWeights {
 export function runMatmul(k: WasmKernels, a: Float32Array, w: StoredWeights, bias: Float32Array | undefined, M: number, N: number, K: number, version?: string) {
   const mark = k.arena.mark();
   const at = place(k, 'f32', [M, K], a, 'a');
-  const wt = place(k, w.dtype, [N, K], w.data, 'w');
+  const wt = place(k, w.dtype, [N, K], w.data && isQuantFormat(w.dtype) ? kernelOrder(w.dtype, w.data.slice() as Uint32Array, N, K) : w.data, 'w');
   const bt = bias && place(k, 'f32', [N], bias, 'bias');
   const out = place(k, 'f32', [M, N], undefined, 'out');
   k.matmul(out, at, wt, bt, M, N, K, 'matmul', version);

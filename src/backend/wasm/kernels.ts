@@ -172,7 +172,7 @@ export class WasmKernels {
   uploadWeight(format: WeightFormat, rows: number, cols: number, values: Float32Array, label: string): WasmTensor {
     if (format === 'f32') return this.arena.upload('f32', [rows, cols], values, label);
     if (format === 'f16') return this.arena.upload('f16x2', [rows, cols], packF16(values, cols), label);
-    return this.arena.upload(format, [rows, cols], quantize(format, values, rows, cols), label);
+    return this.arena.upload(format, [rows, cols], kernelOrder(format, quantize(format, values, rows, cols), rows, cols), label);
   }
 
   private matmulQ(format: QuantFormat, version: WasmVersion, out: WasmTensor, a: WasmTensor, w: WasmTensor, bias: number, M: number, N: number, K: number, then?: Epilogue): void {
@@ -185,7 +185,8 @@ export class WasmKernels {
     }
     // at most 32 int16 (16 words) a block, then its step and its sum; every word is written by quantizeActs
     const aq = this.arena.scratch(M * quantBlocks(K) * 18 * 4, 'quantized activations');
-    this.exports.quantizeActs(aq, a.ptr, M, K, format === 'q4' ? 1 : 0);
+    // q4's matvec reads whole groups of four blocks, the matmul block by block (assembly/matmul_q.ts)
+    this.exports.quantizeActs(aq, a.ptr, M, K, format === 'q4' ? 1 : 0, version.rows === 'one' ? 1 : 0);
     this.pool.runRows(kernel, version.rows === 'one' ? [out.ptr, aq, w.ptr, scales, bias, K] : [out.ptr, aq, w.ptr, scales, bias, M, N, K], N, work, undefined, then);
   }
 
@@ -434,4 +435,38 @@ function needFloats(kernel: string, name: string, t: WasmTensor | undefined, n: 
 function checkAttention(o: AttentionShape, kernel: string): void {
   if (o.nKVHead < 1 || o.nHead % o.nKVHead !== 0) throw new Error(`${kernel}: ${o.nHead} query heads cannot share ${o.nKVHead} KV heads evenly`);
   if (o.pos0 + o.T > o.nCtx) throw new Error(`${kernel}: positions up to ${o.pos0 + o.T - 1} run past the cache of ${o.nCtx}`);
+}
+
+/**
+ * src/quant.ts's words of a [rows, cols] matrix as the kernels read them: q4's whole groups of four blocks with
+ * their words interleaved (word i of block j of a group at word 4 * i + j; assembly/matmul_q.ts), the rest as
+ * they are. In place; returns `words`.
+ */
+export function kernelOrder(format: WeightFormat, words: Uint32Array, rows: number, cols: number): Uint32Array {
+  if (format === 'q4') transposeQ4Groups(words, rows, cols);
+  return words;
+}
+
+/** The inverse of kernelOrder: a copy of `words` in src/quant.ts's order. */
+export function quantOrder(format: WeightFormat, words: Uint32Array, rows: number, cols: number): Uint32Array {
+  const copy = words.slice();
+  if (format === 'q4') transposeQ4Groups(copy, rows, cols);
+  return copy;
+}
+
+/** Each whole group of four q4 blocks, 4 x 4 words, transposed in place: kernelOrder, and its own inverse. */
+function transposeQ4Groups(words: Uint32Array, rows: number, cols: number): void {
+  const nb = quantBlocks(cols);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < nb >> 2; g++) {
+      const at = (r * nb + 4 * g) * 4;
+      for (let i = 0; i < 4; i++) {
+        for (let j = i + 1; j < 4; j++) {
+          const t = words[at + 4 * i + j]!;
+          words[at + 4 * i + j] = words[at + 4 * j + i]!;
+          words[at + 4 * j + i] = t;
+        }
+      }
+    }
+  }
 }

@@ -16,7 +16,7 @@ export interface KernelExports {
   matvecF16(out: number, a: number, w: number, bias: number, K: number, n0: number, n1: number): void;
   matmulF32(out: number, a: number, w: number, bias: number, M: number, N: number, K: number, n0: number, n1: number): void;
   matmulF16(out: number, a: number, w: number, bias: number, M: number, N: number, K: number, n0: number, n1: number): void;
-  quantizeActs(aq: number, a: number, M: number, K: number, q4: number): void;
+  quantizeActs(aq: number, a: number, M: number, K: number, q4: number, grouped: number): void;
   matvecQ8(out: number, aq: number, w: number, scales: number, bias: number, K: number, n0: number, n1: number): void;
   matvecQ4(out: number, aq: number, w: number, scales: number, bias: number, K: number, n0: number, n1: number): void;
   matmulQ8(out: number, aq: number, w: number, scales: number, bias: number, M: number, N: number, K: number, n0: number, n1: number): void;

@@ -18,10 +18,22 @@ import { blocks, half } from './matmul_q';
     const s = load<u32>(scales + (b << 2));
     let value: f32;
     if (q8) value = reinterpret<f32>(s) * <f32>load<i8>(table + (b << 5) + <usize>j);
-    else value = half(s >> 16) + half(s) * <f32>((load<u8>(table + (b << 4) + <usize>(j >> 1)) >> (<u8>(j & 1) << 2)) & 15);
+    else value = half(s >> 16) + half(s) * <f32>((load<u8>(table + q4Byte(r, nb, c)) >> (<u8>(j & 1) << 2)) & 15);
     const at = out + (<usize>c << 2);
     store<f32>(at, add ? load<f32>(at) + value : value);
   }
+}
+
+/**
+ * The byte of a q4 table holding value c of row r: whole groups of four blocks have their words interleaved
+ * (word i of block j at 16 * i + 4 * j of the group's 64 bytes; see matmul_q.ts), the blocks past them not.
+ */
+@inline function q4Byte(r: u32, nb: i32, c: i32): usize {
+  const b = c >> 5;
+  const e = (c & 31) >> 1; // the byte within the block
+  const row = <usize>r * <usize>nb << 4;
+  if (b < (nb & ~3)) return row + (<usize>(b >> 2) << 6) + <usize>((e >> 2) << 4) + <usize>((b & 3) << 2) + <usize>(e & 3);
+  return row + (<usize>b << 4) + <usize>e;
 }
 
 export function embedQ(out: usize, ids: usize, wte: usize, wteScales: usize, wpe: usize, wpeScales: usize, q8: bool, T: i32, C: i32, pos0: i32): void {

@@ -33,6 +33,13 @@
 // - otherwise three shifts and three masks give the values 0, 4, .., 28, then 1, 5, .., 29, and so on, already
 //   int16, for i32x4.dot_i16x8_s; the activations are int16 in that order (64 bytes a block, quantizeActs' q4
 //   order), the same integers as the relaxed build's.
+// In memory (src/backend/wasm/kernels.ts's kernelOrder), each whole group of four q4 blocks of a row has its words
+// interleaved: word i (bytes 4i .. 4i+3, values 8i .. 8i+7) of block j at bytes 16i + 4j of the group's 64, so a
+// 16-byte load holds word i of all four blocks and a dot product's lanes fall to the blocks, j's in the 32-bit
+// lane j: the four blocks' totals come out of one widening (relaxed: of 16-bit pairs summed over the group, 16
+// products of at most 127 * 15 each, below 2^15) or one chain of adds (otherwise), with no sums across lanes. The
+// activations of a group are stored the same way (actWord). The blocks past the last whole group (nb % 4 of them)
+// keep src/quant.ts's order and are read one by one.
 // K need not be a multiple of 32: the activations of a last, partial block are padded with zeros (the padded
 // weights are not zero for q4, m + d * q, so a's padding is what cancels them).
 //
@@ -62,17 +69,20 @@ const RELAXED: bool = ASC_FEATURE_RELAXED_SIMD;
  * da [M, nb] f32, then sa [M, nb] f32 (q4: da times the sum of the block's integers; q8: 0, unused) (at most
  * M * nb * 72 bytes in all; the host sizes it, src/backend/wasm/kernels.ts). For q8: int16, in order. For q4: 127 levels, in the order its kernel reads the
  * nibbles (see the header): int8 even values then odd values in the relaxed build; otherwise int16 values 0, 4,
- * .., 28, then 1, 5, .., 29, 2, 6, .., 30 and 3, 7, .., 31.
+ * .., 28, then 1, 5, .., 29, 2, 6, .., 30 and 3, 7, .., 31; with `grouped` (for the matvec), each whole group of
+ * four blocks with its words interleaved as the weights' (actWord).
  */
-export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, q4: bool): void {
+export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, q4: bool, grouped: bool): void {
   const nb = blocks(K);
   const full = K >> 5;
+  const groups = grouped ? nb >> 2 : 0; // q4: whole groups of four blocks stored as the matvec reads them
   const blockBytes = actBlockBytes(q4);
   const levels = actLevels(q4);
   const da = aq + <usize>M * <usize>nb * blockBytes;
   const sa = da + (<usize>(M * nb) << 2);
   for (let m = 0; m < M; m++) {
     const row = a + (<usize>m * <usize>K << 2);
+    const row0 = aq + <usize>(m * nb) * blockBytes; // q4: where this row's blocks start
     for (let b = 0; b < nb; b++) {
       const q = aq + <usize>(m * nb + b) * blockBytes;
       const x = row + (<usize>b << 7);
@@ -102,17 +112,17 @@ export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, q4: bool): voi
         if (q4 && RELAXED) {
           const lo = i8x16.narrow_i16x8_s(n0, n1); // values 0 .. 15
           const hi = i8x16.narrow_i16x8_s(n2, n3); // 16 .. 31
-          v128.store(q, v128.shuffle<u8>(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
-          v128.store(q, v128.shuffle<u8>(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), 16);
+          storeActVector(row0, groups, b, 0, v128.shuffle<u8>(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+          storeActVector(row0, groups, b, 1, v128.shuffle<u8>(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
         } else if (q4) {
           const t0 = v128.shuffle<i16>(n0, n1, 0, 4, 8, 12, 1, 5, 9, 13); // values 0 4 8 12, 1 5 9 13
           const t1 = v128.shuffle<i16>(n0, n1, 2, 6, 10, 14, 3, 7, 11, 15); // 2 6 10 14, 3 7 11 15
           const t2 = v128.shuffle<i16>(n2, n3, 0, 4, 8, 12, 1, 5, 9, 13); // 16 20 24 28, 17 21 25 29
           const t3 = v128.shuffle<i16>(n2, n3, 2, 6, 10, 14, 3, 7, 11, 15);
-          v128.store(q, v128.shuffle<i16>(t0, t2, 0, 1, 2, 3, 8, 9, 10, 11));
-          v128.store(q, v128.shuffle<i16>(t0, t2, 4, 5, 6, 7, 12, 13, 14, 15), 16);
-          v128.store(q, v128.shuffle<i16>(t1, t3, 0, 1, 2, 3, 8, 9, 10, 11), 32);
-          v128.store(q, v128.shuffle<i16>(t1, t3, 4, 5, 6, 7, 12, 13, 14, 15), 48);
+          storeActVector(row0, groups, b, 0, v128.shuffle<i16>(t0, t2, 0, 1, 2, 3, 8, 9, 10, 11));
+          storeActVector(row0, groups, b, 1, v128.shuffle<i16>(t0, t2, 4, 5, 6, 7, 12, 13, 14, 15));
+          storeActVector(row0, groups, b, 2, v128.shuffle<i16>(t1, t3, 0, 1, 2, 3, 8, 9, 10, 11));
+          storeActVector(row0, groups, b, 3, v128.shuffle<i16>(t1, t3, 4, 5, 6, 7, 12, 13, 14, 15));
         } else {
           v128.store(q, n0);
           v128.store(q, n1, 16);
@@ -136,8 +146,10 @@ export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, q4: bool): voi
         for (let j = 0; j < 32; j++) {
           const v = min(top, max(-top, j < n ? <i32>nearest(load<f32>(x + (<usize>j << 2)) * inv) : 0));
           total += v;
-          if (q4 && RELAXED) store<i8>(q + <usize>((j & 1) << 4) + <usize>(j >> 1), <i8>v);
-          else store<i16>(q + (<usize>(q4 ? ((j & 3) << 3) + (j >> 2) : j) << 1), <i16>v);
+          // vector and byte within it, as the full blocks' stores above
+          if (q4 && RELAXED) store<i8>(actWord(row0, groups, b, j & 1, j >> 3) + <usize>((j >> 1) & 3), <i8>v);
+          else if (q4) store<i16>(actWord(row0, groups, b, j & 3, j >> 3) + <usize>(((j >> 2) & 1) << 1), <i16>v);
+          else store<i16>(q + (<usize>j << 1), <i16>v);
         }
         if (q4) sum = <f32>total * step;
       }
@@ -145,6 +157,28 @@ export function quantizeActs(aq: usize, a: usize, M: i32, K: i32, q4: bool): voi
       store<f32>(sa + (<usize>(m * nb + b) << 2), sum);
     }
   }
+}
+
+/**
+ * Where word i (0..3) of vector v of block b of a row of q4 activations starting at row0 goes: vector v of
+ * block b is what the block's nibbles of one kind meet (RELAXED: v 0 the even values, 1 the odd ones; otherwise
+ * v 0..3 the nibbles 0..3 of each 16-bit lane), 16 bytes. The blocks of the row's first `groups` whole groups of
+ * four are stored as the matvec reads their weights (see the header): word i of the four blocks' vector v
+ * together, so that one vector's lanes meet word i of the four blocks' weights; the other blocks one after another.
+ */
+@inline function actWord(row0: usize, groups: i32, b: i32, v: i32, i: i32): usize {
+  const vectors = RELAXED ? 2 : 4;
+  const blockBytes = <usize>(vectors << 4);
+  if (b < groups << 2) return row0 + <usize>(b >> 2) * (blockBytes << 2) + <usize>((i * vectors + v) << 4) + <usize>((b & 3) << 2);
+  return row0 + <usize>b * blockBytes + <usize>(v << 4) + <usize>(i << 2);
+}
+
+/** Vector v of block b of a row of q4 activations (see actWord). */
+@inline function storeActVector(row0: usize, groups: i32, b: i32, v: i32, x: v128): void {
+  v128.store32_lane(actWord(row0, groups, b, v, 0), x, 0);
+  v128.store32_lane(actWord(row0, groups, b, v, 1), x, 1);
+  v128.store32_lane(actWord(row0, groups, b, v, 2), x, 2);
+  v128.store32_lane(actWord(row0, groups, b, v, 3), x, 3);
 }
 
 @inline function toInt(v: v128, inv: v128): v128 {
@@ -170,24 +204,28 @@ const TWO_POW_112: f32 = reinterpret<f32>(0x77800000);
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(lanes), f32x4.splat(step)));
 }
 
-// matvec (M = 1): a row of w at a time, streamed once, four blocks a step. Their four i32x4 sums are added across
-// lanes into one i32x4 of four block totals (reduce4), so the scaling is one conversion and one multiply-add for
-// four blocks, with the four scales read, and for q4 widened from f16, in one load (d is each scale word's low
-// half, m its high half, as simd.ts's evenHalves and oddHalves). The last nb % 4 blocks go one by one. A block
-// costs 14 vector instructions (q4: a load, three shifts and three masks, four dot products, three adds; q8: two
-// loads, four widenings) besides its four loads of activations and a quarter of the scaling; a q4 block of the
-// relaxed build 8 (a load, a shift and two masks, two dot products, an add and a widening) and two loads.
+// matvec (M = 1): a row of w at a time, streamed once, four blocks a step. q8: their four i32x4 sums are added
+// across lanes into one i32x4 of four block totals (reduce4); q4: a group's totals come in one vector already (see
+// the header). So the scaling is one conversion and one multiply-add for four blocks, with the four scales read,
+// and for q4 widened from f16, in one load (d is each scale word's low half, m its high half, as simd.ts's
+// evenHalves and oddHalves). The last nb % 4 blocks go one by one. A q8 block costs 14 vector instructions (two
+// loads, four widenings, four dot products, three adds) besides its four loads of activations and a quarter of the
+// scaling; a q4 group of the relaxed build 32 (four loads, four shifts and eight masks, eight dot products, seven
+// adds and a widening) and eight loads of activations, where four blocks read one by one took as many and seven
+// more for their sums across lanes, four widenings for one: V8's x64 code for a group went from 95 instructions
+// to 78, and the matvecs 12-21% faster on one thread (bench/wasm-matvec.ts's shapes). Without relaxed SIMD a group
+// is 60 (four loads, twelve shifts and masks, sixteen dot products, fifteen adds) and sixteen loads.
 //
 // Written for what V8's code generator does with it (x64, measured with bench/wasm-matvec.ts):
 // - It computes the values of a loop iteration level by level (every load, then every shift, then every dot
 //   product): for four blocks that is more vectors than x64 has registers, and the spills to the stack cost as
-//   much as the work. A store after each block's sum (its first lane, into this row's own output, written for
-//   good at the end) keeps the blocks in order: the next block's loads cannot move above it.
+//   much as the work. A store after each block's sum (q4: after each word's products), into this row's own output,
+//   written for good at the end, keeps them in order: the next loads cannot move above it.
 // - It builds a v128 constant anew in every iteration (three instructions): the masks are read from memory once.
 // - Offsets it can compute once it computes in every iteration: the pointers are moved on instead.
 // A row at a time beats four rows a pass that share the activation loads: one stream of weights keeps the
 // hardware prefetcher ahead of a matvec that reads every weight from memory, four streams (and the scales' four)
-// do not, and a decode step's weights are never in cache.
+// do not, and a decode step's weights are never in cache. Two q4 groups a step were no faster than one.
 /** q4's mask: the low nibble of each 16-bit lane, or in the relaxed build of each byte. */
 const Q4_MASK = RELAXED
   ? memory.data<u16>([0x0f0f, 0x0f0f, 0x0f0f, 0x0f0f, 0x0f0f, 0x0f0f, 0x0f0f, 0x0f0f])
@@ -264,24 +302,27 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
     let acc = f32x4.splat(0);
     let b = 0;
     for (; b + 3 < nb; b += 4) {
-      const t0 = dotLanes<T>(wb, ab, 0, mask);
-      v128.store32_lane(o, t0, 0);
-      const t1 = dotLanes<T>(wb, ab, 1, mask);
-      v128.store32_lane(o, t1, 0);
-      const t2 = dotLanes<T>(wb, ab, 2, mask);
-      v128.store32_lane(o, t2, 0);
-      const t3 = dotLanes<T>(wb, ab, 3, mask);
-      const totals = f32x4.convert_i32x4_s(reduce4(t0, t1, t2, t3));
-      const words = v128.load(sc);
       if (q4) {
-        // d (the low halves) and m (the high ones), as simd.ts's evenHalves and oddHalves
-        const dq = f32x4.mul(v128.and(i32x4.shr_s(i32x4.shl(words, 16), 3), halfBits), halfScale);
-        const mq = f32x4.mul(v128.and(i32x4.shr_s(words, 3), halfBits), halfScale);
-        acc = f32x4.add(acc, f32x4.mul(totals, f32x4.mul(dq, v128.load(da + b4))));
-        acc = f32x4.add(acc, f32x4.mul(mq, v128.load(sa + b4)));
-      } else {
-        acc = f32x4.add(acc, f32x4.mul(totals, f32x4.mul(words, v128.load(da + b4))));
+        acc = q4Group(acc, wb, ab, sc, da + b4, sa + b4, mask, halfBits, halfScale, o);
+        wb += 4 * blockBytes;
+        sc += 16;
+        ab += 4 * actBytes;
+        b4 += 16;
+        continue;
       }
+      let sums: v128;
+      {
+        const t0 = dotLanes<T>(wb, ab, 0, mask);
+        v128.store32_lane(o, t0, 0);
+        const t1 = dotLanes<T>(wb, ab, 1, mask);
+        v128.store32_lane(o, t1, 0);
+        const t2 = dotLanes<T>(wb, ab, 2, mask);
+        v128.store32_lane(o, t2, 0);
+        const t3 = dotLanes<T>(wb, ab, 3, mask);
+        sums = reduce4(t0, t1, t2, t3);
+      }
+      const totals = f32x4.convert_i32x4_s(sums);
+      acc = f32x4.add(acc, f32x4.mul(totals, f32x4.mul(v128.load(sc), v128.load(da + b4))));
       wb += 4 * blockBytes;
       sc += 16;
       ab += 4 * actBytes;
@@ -303,6 +344,65 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
   }
 }
 
+/**
+ * acc plus a q4 group's products: its totals times d * da, plus m * sa, lane j block j's (the scale words at sc,
+ * da and sa of the activations' four blocks at da and sa). d is each scale word's low half and m its high half,
+ * widened from f16 as simd.ts's evenHalves and oddHalves.
+ */
+@inline function q4Group(acc: v128, wb: usize, ab: usize, sc: usize, da: usize, sa: usize, mask: v128, halfBits: v128, halfScale: v128, o: usize): v128 {
+  const totals = f32x4.convert_i32x4_s(dotQ4Group(wb, ab, mask, o));
+  const words = v128.load(sc);
+  const dq = f32x4.mul(v128.and(i32x4.shr_s(i32x4.shl(words, 16), 3), halfBits), halfScale);
+  const mq = f32x4.mul(v128.and(i32x4.shr_s(words, 3), halfBits), halfScale);
+  acc = f32x4.add(acc, f32x4.mul(totals, f32x4.mul(dq, v128.load(da))));
+  return f32x4.add(acc, f32x4.mul(mq, v128.load(sa)));
+}
+
+/**
+ * The four integer totals of a group of four q4 blocks (64 bytes at wb, word i of block j at 16 * i + 4 * j)
+ * against its activations at ab (actWord's order): lane j is block j's. RELAXED: each 16-bit lane sums 16
+ * products of at most 127 * 15, below 2^15, before one widening; otherwise every dot product's 32-bit lane j
+ * is block j's already.
+ */
+@inline function dotQ4Group(wb: usize, ab: usize, mask: v128, o: usize): v128 {
+  if (RELAXED) {
+    let s = dotQ4Word(wb, ab, 0, mask);
+    v128.store32_lane(o, s, 0);
+    s = i16x8.add(s, dotQ4Word(wb, ab, 1, mask));
+    v128.store32_lane(o, s, 0);
+    s = i16x8.add(s, dotQ4Word(wb, ab, 2, mask));
+    v128.store32_lane(o, s, 0);
+    s = i16x8.add(s, dotQ4Word(wb, ab, 3, mask));
+    return i32x4.extadd_pairwise_i16x8_s(s);
+  }
+  let t = dotQ4Plain(wb, ab, 0, mask);
+  v128.store32_lane(o, t, 0);
+  t = i32x4.add(t, dotQ4Plain(wb, ab, 1, mask));
+  v128.store32_lane(o, t, 0);
+  t = i32x4.add(t, dotQ4Plain(wb, ab, 2, mask));
+  v128.store32_lane(o, t, 0);
+  return i32x4.add(t, dotQ4Plain(wb, ab, 3, mask));
+}
+
+/** RELAXED: words i of a group's four blocks (16 bytes) against their even and odd activations, int16 pairs. */
+@inline function dotQ4Word(wb: usize, ab: usize, i: usize, mask: v128): v128 {
+  const v = v128.load(wb + (i << 4));
+  return i16x8.add(
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(ab + (i << 5)), v128.and(v, mask)),
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(ab + (i << 5), 16), v128.and(i16x8.shr_u(v, 4), mask)),
+  );
+}
+
+/** Otherwise: words i of a group's four blocks against the activations of their four nibbles, i32 lanes. */
+@inline function dotQ4Plain(wb: usize, ab: usize, i: usize, mask: v128): v128 {
+  const v = v128.load(wb + (i << 4));
+  const a = ab + (i << 6);
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(v, mask), v128.load(a)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 4), mask), v128.load(a, 16))),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 8), mask), v128.load(a, 32)), i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), v128.load(a, 48))),
+  );
+}
+
 /** [sum of t0's lanes, t1's, t2's, t3's]: a transpose and add, six instructions for four horizontal sums. */
 @inline function reduce4(t0: v128, t1: v128, t2: v128, t3: v128): v128 {
   const s01 = i32x4.add(v128.shuffle<i32>(t0, t1, 0, 4, 1, 5), v128.shuffle<i32>(t0, t1, 2, 6, 3, 7)); // t0 02 t1 02 t0 13 t1 13
@@ -314,7 +414,11 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
 // widened once for four rows of a); the row of w stays in L1 while every block of a passes it. Rows past the end
 // of a are clamped to its last row, as matmul.ts does: loads stay in bounds and their sums are not stored. As in
 // the matvec, a store after each row's dot product (into that row's own output) keeps V8 from computing the four
-// rows level by level, the q4 mask is read from memory once, and the pointers move on.
+// rows level by level, the q4 mask is read from memory once, and the pointers move on. A q4 block of a whole group
+// is gathered from its four words (loadQ4Block), so the blocks, their activations (stored block by block for a
+// matmul: quantizeActs' `grouped` off) and every sum are as they were before groups: prefill's bits too. (Reading
+// whole groups as the matvec does made a 64-token GPT-2 124M q4 prefill 5-7% faster, but summed in another order,
+// and a sampled q4 run's tokens changed.)
 export function matmulQ8(out: usize, aq: usize, w: usize, scales: usize, bias: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
   matmulBlocks<i8>(out, aq, w, scales, bias, M, N, K, n0, n1);
 }
@@ -365,14 +469,14 @@ export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
         let x0: v128, x1: v128, x2: v128, x3: v128;
         let d: f32;
         if (q4 && RELAXED) {
-          const v = v128.load(wb);
+          const v = loadQ4Block(wb, b, nb);
           x0 = v128.and(v, mask);
           x1 = v128.and(i16x8.shr_u(v, 4), mask);
           x2 = x0;
           x3 = x1;
           d = half(s);
         } else if (q4) {
-          const v = v128.load(wb);
+          const v = loadQ4Block(wb, b, nb);
           x0 = v128.and(v, mask);
           x1 = v128.and(i16x8.shr_u(v, 4), mask);
           x2 = v128.and(i16x8.shr_u(v, 8), mask);
@@ -420,6 +524,19 @@ export function matmulQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
       if (m + 3 < M) storeOut(row + 3 * outStride, bias, n, sum4(acc3) + f32x4.extract_lane(mins, 3), n1);
     }
   }
+}
+
+/**
+ * q4 block b of a row whose blocks start at wb - b * 16 (the matmul's pointer, moved on a block at a time): inside a
+ * whole group its four words are 16 bytes apart (see the header), gathered into the block's 16 bytes.
+ */
+@inline function loadQ4Block(wb: usize, b: i32, nb: i32): v128 {
+  if (b >= (nb & ~3)) return v128.load(wb);
+  const at = wb - (<usize>(b & 3) << 4) + (<usize>(b & 3) << 2); // the group's start, then the block's first word
+  let v = v128.load32_zero(at);
+  v = v128.load32_lane(at + 16, v, 1);
+  v = v128.load32_lane(at + 32, v, 2);
+  return v128.load32_lane(at + 48, v, 3);
 }
 
 /** One block's sum_j q_j q_a,j from its weights already widened to four i16x8 and 32 int16 activations at ab. */
