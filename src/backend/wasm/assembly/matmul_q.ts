@@ -38,8 +38,8 @@
 // 16-byte load holds word i of all four blocks and a dot product's lanes fall to the blocks, j's in the 32-bit
 // lane j: the four blocks' totals come out of one widening (relaxed: of 16-bit pairs summed over the group, 16
 // products of at most 127 * 15 each, below 2^15) or one chain of adds (otherwise), with no sums across lanes. The
-// activations of a group are stored the same way (actWord). The blocks past the last whole group (nb % 4 of them)
-// keep src/quant.ts's order and are read one by one.
+// matvec's activations of a group are stored the same way (actWord); the matmul gathers each block's words
+// (loadQ4Block). The blocks past the last whole group (nb % 4 of them) keep src/quant.ts's order.
 // K need not be a multiple of 32: the activations of a last, partial block are padded with zeros (the padded
 // weights are not zero for q4, m + d * q, so a's padding is what cancels them).
 //
@@ -211,10 +211,10 @@ const TWO_POW_112: f32 = reinterpret<f32>(0x77800000);
 // evenHalves and oddHalves). The last nb % 4 blocks go one by one. A q8 block costs 14 vector instructions (two
 // loads, four widenings, four dot products, three adds) besides its four loads of activations and a quarter of the
 // scaling; a q4 group of the relaxed build 32 (four loads, four shifts and eight masks, eight dot products, seven
-// adds and a widening) and eight loads of activations, where four blocks read one by one took as many and seven
-// more for their sums across lanes, four widenings for one: V8's x64 code for a group went from 95 instructions
-// to 78, and the matvecs 12-21% faster on one thread (bench/wasm-matvec.ts's shapes). Without relaxed SIMD a group
-// is 60 (four loads, twelve shifts and masks, sixteen dot products, fifteen adds) and sixteen loads.
+// adds and one widening) and eight loads of activations. Four q4 blocks read one by one took four widenings and
+// then six instructions to add them across lanes: V8's x64 code for a group went from 95 instructions to 78, and
+// the q4 matvecs 12-21% faster on one thread (bench/wasm-matvec.ts's shapes). Without relaxed SIMD a group is 60
+// (four loads, twelve shifts and masks, sixteen dot products, fifteen adds) and sixteen loads.
 //
 // Written for what V8's code generator does with it (x64, measured with bench/wasm-matvec.ts):
 // - It computes the values of a loop iteration level by level (every load, then every shift, then every dot
@@ -304,14 +304,7 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
     for (; b + 3 < nb; b += 4) {
       if (q4) {
         acc = q4Group(acc, wb, ab, sc, da + b4, sa + b4, mask, halfBits, halfScale, o);
-        wb += 4 * blockBytes;
-        sc += 16;
-        ab += 4 * actBytes;
-        b4 += 16;
-        continue;
-      }
-      let sums: v128;
-      {
+      } else {
         const t0 = dotLanes<T>(wb, ab, 0, mask);
         v128.store32_lane(o, t0, 0);
         const t1 = dotLanes<T>(wb, ab, 1, mask);
@@ -319,10 +312,9 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
         const t2 = dotLanes<T>(wb, ab, 2, mask);
         v128.store32_lane(o, t2, 0);
         const t3 = dotLanes<T>(wb, ab, 3, mask);
-        sums = reduce4(t0, t1, t2, t3);
+        const totals = f32x4.convert_i32x4_s(reduce4(t0, t1, t2, t3));
+        acc = f32x4.add(acc, f32x4.mul(totals, f32x4.mul(v128.load(sc), v128.load(da + b4))));
       }
-      const totals = f32x4.convert_i32x4_s(sums);
-      acc = f32x4.add(acc, f32x4.mul(totals, f32x4.mul(v128.load(sc), v128.load(da + b4))));
       wb += 4 * blockBytes;
       sc += 16;
       ab += 4 * actBytes;
@@ -365,23 +357,24 @@ export function matvecQ4(out: usize, aq: usize, w: usize, scales: usize, bias: u
  * is block j's already.
  */
 @inline function dotQ4Group(wb: usize, ab: usize, mask: v128, o: usize): v128 {
-  if (RELAXED) {
-    let s = dotQ4Word(wb, ab, 0, mask);
-    v128.store32_lane(o, s, 0);
-    s = i16x8.add(s, dotQ4Word(wb, ab, 1, mask));
-    v128.store32_lane(o, s, 0);
-    s = i16x8.add(s, dotQ4Word(wb, ab, 2, mask));
-    v128.store32_lane(o, s, 0);
-    s = i16x8.add(s, dotQ4Word(wb, ab, 3, mask));
-    return i32x4.extadd_pairwise_i16x8_s(s);
-  }
-  let t = dotQ4Plain(wb, ab, 0, mask);
-  v128.store32_lane(o, t, 0);
-  t = i32x4.add(t, dotQ4Plain(wb, ab, 1, mask));
-  v128.store32_lane(o, t, 0);
-  t = i32x4.add(t, dotQ4Plain(wb, ab, 2, mask));
-  v128.store32_lane(o, t, 0);
-  return i32x4.add(t, dotQ4Plain(wb, ab, 3, mask));
+  let s = dotQ4Words(wb, ab, 0, mask);
+  v128.store32_lane(o, s, 0);
+  s = addWordSums(s, dotQ4Words(wb, ab, 1, mask));
+  v128.store32_lane(o, s, 0);
+  s = addWordSums(s, dotQ4Words(wb, ab, 2, mask));
+  v128.store32_lane(o, s, 0);
+  s = addWordSums(s, dotQ4Words(wb, ab, 3, mask));
+  return RELAXED ? i32x4.extadd_pairwise_i16x8_s(s) : s;
+}
+
+/** Words i of a group's four blocks against their activations: int16 pairs (RELAXED) or i32 lanes. */
+@inline function dotQ4Words(wb: usize, ab: usize, i: usize, mask: v128): v128 {
+  return RELAXED ? dotQ4Word(wb, ab, i, mask) : dotQ4Plain(wb, ab, i, mask);
+}
+
+/** Two of dotQ4Words' sums added, in their lanes' width. */
+@inline function addWordSums(s: v128, t: v128): v128 {
+  return RELAXED ? i16x8.add(s, t) : i32x4.add(s, t);
 }
 
 /** RELAXED: words i of a group's four blocks (16 bytes) against their even and odd activations, int16 pairs. */
