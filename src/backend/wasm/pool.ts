@@ -28,11 +28,17 @@ const ROW_BLOCK = 4;
  */
 const SHARES_PER_THREAD = 2;
 /**
- * Multiply-adds a share holds at most (about 15 us on one core): the caller waits at the end of a job for the
- * last share a worker claimed, so a large job (the LM head's 38.6M) is cut finer than its threads *
- * SHARES_PER_THREAD shares. A claim costs one compare-and-swap.
+ * Multiply-adds a share holds at most (about 80 us of q4 on one core, 300 of f32): the caller waits at the end of
+ * a job for the last share a worker claimed, so a large job (the LM head's 38.6M) is cut finer than its threads *
+ * SHARES_PER_THREAD shares. A GPT-2 124M decode step's other matvecs (0.6M to 2.4M) are then 4 shares each, its
+ * LM head 19. Each share costs about a microsecond besides its work (its claim, a compare-and-swap on a word both
+ * threads write, the kernel's call, a stream of weights the prefetcher starts anew), so fewer shares are faster
+ * until the wait at a job's end grows: against 2^18 (7 to 9 shares, the LM head 147), in one process, alternated
+ * blocks of 8 steps, 20 rounds: q4 0.830x the time, f32 0.969x; with a busy process beside it, q4 0.918x and f32
+ * 1.003x (2^20: 0.897x and 0.949x quiet, 0.974x and 1.102x busy; one share a thread: 0.800x and 0.970x quiet,
+ * 0.997x and 1.014x busy).
  */
-const SHARE_WORK = 1 << 18;
+const SHARE_WORK = 1 << 21;
 /**
  * Jobs of fewer multiply-adds run on the calling thread alone: about 10 us of work on one core, against the cost of
  * handing a share to a worker (a few us when it spins, tens of us to a timeslice when it sleeps or the machine is
