@@ -44,7 +44,7 @@
 // weights are not zero for q4, m + d * q, so a's padding is what cancels them).
 //
 // Every kernel computes the rows n0 <= n < n1 of w only: one thread's share (src/backend/wasm/pool.ts).
-import { evenHalves, oddHalves, sum4 } from './simd';
+import { sum4 } from './simd';
 
 /** Whether this build has relaxed SIMD (q4's int8 products; see the header). */
 const RELAXED: bool = ASC_FEATURE_RELAXED_SIMD;
